@@ -1,0 +1,217 @@
+/**
+ * Solr (SolrCloud 8.x / 9.x) as source and target, over plain HTTP.
+ * Reading: cursorMark paging sorted on the unique key, the slice as filter queries.
+ * Writing: `_version_ = -1` (create only) with failOnVersionConflicts=false, so a document the live
+ * flow already wrote is skipped, not overwritten, and does not reject the rest of its batch.
+ */
+import type { Endpoint, Spec } from '../../config/spec';
+import type { Rejection, SliceBounds } from '../../coordination/workNode';
+import { RetryableError, UserError } from '../../errors';
+import { safeUrl } from '../../log';
+import type { Bucket, CustomerShape } from '../../planner/slicing';
+import { HttpClient, HttpStatusError, losslessJson, unreachable } from '../http';
+import type { Backend, CustomerCount, Doc, Page, SourceDoc, WriteResult } from '../types';
+import { boundsFilter, customerFilter } from './queries';
+
+/** Fields Solr maintains itself: never copied. */
+const SOLR_INTERNAL = new Set(['_version_', '_root_', '_nest_path_', '_nest_parent_', 'score']);
+
+export class SolrBackend implements Backend {
+  private readonly http: HttpClient;
+  private readonly base: string;
+  private readonly exclude: Set<string>;
+  private serverVersion: string | null = null;
+
+  constructor(readonly endpoint: Endpoint, private readonly fields: Spec['fields'], excludeFields: string[] = [],
+    private readonly commitWithinMs = 10_000) {
+    const url = Array.isArray(endpoint.url) ? endpoint.url[0] : endpoint.url;
+    this.base = url.replace(/\/+$/, '');
+    this.http = new HttpClient({ timeoutMs: endpoint.requestTimeout, auth: endpoint.auth, tls: endpoint.tls });
+    this.exclude = new Set([...SOLR_INTERNAL, ...excludeFields]);
+  }
+
+  describe(): string {
+    return `solr${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.base)}, collection ${this.endpoint.collection}`;
+  }
+
+  private coll(path: string, params: Record<string, string | number | boolean | string[]> = {}): string {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries({ wt: 'json', ...params })) {
+      for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
+    }
+    return `${this.base}/${encodeURIComponent(this.endpoint.collection)}${path}?${qs}`;
+  }
+
+  async version(): Promise<string> {
+    if (this.serverVersion) return this.serverVersion;
+    let info: any;
+    try {
+      info = await this.http.request('GET', `${this.base}/admin/info/system?wt=json`);
+    } catch (e) {
+      if (e instanceof HttpStatusError && e.status === 404) {
+        throw new UserError(`${safeUrl(this.base)} does not look like a Solr base URL (no /admin/info/system).`,
+          'Give the URL up to and including /solr, e.g. http://solr-host:8983/solr.');
+      }
+      if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
+        throw new UserError(`Solr at ${safeUrl(this.base)} refused the credentials (HTTP ${e.status}).`,
+          'Check the username/password (spec auth, or BLUEGREEN_SOURCE_PASSWORD / BLUEGREEN_TARGET_PASSWORD).');
+      }
+      throw unreachable('Solr', this.base, e);
+    }
+    this.serverVersion = String(info?.lucene?.['solr-spec-version'] ?? 'unknown');
+    return this.serverVersion;
+  }
+
+  async check(): Promise<void> {
+    await this.version();
+    let schema: any;
+    try {
+      schema = await this.http.request('GET', this.coll('/schema/uniquekey'));
+    } catch (e) {
+      if (e instanceof HttpStatusError && e.status === 404) {
+        throw new UserError(`Solr at ${safeUrl(this.base)} has no collection "${this.endpoint.collection}".`,
+          'Create it (or fix the collection name in the spec); bluegreen never creates Solr collections.');
+      }
+      throw e;
+    }
+    if (schema?.uniqueKey !== this.fields.uniqueKey) {
+      throw new UserError(`The uniqueKey of ${this.describe()} is "${schema?.uniqueKey}", but the spec says fields.uniqueKey: "${this.fields.uniqueKey}".`,
+        'cursorMark paging sorts on the uniqueKey: set fields.uniqueKey to the collection\'s uniqueKey.');
+    }
+    for (const f of [this.fields.customer, this.fields.timestamp]) {
+      try {
+        await this.http.request('GET', this.coll(`/schema/fields/${encodeURIComponent(f)}`));
+      } catch (e) {
+        if (e instanceof HttpStatusError && e.status === 404) {
+          throw new UserError(`${this.describe()} has no field "${f}" in its schema.`,
+            'Set fields.customer / fields.timestamp in the spec to fields that exist in both collections.');
+        }
+        throw e;
+      }
+    }
+  }
+
+  private async select(params: Record<string, string | number | boolean | string[]>): Promise<any> {
+    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`,
+      new URLSearchParams(Object.entries({ wt: 'json', ...params }).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)]))).toString(),
+      'application/x-www-form-urlencoded');
+    if (res?.responseHeader?.partialResults) {
+      // A shard timed out or failed: this is not the end of the slice, and not a count to trust.
+      throw new RetryableError(`Solr returned partial results for ${this.describe()}`);
+    }
+    return res;
+  }
+
+  async customers(): Promise<CustomerCount[]> {
+    const res = await this.select({
+      q: '*:*', rows: 0, facet: true, 'facet.field': this.fields.customer, 'facet.limit': -1,
+      'facet.mincount': 1, 'facet.missing': true, 'facet.sort': 'index', 'json.nl': 'arrarr',
+    });
+    const pairs: Array<[string | null, number | bigint]> = res.facet_counts.facet_fields[this.fields.customer];
+    return pairs.filter(([, n]) => Number(n) > 0).map(([c, n]) => ({ customer: c, count: Number(n) }));
+  }
+
+  async shape(customer: string | null): Promise<CustomerShape> {
+    const res = await this.select({
+      q: '*:*', rows: 0, fq: customerFilter(this.fields.customer, customer), stats: true, 'stats.field': this.fields.timestamp,
+    });
+    const st = res.stats?.stats_fields?.[this.fields.timestamp] ?? {};
+    const toMs = (v: unknown) => (v === null || v === undefined ? null : Date.parse(String(v)));
+    return {
+      total: Number(res.response.numFound),
+      noTimestamp: Number(st.missing ?? res.response.numFound),
+      minTs: toMs(st.min),
+      maxTs: toMs(st.max),
+    };
+  }
+
+  async histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]> {
+    const gap = Math.max(1, Math.ceil((to - from) / buckets));
+    const res = await this.select({
+      q: '*:*', rows: 0, fq: customerFilter(this.fields.customer, customer),
+      facet: true, 'facet.range': this.fields.timestamp,
+      'facet.range.start': new Date(from).toISOString(), 'facet.range.end': new Date(to).toISOString(),
+      'facet.range.gap': `+${gap}MILLISECONDS`, 'facet.range.hardend': true, 'facet.range.include': 'lower',
+      'facet.mincount': 0, 'json.nl': 'arrarr',
+    });
+    const counts: Array<[string, number]> = res.facet_counts.facet_ranges[this.fields.timestamp].counts;
+    const byStart = new Map(counts.map(([start, n]) => [Date.parse(start), Number(n)]));
+    const out: Bucket[] = [];
+    for (let start = from; start < to; start += gap) {
+      out.push({ from: start, to: Math.min(start + gap, to), count: byStart.get(start) ?? 0 });
+    }
+    return out;
+  }
+
+  private sliceFilters(customer: string | null, bounds: SliceBounds): string[] {
+    return [customerFilter(this.fields.customer, customer), boundsFilter(this.fields.timestamp, bounds)];
+  }
+
+  async count(customer: string | null, bounds: SliceBounds): Promise<number> {
+    const res = await this.select({ q: '*:*', rows: 0, fq: this.sliceFilters(customer, bounds) });
+    return Number(res.response.numFound);
+  }
+
+  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page> {
+    const cursorMark = cursor ?? '*';
+    const res = await this.select({
+      q: '*:*', fq: this.sliceFilters(customer, bounds), sort: `${this.fields.uniqueKey} asc`,
+      rows, cursorMark, fl: '*',
+    });
+    const docs: SourceDoc[] = (res.response.docs as Doc[]).map((d) => this.toSourceDoc(d));
+    const next = String(res.nextCursorMark);
+    return { docs, nextCursor: next, done: docs.length === 0 || next === cursorMark };
+  }
+
+  private toSourceDoc(d: Doc): SourceDoc {
+    const fields: Doc = {};
+    for (const [k, v] of Object.entries(d)) if (!this.exclude.has(k)) fields[k] = v;
+    const json = losslessJson.stringify(fields);
+    return { id: String(d[this.fields.uniqueKey]), fields, bytes: Buffer.byteLength(json) };
+  }
+
+  async writeBatch(docs: SourceDoc[]): Promise<WriteResult> {
+    if (docs.length === 0) return { written: 0, skipped: 0, rejected: [] };
+    try {
+      return await this.postCreateOnly(docs);
+    } catch (e) {
+      if (!(e instanceof HttpStatusError) || e.status !== 400) throw e;
+      // One bad document rejects a whole Solr batch: halve until the culprits stand alone.
+      if (docs.length === 1) return { written: 0, skipped: 0, rejected: [{ id: docs[0].id, reason: solrMessage(e) }] };
+      const mid = Math.ceil(docs.length / 2);
+      const [a, b] = [await this.writeBatch(docs.slice(0, mid)), await this.writeBatch(docs.slice(mid))];
+      return { written: a.written + b.written, skipped: a.skipped + b.skipped, rejected: [...a.rejected, ...b.rejected] };
+    }
+  }
+
+  private async postCreateOnly(docs: SourceDoc[]): Promise<WriteResult> {
+    const body = `[${docs.map((d) => losslessJson.stringify({ ...d.fields, _version_: -1 })).join(',')}]`;
+    const res = await this.http.request('POST', this.coll('/update', {
+      failOnVersionConflicts: false, versions: true, commitWithin: this.commitWithinMs,
+    }), body);
+    // With versions=true Solr answers [id, version, id, version, ...]; a document skipped because it
+    // already existed (the live write won) has version 0.
+    const adds: unknown[] = Array.isArray(res?.adds) ? res.adds : [];
+    let written = 0;
+    for (let i = 1; i < adds.length; i += 2) if (BigInt(adds[i] as bigint | number) !== 0n) written++;
+    return { written, skipped: docs.length - written, rejected: [] };
+  }
+
+  async refresh(): Promise<void> {
+    await this.http.request('POST', this.coll('/update', { commit: true, openSearcher: true }), '[]');
+  }
+
+  async close(): Promise<void> {
+    /* HTTP keep-alive sockets close with the process. */
+  }
+}
+
+function solrMessage(e: HttpStatusError): string {
+  try {
+    const body = losslessJson.parse(e.body);
+    return String(body?.error?.msg ?? e.body).slice(0, 300);
+  } catch {
+    return e.body.slice(0, 300);
+  }
+}
+

@@ -1,0 +1,69 @@
+/**
+ * The one interface both backends implement. The planner, worker and verifier speak only this, so a
+ * Solr source can one day feed an Elasticsearch target without either side knowing.
+ */
+import type { Rejection, SliceBounds } from '../coordination/workNode';
+import type { Bucket, CustomerShape } from '../planner/slicing';
+
+/** A document as read from the source: field → value. Large integers are BigInt (lossless). */
+export type Doc = Record<string, unknown>;
+
+/** A document in flight, with what the target needs besides its fields. */
+export interface SourceDoc {
+  id: string;
+  fields: Doc;
+  /** Elasticsearch custom routing, carried over as is. */
+  routing?: string;
+  /** Serialized size in bytes (for byte-bounded batches). */
+  bytes: number;
+}
+
+export interface Page {
+  docs: SourceDoc[];
+  /** Cursor to resume after this page. */
+  nextCursor: string;
+  /** No more documents in the slice after this page. */
+  done: boolean;
+}
+
+export interface CustomerCount {
+  /** null = documents with no customer value. */
+  customer: string | null;
+  count: number;
+}
+
+export interface WriteResult {
+  written: number;
+  /** The target already had the document: a live write won (or a re-copy after a crash). */
+  skipped: number;
+  rejected: Rejection[];
+}
+
+export interface SourceReader {
+  /** Reachable, collection present, fields as the spec says: else a UserError saying what to fix. */
+  check(): Promise<void>;
+  customers(): Promise<CustomerCount[]>;
+  shape(customer: string | null): Promise<CustomerShape>;
+  histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]>;
+  count(customer: string | null, bounds: SliceBounds): Promise<number>;
+  /** One page of the slice after `cursor` (null = from the start), sorted on the unique key. */
+  readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page>;
+}
+
+export interface TargetWriter {
+  check(): Promise<void>;
+  /**
+   * Creates the documents that the target does not have; never replaces one it has. Throws
+   * RetryableError for transient trouble (429, 503, timeouts); reports per-document refusals.
+   */
+  writeBatch(docs: SourceDoc[]): Promise<WriteResult>;
+  /** Makes written documents visible to searches (tests and the end of a slice). */
+  refresh(): Promise<void>;
+}
+
+export interface Backend extends SourceReader, TargetWriter {
+  /** "solr 8.11.4 at http://host:8983/solr, collection events" — never with credentials. */
+  describe(): string;
+  version(): Promise<string>;
+  close(): Promise<void>;
+}

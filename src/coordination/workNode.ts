@@ -1,0 +1,107 @@
+/** The persistent work node of one slice, and the plan node of one customer: their shapes and checks. */
+
+/** A slice's time range on the timestamp field, half-open [from, to); null = unbounded on that side. */
+export interface TimeRange {
+  from: number | null;
+  to: number | null;
+}
+
+/** Which documents of a customer a slice holds: a time range, or the documents with no timestamp. */
+export type SliceBounds = ({ kind: 'range' } & TimeRange) | { kind: 'no-timestamp' };
+
+export type SliceStatus = 'todo' | 'done' | 'failed';
+
+export interface SliceCounts {
+  /** Documents read from the source. */
+  read: number;
+  /** Documents created in the target. */
+  written: number;
+  /** Documents the target already had (a live write won, or a re-copy after a crash). */
+  skipped: number;
+  /** Documents the target refused for themselves (bad field, too large). */
+  rejected: number;
+}
+
+export interface Rejection {
+  id: string;
+  reason: string;
+}
+
+export interface WorkNode {
+  /** The customer value (null: documents with no customer). */
+  customer: string | null;
+  index: number;
+  bounds: SliceBounds;
+  estimate: number;
+  status: SliceStatus;
+  /** Where the copy stands; null = not started. Only ever moves forward (fenced writes). */
+  cursor: string | null;
+  counts: SliceCounts;
+  /** Claims taken on this slice so far (each claim that did work is one attempt). */
+  attempts: number;
+  /** Failed attempts; at spec.worker.maxAttempts the slice is marked failed. */
+  failures: number;
+  lastError: string | null;
+  rejections: Rejection[];
+  /** Who holds it now (informational; the claim node is the authority). */
+  owner: string | null;
+  /** Last time the cursor moved (ms since epoch): stuck-slice detection. */
+  progressAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface PlanNode {
+  customer: string | null;
+  slices: number;
+  estimate: number;
+  minTimestamp: number | null;
+  maxTimestamp: number | null;
+  noTimestamp: number;
+  retentionFrom: number | null;
+  plannedAt: number;
+  plannedBy: string;
+  specHash: string;
+  /** Slice estimates: documents in all, smallest, median, largest slice. */
+  summary: { docs: number; min: number; median: number; max: number };
+}
+
+export function emptyCounts(): SliceCounts {
+  return { read: 0, written: 0, skipped: 0, rejected: 0 };
+}
+
+export function newWorkNode(customer: string | null, index: number, bounds: SliceBounds, estimate: number): WorkNode {
+  return {
+    customer, index, bounds, estimate,
+    status: 'todo', cursor: null, counts: emptyCounts(),
+    attempts: 0, failures: 0, lastError: null, rejections: [], owner: null,
+    progressAt: null, startedAt: null, finishedAt: null,
+  };
+}
+
+/** Null when the value is a well-formed work node, else what is wrong with it. */
+export function workNodeProblem(v: any): string | null {
+  if (!v || typeof v !== 'object') return 'not an object';
+  if (!['todo', 'done', 'failed'].includes(v.status)) return `status is ${JSON.stringify(v.status)}, expected todo|done|failed`;
+  if (!(v.cursor === null || typeof v.cursor === 'string')) return 'cursor is neither null nor a string';
+  if (!v.bounds || !['range', 'no-timestamp'].includes(v.bounds.kind)) return 'bounds.kind is missing or unknown';
+  if (v.bounds.kind === 'range') {
+    for (const k of ['from', 'to']) if (!(v.bounds[k] === null || Number.isFinite(v.bounds[k]))) return `bounds.${k} is not a number or null`;
+  }
+  if (!v.counts || typeof v.counts !== 'object') return 'counts are missing';
+  for (const k of ['read', 'written', 'skipped', 'rejected']) if (!Number.isFinite(v.counts[k])) return `counts.${k} is not a number`;
+  if (!Number.isInteger(v.index)) return 'index is not an integer';
+  return null;
+}
+
+export function planNodeProblem(v: any): string | null {
+  if (!v || typeof v !== 'object') return 'not an object';
+  if (!Number.isInteger(v.slices) || v.slices < 0) return 'slices is not a non-negative integer';
+  return null;
+}
+
+export function describeBounds(b: SliceBounds): string {
+  if (b.kind === 'no-timestamp') return '(no timestamp)';
+  const f = (t: number | null, open: string) => (t === null ? open : new Date(t).toISOString());
+  return `[${f(b.from, '-inf')}, ${f(b.to, '+inf')})`;
+}

@@ -1,0 +1,259 @@
+/**
+ * A promise API over node-zookeeper-client, and the session bookkeeping the fleet's fencing relies on.
+ *
+ * node-zookeeper-client may never emit `expired` while a partition lasts (it only learns of the
+ * expiry when it reconnects), so `ZkSession` keeps its own clock: `lastContactAt` moves on every
+ * answer from the server, and `suspect()` is true once that is older than the safety margin of the
+ * session timeout. Work that must not outlive the session checks it (see claim.ts).
+ */
+import zookeeper, { ACL, Client, CreateMode, Exception, Id, Stat } from 'node-zookeeper-client';
+import { createHash } from 'node:crypto';
+import { UserError, describeError } from '../errors';
+import { log } from '../log';
+
+export { CreateMode };
+export type { Stat };
+
+export const ZK_CODES = {
+  NO_NODE: Exception.NO_NODE,
+  NODE_EXISTS: Exception.NODE_EXISTS,
+  BAD_VERSION: Exception.BAD_VERSION,
+  NOT_EMPTY: Exception.NOT_EMPTY,
+  NO_AUTH: Exception.NO_AUTH,
+  CONNECTION_LOSS: Exception.CONNECTION_LOSS,
+  SESSION_EXPIRED: Exception.SESSION_EXPIRED,
+} as const;
+
+export function zkCode(err: unknown): number | undefined {
+  const e = err as { getCode?: () => number; code?: number };
+  if (e && typeof e.getCode === 'function') return e.getCode();
+  return typeof e?.code === 'number' ? e.code : undefined;
+}
+
+export const isNoNode = (e: unknown) => zkCode(e) === ZK_CODES.NO_NODE;
+export const isNodeExists = (e: unknown) => zkCode(e) === ZK_CODES.NODE_EXISTS;
+export const isBadVersion = (e: unknown) => zkCode(e) === ZK_CODES.BAD_VERSION;
+
+export interface ZkOptions {
+  connect: string;
+  sessionTimeout: number;
+  connectTimeout: number;
+  /** "user:password" for digest ACLs on the migration's tree. */
+  auth?: string;
+}
+
+export type MultiOp =
+  | { op: 'create'; path: string; data?: Buffer; mode?: number }
+  | { op: 'set'; path: string; data: Buffer; version: number }
+  | { op: 'check'; path: string; version: number }
+  | { op: 'remove'; path: string; version: number };
+
+/** A multi that failed: which op, and why. */
+export class MultiError extends Error {
+  constructor(readonly index: number, readonly code: number, readonly op: MultiOp) {
+    super(`ZooKeeper multi failed at op ${index} (${op.op} ${op.path}): ${(Exception as any).create(code).toString()}`);
+  }
+}
+
+export class ZkSession {
+  /** Last time the server answered us (any request or heartbeat). */
+  lastContactAt = Date.now();
+  private connected = false;
+  private closed = false;
+  readonly acls: ACL[];
+
+  private constructor(readonly client: Client, readonly options: ZkOptions) {
+    this.acls = options.auth
+      ? [new ACL(zookeeper.Permission.ALL, new Id('digest', digestId(options.auth)))]
+      : ((zookeeper.ACL as any).OPEN_ACL_UNSAFE as ACL[]);
+    client.on('state', (state) => {
+      if (state === zookeeper.State.SYNC_CONNECTED || state === zookeeper.State.CONNECTED_READ_ONLY) {
+        this.connected = true;
+        this.lastContactAt = Date.now();
+      } else {
+        this.connected = false;
+      }
+      log.debug({ zkState: String(state) }, 'zookeeper state');
+    });
+  }
+
+  /** Connects, or throws a UserError naming the connect string when ZooKeeper does not answer in time. */
+  static async connect(options: ZkOptions): Promise<ZkSession> {
+    const client = zookeeper.createClient(options.connect, {
+      sessionTimeout: options.sessionTimeout,
+      spinDelay: 500,
+      retries: 0,
+    });
+    const session = new ZkSession(client, options);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.close();
+        reject(new UserError(`ZooKeeper at ${options.connect} did not answer within ${options.connectTimeout} ms.`,
+          'Check that ZooKeeper is running and the connect string (zookeeper.connect, BLUEGREEN_ZK_CONNECT or --zk) is right.'));
+      }, options.connectTimeout);
+      client.once('connected', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.connect();
+    });
+    if (options.auth) client.addAuthInfo('digest', Buffer.from(options.auth));
+    return session;
+  }
+
+  get isConnected(): boolean {
+    return this.connected && !this.closed;
+  }
+
+  get sessionId(): string {
+    return this.client.getSessionId().toString('hex');
+  }
+
+  /** True when we cannot be sure the session is still alive (no answer for most of its timeout). */
+  suspect(margin = 0.6): boolean {
+    return this.closed || Date.now() - this.lastContactAt > this.options.sessionTimeout * margin;
+  }
+
+  private call<T>(fn: (cb: (err: Error | Exception | null, ...rest: any[]) => void) => void, pick: (...rest: any[]) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      fn((err, ...rest) => {
+        if (err) {
+          const code = zkCode(err);
+          // A server-side answer (NO_NODE, BAD_VERSION, ...) is contact too; connection errors are not.
+          if (code !== undefined && code !== ZK_CODES.CONNECTION_LOSS && code !== ZK_CODES.SESSION_EXPIRED && code < -100) {
+            this.lastContactAt = Date.now();
+          }
+          reject(err);
+          return;
+        }
+        this.lastContactAt = Date.now();
+        resolve(pick(...rest));
+      });
+    });
+  }
+
+  exists(path: string, watcher?: (event: zookeeper.Event) => void): Promise<Stat | null> {
+    return this.call((cb) => (watcher ? this.client.exists(path, watcher, cb) : this.client.exists(path, cb)), (stat: Stat) => stat ?? null);
+  }
+
+  getData(path: string, watcher?: (event: zookeeper.Event) => void): Promise<{ data: Buffer; stat: Stat }> {
+    return this.call(
+      (cb) => (watcher ? this.client.getData(path, watcher, cb) : this.client.getData(path, cb)),
+      (data: Buffer, stat: Stat) => ({ data: data ?? Buffer.alloc(0), stat }),
+    );
+  }
+
+  /** getData, or null when the node does not exist. */
+  async getDataOrNull(path: string): Promise<{ data: Buffer; stat: Stat } | null> {
+    try {
+      return await this.getData(path);
+    } catch (e) {
+      if (isNoNode(e)) return null;
+      throw e;
+    }
+  }
+
+  getChildren(path: string, watcher?: (event: zookeeper.Event) => void): Promise<string[]> {
+    return this.call((cb) => (watcher ? this.client.getChildren(path, watcher, cb) : this.client.getChildren(path, cb)), (children: string[]) => children);
+  }
+
+  /** getChildren, or [] when the parent does not exist. */
+  async childrenOrEmpty(path: string): Promise<string[]> {
+    try {
+      return await this.getChildren(path);
+    } catch (e) {
+      if (isNoNode(e)) return [];
+      throw e;
+    }
+  }
+
+  create(path: string, data: Buffer = Buffer.alloc(0), mode: number = CreateMode.PERSISTENT): Promise<string> {
+    return this.call((cb) => this.client.create(path, data, this.acls, mode, cb), (p: string) => p);
+  }
+
+  /** Creates path and its missing parents (persistent, empty). */
+  mkdirp(path: string): Promise<string> {
+    return this.call((cb) => this.client.mkdirp(path, Buffer.alloc(0), this.acls, CreateMode.PERSISTENT, cb), (p: string) => p);
+  }
+
+  setData(path: string, data: Buffer, version: number): Promise<Stat> {
+    return this.call((cb) => this.client.setData(path, data, version, cb), (stat: Stat) => stat);
+  }
+
+  remove(path: string, version = -1): Promise<void> {
+    return this.call((cb) => this.client.remove(path, version, cb), () => undefined);
+  }
+
+  /** Atomic multi-op; throws MultiError naming the op that failed. Returns the stats of set ops in order. */
+  async multi(ops: MultiOp[]): Promise<Array<{ path?: string; stat?: Stat }>> {
+    const tx = this.client.transaction();
+    for (const o of ops) {
+      if (o.op === 'create') tx.create(o.path, o.data ?? Buffer.alloc(0), this.acls, o.mode ?? CreateMode.PERSISTENT);
+      else if (o.op === 'set') tx.setData(o.path, o.data, o.version);
+      else if (o.op === 'check') tx.check(o.path, o.version);
+      else tx.remove(o.path, o.version);
+    }
+    return new Promise((resolve, reject) => {
+      tx.commit((err, results: Array<{ type: number; err?: number; path?: string; stat?: Stat }>) => {
+        if (err) {
+          const failed = (results ?? []).findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== Exception.RUNTIME_INCONSISTENCY);
+          if (failed >= 0) {
+            this.lastContactAt = Date.now();
+            reject(new MultiError(failed, results[failed].err as number, ops[failed]));
+          } else {
+            reject(err);
+          }
+          return;
+        }
+        this.lastContactAt = Date.now();
+        resolve(results.map((r) => ({ path: r.path, stat: r.stat })));
+      });
+    });
+  }
+
+  /** Deletes a subtree, children first. For tests and `cancel`; never used on live work. */
+  async removeRecursive(path: string): Promise<void> {
+    for (const child of await this.childrenOrEmpty(path)) await this.removeRecursive(`${path}/${child}`);
+    try {
+      await this.remove(path);
+    } catch (e) {
+      if (!isNoNode(e)) throw e;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.client.close();
+    } catch (e) {
+      log.debug({ err: describeError(e) }, 'closing zookeeper client');
+    }
+  }
+}
+
+/** ZooKeeper's digest scheme id: user:base64(sha1(user:password)). */
+export function digestId(auth: string): string {
+  const user = auth.split(':')[0];
+  return `${user}:${createHash('sha1').update(auth).digest('base64')}`;
+}
+
+export function encodeJson(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value));
+}
+
+export function decodeJson<T>(buf: Buffer, path: string, check?: (v: any) => string | null): T {
+  let value: any;
+  try {
+    value = JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new UserError(`The ZooKeeper node ${path} is corrupt: it does not hold JSON.`,
+      `Inspect it (zkCli.sh get ${path}); re-plan the customer or restore the node. bluegreen changed nothing.`);
+  }
+  const problem = check?.(value);
+  if (problem) {
+    throw new UserError(`The ZooKeeper node ${path} is corrupt: ${problem}.`,
+      `Inspect it (zkCli.sh get ${path}); re-plan the customer or restore the node. bluegreen changed nothing.`);
+  }
+  return value as T;
+}

@@ -1,0 +1,20 @@
+/** The process's prom-client registry: every metric of the fleet is defined here, once. */
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'bluegreen_' });
+
+const labelNames = ['migration', 'customer'] as const;
+
+export const metrics = {
+  docsRead: new client.Counter({ name: 'bluegreen_documents_read_total', help: 'Documents read from the source', labelNames, registers: [registry] }),
+  docsWritten: new client.Counter({ name: 'bluegreen_documents_written_total', help: 'Documents created in the target', labelNames, registers: [registry] }),
+  docsSkipped: new client.Counter({ name: 'bluegreen_documents_skipped_total', help: 'Documents the target already had (live write won)', labelNames, registers: [registry] }),
+  docsRejected: new client.Counter({ name: 'bluegreen_documents_rejected_total', help: 'Documents the target refused', labelNames, registers: [registry] }),
+  slicesFinished: new client.Counter({ name: 'bluegreen_slices_finished_total', help: 'Slices finished by this process', labelNames: ['migration', 'status'] as const, registers: [registry] }),
+  claimsTaken: new client.Counter({ name: 'bluegreen_claims_taken_total', help: 'Slice claims taken', labelNames: ['migration'] as const, registers: [registry] }),
+  claimsLost: new client.Counter({ name: 'bluegreen_claims_lost_total', help: 'Slice claims lost to fencing', labelNames: ['migration'] as const, registers: [registry] }),
+  retries: new client.Counter({ name: 'bluegreen_backoffs_total', help: 'Requests retried after a transient failure', labelNames: ['migration', 'side'] as const, registers: [registry] }),
+  readSeconds: new client.Histogram({ name: 'bluegreen_read_batch_seconds', help: 'Time to read one page from the source', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
+  writeSeconds: new client.Histogram({ name: 'bluegreen_write_batch_seconds', help: 'Time to write one batch to the target', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
+};

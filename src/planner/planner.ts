@@ -1,0 +1,164 @@
+/**
+ * `bluegreen plan`: count every customer's data and its time range, cut it into slices of about the
+ * same effort, store one persistent work node per slice.
+ *
+ * Many planners may run at once (seed 000): for each customer the first to create the ephemeral
+ * `planning` node leads, the others wait for it to vanish. The `plan` node is written last, after
+ * every slice, so a customer is either fully planned or not planned at all; a leader that died half-way
+ * leaves slices without a plan, which the next leader clears (no worker touches an unplanned customer).
+ */
+import { hostname } from 'node:os';
+import type { Backend } from '../backends/types';
+import { specHash, type Spec } from '../config/spec';
+import { Layout, customerFromNodeName, customerNodeName, sliceNodeName } from '../coordination/layout';
+import { MigrationStore } from '../coordination/migration';
+import type { PlanNode } from '../coordination/workNode';
+import { newWorkNode } from '../coordination/workNode';
+import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists, type MultiOp } from '../coordination/zk';
+import { log } from '../log';
+import { shuffle } from '../util';
+import { planCustomer, summarize, type PlannedSlice } from './slicing';
+
+export interface CustomerPlan {
+  customer: string | null;
+  slices: number;
+  docs: number;
+  min: number;
+  median: number;
+  max: number;
+  /** planned: by this process; existing: planned before; waited: another planner did it meanwhile. */
+  outcome: 'planned' | 'existing' | 'waited' | 'dry-run';
+}
+
+/** Creates per multi: far below jute.maxbuffer whatever the slice count. */
+const CREATES_PER_MULTI = 200;
+
+export class Planner {
+  readonly id = `${hostname()}-${process.pid}`;
+
+  constructor(private readonly spec: Spec, private readonly source: Backend, private readonly zk: ZkSession | null) {}
+
+  /** Customers to plan: the spec's list, or discovered by faceting the customer field (no-customer documents included). */
+  async customers(): Promise<Array<string | null>> {
+    if (!this.spec.customers.discover) return this.spec.customers.list ?? [];
+    return (await this.source.customers()).map((c) => c.customer);
+  }
+
+  retentionFrom(customer: string | null, now = Date.now()): number | null {
+    const r = (customer !== null ? this.spec.retention.perCustomer[customer] : undefined) ?? this.spec.retention.default;
+    return r === 'derived' ? null : now - r;
+  }
+
+  /** Computes one customer's slices from counts and histograms (never a scan). */
+  async computeSlices(customer: string | null): Promise<{ slices: PlannedSlice[]; shape: Awaited<ReturnType<Backend['shape']>> }> {
+    const shape = await this.source.shape(customer);
+    const s = this.spec.slicing;
+    const slices = await planCustomer(shape, this.retentionFrom(customer), (from, to, n) => this.source.histogram(customer, from, to, n), {
+      targetDocs: s.targetDocsPerSlice, minWidthMs: s.minSliceWidth, fanout: 100, initialBuckets: s.histogramBuckets,
+    });
+    return { slices, shape };
+  }
+
+  async dryRun(): Promise<CustomerPlan[]> {
+    const out: CustomerPlan[] = [];
+    for (const c of await this.customers()) {
+      const { slices } = await this.computeSlices(c);
+      out.push(row(c, slices.map((x) => x.estimate), 'dry-run'));
+    }
+    return out;
+  }
+
+  async run(concurrency = 4, onCustomer?: (p: CustomerPlan) => void): Promise<CustomerPlan[]> {
+    const zk = this.zk!;
+    const store = new MigrationStore(zk, this.spec);
+    await store.ensureSpec(this.id);
+    await zk.mkdirp(store.layout.customers);
+    // Shuffled so that planners started together spread over customers instead of queueing on one.
+    const queue = shuffle(await this.customers());
+    const results: CustomerPlan[] = [];
+    const next = async (): Promise<void> => {
+      for (let c = queue.pop(); c !== undefined; c = queue.pop()) {
+        const r = await this.planWithBarrier(store.layout, c);
+        results.push(r);
+        onCustomer?.(r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, next));
+    return results.sort((a, b) => String(a.customer).localeCompare(String(b.customer)));
+  }
+
+  private async planWithBarrier(layout: Layout, customer: string | null): Promise<CustomerPlan> {
+    const zk = this.zk!;
+    const cn = customerNodeName(customer);
+    await zk.mkdirp(layout.customer(cn));
+    let waited = false;
+    for (;;) {
+      const existing = await this.existingPlan(layout, cn);
+      if (existing) return { ...existing, outcome: waited ? 'waited' : 'existing' };
+      try {
+        await zk.create(layout.planning(cn), encodeJson({ by: this.id, since: Date.now() }), CreateMode.EPHEMERAL);
+      } catch (e) {
+        if (!isNodeExists(e)) throw e;
+        waited = true;
+        log.info({ customer }, 'another planner is planning this customer; waiting for it');
+        await this.waitForVanish(layout.planning(cn));
+        continue;
+      }
+      try {
+        // Someone may have finished between our check and our barrier.
+        const raced = await this.existingPlan(layout, cn);
+        if (raced) return { ...raced, outcome: 'waited' };
+        return await this.lead(layout, customer, cn);
+      } finally {
+        await zk.remove(layout.planning(cn)).catch(() => undefined);
+      }
+    }
+  }
+
+  private async existingPlan(layout: Layout, cn: string): Promise<Omit<CustomerPlan, 'outcome'> | null> {
+    const store = new MigrationStore(this.zk!, this.spec);
+    const plan = await store.readPlan(cn);
+    if (!plan) return null;
+    return { customer: customerFromNodeName(cn), slices: plan.slices, ...plan.summary };
+  }
+
+  private async lead(layout: Layout, customer: string | null, cn: string): Promise<CustomerPlan> {
+    const zk = this.zk!;
+    // Leftovers of a leader that died before writing the plan: unplanned, so no worker ever touched them.
+    const leftovers = await zk.childrenOrEmpty(layout.slices(cn));
+    if (leftovers.length) {
+      log.warn({ customer, slices: leftovers.length }, 'clearing slices of an unfinished plan');
+      for (const n of leftovers) await zk.remove(layout.slice(cn, n)).catch((e) => { if (!isNoNode(e)) throw e; });
+    }
+    const { slices, shape } = await this.computeSlices(customer);
+    await zk.mkdirp(layout.slices(cn));
+    await zk.mkdirp(layout.claims(cn));
+    const ops: MultiOp[] = slices.map((s, i) => ({
+      op: 'create', path: layout.slice(cn, sliceNodeName(i)), data: encodeJson(newWorkNode(customer, i, s.bounds, s.estimate)),
+    }));
+    for (let i = 0; i < ops.length; i += CREATES_PER_MULTI) await zk.multi(ops.slice(i, i + CREATES_PER_MULTI));
+    const stats = summarize(slices.map((s) => s.estimate));
+    const plan: PlanNode = {
+      customer, slices: slices.length, estimate: stats.total, minTimestamp: shape.minTs, maxTimestamp: shape.maxTs,
+      noTimestamp: shape.noTimestamp, retentionFrom: this.retentionFrom(customer), plannedAt: Date.now(), plannedBy: this.id,
+      specHash: specHash(this.spec), summary: { docs: stats.total, min: stats.min, median: stats.median, max: stats.max },
+    };
+    await zk.create(layout.plan(cn), encodeJson(plan));
+    log.info({ customer, slices: slices.length, docs: stats.total }, 'customer planned');
+    return row(customer, slices.map((s) => s.estimate), 'planned');
+  }
+
+  private waitForVanish(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const zk = this.zk!;
+      const check = () =>
+        zk.exists(path, () => check()).then((stat) => { if (!stat) resolve(); }, reject);
+      check();
+    });
+  }
+}
+
+function row(customer: string | null, estimates: number[], outcome: CustomerPlan['outcome']): CustomerPlan {
+  const s = summarize(estimates);
+  return { customer, slices: estimates.length, docs: s.total, min: s.min, median: s.median, max: s.max, outcome };
+}

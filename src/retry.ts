@@ -1,0 +1,41 @@
+import { RetryableError, describeError } from './errors';
+
+export interface BackoffOptions {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Called before each wait; for logs and metrics. */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  /** Which errors are worth another attempt. Default: RetryableError only. */
+  retryable?: (err: unknown) => boolean;
+  /** Checked before every wait; when it returns true the last error is thrown at once. */
+  abort?: () => boolean;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Full-jitter exponential backoff: delay in [0, min(max, initial * 2^attempt)], or the server's Retry-After. */
+export function backoffDelay(attempt: number, opts: Pick<BackoffOptions, 'initialDelayMs' | 'maxDelayMs'>, retryAfterMs?: number): number {
+  if (retryAfterMs !== undefined && retryAfterMs > 0) return Math.min(retryAfterMs, opts.maxDelayMs);
+  const cap = Math.min(opts.maxDelayMs, opts.initialDelayMs * 2 ** attempt);
+  return Math.round(opts.initialDelayMs / 2 + Math.random() * Math.max(0, cap - opts.initialDelayMs / 2));
+}
+
+/** The one retry loop of the project. */
+export async function withBackoff<T>(fn: (attempt: number) => Promise<T>, opts: BackoffOptions): Promise<T> {
+  const retryable = opts.retryable ?? ((e: unknown) => e instanceof RetryableError);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < opts.attempts; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      lastError = err;
+      if (!retryable(err) || attempt === opts.attempts - 1 || opts.abort?.()) throw err;
+      const delay = backoffDelay(attempt, opts, err instanceof RetryableError ? err.retryAfterMs : undefined);
+      opts.onRetry?.(err, attempt + 1, delay);
+      await sleep(delay);
+    }
+  }
+  throw lastError ?? new Error(`withBackoff: no attempt made (${describeError(lastError)})`);
+}

@@ -1,0 +1,260 @@
+/**
+ * `bluegreen work`: claim → copy page by page → checkpoint → done → next (seed 001). Any worker can
+ * take any slice; everything a worker knows that matters is in ZooKeeper.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Backend } from '../backends/types';
+import type { Spec } from '../config/spec';
+import { SliceClaim } from '../coordination/claim';
+import { MigrationStore } from '../coordination/migration';
+import type { Rejection, WorkNode } from '../coordination/workNode';
+import { describeBounds } from '../coordination/workNode';
+import { CreateMode, ZkSession, encodeJson } from '../coordination/zk';
+import { EXIT, FencedError, RetryableError, describeError } from '../errors';
+import { log } from '../log';
+import { metrics } from '../metrics';
+import { sleep, withBackoff } from '../retry';
+import { shuffle } from '../util';
+import { nextPageRows, splitByBytes } from './batching';
+import { RateLimiter } from './rateLimiter';
+
+export interface WorkerOptions {
+  /** Keep waiting for new work instead of exiting when none is left. */
+  follow?: boolean;
+  /** How often to look for work with --follow, or while others hold the rest. */
+  pollMs?: number;
+  id?: string;
+}
+
+interface ScanResult {
+  claim: SliceClaim | null;
+  /** Unfinished slices that other workers hold, or customers not planned yet. */
+  othersHold: boolean;
+  failed: number;
+}
+
+export class Worker {
+  readonly id: string;
+  private stopping = false;
+  private readonly finished = new Map<string, WorkNode['status']>();
+  private readonly limiter: RateLimiter;
+  private readonly holding = new Set<SliceClaim>();
+  private readonly store: MigrationStore;
+  private copiedDocs = 0;
+  private readonly startedAt = Date.now();
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(private readonly spec: Spec, private readonly zk: ZkSession, private readonly source: Backend,
+    private readonly target: Backend, private readonly opts: WorkerOptions = {}) {
+    this.id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.limiter = new RateLimiter(spec.worker.docsPerSecond);
+    this.store = new MigrationStore(zk, spec);
+  }
+
+  /** Asks the worker to finish its current batches, checkpoint, release its claims and return. */
+  stop(): void {
+    if (!this.stopping) log.info({ worker: this.id, holding: this.holding.size }, 'stopping: finishing current batches');
+    this.stopping = true;
+  }
+
+  async run(): Promise<number> {
+    await this.store.requireSpec();
+    await this.register();
+    // Keeps lastContactAt fresh, so a live session is never mistaken for a lost one (claim.ts).
+    const beat = Math.max(200, Math.floor(this.spec.zookeeper.sessionTimeout / 5));
+    this.heartbeat = setInterval(() => void this.beat(), beat);
+    let othersHold = false;
+    let failed = 0;
+    try {
+      const lanes = Array.from({ length: this.spec.worker.slicesInFlight }, async () => {
+        while (!this.stopping) {
+          const scan = await this.claimNext();
+          othersHold = scan.othersHold;
+          failed = scan.failed;
+          if (scan.claim) {
+            await this.copy(scan.claim);
+            continue;
+          }
+          if (!this.opts.follow) return;
+          await this.pause(this.opts.pollMs ?? 2000);
+        }
+      });
+      await Promise.all(lanes);
+    } finally {
+      clearInterval(this.heartbeat);
+      await this.zk.remove(this.store.layout.worker(this.id)).catch(() => undefined);
+    }
+    const rate = this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000);
+    log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate) }, 'worker finished');
+    if (this.stopping) return EXIT.INTERRUPTED;
+    if (othersHold) return EXIT.ALL_CLAIMED;
+    if (failed > 0) return EXIT.SLICES_FAILED;
+    return EXIT.OK;
+  }
+
+  private async pause(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping && Date.now() < until) await sleep(Math.min(200, until - Date.now()));
+  }
+
+  private async register(): Promise<void> {
+    await this.zk.mkdirp(this.store.layout.workers);
+    await this.zk.create(this.store.layout.worker(this.id), encodeJson(this.describeSelf()), CreateMode.EPHEMERAL);
+  }
+
+  private describeSelf() {
+    return {
+      id: this.id, host: hostname(), pid: process.pid, startedAt: this.startedAt, updatedAt: Date.now(),
+      copied: this.copiedDocs,
+      docsPerSecond: Math.round(this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000)),
+      slices: [...this.holding].map((c) => c.slicePath),
+    };
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.zk.setData(this.store.layout.worker(this.id), encodeJson(this.describeSelf()), -1);
+    } catch (e) {
+      log.debug({ err: describeError(e) }, 'worker heartbeat failed');
+    }
+  }
+
+  /** Finds an unfinished, unclaimed slice and claims it. Customers in random order, to spread workers. */
+  private async claimNext(): Promise<ScanResult> {
+    let othersHold = false;
+    let failed = 0;
+    const customers = shuffle(await this.store.customerNodes());
+    for (const cn of customers) {
+      if (this.stopping) break;
+      if (!(await this.store.readPlan(cn))) {
+        othersHold = true; // planning under way (or never finished): work may still come
+        continue;
+      }
+      const [names, claims] = await Promise.all([this.store.sliceNames(cn), this.store.claimNames(cn)]);
+      for (const name of names) {
+        const key = `${cn}/${name}`;
+        const known = this.finished.get(key);
+        if (known) {
+          if (known === 'failed') failed++;
+          continue;
+        }
+        if (claims.has(name)) {
+          othersHold = true;
+          continue;
+        }
+        const claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => {
+          this.finished.set(key, node.status);
+          if (node.status === 'failed') failed++;
+        });
+        if (claim) {
+          metrics.claimsTaken.inc({ migration: this.spec.migration });
+          return { claim, othersHold, failed };
+        }
+        if (!this.finished.has(key)) othersHold = true; // lost the race to another worker
+      }
+    }
+    return { claim: null, othersHold, failed };
+  }
+
+  private retryOptions(side: 'read' | 'write') {
+    return {
+      attempts: this.spec.worker.requestRetries + 1,
+      initialDelayMs: 500,
+      maxDelayMs: 30_000,
+      abort: () => this.stopping,
+      onRetry: (err: unknown, attempt: number, delayMs: number) => {
+        metrics.retries.inc({ migration: this.spec.migration, side });
+        log.warn({ side, attempt, delayMs, err: describeError(err) }, 'backing off');
+      },
+    };
+  }
+
+  private async copy(claim: SliceClaim): Promise<void> {
+    const { customer, bounds, index } = claim.node;
+    const ctx = { worker: this.id, customer, slice: index, bounds: describeBounds(bounds) };
+    const labels = { migration: this.spec.migration, customer: customer ?? '' };
+    const { docs: maxDocs, bytes: maxBytes } = this.spec.batch;
+    this.holding.add(claim);
+    log.info({ ...ctx, cursor: claim.node.cursor, attempt: claim.node.attempts }, claim.node.cursor ? 'resuming slice' : 'starting slice');
+    let rows = maxDocs;
+    try {
+      for (;;) {
+        if (this.stopping) {
+          log.info({ ...ctx, cursor: claim.node.cursor }, 'stopping: slice left at its checkpoint');
+          return;
+        }
+        claim.assertHeld();
+        const endRead = metrics.readSeconds.startTimer({ migration: this.spec.migration });
+        const page = await withBackoff(() => this.source.readPage(customer, bounds, claim.node.cursor, rows), this.retryOptions('read'));
+        endRead();
+        let written = 0;
+        let skipped = 0;
+        const rejected: Rejection[] = [];
+        for (const batch of splitByBytes(page.docs, maxDocs, maxBytes)) {
+          await this.limiter.take(batch.length);
+          claim.assertHeld();
+          const endWrite = metrics.writeSeconds.startTimer({ migration: this.spec.migration });
+          const r = await withBackoff(() => {
+            claim.assertHeld();
+            return this.target.writeBatch(batch);
+          }, this.retryOptions('write'));
+          endWrite();
+          written += r.written;
+          skipped += r.skipped;
+          rejected.push(...r.rejected);
+        }
+        for (const r of rejected) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'target rejected a document');
+        await claim.checkpoint((n) => ({
+          ...n,
+          cursor: page.nextCursor,
+          counts: {
+            read: n.counts.read + page.docs.length,
+            written: n.counts.written + written,
+            skipped: n.counts.skipped + skipped,
+            rejected: n.counts.rejected + rejected.length,
+          },
+          rejections: [...n.rejections, ...rejected].slice(0, this.spec.worker.keepRejections),
+          progressAt: Date.now(),
+          ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
+        }));
+        metrics.docsRead.inc(labels, page.docs.length);
+        metrics.docsWritten.inc(labels, written);
+        metrics.docsSkipped.inc(labels, skipped);
+        metrics.docsRejected.inc(labels, rejected.length);
+        this.copiedDocs += page.docs.length;
+        rows = nextPageRows(page.docs, maxDocs, maxBytes);
+        if (page.done) {
+          metrics.slicesFinished.inc({ migration: this.spec.migration, status: 'done' });
+          this.finished.set(claim.key, 'done');
+          log.info({ ...ctx, counts: claim.node.counts }, 'slice done');
+          return;
+        }
+      }
+    } catch (e) {
+      if (e instanceof FencedError) {
+        metrics.claimsLost.inc({ migration: this.spec.migration });
+        log.warn({ ...ctx, reason: e.message }, 'dropped the slice: claim lost');
+        return;
+      }
+      await this.recordFailure(claim, e, ctx);
+    } finally {
+      this.holding.delete(claim);
+      await claim.release();
+    }
+  }
+
+  private async recordFailure(claim: SliceClaim, err: unknown, ctx: object): Promise<void> {
+    const message = describeError(err).slice(0, 500);
+    try {
+      const n = await claim.checkpoint((node) => {
+        const failures = node.failures + 1;
+        return { ...node, failures, lastError: message, owner: null, status: failures >= this.spec.worker.maxAttempts ? 'failed' : node.status };
+      });
+      log.error({ ...ctx, err: message, failures: n.failures, status: n.status, transient: err instanceof RetryableError }, 'slice attempt failed');
+      if (n.status === 'failed') metrics.slicesFinished.inc({ migration: this.spec.migration, status: 'failed' });
+    } catch (e) {
+      log.error({ ...ctx, err: message, checkpointErr: describeError(e) }, 'slice attempt failed and could not be recorded');
+    }
+  }
+}

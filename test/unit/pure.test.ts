@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { boundsFilter, customerFilter } from '../../src/backends/solr/queries';
+import { losslessJson } from '../../src/backends/http';
+import { customerFromNodeName, customerNodeName, NO_CUSTOMER } from '../../src/coordination/layout';
+import { workNodeProblem, newWorkNode } from '../../src/coordination/workNode';
+import { nextPageRows, splitByBytes } from '../../src/worker/batching';
+import { backoffDelay, withBackoff } from '../../src/retry';
+import { RetryableError } from '../../src/errors';
+import { safeUrl } from '../../src/log';
+import type { SourceDoc } from '../../src/backends/types';
+
+const doc = (id: string, bytes: number): SourceDoc => ({ id, fields: { id }, bytes });
+
+describe('solr slice filters', () => {
+  it('writes half-open ranges, open ends, and the no-timestamp filter', () => {
+    expect(boundsFilter('ts', { kind: 'range', from: 0, to: 1000 })).to.equal('ts:[1970-01-01T00:00:00.000Z TO 1970-01-01T00:00:01.000Z}');
+    expect(boundsFilter('ts', { kind: 'range', from: null, to: 1000 })).to.equal('ts:[* TO 1970-01-01T00:00:01.000Z}');
+    expect(boundsFilter('ts', { kind: 'range', from: 1000, to: null })).to.equal('ts:[1970-01-01T00:00:01.000Z TO *]');
+    expect(boundsFilter('ts', { kind: 'no-timestamp' })).to.equal('(*:* -ts:[* TO *])');
+  });
+  it('filters a customer by exact term, whatever its characters, and the missing customer', () => {
+    expect(customerFilter('c', 'a b:"c"/d')).to.equal('{!term f=c}a b:"c"/d');
+    expect(customerFilter('c', null)).to.equal('(*:* -c:[* TO *])');
+  });
+});
+
+describe('customer node names', () => {
+  it('round-trip any value and never collide with the no-customer node', () => {
+    for (const c of ['acme', 'a/b', 'ünï cödé', '..', '.', '_none', '%41', 'x.y']) {
+      const n = customerNodeName(c);
+      expect(n).not.to.contain('/');
+      expect(n).not.to.equal(NO_CUSTOMER);
+      expect(['.', '..']).not.to.include(n);
+      expect(customerFromNodeName(n)).to.equal(c);
+    }
+    expect(customerFromNodeName(customerNodeName(null))).to.equal(null);
+  });
+});
+
+describe('work node checks', () => {
+  it('accepts a fresh node and names what is wrong with a corrupt one', () => {
+    expect(workNodeProblem(newWorkNode('a', 0, { kind: 'range', from: null, to: 5 }, 3))).to.equal(null);
+    expect(workNodeProblem({ ...newWorkNode('a', 0, { kind: 'no-timestamp' }, 3), status: 'weird' })).to.match(/status/);
+    expect(workNodeProblem({ ...newWorkNode('a', 0, { kind: 'no-timestamp' }, 3), cursor: 5 })).to.match(/cursor/);
+    expect(workNodeProblem('hello')).to.match(/not an object/);
+  });
+});
+
+describe('batching', () => {
+  it('bounds batches by documents and by bytes; a lone large document travels alone', () => {
+    const docs = [doc('a', 10), doc('b', 10), doc('c', 100), doc('d', 10), doc('e', 10), doc('f', 10)];
+    expect(splitByBytes(docs, 3, 50).map((b) => b.map((d) => d.id).join(''))).to.deep.equal(['ab', 'c', 'def']);
+    expect(splitByBytes(docs, 2, 1000).map((b) => b.length)).to.deep.equal([2, 2, 2]);
+    expect(splitByBytes([], 2, 10)).to.deep.equal([]);
+  });
+  it('shrinks pages of large documents and grows pages of small ones', () => {
+    expect(nextPageRows([doc('a', 1000), doc('b', 1000)], 500, 10_000)).to.equal(10);
+    expect(nextPageRows([doc('a', 10)], 500, 10_000)).to.equal(500);
+    expect(nextPageRows([doc('a', 50_000)], 500, 10_000)).to.equal(1);
+  });
+});
+
+describe('lossless JSON', () => {
+  it('keeps 64-bit integers exact through parse and stringify', () => {
+    const text = '{"big":9007199254740993,"small":42,"f":1.5}';
+    expect(losslessJson.stringify(losslessJson.parse(text))).to.equal(text);
+  });
+});
+
+describe('retry', () => {
+  it('retries retryable errors, then gives up; never retries others', async () => {
+    let n = 0;
+    const v = await withBackoff(async () => {
+      if (++n < 3) throw new RetryableError('busy');
+      return 'ok';
+    }, { attempts: 5, initialDelayMs: 1, maxDelayMs: 2 });
+    expect(v).to.equal('ok');
+    expect(n).to.equal(3);
+    n = 0;
+    await withBackoff(async () => { n++; throw new Error('bad'); }, { attempts: 5, initialDelayMs: 1, maxDelayMs: 2 }).catch(() => undefined);
+    expect(n).to.equal(1);
+    n = 0;
+    await withBackoff(async () => { n++; throw new RetryableError('busy'); }, { attempts: 3, initialDelayMs: 1, maxDelayMs: 2 }).catch(() => undefined);
+    expect(n).to.equal(3);
+  });
+  it('honours Retry-After and caps the delay', () => {
+    expect(backoffDelay(0, { initialDelayMs: 100, maxDelayMs: 5000 }, 2000)).to.equal(2000);
+    for (let a = 0; a < 20; a++) expect(backoffDelay(a, { initialDelayMs: 100, maxDelayMs: 5000 })).to.be.within(50, 5000);
+  });
+});
+
+describe('safeUrl', () => {
+  it('strips credentials', () => {
+    expect(safeUrl('http://u:secret@host:8983/solr')).to.equal('http://host:8983/solr');
+  });
+});
