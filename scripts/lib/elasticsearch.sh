@@ -1,0 +1,327 @@
+# Elasticsearch legacy 7.17.x and new 8.x, from the integ-test-zip distribution on Maven Central
+# (org.elasticsearch.distribution.integ-test-zip:elasticsearch:<version>:zip). Sourced by scripts/stack.
+#
+# That zip has no bundled JDK and only a few modules (transport-netty4, x-pack-core, x-pack-security;
+# 8.x adds apm): no analysis-common, no reindex, no ingest-geoip, no painless. Keep test mappings to
+# core types and the standard/keyword/whitespace/simple analyzers. On 8.x it also lacks rest-root
+# (`GET /`); scripts/elasticsearch/rest-root is our small stand-in, built here at install time.
+#
+# Instances: legacy ($ES_LEGACY_VERSION on $BG_ES_LEGACY_PORT), new ($ES_NEW_VERSION on $BG_ES_NEW_PORT).
+# Each runs as the unprivileged user $BG_ES_USER (Elasticsearch refuses to run as root) with its
+# config copy, data, logs and temp dir under $STACK_DATA/es-<inst>. The pid file $STACK_RUN/es-<inst>.pid
+# holds the pid of the Elasticsearch server JVM itself (written by Elasticsearch's own `-p`); on 8.x
+# the CLI launcher JVM that spawned it is kept in $STACK_RUN/es-<inst>.launcher.pid and stopped after it.
+#
+# Java: BG_ES_LEGACY_JAVA_HOME / BG_ES_NEW_JAVA_HOME (or BG_ES_JAVA_HOME for both) when set; otherwise
+# the first JDK, $JAVA_HOME then /usr/lib/jvm/*, that the version accepts (7.x: 8..23, because it
+# needs the Security Manager that JDK 24 removed; 8.x: 17+).
+
+BG_ES_USER="${BG_ES_USER:-bluegreen-es}"
+BG_ES_WAIT="${BG_ES_WAIT:-180}"
+
+es_check_inst() { case "$1" in legacy|new) ;; *) die "unknown Elasticsearch instance '$1' (use legacy or new)";; esac; }
+es_version_of() { if [ "$1" = legacy ]; then echo "$ES_LEGACY_VERSION"; else echo "$ES_NEW_VERSION"; fi; }
+es_http_port() { if [ "$1" = legacy ]; then echo "$BG_ES_LEGACY_PORT"; else echo "$BG_ES_NEW_PORT"; fi; }
+es_transport_port() { if [ "$1" = legacy ]; then echo "$BG_ES_LEGACY_TRANSPORT_PORT"; else echo "$BG_ES_NEW_TRANSPORT_PORT"; fi; }
+es_home() { echo "$STACK_CACHE/elasticsearch-$(es_version_of "$1")"; }
+es_dir() { echo "$STACK_DATA/es-$1"; }
+
+es_url() { es_check_inst "$1"; echo "http://$BG_HOST:$(es_http_port "$1")"; }
+
+# es_version INST: version.number from GET / (or, should that endpoint be missing, the local node's
+# version from _nodes); empty (exit 0) when the node does not answer.
+es_version() {
+  local url body
+  url="$(es_url "$1")"
+  if body="$(curl -fsS -m 5 "$url/" 2>/dev/null)"; then
+    printf '%s' "$body" | tr -d '\n' | sed -n 's/.*"number"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p'
+  elif body="$(curl -fsS -m 5 "$url/_nodes/_local?filter_path=nodes.*.version" 2>/dev/null)"; then
+    printf '%s' "$body" | sed -n 's/.*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p'
+  fi
+  return 0
+}
+
+# es_java_major JAVA_HOME: the feature version of that JDK (8 for 1.8), empty when it has no java.
+es_java_major() {
+  [ -x "$1/bin/java" ] || return 0
+  "$1/bin/java" -version 2>&1 | sed -n '1s/^[^"]*"\([0-9][0-9]*\)\(\.\([0-9][0-9]*\)\)\{0,1\}.*/\1 \3/p' |
+    awk '{ print ($1 == 1 ? $2 : $1) }'
+}
+
+# es_java_ok ES_VERSION JAVA_MAJOR: does that Elasticsearch version run on that Java?
+es_java_ok() {
+  local es_major="${1%%.*}" j="$2"
+  [ -n "$j" ] || return 1
+  case "$es_major" in
+    7) [ "$j" -ge 8 ] && [ "$j" -le 23 ];;
+    8) [ "$j" -ge 17 ];;
+    *) [ "$j" -ge 21 ];;
+  esac
+}
+
+# es_java_home INST: the JDK to run INST with (see the header); dies when none fits.
+es_java_home() {
+  local inst="$1" v want cand j
+  v="$(es_version_of "$inst")"
+  if [ "$inst" = legacy ]; then want="${BG_ES_LEGACY_JAVA_HOME:-${BG_ES_JAVA_HOME:-}}"; else want="${BG_ES_NEW_JAVA_HOME:-${BG_ES_JAVA_HOME:-}}"; fi
+  if [ -n "$want" ]; then
+    j="$(es_java_major "$want")"
+    [ -n "$j" ] || die "no java at $want/bin/java (BG_ES_*JAVA_HOME)"
+    es_java_ok "$v" "$j" || say "warning: Elasticsearch $v is not known to run on Java $j ($want); trying anyway"
+    echo "$want"; return 0
+  fi
+  for cand in "$JAVA_HOME" /usr/lib/jvm/*; do
+    [ -d "$cand" ] || continue
+    j="$(es_java_major "$cand")"
+    if es_java_ok "$v" "$j"; then readlink -f "$cand"; return 0; fi
+  done
+  die "no JDK found that Elasticsearch $v accepts (7.x: Java 8-23, 8.x: Java 17+); set BG_ES_${inst^^}_JAVA_HOME"
+}
+
+# es_runas_prefix: prints, one word a line, the command prefix that runs a program (exec'ed, same pid)
+# as $BG_ES_USER when we are root; nothing when we are not root (then the node runs as ourselves).
+es_runas_prefix() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  if command -v setpriv >/dev/null 2>&1; then
+    printf '%s\n' setpriv --reuid="$BG_ES_USER" --regid="$BG_ES_USER" --init-groups
+  else
+    printf '%s\n' runuser -u "$BG_ES_USER" --
+  fi
+}
+
+es_as_user() {
+  local runas=(); mapfile -t runas < <(es_runas_prefix)
+  ${runas[@]+"${runas[@]}"} "$@"
+}
+
+es_user_ensure() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  id -u "$BG_ES_USER" >/dev/null 2>&1 && return 0
+  say "creating system user $BG_ES_USER (Elasticsearch refuses to run as root)"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    "$BG_ES_USER" >/dev/null 2>&1 || id -u "$BG_ES_USER" >/dev/null 2>&1 ||
+    die "could not create the system user $BG_ES_USER (useradd failed)"
+}
+
+# es_unpack INST: fetch (cached) and unpack the distribution of INST into its own cached folder, once.
+es_unpack() {
+  local v zip home tmp
+  v="$(es_version_of "$1")"; home="$(es_home "$1")"; zip="$STACK_CACHE/elasticsearch-$v.zip"
+  [ -f "$home/.complete" ] && return 0
+  maven_fetch "org.elasticsearch.distribution.integ-test-zip:elasticsearch:$v:zip" "$zip"
+  say "unpacking Elasticsearch $v into $home"
+  tmp="$(mktemp -d "$STACK_CACHE/.unpack.XXXXXX")"
+  if command -v unzip >/dev/null 2>&1; then
+    unzip -q "$zip" -d "$tmp" || { rm -rf "$tmp"; die "could not unpack $zip (delete it to download again)"; }
+  else
+    (cd "$tmp" && "$JAVA_HOME/bin/jar" xf "$zip") || { rm -rf "$tmp"; die "could not unpack $zip (delete it to download again)"; }
+  fi
+  [ -x "$tmp/elasticsearch-$v/bin/elasticsearch" ] || [ -f "$tmp/elasticsearch-$v/bin/elasticsearch" ] ||
+    { rm -rf "$tmp"; die "$zip does not hold elasticsearch-$v/bin/elasticsearch"; }
+  rm -rf "$home"
+  mv "$tmp/elasticsearch-$v" "$home"
+  rm -rf "$tmp"
+  # Read-only for the server user; `jar xf` drops the executable bits.
+  chmod -R a+rX,go-w "$home"
+  chmod a+x "$home"/bin/*
+  touch "$home/.complete"
+}
+
+# es_root_endpoint INST: the 8.x integ-test-zip lacks the rest-root module, so `GET /` answers 405 there.
+# Build (javac against the distribution's own jars) and add a small module of ours that serves
+# GET/HEAD / like a full distribution does; rebuilt only when its source or the version changes.
+# Best effort: when it does not compile (another 8.x API), warn and go on without it.
+es_root_endpoint() {
+  local inst="$1" v home src target stamp jdk tmp
+  v="$(es_version_of "$inst")"; home="$(es_home "$inst")"
+  src="$STACK_REPO/scripts/elasticsearch/rest-root/src"; target="$home/modules/bluegreen-rest-root"
+  [ "${v%%.*}" -ge 8 ] 2>/dev/null || return 0
+  [ -d "$home/modules/rest-root" ] && return 0
+  local sources=(); mapfile -t sources < <(find "$src" -name '*.java' | sort)
+  [ ${#sources[@]} -gt 0 ] || die "no sources in $src"
+  stamp="$v $(cat "${sources[@]}" | sha256sum | cut -c1-16)"
+  [ "$(cat "$target/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
+  jdk="$(es_java_home "$inst")"; [ -x "$jdk/bin/javac" ] || jdk="$JAVA_HOME"
+  say "building the GET / endpoint module for Elasticsearch $v (its integ-test-zip has none)"
+  tmp="$(mktemp -d "$STACK_CACHE/.esroot.XXXXXX")"
+  if ! "$jdk/bin/javac" --release 17 -proc:none -nowarn -d "$tmp/classes" -cp "$home/lib/*" \
+        "${sources[@]}" >"$tmp/javac.log" 2>&1 ||
+     ! "$jdk/bin/jar" cf "$tmp/bluegreen-rest-root.jar" -C "$tmp/classes" . >>"$tmp/javac.log" 2>&1; then
+    cat "$tmp/javac.log" >&2
+    say "warning: could not build the GET / module for Elasticsearch $v; es-$inst will answer 405 on GET /"
+    rm -rf "$tmp"; return 0
+  fi
+  mkdir -p "$tmp/module"
+  mv "$tmp/bluegreen-rest-root.jar" "$tmp/module/"
+  cat >"$tmp/module/plugin-descriptor.properties" <<PROPS
+description=bluegreen test stack: GET / (node, cluster and version) for the integ-test-zip
+version=$v
+name=bluegreen-rest-root
+classname=bluegreen.esroot.RootEndpointPlugin
+java.version=17
+elasticsearch.version=$v
+PROPS
+  echo "$stamp" >"$tmp/module/.stamp"
+  rm -rf "$target"; mv "$tmp/module" "$target"; rm -rf "$tmp"
+  chmod -R a+rX,go-w "$target"
+}
+
+elasticsearch_install() {
+  es_user_ensure
+  es_unpack legacy
+  es_unpack new
+  es_root_endpoint legacy
+  es_root_endpoint new
+}
+
+# es_configure INST: a fresh per-instance ES_PATH_CONF under $STACK_DATA/es-INST, data/logs/tmp owned by the server user.
+es_configure() {
+  local inst="$1" v home dir conf
+  v="$(es_version_of "$inst")"; home="$(es_home "$inst")"; dir="$(es_dir "$inst")"; conf="$dir/config"
+  # Data written by another version may not be readable (or may be upgraded irreversibly): start clean then.
+  if [ -d "$dir" ] && [ "$(cat "$dir/.version" 2>/dev/null)" != "$v" ]; then
+    say "es-$inst: data in $dir is not from Elasticsearch $v, deleting it"
+    rm -rf "$dir"
+  fi
+  mkdir -p "$dir/data" "$dir/logs" "$dir/tmp" "$dir/snapshots"
+  echo "$v" >"$dir/.version"
+  rm -f "$dir/es.pid"   # a stale one (after a kill -9) must not be mistaken for the new server's
+  rm -rf "$conf"
+  cp -R "$home/config" "$conf"
+  # Only settings that the integ-test-zip's modules know: no ingest.geoip.* (no ingest-geoip module,
+  # hence no GeoIP downloader phoning home), no xpack.ml.* / xpack.watcher.* (not shipped).
+  cat >"$conf/elasticsearch.yml" <<YML
+# Generated by scripts/lib/elasticsearch.sh on every start; edits are lost.
+cluster.name: bluegreen-es-$inst
+node.name: es-$inst
+path.data: $dir/data
+path.logs: $dir/logs
+path.repo: $dir/snapshots
+network.host: $BG_HOST
+http.port: $(es_http_port "$inst")
+transport.port: $(es_transport_port "$inst")
+discovery.type: single-node
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+xpack.security.enabled: false
+# CI hosts often keep vm.max_map_count at 65530; without mmap the node never runs out of map areas.
+node.store.allow_mmap: false
+YML
+  # jvm.options: absolute paths for the GC log, error files and heap dumps (relative ones land in the
+  # read-only distribution on 7.x), and a small GC-log rotation. The heap comes from ES_JAVA_OPTS.
+  sed -e "s#\(-XX:HeapDumpPath=\).*#\1$dir/logs#" \
+      -e "s#\(-XX:ErrorFile=\)\(logs/\)\{0,1\}#\1$dir/logs/#" \
+      -e "s#\(file=\)\(logs/\)\{0,1\}gc\.log#\1$dir/logs/gc.log#" \
+      -e "s#filecount=32,filesize=64m#filecount=4,filesize=16m#" \
+      "$home/config/jvm.options" >"$conf/jvm.options"
+  if [ "$(id -u)" -eq 0 ]; then chown -R "$BG_ES_USER:$BG_ES_USER" "$dir"; fi
+}
+
+# es_launch INST: start INST in the background (does not wait); no-op when it already runs.
+es_launch() {
+  local inst="$1" name="es-$1" v home dir jhome port tport
+  v="$(es_version_of "$inst")"; home="$(es_home "$inst")"; dir="$(es_dir "$inst")"
+  port="$(es_http_port "$inst")"; tport="$(es_transport_port "$inst")"
+  if is_running "$name"; then
+    say "$name already running (pid $(cat "$(pidfile "$name")"), $(es_url "$inst"))"
+    return 0
+  fi
+  rm -f "$(pidfile "$name.launcher")"
+  port_free "$port" || die "port $port ($name HTTP) is taken by another process; set BG_ES_${inst^^}_PORT to a free port"
+  port_free "$tport" || die "port $tport ($name transport) is taken by another process; set BG_ES_${inst^^}_TRANSPORT_PORT to a free port"
+  es_unpack "$inst"
+  es_root_endpoint "$inst"
+  es_user_ensure
+  jhome="$(es_java_home "$inst")"
+  if [ "$(id -u)" -eq 0 ] && ! es_as_user test -r "$home/lib" -a -x "$jhome/bin/java"; then
+    die "user $BG_ES_USER cannot read $home or run $jhome/bin/java (is a parent folder of $STACK_DIR private?)"
+  fi
+  es_configure "$inst"
+  say "starting $name: Elasticsearch $v on $(es_url "$inst") (Java $(es_java_major "$jhome") from $jhome, heap $BG_ES_HEAP, user $(if [ "$(id -u)" -eq 0 ]; then echo "$BG_ES_USER"; else id -un; fi))"
+  # A clean environment: nothing of the caller's (JAVA_HOME, ES_*, CLI_JAVA_OPTS) leaks into the node.
+  local runas=(); mapfile -t runas < <(es_runas_prefix)
+  (cd "$dir" && start_bg "$name" ${runas[@]+"${runas[@]}"} env -i \
+    PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
+    ES_JAVA_HOME="$jhome" ES_PATH_CONF="$dir/config" ES_TMPDIR="$dir/tmp" \
+    ES_JAVA_OPTS="-Xms$BG_ES_HEAP -Xmx$BG_ES_HEAP" \
+    "$home/bin/elasticsearch" -p "$dir/es.pid")
+}
+
+# es_adopt_pid INST: once Elasticsearch wrote its own pid file, make it the stack's pid file (see the header).
+es_adopt_pid() {
+  local inst="$1" name="es-$1" dir f launcher pid deadline
+  dir="$(es_dir "$inst")"; f="$(pidfile "$name")"
+  [ -f "$f" ] || return 0
+  launcher="$(cat "$f")"
+  [ -f "$(pidfile "$name.launcher")" ] && return 0   # already adopted
+  deadline=$(( $(date +%s) + BG_ES_WAIT ))
+  while :; do
+    pid="$(cat "$dir/es.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then break; fi
+    if ! kill -0 "$launcher" 2>/dev/null; then
+      tail -n 40 "$STACK_LOGS/$name.log" >&2 2>/dev/null
+      rm -f "$f"
+      die "$name exited during start-up; full log: $STACK_LOGS/$name.log"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      tail -n 40 "$STACK_LOGS/$name.log" >&2 2>/dev/null
+      die "$name wrote no pid file within ${BG_ES_WAIT}s; full log: $STACK_LOGS/$name.log"
+    fi
+    sleep 0.5
+  done
+  if [ "$pid" != "$launcher" ]; then echo "$launcher" >"$(pidfile "$name.launcher")"; fi
+  echo "$pid" >"$f"
+}
+
+elasticsearch_start() {
+  es_launch legacy
+  es_launch new
+  es_adopt_pid legacy
+  es_adopt_pid new
+}
+
+elasticsearch_wait() {
+  local inst deadline left
+  deadline=$(( $(date +%s) + BG_ES_WAIT ))
+  for inst in legacy new; do
+    left=$(( deadline - $(date +%s) )); [ "$left" -gt 0 ] || left=1
+    wait_for "es-$inst" "$left" http_ok "$(es_url "$inst")/_cluster/health?wait_for_status=yellow&timeout=4s"
+  done
+}
+
+# es_stop_one INST: by pid files only. On 8.x TERM the CLI launcher first when it is still the server's
+# parent (it then stops its server cleanly, where a TERM to the server alone makes it log "exited
+# unexpectedly"); then the server pid itself, which also covers 7.x and an orphaned server.
+es_stop_one() {
+  local name="es-$1" lf spid lpid
+  lf="$(pidfile "$name.launcher")"
+  if [ -f "$lf" ] && is_running "$name"; then
+    spid="$(cat "$(pidfile "$name")")"; lpid="$(cat "$lf")"
+    if [ -n "$lpid" ] && [ "$(ps -o ppid= -p "$spid" 2>/dev/null | tr -d ' ')" = "$lpid" ]; then
+      say "stopping $name (launcher pid $lpid, server pid $spid)"
+      kill -TERM "$lpid" 2>/dev/null || true
+      local i=0
+      while kill -0 "$spid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+    fi
+  fi
+  stop_pid "$name" 30
+  if [ -f "$lf" ]; then
+    # The launcher exits right after its server; give it a moment, and never signal a pid that is no
+    # longer an Elasticsearch launcher of ours.
+    lpid="$(cat "$lf")"; local i=0
+    while [ -n "$lpid" ] && kill -0 "$lpid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    if [ -n "$lpid" ] && kill -0 "$lpid" 2>/dev/null && ps -o args= -p "$lpid" 2>/dev/null | grep -q 'CliToolLauncher'; then
+      stop_pid "$name.launcher" 10
+    fi
+    rm -f "$lf"
+  fi
+}
+
+# Stop both at once.
+elasticsearch_stop() {
+  local a b
+  es_stop_one legacy & a=$!
+  es_stop_one new & b=$!
+  wait "$a" || true
+  wait "$b" || true
+}
