@@ -2,14 +2,26 @@
  * Plain HTTP for the backends that have no client of their own here (Solr): timeouts, basic auth,
  * lossless JSON (64-bit integers stay exact as BigInt), and errors an operator can read.
  */
-import JSONbig from 'json-bigint';
+import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { readFileSync } from 'node:fs';
 import { Agent, fetch, type Response } from 'undici';
 import { RetryableError, UserError } from '../errors';
 import { safeUrl } from '../log';
 import type { Endpoint } from '../config/spec';
 
-export const losslessJson = JSONbig({ useNativeBigInt: true });
+/** Integers beyond 2^53 become BigInt (and are written back digit for digit); everything else is a plain number. */
+function parseNumber(text: string): number | bigint {
+  if (/^-?\d+$/.test(text)) {
+    const n = Number(text);
+    return Number.isSafeInteger(n) ? n : BigInt(text);
+  }
+  return parseFloat(text);
+}
+
+export const losslessJson = {
+  parse: (text: string): any => parseLossless(text, null, parseNumber),
+  stringify: (value: unknown): string => stringifyLossless(value) ?? 'null',
+};
 
 export class HttpStatusError extends Error {
   constructor(readonly status: number, readonly url: string, readonly body: string) {
@@ -19,6 +31,11 @@ export class HttpStatusError extends Error {
 
 export interface HttpClientOptions {
   timeoutMs: number;
+  /**
+   * 'plain' for admin answers: Solr's collection API repeats keys (one per core on a node), which a
+   * lossless parser refuses. Documents are always read losslessly.
+   */
+  json?: 'lossless' | 'plain';
   auth?: Endpoint['auth'];
   tls?: Endpoint['tls'];
 }
@@ -79,7 +96,7 @@ export class HttpClient {
     if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, url, text);
     if (!text) return undefined as T;
     try {
-      return losslessJson.parse(text) as T;
+      return (this.opts.json === 'plain' ? JSON.parse(text) : losslessJson.parse(text)) as T;
     } catch {
       throw new HttpStatusError(res.status, url, `not JSON: ${text.slice(0, 200)}`);
     }

@@ -62,7 +62,7 @@ describe('batching', () => {
 
 describe('lossless JSON', () => {
   it('keeps 64-bit integers exact through parse and stringify', () => {
-    const text = '{"big":9007199254740993,"small":42,"f":1.5}';
+    const text = '{"big":9007199254740993,"small":42,"f":1.5,"g":15.591021014036652,"neg":-9223372036854775808}';
     expect(losslessJson.stringify(losslessJson.parse(text))).to.equal(text);
   });
 });

@@ -1,0 +1,192 @@
+/**
+ * The fleet end to end on the real stack: Solr 8 (legacy) → Solr 9 (new), several planners and
+ * workers as real processes, one killed with SIGKILL mid-slice and one stopped with SIGTERM.
+ */
+import { expect } from 'chai';
+import { hostname } from 'node:os';
+import { SolrAdmin } from '../../src/demo/solrAdmin';
+import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
+import { Layout } from '../../src/coordination/layout';
+import type { WorkNode, PlanNode } from '../../src/coordination/workNode';
+import type { ZkSession } from '../../src/coordination/zk';
+import { EXIT } from '../../src/errors';
+import { run, start, writeSpec, type Running } from '../support/cli';
+import { connectZk, stack, uniqueName } from '../support/stack';
+
+const PROFILES: CustomerProfile[] = [
+  { name: 'big', docs: 6000, spanDays: 3 },
+  { name: 'medium', docs: 1500, spanDays: 90, noTimestamp: 12 },
+  { name: 'small', docs: 300, spanDays: 1100 },
+  { name: null, docs: 25, spanDays: 30 },
+];
+const TOTAL = PROFILES.reduce((s, p) => s + p.docs, 0);
+const BATCH = 100;
+
+interface SliceView {
+  path: string;
+  node: WorkNode;
+}
+
+async function allSlices(zk: ZkSession, layout: Layout): Promise<SliceView[]> {
+  const out: SliceView[] = [];
+  for (const c of await zk.childrenOrEmpty(layout.customers)) {
+    for (const n of await zk.childrenOrEmpty(layout.slices(c))) {
+      const { data } = await zk.getData(layout.slice(c, n));
+      out.push({ path: layout.slice(c, n), node: JSON.parse(data.toString()) });
+    }
+  }
+  return out;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('Solr 8 → Solr 9 migration, end to end', function () {
+  this.timeout(300_000);
+  const legacy = new SolrAdmin(stack.solrLegacy);
+  const next = new SolrAdmin(stack.solrNew);
+  const collection = uniqueName('bgtest_e2e');
+  const migration = uniqueName('e2e');
+  const root = `/${uniqueName('bgtest')}`;
+  const layout = new Layout(root, migration);
+  let zk: ZkSession;
+  let specFile: string;
+  const liveIds = ['big-0000010', 'big-0000500', 'medium-0000700', 'small-0000042'];
+
+  before(async () => {
+    zk = await connectZk();
+    await Promise.all([legacy.createCollection(collection), next.createCollection(collection)]);
+    const end = Date.UTC(2025, 5, 1);
+    await legacy.index(collection, [...generateDocs(PROFILES, end, 7)], true);
+    // Live writes that reached the new cluster before the copy, with newer content: they must win.
+    await next.index(collection, liveIds.map((id) => ({ id, title: 'LIVE newer content', customer: id.split('-')[0] })), true);
+    specFile = writeSpec({
+      migration,
+      zookeeper: { connect: stack.zk, root, sessionTimeout: '6s' },
+      source: { kind: 'solr', url: stack.solrLegacy, collection },
+      target: { kind: 'solr', url: stack.solrNew, collection },
+      slicing: { targetDocsPerSlice: 600 },
+      batch: { docs: BATCH, bytes: '256KB' },
+      // Slow enough that the kills below land mid-slice.
+      worker: { slicesInFlight: 2, docsPerSecond: 800 },
+    });
+  });
+
+  after(async () => {
+    await zk.removeRecursive(root);
+    zk.close();
+    await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
+  });
+
+  it('plans from two planners at once, once', async () => {
+    const [a, b] = await Promise.all([run(['plan', '--spec', specFile]), run(['plan', '--spec', specFile])]);
+    expect(a.code, a.stderr).to.equal(0);
+    expect(b.code, b.stderr).to.equal(0);
+    const customers = await zk.getChildren(layout.customers);
+    expect(customers.sort()).to.deep.equal(['_none', 'big', 'medium', 'small']);
+    let planned = 0;
+    let estimate = 0;
+    for (const c of customers) {
+      const plan: PlanNode = JSON.parse((await zk.getData(layout.plan(c))).data.toString());
+      const names = await zk.getChildren(layout.slices(c));
+      expect(names.length, `slices of ${c}`).to.equal(plan.slices);
+      planned += plan.slices;
+      estimate += plan.estimate;
+    }
+    expect(estimate).to.equal(TOTAL);
+    // The busy customer gets many short slices, the long-retention one few long ones.
+    const slices = await allSlices(zk, layout);
+    const perCustomer = (c: string) => slices.filter((s) => s.node.customer === c).length;
+    expect(perCustomer('big')).to.be.greaterThan(perCustomer('small'));
+    expect(slices.length).to.equal(planned);
+    // "outcome" tells which planner led each customer; between them they planned each exactly once.
+    const led = (out: string) => out.split('\n').filter((l) => /\bplanned$/.test(l)).length;
+    expect(led(a.stdout) + led(b.stdout)).to.equal(customers.length);
+
+    const again = await run(['plan', '--spec', specFile]);
+    expect(again.code, again.stderr).to.equal(0);
+    expect((await allSlices(zk, layout)).length).to.equal(planned, 're-planning adds no slices');
+  });
+
+  it('copies with three workers, survives SIGKILL and SIGTERM, loses and overwrites nothing', async () => {
+    const host = hostname();
+    const w1 = start(['work', '--spec', specFile]);
+    const w2 = start(['work', '--spec', specFile]);
+    const w3 = start(['work', '--spec', specFile]);
+    const owned = (w: Running) => async () => {
+      const mine = (await allSlices(zk, layout)).filter((s) => s.node.owner?.startsWith(`${host}-${w.child.pid}-`)
+        && s.node.status === 'todo' && s.node.cursor !== null && s.node.counts.read >= 2 * BATCH);
+      return mine.length ? mine : null;
+    };
+    // SIGKILL w1 once it has checkpointed a couple of pages of some slice.
+    const killedSlices = await waitFor('worker 1 to checkpoint mid-slice', owned(w1));
+    w1.child.kill('SIGKILL');
+    const r1 = await w1.done;
+    expect(r1.signal).to.equal('SIGKILL');
+    const atKill = new Map(killedSlices.map((s) => [s.path, s.node]));
+
+    // SIGTERM w2 mid-slice: it must checkpoint, release its claims and exit 143.
+    await waitFor('worker 2 to hold a slice', owned(w2));
+    w2.child.kill('SIGTERM');
+    const r2 = await w2.done;
+    expect(r2.code, r2.stderr).to.equal(EXIT.INTERRUPTED);
+    expect(r2.stderr).to.contain('stopping: slice left at its checkpoint');
+    const w2Claims = (await allSlices(zk, layout)).filter((s) => s.node.owner?.startsWith(`${host}-${w2.child.pid}-`) && s.node.status === 'todo');
+    for (const s of w2Claims) {
+      const claimPath = s.path.replace('/slices/', '/claims/');
+      expect(await zk.exists(claimPath), `claim ${claimPath} released`).to.equal(null);
+    }
+
+    // A fourth worker joins; w1's claims vanish with its session (6 s), then its slices resume.
+    const w4 = start(['work', '--spec', specFile]);
+    const [r3, r4] = await Promise.all([w3.done, w4.done]);
+    // Either may finish while the other still holds the last slice.
+    // Exit 3 while the killed worker's claims linger (until its session times out), else 0.
+    for (const r of [r3, r4]) expect([EXIT.OK, EXIT.ALL_CLAIMED], r.stderr).to.include(r.code);
+    let final = await allSlices(zk, layout);
+    if (final.some((s) => s.node.status !== 'done')) {
+      // w1's claim may still have been alive when both exited: one more worker finishes the job.
+      await new Promise((r) => setTimeout(r, 7000));
+      const w5 = await run(['work', '--spec', specFile]);
+      expect(w5.code, w5.stderr).to.equal(EXIT.OK);
+      final = await allSlices(zk, layout);
+    }
+    expect(final.filter((s) => s.node.status !== 'done').map((s) => s.path)).to.deep.equal([]);
+
+    // The killed worker's slices resumed from their checkpoints: at most one page read twice.
+    for (const [path, before] of atKill) {
+      const after = final.find((s) => s.path === path)!.node;
+      expect(after.counts.read, `${path} re-read`).to.be.at.most(after.estimate + BATCH);
+      expect(after.counts.read).to.be.at.least(before.counts.read);
+      expect(after.attempts).to.be.at.least(2);
+      expect(after.counts.written + after.counts.skipped).to.equal(after.counts.read);
+    }
+
+    await next.commit(collection);
+    const [src, dst] = await Promise.all([legacy.all(collection, 'id,title,timestamp,customer'), next.all(collection, 'id,title,timestamp,customer')]);
+    expect(src.size).to.equal(TOTAL);
+    expect(dst.size).to.equal(TOTAL, 'every document arrived exactly once');
+    const missing = [...src.keys()].filter((id) => !dst.has(id));
+    expect(missing).to.deep.equal([]);
+    for (const id of liveIds) expect(dst.get(id)!.title, `${id} kept its live content`).to.equal('LIVE newer content');
+    for (const [id, d] of src) if (!liveIds.includes(id)) expect(dst.get(id)!.title, id).to.deep.equal(d.title);
+    // No-timestamp and no-customer documents are there too.
+    const copied = [...dst].filter(([id]) => !liveIds.includes(id)).map(([, d]) => d);
+    expect(copied.filter((d) => d.timestamp === undefined).length).to.equal(12);
+    expect([...dst.values()].filter((d) => d.customer === undefined).length).to.equal(25);
+    // Skips are counted: the live documents (and re-copied pages) were never overwritten.
+    const skipped = final.reduce((s, x) => s + x.node.counts.skipped, 0);
+    expect(skipped).to.be.at.least(liveIds.length);
+    // Pages written but not yet checkpointed when w1 was killed count as skipped on the re-copy.
+    const written = final.reduce((s, x) => s + x.node.counts.written, 0);
+    expect(written).to.be.at.most(TOTAL - liveIds.length);
+    expect(written).to.be.at.least(TOTAL - liveIds.length - 2 * BATCH);
+  });
+});
