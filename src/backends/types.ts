@@ -39,6 +39,16 @@ export interface WriteResult {
   rejected: Rejection[];
 }
 
+/** A document as the cluster holds it now, with the token that conditional writes check against. */
+export interface VersionedDoc {
+  doc: SourceDoc;
+  /** Solr `_version_`, Elasticsearch `<seq_no>:<primary_term>`: changes with every write of the document. */
+  version: string;
+}
+
+/** Outcome of a conditional write: applied, or refused because the document changed (or appeared) meanwhile. */
+export type ConditionalResult = 'applied' | 'conflict';
+
 export interface SourceReader {
   /** Reachable, collection present, fields as the spec says: else a UserError saying what to fix. */
   check(): Promise<void>;
@@ -61,7 +71,17 @@ export interface TargetWriter {
   refresh(): Promise<void>;
 }
 
-export interface Backend extends SourceReader, TargetWriter {
+/** What verify-integrity and its repair need: point reads, and writes that never clobber a newer live write. */
+export interface Repairer {
+  /** The documents with these ids that exist now (committed or not: real-time get / mget). */
+  getByIds(ids: string[]): Promise<Map<string, VersionedDoc>>;
+  /** Replaces the document only if it is still at `version` (nobody wrote it since we read it). */
+  replaceIfUnchanged(doc: SourceDoc, version: string): Promise<ConditionalResult>;
+  /** Deletes the document only if it is still at `version`. */
+  deleteIfUnchanged(id: string, version: string, routing?: string): Promise<ConditionalResult>;
+}
+
+export interface Backend extends SourceReader, TargetWriter, Repairer {
   /** "solr 8.11.4 at http://host:8983/solr, collection events" — never with credentials. */
   describe(): string;
   version(): Promise<string>;

@@ -53,6 +53,18 @@ const endpoint = z
     auth: auth.optional(),
     tls: tls.optional(),
     requestTimeout: duration.default(60_000),
+    /**
+     * Target only, opt-in: create the index (Elasticsearch) from these files when it is missing, and
+     * tune it for bulk loading during the copy (refresh off, no replicas), restored when every slice is done.
+     */
+    prepare: z
+      .object({
+        mappingsFile: z.string().optional(),
+        settingsFile: z.string().optional(),
+        tuneForBulk: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -134,6 +146,36 @@ export const specSchema = z
       .object({
         /** Fields never copied (e.g. copyField destinations that the target schema fills itself). */
         excludeFields: z.array(z.string()).default([]),
+        /**
+         * Elasticsearch: a numeric field holding the document's version. When set, writes use
+         * external_gte versioning on it (a newer live write wins) instead of create-only.
+         */
+        versionField: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    verify: z
+      .object({
+        /** A difference is re-checked after this long; only one that persists is reported. Above the commit interval. */
+        gracePeriod: duration.default(30_000),
+        /** Re-checks before a difference counts as persistent. */
+        rechecks: z.number().int().min(1).max(10).default(1),
+        /** Fields left out of the content comparison (besides each backend's own, such as _version_). */
+        ignoreFields: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({}),
+    cutover: z
+      .object({
+        /** The alias applications read through (Solr collection alias / Elasticsearch alias), moved at cutover. */
+        readAlias: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    status: z
+      .object({
+        /** A claimed slice whose cursor has not moved for this long is shown as stuck. */
+        stuckAfter: duration.default(600_000),
       })
       .strict()
       .default({}),
@@ -246,7 +288,7 @@ export function specHash(spec: Spec): string {
     customers: spec.customers,
     retention: spec.retention,
     slicing: spec.slicing,
-    copy: spec.copy,
+    copy: { excludeFields: spec.copy.excludeFields, versionField: spec.copy.versionField },
   };
   return createHash('sha256').update(JSON.stringify(decisive)).digest('hex').slice(0, 16);
 }

@@ -10,7 +10,7 @@ import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import type { Bucket, CustomerShape } from '../../planner/slicing';
 import { HttpClient, HttpStatusError, losslessJson, unreachable } from '../http';
-import type { Backend, CustomerCount, Doc, Page, SourceDoc, WriteResult } from '../types';
+import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
 import { boundsFilter, customerFilter } from './queries';
 
 /** Fields Solr maintains itself: never copied. */
@@ -186,11 +186,44 @@ export class SolrBackend implements Backend {
 
   /** Ids (of these) present in the collection now, committed or not (real-time get). */
   private async existingIds(ids: string[]): Promise<Set<string>> {
-    const form = new URLSearchParams({ wt: 'json', fl: this.fields.uniqueKey });
+    return new Set((await this.realTimeGet(ids, this.fields.uniqueKey)).map((d) => String(d[this.fields.uniqueKey])));
+  }
+
+  private async realTimeGet(ids: string[], fl: string): Promise<Doc[]> {
+    const form = new URLSearchParams({ wt: 'json', fl });
     for (const id of ids) form.append('id', id);
     const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/get`, form.toString(), 'application/x-www-form-urlencoded');
-    const found: Doc[] = res?.response?.docs ?? (res?.doc ? [res.doc] : []);
-    return new Set(found.map((d) => String(d[this.fields.uniqueKey])));
+    return res?.response?.docs ?? (res?.doc ? [res.doc] : []);
+  }
+
+  async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
+    const out = new Map<string, VersionedDoc>();
+    for (let i = 0; i < ids.length; i += 500) {
+      for (const d of await this.realTimeGet(ids.slice(i, i + 500), '*')) {
+        const doc = this.toSourceDoc(d);
+        out.set(doc.id, { doc, version: String(d._version_) });
+      }
+    }
+    return out;
+  }
+
+  async replaceIfUnchanged(doc: SourceDoc, version: string): Promise<ConditionalResult> {
+    return this.conditional(`[${losslessJson.stringify({ ...doc.fields, _version_: BigInt(version) })}]`);
+  }
+
+  async deleteIfUnchanged(id: string, version: string): Promise<ConditionalResult> {
+    return this.conditional(losslessJson.stringify({ delete: { id, _version_: BigInt(version) } }));
+  }
+
+  /** An update carrying `_version_`: Solr applies it only while the document is still at that version. */
+  private async conditional(body: string): Promise<ConditionalResult> {
+    try {
+      await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }), body);
+      return 'applied';
+    } catch (e) {
+      if (e instanceof HttpStatusError && e.status === 409) return 'conflict';
+      throw e;
+    }
   }
 
   /**

@@ -1,0 +1,111 @@
+/**
+ * Figures, not a test: documents/second of the fleet (plan + N workers, real processes) beside a
+ * tight loop with no coordination (cursorMark pages → create-only batches), on the local stack.
+ * The gap is the fleet's overhead. Run: npm run bench:solr [-- --docs 50000 --workers 1,3]
+ */
+import { spawn } from 'node:child_process';
+import yaml from 'js-yaml';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ZkSession } from '../../src/coordination/zk';
+import { generateDocs } from '../../src/demo/dataset';
+import { SolrAdmin } from '../../src/demo/solrAdmin';
+import { stack, uniqueName } from '../support/stack';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const DOCS = Number(arg('docs', '50000'));
+const WORKERS = arg('workers', '1,3').split(',').map(Number);
+const BATCH = Number(arg('batch', '500'));
+const bin = resolve(__dirname, '../../../bin/bluegreen');
+
+async function tightLoop(source: string, target: string, coll: string, dst: string): Promise<number> {
+  const t0 = Date.now();
+  let cursor = '*';
+  let n = 0;
+  for (;;) {
+    const r = await fetch(`${source}/${coll}/select?q=*:*&sort=id+asc&rows=${BATCH}&fl=*&cursorMark=${encodeURIComponent(cursor)}&wt=json`);
+    const page = await r.json() as any;
+    const docs = page.response.docs.map((d: any) => ({ ...d, _version_: -1 }));
+    if (docs.length) {
+      const w = await fetch(`${target}/${dst}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(docs),
+      });
+      if (!w.ok) throw new Error(`write failed: ${w.status} ${await w.text()}`);
+      n += docs.length;
+    }
+    if (page.nextCursorMark === cursor || docs.length === 0) break;
+    cursor = page.nextCursorMark;
+  }
+  return n / ((Date.now() - t0) / 1000);
+}
+
+function cli(args: string[]): Promise<number> {
+  return new Promise((res) => {
+    const c = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BLUEGREEN_LOG_LEVEL: 'warn' } });
+    c.on('close', (code) => res(code ?? 1));
+  });
+}
+
+async function fleet(coll: string, dst: string, workers: number, root: string): Promise<{ rate: number; planMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bg-bench-'));
+  const spec = join(dir, 'spec.yaml');
+  writeFileSync(spec, yaml.dump({
+    migration: `bench${workers}`, zookeeper: { connect: stack.zk, root },
+    source: { kind: 'solr', url: stack.solrLegacy, collection: coll },
+    target: { kind: 'solr', url: stack.solrNew, collection: dst },
+    slicing: { targetDocsPerSlice: Math.max(1000, Math.ceil(DOCS / (workers * 4))) },
+    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2 },
+  }));
+  const p0 = Date.now();
+  if ((await cli(['plan', '--spec', spec])) !== 0) throw new Error('plan failed');
+  const planMs = Date.now() - p0;
+  const t0 = Date.now();
+  const codes = await Promise.all(Array.from({ length: workers }, () => cli(['work', '--spec', spec])));
+  if (!codes.includes(0)) throw new Error(`workers exited ${codes}`);
+  return { rate: DOCS / ((Date.now() - t0) / 1000), planMs };
+}
+
+async function main(): Promise<void> {
+  const legacy = new SolrAdmin(stack.solrLegacy);
+  const next = new SolrAdmin(stack.solrNew);
+  const coll = uniqueName('bench_src');
+  const root = `/${uniqueName('bgbench')}`;
+  const targets: string[] = [];
+  const zk = await ZkSession.connect({ connect: stack.zk, sessionTimeout: 10_000, connectTimeout: 10_000 });
+  try {
+    process.stdout.write(`loading ${DOCS} documents into Solr ${await legacy.version()} ...\n`);
+    await legacy.createCollection(coll, 2);
+    const profiles = [{ name: 'big', docs: Math.floor(DOCS * 0.7), spanDays: 7 }, { name: 'mid', docs: Math.floor(DOCS * 0.2), spanDays: 90 }, { name: 'small', docs: DOCS - Math.floor(DOCS * 0.7) - Math.floor(DOCS * 0.2), spanDays: 900 }];
+    await legacy.index(coll, [...generateDocs(profiles, Date.now(), 3)], true);
+    const rows: string[] = [];
+    const dstTight = uniqueName('bench_dst');
+    targets.push(dstTight);
+    await next.createCollection(dstTight, 2);
+    const tight = await tightLoop(stack.solrLegacy, stack.solrNew, coll, dstTight);
+    rows.push(`tight loop (no coordination, 1 stream)   ${Math.round(tight)} docs/s`);
+    for (const w of WORKERS) {
+      const dst = uniqueName('bench_dst');
+      targets.push(dst);
+      await next.createCollection(dst, 2);
+      const r = await fleet(coll, dst, w, root);
+      await next.commit(dst);
+      const copied = await next.count(dst);
+      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop)`);
+    }
+    process.stdout.write(`\n${DOCS} documents, batch ${BATCH}, Solr 8.11 → 9.10 on one 2-core machine (servers and workers share it):\n${rows.join('\n')}\n`);
+  } finally {
+    await zk.removeRecursive(root);
+    zk.close();
+    await legacy.deleteCollection(coll);
+    for (const t of targets) await next.deleteCollection(t);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : e}\n`);
+  process.exitCode = 1;
+});
