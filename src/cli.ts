@@ -10,6 +10,11 @@ import { EXIT, UserError, describeError } from './errors';
 import { log } from './log';
 import { Planner, type CustomerPlan } from './planner/planner';
 import { Worker } from './worker/worker';
+import { Verifier, type VerifyReport } from './verifier/verifier';
+import { Cutover, type ReadSide } from './cutover/cutover';
+import { collectStatus, releaseSlice, renderStatus } from './status/status';
+import { describeBounds } from './coordination/workNode';
+import { MigrationStore } from './coordination/migration';
 
 interface Common {
   spec: string;
@@ -84,10 +89,80 @@ async function workCommand(argv: Common & { follow: boolean }): Promise<number> 
   }
 }
 
-function notYet(name: string, issue: string) {
-  return async (): Promise<number> => {
-    throw new UserError(`\`bluegreen ${name}\` is not built yet (${issue}).`, 'See the README for what this build can do.');
-  };
+export function formatVerifyReport(r: VerifyReport): string {
+  const head = ['customer', 'slice', 'bounds', 'source', 'target', 'missing', 'extra', 'different', 'in flight', 'repaired'];
+  const rows = r.results.filter((x) => !x.clean || x.repaired).map((x) => [
+    x.customer ?? '(no customer)', x.index, describeBounds(x.bounds), x.sourceCount, x.targetCount, x.missingCount, x.extraCount, x.differentCount,
+    x.resolvedInFlight, x.repaired ? `+${x.repaired.created} ~${x.repaired.replaced} -${x.repaired.deleted}${x.repaired.conflicts ? ` (${x.repaired.conflicts} left: live writes)` : ''}` : '',
+  ].map(String));
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
+  const line = (c: string[]) => c.map((x, i) => (i < 3 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
+  const t = r.run.totals;
+  const out = [`verification ${r.run.id}: ${r.run.status.toUpperCase()} — ${t?.clean}/${t?.slices} slices clean; missing ${t?.missing}, extra ${t?.extra}, different ${t?.different}; ${t?.unstable} left to live traffic`];
+  if (rows.length) out.push('', line(head), ...rows.map(line));
+  for (const x of r.results.filter((y) => !y.clean)) {
+    const ids = [['missing', x.missing], ['extra', x.extra], ['different', x.different]].filter(([, l]) => (l as string[]).length);
+    for (const [k, l] of ids) out.push(`  ${x.customer ?? '(no customer)'}/${x.index} ${k}: ${(l as string[]).join(' ')}`);
+  }
+  return out.join('\n');
+}
+
+async function verifyCommand(argv: Common & { repair: boolean; new: boolean; onlyFailed: boolean; json: boolean; concurrency: number }): Promise<number> {
+  const s = spec(argv);
+  const source = openBackend(s.source, s);
+  const target = openBackend(s.target, s);
+  await source.check();
+  await target.check();
+  const zk = await connect(s);
+  try {
+    const report = await new Verifier(s, zk, source, target).run({ repair: argv.repair, newRun: argv.new, onlyFailed: argv.onlyFailed, concurrency: argv.concurrency });
+    process.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
+    return report.run.status === 'passed' ? EXIT.OK : EXIT.DIFFERENCES;
+  } finally {
+    zk.close();
+  }
+}
+
+async function cutoverCommand(argv: Common & { to: ReadSide; customer?: string; force?: string; json: boolean }): Promise<number> {
+  const s = spec(argv);
+  const zk = await connect(s);
+  try {
+    const state = await new Cutover(s, zk).run({ to: argv.to, customer: argv.customer, force: argv.force });
+    const last = state.history[state.history.length - 1];
+    process.stdout.write(argv.json ? `${JSON.stringify(state, null, 2)}\n`
+      : `reads ${argv.customer !== undefined ? `for ${argv.customer} ` : ''}now go to ${argv.to} (verification ${last.verification ?? 'none'}${last.forced ? `, FORCED: ${last.forced}` : ''})\n`);
+    return EXIT.OK;
+  } finally {
+    zk.close();
+  }
+}
+
+async function statusCommand(argv: Common & { json: boolean; watch: boolean; interval: number }): Promise<number> {
+  const s = spec(argv);
+  const zk = await connect(s);
+  try {
+    for (;;) {
+      const st = await collectStatus(s, zk);
+      if (argv.json) process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
+      else process.stdout.write(`${argv.watch ? '\x1b[2J\x1b[H' : ''}${renderStatus(st)}\n`);
+      if (!argv.watch) return st.stuck.length || st.failed.length ? EXIT.SLICES_FAILED : EXIT.OK;
+      await new Promise((r) => setTimeout(r, argv.interval * 1000));
+    }
+  } finally {
+    zk.close();
+  }
+}
+
+async function releaseCommand(argv: Common & { slice: string }): Promise<number> {
+  const s = spec(argv);
+  const zk = await connect(s);
+  try {
+    await new MigrationStore(zk, s).requireSpec();
+    process.stdout.write(`${await releaseSlice(s, zk, argv.slice)}\n`);
+    return EXIT.OK;
+  } finally {
+    zk.close();
+  }
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -107,15 +182,33 @@ export async function main(args: string[]): Promise<number> {
     .command('work', 'Claim slices and copy them legacy → new, never overwriting; resumable', (y) =>
       common(y).option('follow', { type: 'boolean', default: false, describe: 'Keep waiting for new work instead of exiting' }),
     (argv) => run(() => workCommand(argv as any)))
-    .command('status', 'Progress per customer, rate, ETA, stuck slices, live workers', (y) => common(y), () => run(notYet('status', 'issue 5')))
-    .command('verify-integrity', 'Compare legacy and new slice by slice; report and repair differences', (y) => common(y), () => run(notYet('verify-integrity', 'issue 5')))
-    .command('cutover', 'Flip the read flag to the new (or back to the legacy) cluster', (y) => common(y), () => run(notYet('cutover', 'issue 5')))
-    .demandCommand(1, 'Name a command: plan, work, status, verify-integrity or cutover.')
-    .epilogue([
-      'Exit codes: 0 done; 1 internal error; 2 bad input (spec, flags, unreachable cluster, missing collection,',
-      'ZooKeeper down, corrupt work node); 3 (work) nothing left to take, other workers hold the rest;',
-      '4 (work) all finished but some slices failed; 143 (work) stopped by SIGTERM after checkpointing.',
-    ].join('\n'))
+    .command('status', 'Progress per customer, rate, ETA, stuck slices, live workers, verification, read flag', (y) =>
+      common(y)
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+        .option('watch', { type: 'boolean', default: false, describe: 'Refresh until interrupted' })
+        .option('interval', { type: 'number', default: 2, describe: 'Seconds between refreshes with --watch' }),
+    (argv) => run(() => statusCommand(argv as any)))
+    .command('release', 'Take a (stuck) slice away from its worker; it resumes from its checkpoint elsewhere', (y) =>
+      common(y).option('slice', { type: 'string', demandOption: true, describe: '<customer>/<slice number>, as status shows it' }),
+    (argv) => run(() => releaseCommand(argv as any)))
+    .command('verify-integrity', 'Compare legacy and new slice by slice; report (and --repair) persistent differences', (y) =>
+      common(y)
+        .option('repair', { type: 'boolean', default: false, describe: 'Fix persistent differences (never touching newer live writes)' })
+        .option('new', { type: 'boolean', default: false, describe: 'Start a new run instead of joining an unfinished one' })
+        .option('only-failed', { type: 'boolean', default: false, describe: 'New run over the slices the last run found unclean' })
+        .option('concurrency', { type: 'number', default: 2, describe: 'Slices verified at once by this process' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+    (argv) => run(() => verifyCommand(argv as any)))
+    .command('cutover', 'Flip the read flag (and read alias) to the new cluster, or back to legacy', (y) =>
+      common(y)
+        .option('to', { choices: ['new', 'legacy'] as const, demandOption: true, describe: 'Where reads go' })
+        .option('customer', { type: 'string', describe: 'Only this customer (the read router answers per customer)' })
+        .option('force', { type: 'string', describe: 'Cut over despite failed checks; the reason is recorded' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the new state as JSON' }),
+    (argv) => run(() => cutoverCommand(argv as any)))
+    .demandCommand(1, 'Name a command: plan, work, status, release, verify-integrity or cutover.')
+    .epilogue('Exit codes: 0 done. 1 internal error. 2 bad input (spec, flags, unreachable cluster, missing collection, ZooKeeper down, corrupt work node; nothing was changed). 3 work: nothing left to take, other workers hold the rest. 4 work: finished but some slices failed; status: stuck or failed slices. 5 verify-integrity: persistent differences. 143 work: stopped by SIGTERM after checkpointing. README: exit codes, spec, guarantees.')
+    .wrap(Math.min(110, process.stdout.columns || 100))
     .strict()
     .help()
     .fail((msg, err, y) => {

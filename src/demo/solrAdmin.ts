@@ -50,6 +50,16 @@ export class SolrAdmin {
     return Number(r.response.numFound);
   }
 
+  /** Collection aliases: alias → collections. */
+  async aliases(): Promise<Record<string, string>> {
+    const r = await this.http.request('GET', `${this.baseUrl}/admin/collections?action=LISTALIASES&wt=json`);
+    return r.aliases ?? {};
+  }
+
+  async deleteAlias(name: string): Promise<void> {
+    await this.http.request('GET', `${this.baseUrl}/admin/collections?action=DELETEALIAS&name=${encodeURIComponent(name)}&wt=json`).catch(() => undefined);
+  }
+
   /** Every document's id → chosen fields, by cursorMark (test-sized collections). */
   async all(collection: string, fl = 'id'): Promise<Map<string, Record<string, unknown>>> {
     const out = new Map<string, Record<string, unknown>>();

@@ -1,0 +1,33 @@
+/**
+ * Moving the read alias: Solr CREATEALIAS (atomic re-point), Elasticsearch _aliases (one atomic
+ * request). Both are idempotent: pointing an alias where it already points changes nothing.
+ */
+import { HttpClient } from '../backends/http';
+import type { Endpoint } from '../config/spec';
+import { safeUrl } from '../log';
+
+const baseUrl = (e: Endpoint) => (Array.isArray(e.url) ? e.url[0] : e.url).replace(/\/+$/, '');
+const sameCluster = (a: Endpoint, b: Endpoint) => a.kind === b.kind && baseUrl(a) === baseUrl(b);
+
+/** Points `alias` at `to`'s collection; on a shared cluster it leaves `from`'s collection in the same step. */
+export async function pointAlias(alias: string, to: Endpoint, from: Endpoint): Promise<string> {
+  const http = new HttpClient({ timeoutMs: to.requestTimeout, auth: to.auth, tls: to.tls, json: 'plain' });
+  const base = baseUrl(to);
+  if (to.kind === 'solr') {
+    await http.request('GET', `${base}/admin/collections?action=CREATEALIAS&name=${encodeURIComponent(alias)}&collections=${encodeURIComponent(to.collection)}&wt=json`);
+    return `solr alias ${alias} → ${to.collection} at ${safeUrl(base)}`;
+  }
+  const actions: object[] = [];
+  if (sameCluster(to, from)) {
+    let current: Record<string, unknown> = {};
+    try {
+      current = await http.request('GET', `${base}/_alias/${encodeURIComponent(alias)}`);
+    } catch {
+      current = {}; // 404: the alias does not exist yet
+    }
+    for (const index of Object.keys(current ?? {})) if (index !== to.collection) actions.push({ remove: { index, alias } });
+  }
+  actions.push({ add: { index: to.collection, alias } });
+  await http.request('POST', `${base}/_aliases`, JSON.stringify({ actions }));
+  return `elasticsearch alias ${alias} → ${to.collection} at ${safeUrl(base)}`;
+}

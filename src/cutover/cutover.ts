@@ -1,0 +1,179 @@
+/**
+ * `bluegreen cutover`: the read flag (and the read alias, where the spec names one). An explicit,
+ * reversible transition: `--to new` is refused unless every slice is done and a verification that
+ * started after the copy finished has passed (`--force` overrides, with a reason that is recorded);
+ * `--to legacy` rolls back at any time and never touches the legacy cluster's data.
+ *
+ * Crash safety (seed 003): the intended transition is written to the cutover node as `pending`
+ * before the alias moves; a cutover that finds a pending one finishes it first (every step is
+ * idempotent), so a crash at any point resumes.
+ */
+import { hostname, userInfo } from 'node:os';
+import type { Spec } from '../config/spec';
+import { customerNodeName } from '../coordination/layout';
+import { MigrationStore } from '../coordination/migration';
+import { ZkSession, decodeJson, encodeJson, isNodeExists } from '../coordination/zk';
+import { UserError } from '../errors';
+import { log } from '../log';
+import { VerifyStore } from '../verifier/verifier';
+import { pointAlias } from './aliases';
+
+export type ReadSide = 'legacy' | 'new';
+
+export interface CutoverRecord {
+  to: ReadSide;
+  /** null = the whole migration; else one customer (node name). */
+  customer: string | null;
+  by: string;
+  at: number;
+  verification: string | null;
+  forced?: string;
+}
+
+export interface CutoverState {
+  /** Where reads go for customers without an entry of their own. */
+  read: ReadSide;
+  /** Per-customer overrides, by customer node name (`_none` = documents with no customer). */
+  customers: Record<string, ReadSide>;
+  updatedAt: number;
+  /** A transition recorded but not yet finished (alias move under way). */
+  pending?: CutoverRecord;
+  history: CutoverRecord[];
+}
+
+export const INITIAL_STATE: CutoverState = { read: 'legacy', customers: {}, updatedAt: 0, history: [] };
+
+export function cutoverProblem(v: any): string | null {
+  if (!v || typeof v !== 'object') return 'not an object';
+  if (v.read !== 'legacy' && v.read !== 'new') return `read is ${JSON.stringify(v.read)}, expected legacy|new`;
+  if (!v.customers || typeof v.customers !== 'object') return 'customers is missing';
+  return null;
+}
+
+/** Where reads of `customer` go under this state (pure; the read router uses the same rule). */
+export function readSideFor(state: CutoverState, customer: string | null | undefined): ReadSide {
+  if (customer === undefined) return state.read;
+  return state.customers[customerNodeName(customer)] ?? state.read;
+}
+
+export interface CutoverRequest {
+  to: ReadSide;
+  customer?: string | null;
+  force?: string;
+}
+
+export class Cutover {
+  private readonly store: MigrationStore;
+  private readonly by = `${userInfo().username}@${hostname()}`;
+
+  constructor(private readonly spec: Spec, private readonly zk: ZkSession) {
+    this.store = new MigrationStore(zk, spec);
+  }
+
+  async read(): Promise<{ state: CutoverState; version: number }> {
+    const path = this.store.layout.cutover;
+    const got = await this.zk.getDataOrNull(path);
+    if (!got) return { state: structuredClone(INITIAL_STATE), version: -1 };
+    return { state: decodeJson<CutoverState>(got.data, path, cutoverProblem), version: got.stat.version };
+  }
+
+  private async write(state: CutoverState, version: number): Promise<number> {
+    const path = this.store.layout.cutover;
+    if (version === -1) {
+      try {
+        await this.zk.create(path, encodeJson(state));
+        return 0;
+      } catch (e) {
+        if (isNodeExists(e)) throw new UserError('Another cutover changed the read flag at the same moment.', 'Check `bluegreen status` and run the cutover again if still needed.');
+        throw e;
+      }
+    }
+    try {
+      return (await this.zk.setData(path, encodeJson(state), version)).version;
+    } catch {
+      throw new UserError('Another cutover changed the read flag at the same moment.', 'Check `bluegreen status` and run the cutover again if still needed.');
+    }
+  }
+
+  /** Why `--to new` may not go ahead (empty = it may), and the verification run that allows it. */
+  async preconditions(customer: string | null | undefined): Promise<{ problems: string[]; verification: string | null }> {
+    const problems: string[] = [];
+    let lastFinished = 0;
+    let slices = 0;
+    const wanted = customer === undefined ? null : customerNodeName(customer);
+    for (const cn of await this.store.customerNodes()) {
+      if (wanted !== null && cn !== wanted) continue;
+      if (!(await this.store.readPlan(cn))) problems.push(`customer ${cn} is not planned`);
+      for (const n of await this.store.sliceNames(cn)) {
+        const got = await this.store.readSlice(cn, n);
+        if (!got) continue;
+        slices++;
+        if (got.node.status !== 'done') problems.push(`slice ${cn}/${n} is ${got.node.status}`);
+        lastFinished = Math.max(lastFinished, got.node.finishedAt ?? 0);
+      }
+    }
+    if (slices === 0) problems.push(wanted ? `customer ${customer} has no slices (is it part of this migration?)` : 'the migration has no slices (run `bluegreen plan`)');
+    const runs = new VerifyStore(this.zk, this.store);
+    const ids = await runs.runs();
+    let verification: string | null = null;
+    for (let i = ids.length - 1; i >= 0 && verification === null; i--) {
+      const run = (await runs.readRun(ids[i]))?.run;
+      if (!run || run.status === 'running') continue;
+      const results = (await runs.results(run.id)).filter((r) => wanted === null || customerNodeName(r.customer) === wanted);
+      const clean = results.length > 0 && results.every((r) => r.clean);
+      const afterCopy = results.every((r) => r.runStartedAt >= lastFinished);
+      if (!clean) problems.push(`the latest verification (${run.id}) found differences${wanted ? ` for ${customer}` : ''}: repair them and verify again`);
+      else if (!afterCopy) problems.push(`the latest verification (${run.id}) started before the copy finished: verify again`);
+      else verification = run.id;
+      break;
+    }
+    if (ids.length === 0) problems.push('no verification has run (bluegreen verify-integrity)');
+    return { problems: problems.slice(0, 10), verification };
+  }
+
+  async run(req: CutoverRequest): Promise<CutoverState> {
+    await this.store.requireSpec();
+    let { state, version } = await this.read();
+    if (state.pending) {
+      log.warn({ pending: state.pending }, 'finishing a cutover that was interrupted');
+      ({ state, version } = await this.complete(state, version));
+    }
+    let verification: string | null = null;
+    if (req.to === 'new') {
+      const pre = await this.preconditions(req.customer);
+      verification = pre.verification;
+      if (pre.problems.length && !req.force) {
+        throw new UserError(`Cutover to new refused:\n  - ${pre.problems.join('\n  - ')}`,
+          'Finish the copy and run `bluegreen verify-integrity` until it passes; or, knowingly, `--force "<reason>"`.');
+      }
+      if (pre.problems.length) log.warn({ problems: pre.problems, reason: req.force }, 'cutover forced past its checks');
+    }
+    const record: CutoverRecord = {
+      to: req.to, customer: req.customer === undefined ? null : customerNodeName(req.customer), by: this.by, at: Date.now(), verification,
+      ...(req.force ? { forced: req.force } : {}),
+    };
+    // Recorded before any step is taken.
+    version = await this.write({ ...state, pending: record }, version);
+    return (await this.complete({ ...state, pending: record }, version)).state;
+  }
+
+  private async complete(state: CutoverState, version: number): Promise<{ state: CutoverState; version: number }> {
+    const p = state.pending!;
+    const alias = this.spec.cutover.readAlias;
+    if (alias && p.customer === null) {
+      const [to, from] = p.to === 'new' ? [this.spec.target, this.spec.source] : [this.spec.source, this.spec.target];
+      log.info({ step: await pointAlias(alias, to, from) }, 'read alias moved');
+    }
+    const next: CutoverState = {
+      read: p.customer === null ? p.to : state.read,
+      customers: { ...state.customers },
+      updatedAt: Date.now(),
+      history: [...state.history, p].slice(-50),
+    };
+    if (p.customer === null) next.customers = {};
+    else next.customers[p.customer] = p.to;
+    const v = await this.write(next, version);
+    log.info({ to: p.to, customer: p.customer, verification: p.verification, forced: p.forced }, 'read flag flipped');
+    return { state: next, version: v };
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * For applications: which cluster to read, per customer, kept current by a ZooKeeper watch.
+ *
+ *   const router = await ReadRouter.start(zkClient, 'orders-2026');
+ *   const side = router.readSide('acme');          // 'legacy' | 'new'
+ *   router.on('change', (state) => log(state));    // after every cutover or rollback
+ */
+import { EventEmitter } from 'node:events';
+import type { Client } from 'node-zookeeper-client';
+import { Layout } from '../coordination/layout';
+import { ZkSession, isNoNode } from '../coordination/zk';
+import { INITIAL_STATE, cutoverProblem, readSideFor, type CutoverState, type ReadSide } from './cutover';
+
+export class ReadRouter extends EventEmitter {
+  private state: CutoverState = structuredClone(INITIAL_STATE);
+  private closed = false;
+
+  private constructor(private readonly client: Client, private readonly path: string) {
+    super();
+  }
+
+  /** Reads the flag and starts watching it. `zk` is a connected node-zookeeper-client Client (or our ZkSession). */
+  static async start(zk: Client | ZkSession, migration: string, root = '/bluegreen'): Promise<ReadRouter> {
+    const client = zk instanceof ZkSession ? zk.client : zk;
+    const router = new ReadRouter(client, new Layout(root, migration).cutover);
+    await router.refresh();
+    return router;
+  }
+
+  /** Where reads for `customer` go now; without a customer, the migration-wide default. */
+  readSide(customer?: string | null): ReadSide {
+    return readSideFor(this.state, customer);
+  }
+
+  get current(): CutoverState {
+    return this.state;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.removeAllListeners();
+  }
+
+  private refresh(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const watcher = () => {
+        if (!this.closed) this.refresh().catch((e) => this.emit('error', e));
+      };
+      this.client.getData(this.path, watcher, (err, data) => {
+        if (err) {
+          if (!isNoNode(err)) return reject(err);
+          // Not cut over yet: watch for the node to appear.
+          this.client.exists(this.path, watcher, (e2, stat) => {
+            if (e2) return reject(e2);
+            if (stat) watcher();
+            this.apply(structuredClone(INITIAL_STATE));
+            resolve();
+          });
+          return;
+        }
+        try {
+          const v = JSON.parse(data.toString('utf8'));
+          if (cutoverProblem(v)) throw new Error(`corrupt cutover node ${this.path}: ${cutoverProblem(v)}`);
+          this.apply(v);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  private apply(next: CutoverState): void {
+    const changed = JSON.stringify(next) !== JSON.stringify(this.state);
+    this.state = next;
+    if (changed) this.emit('change', next);
+  }
+}

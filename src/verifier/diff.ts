@@ -1,0 +1,85 @@
+/**
+ * Diffing, free of I/O: content hashes that ignore what legitimately differs, a merge of two streams
+ * sorted on the unique key, and the re-check rule that tells a write in flight from a real difference.
+ */
+import { createHash } from 'node:crypto';
+import { losslessJson } from '../backends/http';
+import type { Doc, SourceDoc } from '../backends/types';
+
+/** Same document content ⇔ same hash: keys sorted, ignored fields dropped, arrays kept in order. */
+export function contentHash(fields: Doc, ignore: ReadonlySet<string>): string {
+  const canonical = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(canonical);
+    if (v && typeof v === 'object' && !(typeof v === 'bigint')) {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(v as object).sort()) out[k] = canonical((v as Record<string, unknown>)[k]);
+      return out;
+    }
+    return v;
+  };
+  const kept: Doc = {};
+  for (const k of Object.keys(fields)) if (!ignore.has(k)) kept[k] = fields[k];
+  return createHash('sha1').update(losslessJson.stringify(canonical(kept))).digest('hex');
+}
+
+/** Order of ids as the servers sort them (byte order of UTF-8), not JavaScript's UTF-16 order. */
+export function compareIds(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export type DiffKind = 'missing' | 'extra' | 'different';
+
+export interface Candidate {
+  id: string;
+  kind: DiffKind;
+  routing?: string;
+  /** Source hash at first sight (to tell a source that changed meanwhile). */
+  sourceHash?: string;
+}
+
+/**
+ * Merges two id-sorted document streams; yields every id that is in one only, or in both with
+ * different content. Memory: one page of each side.
+ */
+export async function* mergeDiff(source: AsyncIterable<SourceDoc>, target: AsyncIterable<SourceDoc>, ignore: ReadonlySet<string>,
+  counts: { source: number; target: number }): AsyncGenerator<Candidate> {
+  const s = source[Symbol.asyncIterator]();
+  const t = target[Symbol.asyncIterator]();
+  let a = await s.next();
+  let b = await t.next();
+  while (!a.done || !b.done) {
+    const cmp = a.done ? 1 : b.done ? -1 : compareIds(a.value.id, b.value.id);
+    if (cmp < 0) {
+      counts.source++;
+      yield { id: a.value.id, kind: 'missing', routing: a.value.routing, sourceHash: contentHash(a.value.fields, ignore) };
+      a = await s.next();
+    } else if (cmp > 0) {
+      counts.target++;
+      yield { id: b.value.id, kind: 'extra', routing: b.value.routing };
+      b = await t.next();
+    } else {
+      counts.source++;
+      counts.target++;
+      const hs = contentHash(a.value.fields, ignore);
+      if (hs !== contentHash(b.value.fields, ignore)) yield { id: a.value.id, kind: 'different', routing: a.value.routing, sourceHash: hs };
+      a = await s.next();
+      b = await t.next();
+    }
+  }
+}
+
+/**
+ * After the grace period: what a candidate is now, given fresh reads of both sides.
+ * 'gone' = no difference any more (a write in flight landed, or the source deleted it too).
+ * 'unstable' = the source changed since we first saw it: look again next round, don't blame the copy.
+ */
+export function recheck(c: Candidate, sourceNow: SourceDoc | undefined, targetNow: SourceDoc | undefined, ignore: ReadonlySet<string>):
+  DiffKind | 'gone' | 'unstable' {
+  if (!sourceNow && !targetNow) return 'gone';
+  if (sourceNow && !targetNow) return 'missing';
+  if (!sourceNow && targetNow) return 'extra';
+  const hs = contentHash(sourceNow!.fields, ignore);
+  if (hs === contentHash(targetNow!.fields, ignore)) return 'gone';
+  if (c.sourceHash !== undefined && c.sourceHash !== hs) return 'unstable';
+  return 'different';
+}

@@ -1,0 +1,362 @@
+/**
+ * `bluegreen verify-integrity`: compare source and target slice by slice — counts, then identity and
+ * content — re-check every difference after a grace period (seed 001: a dual write lands on the two
+ * clusters at different moments, and commits make documents visible later), report only persistent
+ * ones, and optionally repair them without ever touching a document the live flow wrote since.
+ *
+ * Runs live in ZooKeeper (<migration>/verify/<run>): per-slice results are persistent, per-slice
+ * claims ephemeral, so verifiers share the slices the way workers do and a killed one is resumed.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Backend, SourceDoc, VersionedDoc } from '../backends/types';
+import type { Spec } from '../config/spec';
+
+import { MigrationStore } from '../coordination/migration';
+import type { SliceBounds, WorkNode } from '../coordination/workNode';
+import { CreateMode, ZkSession, decodeJson, encodeJson, isBadVersion, isNoNode, isNodeExists } from '../coordination/zk';
+import { UserError } from '../errors';
+import { log } from '../log';
+import { sleep, withBackoff } from '../retry';
+import { mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
+
+/** Ids kept per kind in a result node (the counts are always exact). */
+const IDS_KEPT = 100;
+/** First-sight differences kept in memory per slice for the re-check; past this the slice is plainly broken. */
+const MAX_CANDIDATES = 20_000;
+
+export interface SliceVerification {
+  customer: string | null;
+  index: number;
+  bounds: SliceBounds;
+  sourceCount: number;
+  targetCount: number;
+  missingCount: number;
+  extraCount: number;
+  differentCount: number;
+  /** Differences whose source kept changing across re-checks: live traffic, not blamed. */
+  unstableCount: number;
+  /** First-sight differences that were gone at re-check (writes in flight, commits). */
+  resolvedInFlight: number;
+  missing: string[];
+  extra: string[];
+  different: string[];
+  repaired?: { created: number; replaced: number; deleted: number; conflicts: number };
+  clean: boolean;
+  /** When the run that checked this slice started (a carried result keeps its original run's). */
+  runStartedAt: number;
+  checkedAt: number;
+  by: string;
+  carriedFrom?: string;
+}
+
+export interface VerifyRun {
+  id: string;
+  startedAt: number;
+  startedBy: string;
+  /** 'all', or the run whose unclean slices this run re-checks (clean ones are carried over). */
+  scope: 'all' | { failedOf: string };
+  repair: boolean;
+  status: 'running' | 'passed' | 'failed';
+  finishedAt?: number;
+  totals?: { slices: number; clean: number; missing: number; extra: number; different: number; unstable: number; repaired: number };
+}
+
+export interface VerifyOptions {
+  newRun?: boolean;
+  onlyFailed?: boolean;
+  repair?: boolean;
+  concurrency?: number;
+}
+
+export interface VerifyReport {
+  run: VerifyRun;
+  results: SliceVerification[];
+}
+
+const runProblem = (v: any) => (typeof v?.id === 'string' && typeof v?.startedAt === 'number' ? null : 'not a verification run');
+const resultProblem = (v: any) => (typeof v?.clean === 'boolean' && Number.isFinite(v?.missingCount) ? null : 'not a slice verification');
+
+export class VerifyStore {
+  constructor(private readonly zk: ZkSession, private readonly store: MigrationStore) {}
+
+  runPath(id: string): string {
+    return `${this.store.layout.verify}/${id}`;
+  }
+  resultPath(run: string, cn: string, n: string): string {
+    return `${this.runPath(run)}/customers/${cn}/results/${n}`;
+  }
+  claimPath(run: string, cn: string, n: string): string {
+    return `${this.runPath(run)}/customers/${cn}/claims/${n}`;
+  }
+
+  async runs(): Promise<string[]> {
+    return (await this.zk.childrenOrEmpty(this.store.layout.verify)).sort();
+  }
+
+  async readRun(id: string): Promise<{ run: VerifyRun; version: number } | null> {
+    const got = await this.zk.getDataOrNull(this.runPath(id));
+    return got ? { run: decodeJson<VerifyRun>(got.data, this.runPath(id), runProblem), version: got.stat.version } : null;
+  }
+
+  async latest(): Promise<VerifyRun | null> {
+    const ids = await this.runs();
+    return ids.length ? (await this.readRun(ids[ids.length - 1]))?.run ?? null : null;
+  }
+
+  async readResult(run: string, cn: string, n: string): Promise<SliceVerification | null> {
+    const path = this.resultPath(run, cn, n);
+    const got = await this.zk.getDataOrNull(path);
+    return got ? decodeJson<SliceVerification>(got.data, path, resultProblem) : null;
+  }
+
+  async writeResult(run: string, cn: string, n: string, r: SliceVerification): Promise<void> {
+    const path = this.resultPath(run, cn, n);
+    try {
+      await this.zk.create(path, encodeJson(r));
+    } catch (e) {
+      if (isNoNode(e)) {
+        await this.zk.mkdirp(path.slice(0, path.lastIndexOf('/')));
+        await this.zk.create(path, encodeJson(r));
+      } else if (!isNodeExists(e)) throw e;
+    }
+  }
+
+  async results(run: string): Promise<SliceVerification[]> {
+    const out: SliceVerification[] = [];
+    for (const cn of await this.zk.childrenOrEmpty(`${this.runPath(run)}/customers`)) {
+      for (const n of await this.zk.childrenOrEmpty(`${this.runPath(run)}/customers/${cn}/results`)) {
+        const r = await this.readResult(run, cn, n);
+        if (r) out.push(r);
+      }
+    }
+    return out.sort((a, b) => String(a.customer).localeCompare(String(b.customer)) || a.index - b.index);
+  }
+}
+
+export class Verifier {
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly store: MigrationStore;
+  private readonly runs: VerifyStore;
+  private readonly ignore: Set<string>;
+
+  constructor(private readonly spec: Spec, private readonly zk: ZkSession, private readonly source: Backend, private readonly target: Backend) {
+    this.store = new MigrationStore(zk, spec);
+    this.runs = new VerifyStore(zk, this.store);
+    this.ignore = new Set(spec.verify.ignoreFields);
+  }
+
+  /** Every slice of the migration, with its work node. Refuses while copying is unfinished. */
+  private async slices(): Promise<Array<{ cn: string; n: string; node: WorkNode }>> {
+    const out: Array<{ cn: string; n: string; node: WorkNode }> = [];
+    for (const cn of await this.store.customerNodes()) {
+      for (const n of await this.store.sliceNames(cn)) {
+        const got = await this.store.readSlice(cn, n);
+        if (got) out.push({ cn, n, node: got.node });
+      }
+    }
+    const unfinished = out.filter((s) => s.node.status !== 'done');
+    if (unfinished.length) {
+      throw new UserError(`${unfinished.length} of ${out.length} slices are not done (e.g. ${unfinished[0].cn}/${unfinished[0].n}: ${unfinished[0].node.status}); verification compares finished copies.`,
+        'Let the workers finish (bluegreen status), then verify.');
+    }
+    return out;
+  }
+
+  /** Joins the latest unfinished run, or starts one. */
+  private async openRun(opts: VerifyOptions, slices: Array<{ cn: string; n: string }>): Promise<VerifyRun> {
+    const latest = await this.runs.latest();
+    if (latest && latest.status === 'running' && !opts.newRun && !opts.onlyFailed) {
+      log.info({ run: latest.id }, 'joining the unfinished verification run');
+      return latest;
+    }
+    const now = new Date();
+    const id = `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+    let scope: VerifyRun['scope'] = 'all';
+    const parent = opts.onlyFailed ? latest : null;
+    if (opts.onlyFailed) {
+      if (!parent || parent.status === 'running') {
+        throw new UserError('--only-failed needs a finished verification run to start from.', 'Run `bluegreen verify-integrity` first.');
+      }
+      scope = { failedOf: parent.id };
+    }
+    const run: VerifyRun = { id, startedAt: now.getTime(), startedBy: this.id, scope, repair: Boolean(opts.repair), status: 'running' };
+    await this.zk.mkdirp(this.store.layout.verify);
+    await this.zk.create(this.runs.runPath(id), encodeJson(run));
+    if (parent) {
+      // Clean slices of the parent are carried over as they were; only the others are checked again.
+      for (const { cn, n } of slices) {
+        const prev = await this.runs.readResult(parent.id, cn, n);
+        if (prev?.clean) await this.runs.writeResult(id, cn, n, { ...prev, carriedFrom: prev.carriedFrom ?? parent.id });
+      }
+    }
+    log.info({ run: id, scope }, 'verification run started');
+    return run;
+  }
+
+  async run(opts: VerifyOptions = {}, onSlice?: (r: SliceVerification) => void): Promise<VerifyReport> {
+    await this.store.requireSpec();
+    const slices = await this.slices();
+    let run = await this.openRun(opts, slices);
+    const repair = run.repair || Boolean(opts.repair);
+    const lanes = Math.max(1, opts.concurrency ?? 2);
+    for (;;) {
+      let waiting = 0;
+      const todo: Array<{ cn: string; n: string; node: WorkNode }> = [];
+      for (const s of slices) {
+        if (await this.zk.exists(this.runs.resultPath(run.id, s.cn, s.n))) continue;
+        todo.push(s);
+      }
+      if (todo.length === 0) break;
+      const queue = [...todo];
+      await Promise.all(Array.from({ length: lanes }, async () => {
+        for (let s = queue.shift(); s; s = queue.shift()) {
+          const claim = this.runs.claimPath(run.id, s.cn, s.n);
+          try {
+            await this.zk.mkdirp(claim.slice(0, claim.lastIndexOf('/')));
+            await this.zk.create(claim, encodeJson({ by: this.id, since: Date.now() }), CreateMode.EPHEMERAL);
+          } catch (e) {
+            if (isNodeExists(e)) {
+              waiting++;
+              continue;
+            }
+            throw e;
+          }
+          try {
+            if (await this.zk.exists(this.runs.resultPath(run.id, s.cn, s.n))) continue;
+            const r = await this.verifySlice(s.node, run, repair);
+            await this.runs.writeResult(run.id, s.cn, s.n, r);
+            onSlice?.(r);
+          } finally {
+            await this.zk.remove(claim).catch(() => undefined);
+          }
+        }
+      }));
+      // Slices another verifier holds: wait for its result (or for its claim to vanish with it).
+      if (waiting > 0) await sleep(1000);
+    }
+    run = await this.finish(run.id);
+    return { run, results: await this.runs.results(run.id) };
+  }
+
+  /** Marks the run passed/failed once every slice has a result. Idempotent across verifiers. */
+  private async finish(id: string): Promise<VerifyRun> {
+    for (;;) {
+      const got = await this.runs.readRun(id);
+      if (!got) throw new Error(`verification run ${id} vanished`);
+      if (got.run.status !== 'running') return got.run;
+      const results = await this.runs.results(id);
+      const sum = (f: (r: SliceVerification) => number) => results.reduce((a, r) => a + f(r), 0);
+      const done: VerifyRun = {
+        ...got.run,
+        status: results.every((r) => r.clean) ? 'passed' : 'failed',
+        finishedAt: Date.now(),
+        totals: {
+          slices: results.length, clean: results.filter((r) => r.clean).length, missing: sum((r) => r.missingCount),
+          extra: sum((r) => r.extraCount), different: sum((r) => r.differentCount), unstable: sum((r) => r.unstableCount),
+          repaired: sum((r) => (r.repaired ? r.repaired.created + r.repaired.replaced + r.repaired.deleted : 0)),
+        },
+      };
+      try {
+        await this.zk.setData(this.runs.runPath(id), encodeJson(done), got.version);
+        log.info({ run: id, status: done.status, totals: done.totals }, 'verification run finished');
+        return done;
+      } catch (e) {
+        if (!isBadVersion(e)) throw e; // another verifier finished it first: read theirs
+      }
+    }
+  }
+
+  private stream(side: Backend, node: WorkNode): AsyncIterable<SourceDoc> {
+    const rows = this.spec.batch.docs;
+    const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+    return {
+      async *[Symbol.asyncIterator]() {
+        let cursor: string | null = null;
+        for (;;) {
+          const page = await withBackoff(() => side.readPage(node.customer, node.bounds, cursor, rows), retry);
+          yield* page.docs;
+          if (page.done) return;
+          cursor = page.nextCursor;
+        }
+      },
+    };
+  }
+
+  async verifySlice(node: WorkNode, run: VerifyRun, repair: boolean): Promise<SliceVerification> {
+    const ctx = { customer: node.customer, slice: node.index, run: run.id };
+    const counts = { source: 0, target: 0 };
+    let candidates: Candidate[] = [];
+    let overflow = { missing: 0, extra: 0, different: 0 };
+    for await (const c of mergeDiff(this.stream(this.source, node), this.stream(this.target, node), this.ignore, counts)) {
+      if (candidates.length < MAX_CANDIDATES) candidates.push(c);
+      else overflow[c.kind]++;
+    }
+    const firstSight = candidates.length;
+    const persistent = new Map<string, { kind: DiffKind; src?: VersionedDoc; tgt?: VersionedDoc }>();
+    let unstable = 0;
+    const rounds = this.spec.verify.rechecks;
+    // One extra round for documents whose source changed meanwhile, then they are left to live traffic.
+    for (let round = 0; round <= rounds && candidates.length > 0; round++) {
+      await sleep(this.spec.verify.gracePeriod);
+      const ids = candidates.map((c) => c.id);
+      const [src, tgt] = await Promise.all([this.source.getByIds(ids), this.target.getByIds(ids)]);
+      const next: Candidate[] = [];
+      for (const c of candidates) {
+        const s = src.get(c.id);
+        const t = tgt.get(c.id);
+        const now = recheck(c, s?.doc, t?.doc, this.ignore);
+        if (now === 'gone') continue;
+        if (now === 'unstable') {
+          if (round === rounds) unstable++;
+          else next.push({ ...c, sourceHash: undefined });
+          continue;
+        }
+        if (round < rounds - 1) next.push(c);
+        else persistent.set(c.id, { kind: now, src: s, tgt: t });
+      }
+      candidates = next;
+    }
+    const ids = (k: DiffKind) => [...persistent].filter(([, v]) => v.kind === k).map(([id]) => id);
+    const result: SliceVerification = {
+      customer: node.customer, index: node.index, bounds: node.bounds,
+      sourceCount: counts.source, targetCount: counts.target,
+      missingCount: ids('missing').length + overflow.missing,
+      extraCount: ids('extra').length + overflow.extra,
+      differentCount: ids('different').length + overflow.different,
+      unstableCount: unstable,
+      resolvedInFlight: firstSight - persistent.size - unstable,
+      missing: ids('missing').slice(0, IDS_KEPT), extra: ids('extra').slice(0, IDS_KEPT), different: ids('different').slice(0, IDS_KEPT),
+      clean: false, runStartedAt: run.startedAt, checkedAt: Date.now(), by: this.id,
+    };
+    result.clean = result.missingCount + result.extraCount + result.differentCount === 0;
+    if (!result.clean) log.warn({ ...ctx, missing: result.missingCount, extra: result.extraCount, different: result.differentCount }, 'persistent differences');
+    if (repair && persistent.size > 0) result.repaired = await this.repair(persistent, ctx);
+    return result;
+  }
+
+  /**
+   * Source is the truth: create what is missing (create-only), replace what differs and delete what
+   * the source no longer has — each only while the target document is still as we last read it, so
+   * a live write that landed since is never touched.
+   */
+  private async repair(found: Map<string, { kind: DiffKind; src?: VersionedDoc; tgt?: VersionedDoc }>, ctx: object) {
+    const out = { created: 0, replaced: 0, deleted: 0, conflicts: 0 };
+    for (const [id, d] of found) {
+      if (d.kind === 'missing' && d.src) {
+        const r = await this.target.writeBatch([d.src.doc]);
+        if (r.written) out.created++;
+        else out.conflicts++;
+      } else if (d.kind === 'different' && d.src && d.tgt) {
+        if ((await this.target.replaceIfUnchanged(d.src.doc, d.tgt.version)) === 'applied') out.replaced++;
+        else out.conflicts++;
+      } else if (d.kind === 'extra' && d.tgt) {
+        if ((await this.target.deleteIfUnchanged(id, d.tgt.version, d.tgt.doc.routing)) === 'applied') out.deleted++;
+        else out.conflicts++;
+      }
+    }
+    log.info({ ...ctx, ...out }, 'repaired');
+    return out;
+  }
+}
+

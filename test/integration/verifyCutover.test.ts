@@ -1,0 +1,242 @@
+/**
+ * verify-integrity, cutover, the read router and status, on the real stack (Solr 8 → Solr 9).
+ */
+import { expect } from 'chai';
+import { hostname } from 'node:os';
+import { ReadRouter } from '../../src/cutover/readRouter';
+import type { CutoverState } from '../../src/cutover/cutover';
+import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
+import { SolrAdmin } from '../../src/demo/solrAdmin';
+import { Layout } from '../../src/coordination/layout';
+import type { WorkNode } from '../../src/coordination/workNode';
+import type { ZkSession } from '../../src/coordination/zk';
+import { EXIT } from '../../src/errors';
+import type { VerifyReport } from '../../src/verifier/verifier';
+import type { MigrationStatus } from '../../src/status/status';
+import { run, start, writeSpec } from '../support/cli';
+import { connectZk, stack, uniqueName } from '../support/stack';
+
+const PROFILES: CustomerProfile[] = [
+  { name: 'alpha', docs: 1200, spanDays: 10 },
+  { name: 'beta', docs: 400, spanDays: 400, noTimestamp: 5 },
+  { name: null, docs: 10, spanDays: 5 },
+];
+const TOTAL = PROFILES.reduce((s, p) => s + p.docs, 0);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('verify-integrity, cutover, read router, status (Solr)', function () {
+  this.timeout(300_000);
+  const legacy = new SolrAdmin(stack.solrLegacy);
+  const next = new SolrAdmin(stack.solrNew);
+  const collection = uniqueName('bgtest_verify');
+  const alias = uniqueName('bgtest_read');
+  const migration = uniqueName('verify');
+  const root = `/${uniqueName('bgtest')}`;
+  let zk: ZkSession;
+  let specFile: string;
+  let router: ReadRouter;
+  const docs = [...generateDocs(PROFILES, Date.UTC(2025, 2, 1), 11)];
+
+  const verify = async (...flags: string[]) => {
+    const r = await run(['verify-integrity', '--spec', specFile, '--json', ...flags]);
+    expect(r.stdout, r.stderr).to.not.equal('');
+    return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport, stderr: r.stderr };
+  };
+  const ids = (report: VerifyReport, kind: 'missing' | 'extra' | 'different') => report.results.flatMap((x) => x[kind]).sort();
+
+  before(async () => {
+    zk = await connectZk();
+    await Promise.all([legacy.createCollection(collection), next.createCollection(collection)]);
+    await legacy.index(collection, docs, true);
+    specFile = writeSpec({
+      migration,
+      zookeeper: { connect: stack.zk, root },
+      source: { kind: 'solr', url: stack.solrLegacy, collection },
+      target: { kind: 'solr', url: stack.solrNew, collection },
+      slicing: { targetDocsPerSlice: 300 },
+      batch: { docs: 200 },
+      verify: { gracePeriod: '2s' },
+      cutover: { readAlias: alias },
+    });
+    expect((await run(['plan', '--spec', specFile])).code).to.equal(0);
+    const w = await run(['work', '--spec', specFile]);
+    expect(w.code, w.stderr).to.equal(0);
+    await next.commit(collection);
+    router = await ReadRouter.start(zk, migration, root);
+  });
+
+  after(async () => {
+    router?.close();
+    await zk.removeRecursive(root);
+    zk.close();
+    await next.deleteAlias(alias);
+    await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
+  });
+
+  it('refuses cutover before any verification', async () => {
+    const r = await run(['cutover', '--spec', specFile, '--to', 'new']);
+    expect(r.code).to.equal(EXIT.USAGE);
+    expect(r.stderr).to.match(/Cutover to new refused[\s\S]*no verification has run/);
+    expect(router.readSide()).to.equal('legacy');
+    expect(await zk.exists(new Layout(root, migration).cutover), 'refusal writes nothing').to.equal(null);
+  });
+
+  it('verifies a clean migration clean, even with live writes and deletes landing on both clusters meanwhile', async () => {
+    // The application's dual write: source first, the target a moment later (less than the grace period).
+    let stop = false;
+    const touched: string[] = [];
+    const live = (async () => {
+      for (let i = 0; !stop; i++) {
+        const d = docs[(i * 37) % docs.length];
+        if (i % 3 === 2) {
+          await legacy.deleteById(collection, [d.id]);
+          await sleep(300);
+          await next.deleteById(collection, [d.id]);
+        } else {
+          const upd = i % 3 === 0 ? { ...d, title: `live update ${i}` } : { ...d, id: `live-${i}`, title: `live insert ${i}` };
+          await legacy.index(collection, [upd]);
+          await sleep(300);
+          await next.index(collection, [upd]);
+        }
+        touched.push(d.id);
+        await sleep(100);
+      }
+    })();
+    const { code, report, stderr } = await verify();
+    stop = true;
+    await live;
+    expect(touched.length, 'live writes ran during verification').to.be.greaterThan(3);
+    expect(code, `${stderr}\n${JSON.stringify(report.run.totals)}`).to.equal(EXIT.OK);
+    expect(report.run.status).to.equal('passed');
+    expect(report.results.length).to.be.greaterThan(3);
+    expect(report.results.every((r) => r.clean)).to.equal(true);
+  });
+
+  it('reports deleted, added and altered target documents exactly, and --repair fixes them', async () => {
+    await sleep(1500); // let the live writes of the previous test become visible everywhere
+    const alpha = docs.filter((d) => d.customer === 'alpha' && d.timestamp && !d.id.endsWith('0'));
+    const deleted = [alpha[5].id, alpha[50].id, docs.find((d) => d.customer === 'beta' && !d.timestamp)!.id];
+    const extra = [{ ...alpha[7], id: 'zz-extra-1' }, { ...alpha[8], id: 'zz-extra-2' }];
+    const altered = [alpha[100], alpha[200]].map((d) => ({ ...d, title: 'tampered' }));
+    await next.deleteById(collection, deleted);
+    await next.index(collection, [...extra, ...altered], true);
+
+    const found = await verify('--new');
+    expect(found.code, found.stderr).to.equal(EXIT.DIFFERENCES);
+    expect(found.report.run.status).to.equal('failed');
+    expect(ids(found.report, 'missing')).to.deep.equal([...deleted].sort());
+    expect(ids(found.report, 'extra')).to.deep.equal(['zz-extra-1', 'zz-extra-2']);
+    expect(ids(found.report, 'different')).to.deep.equal(altered.map((d) => d.id).sort());
+    expect(found.report.run.totals).to.deep.include({ missing: 3, extra: 2, different: 2 });
+
+    const refused = await run(['cutover', '--spec', specFile, '--to', 'new']);
+    expect(refused.code).to.equal(EXIT.USAGE);
+    expect(refused.stderr).to.match(/found differences/);
+
+    const repaired = await verify('--new', '--repair');
+    expect(repaired.report.run.totals!.repaired).to.equal(7);
+    await next.commit(collection);
+    const again = await verify('--only-failed');
+    expect(again.code, again.stderr).to.equal(EXIT.OK);
+    expect(again.report.results.filter((r) => r.carriedFrom).length, 'clean slices carried over').to.be.greaterThan(0);
+    const dst = await next.all(collection, 'id,title');
+    for (const id of deleted) expect(dst.has(id), `${id} restored`).to.equal(true);
+    for (const d of extra) expect(dst.has(d.id), `${d.id} removed`).to.equal(false);
+    for (const d of altered) expect(dst.get(d.id)!.title).to.not.equal('tampered');
+  });
+
+  it('cuts over (moving the read alias), the read router sees it, per customer too, and rolls back', async () => {
+    const changes: CutoverState[] = [];
+    router.on('change', (s: CutoverState) => changes.push(s));
+    const r = await run(['cutover', '--spec', specFile, '--to', 'new']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/reads now go to new \(verification \d{8}T/);
+    for (let i = 0; i < 50 && router.readSide() !== 'new'; i++) await sleep(100);
+    expect(router.readSide('alpha')).to.equal('new');
+    expect(changes.length).to.be.at.least(1);
+    expect((await next.aliases())[alias]).to.equal(collection);
+
+    expect((await run(['cutover', '--spec', specFile, '--to', 'legacy'])).code).to.equal(0);
+    for (let i = 0; i < 50 && router.readSide() !== 'legacy'; i++) await sleep(100);
+    expect(router.readSide('alpha')).to.equal('legacy');
+    expect((await legacy.aliases())[alias], 'rollback points the alias at the legacy collection').to.equal(collection);
+    expect(await legacy.count(collection), 'the legacy data is untouched').to.be.greaterThan(TOTAL - 50);
+
+    expect((await run(['cutover', '--spec', specFile, '--to', 'new', '--customer', 'beta'])).code).to.equal(0);
+    for (let i = 0; i < 50 && router.readSide('beta') !== 'new'; i++) await sleep(100);
+    expect(router.readSide('beta')).to.equal('new');
+    expect(router.readSide('alpha')).to.equal('legacy');
+    expect(router.readSide(null)).to.equal('legacy');
+    const state: CutoverState = JSON.parse((await zk.getData(new Layout(root, migration).cutover)).data.toString());
+    expect(state.history.map((h) => `${h.to}:${h.customer ?? '*'}`)).to.deep.equal(['new:*', 'legacy:*', 'new:beta']);
+    expect(state.pending).to.equal(undefined);
+  });
+
+  it('status shows a slice held by a SIGSTOPped worker as stuck; release hands it on; the woken worker is fenced', async () => {
+    const m2 = uniqueName('stuck');
+    const spec2 = writeSpec({
+      migration: m2,
+      zookeeper: { connect: stack.zk, root, sessionTimeout: '40s' },
+      source: { kind: 'solr', url: stack.solrLegacy, collection },
+      target: { kind: 'solr', url: stack.solrNew, collection: uniqueName('unused') },
+      slicing: { targetDocsPerSlice: 300 },
+      batch: { docs: 20 },
+      worker: { slicesInFlight: 1, docsPerSecond: 100 },
+      status: { stuckAfter: '1s' },
+    });
+    // Target: a fresh collection so the copy is real work.
+    const target2 = (JSON.parse(JSON.stringify(require('js-yaml').load(require('node:fs').readFileSync(spec2, 'utf8'))))).target.collection;
+    await next.createCollection(target2, 1);
+    try {
+      expect((await run(['plan', '--spec', spec2])).code).to.equal(0);
+      const stuck = start(['work', '--spec', spec2]);
+      const layout = new Layout(root, m2);
+      const held = async () => {
+        for (const c of await zk.childrenOrEmpty(layout.customers)) {
+          for (const n of await zk.childrenOrEmpty(layout.slices(c))) {
+            const w: WorkNode = JSON.parse((await zk.getData(layout.slice(c, n))).data.toString());
+            if (w.owner?.startsWith(`${hostname()}-${stuck.child.pid}-`) && w.status === 'todo' && w.counts.read >= 40) return { c, n, w };
+          }
+        }
+        return null;
+      };
+      let h = await held();
+      for (let i = 0; !h && i < 300; i++) {
+        await sleep(100);
+        h = await held();
+      }
+      expect(h, 'worker holds a slice with progress').to.not.equal(null);
+      stuck.child.kill('SIGSTOP');
+      await sleep(2500);
+      const st = await run(['status', '--spec', spec2, '--json']);
+      expect(st.code).to.equal(EXIT.SLICES_FAILED);
+      const status: MigrationStatus = JSON.parse(st.stdout);
+      const ref = `${h!.w.customer ?? '_none'}/${h!.w.index}`;
+      expect(status.stuck.map((s) => `${s.customer ?? '_none'}/${s.slice}`)).to.include(ref);
+      expect(status.workers.length).to.equal(1);
+      const human = await run(['status', '--spec', spec2]);
+      expect(human.stdout).to.match(/STUCK: 1 claimed slice/);
+
+      const rel = await run(['release', '--spec', spec2, '--slice', ref]);
+      expect(rel.code, rel.stderr).to.equal(0);
+      expect(await zk.exists(layout.claim(h!.c, h!.n))).to.equal(null);
+      const atRelease: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.c, h!.n))).data.toString());
+
+      const rescuer = await run(['work', '--spec', spec2]);
+      expect(rescuer.code, rescuer.stderr).to.equal(EXIT.OK);
+      const finished: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.c, h!.n))).data.toString());
+      expect(finished.status).to.equal('done');
+      expect(finished.counts.read).to.be.at.least(atRelease.counts.read);
+
+      stuck.child.kill('SIGCONT');
+      const woke = await stuck.done;
+      expect(woke.stderr).to.match(/dropped the slice: claim lost|stopping/);
+      const afterWake: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.c, h!.n))).data.toString());
+      expect(afterWake).to.deep.equal(finished, 'the woken worker changed nothing: no cursor moved back');
+      await next.commit(target2);
+      expect(await next.count(target2)).to.equal(await legacy.count(collection));
+    } finally {
+      await next.deleteCollection(target2);
+    }
+  });
+});
