@@ -15,6 +15,10 @@ import { Cutover, type ReadSide } from './cutover/cutover';
 import { collectStatus, releaseSlice, renderStatus } from './status/status';
 import { describeBounds } from './coordination/workNode';
 import { MigrationStore } from './coordination/migration';
+import { OpsServer } from './ops/server';
+import { diagnostics } from './ops/diagnostics';
+import { observeFleet } from './metrics';
+import type { Backend } from './backends/types';
 
 interface Common {
   spec: string;
@@ -27,6 +31,35 @@ function common<T>(y: Argv<T>) {
     .option('spec', { type: 'string', describe: 'Migration spec file (YAML or JSON)', default: process.env.BLUEGREEN_SPEC, demandOption: !process.env.BLUEGREEN_SPEC })
     .option('zk', { type: 'string', describe: 'ZooKeeper connect string (overrides the spec and BLUEGREEN_ZK_CONNECT)' })
     .option('migration', { type: 'string', describe: 'Migration name (overrides the spec)' });
+}
+
+/** Port for /metrics, /healthz, /readyz: --http-port, else BLUEGREEN_HTTP_PORT, else 9464; 0 = none. */
+function httpPortOption<T>(y: Argv<T>) {
+  return y.option('http-port', { type: 'number', default: Number(process.env.BLUEGREEN_HTTP_PORT ?? 9464), describe: 'Serve /metrics, /healthz, /readyz here (0: off)' });
+}
+
+/** Starts the ops server and the fleet gauges for a long-running command. */
+async function serveOps(s: Spec, zk: ZkSession, source: Backend, target: Backend, port: number): Promise<OpsServer | null> {
+  let cached: { at: number; counts: Record<string, number> } | null = null;
+  observeFleet(s.migration, async () => {
+    if (!cached || Date.now() - cached.at > 30_000) {
+      const t = (await collectStatus(s, zk)).totals.slices;
+      cached = { at: Date.now(), counts: { todo: t.todo, in_progress: t.inProgress, done: t.done, failed: t.failed } };
+    }
+    return cached.counts;
+  }, () => zk.isConnected && !zk.suspect());
+  if (!port) return null;
+  const server = new OpsServer(() => zk, source, target);
+  try {
+    await server.listen(port);
+  } catch (e) {
+    // Copying matters more than the metrics endpoint (several local workers share one default port);
+    // on Kubernetes each pod has its own, and a missing /readyz shows as an unready pod.
+    log.warn({ port, err: describeError(e) }, 'cannot serve /metrics, /healthz, /readyz: pick a free --http-port (or 0 for none); going on without them');
+    await server.close();
+    return null;
+  }
+  return server;
 }
 
 function spec(argv: Common): Spec {
@@ -67,7 +100,7 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
   }
 }
 
-async function workCommand(argv: Common & { follow: boolean }): Promise<number> {
+async function workCommand(argv: Common & { follow: boolean; httpPort: number }): Promise<number> {
   const s = spec(argv);
   const source = openBackend(s.source, s);
   const target = openBackend(s.target, s);
@@ -75,6 +108,11 @@ async function workCommand(argv: Common & { follow: boolean }): Promise<number> 
   await target.check();
   const zk = await connect(s);
   const worker = new Worker(s, zk, source, target, { follow: argv.follow });
+  log.setBindings({ migration: s.migration, worker: worker.id });
+  const ops = await serveOps(s, zk, source, target, argv.httpPort).catch((e) => {
+    zk.close();
+    throw e;
+  });
   const onSignal = (sig: string) => {
     log.info({ signal: sig }, 'signal received');
     worker.stop();
@@ -85,6 +123,7 @@ async function workCommand(argv: Common & { follow: boolean }): Promise<number> 
   try {
     return await worker.run();
   } finally {
+    await ops?.close();
     zk.close();
   }
 }
@@ -107,18 +146,22 @@ export function formatVerifyReport(r: VerifyReport): string {
   return out.join('\n');
 }
 
-async function verifyCommand(argv: Common & { repair: boolean; new: boolean; onlyFailed: boolean; json: boolean; concurrency: number }): Promise<number> {
+async function verifyCommand(argv: Common & { repair: boolean; new: boolean; onlyFailed: boolean; json: boolean; concurrency: number; httpPort: number }): Promise<number> {
   const s = spec(argv);
   const source = openBackend(s.source, s);
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();
   const zk = await connect(s);
+  log.setBindings({ migration: s.migration });
+  let ops: OpsServer | null = null;
   try {
+    ops = await serveOps(s, zk, source, target, argv.httpPort);
     const report = await new Verifier(s, zk, source, target).run({ repair: argv.repair, newRun: argv.new, onlyFailed: argv.onlyFailed, concurrency: argv.concurrency });
     process.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
     return report.run.status === 'passed' ? EXIT.OK : EXIT.DIFFERENCES;
   } finally {
+    await ops?.close();
     zk.close();
   }
 }
@@ -153,6 +196,28 @@ async function statusCommand(argv: Common & { json: boolean; watch: boolean; int
   }
 }
 
+async function diagnosticsCommand(argv: Common): Promise<number> {
+  const s = spec(argv);
+  const source = openBackend(s.source, s);
+  const target = openBackend(s.target, s);
+  const describe = async (b: Backend) => {
+    try {
+      await b.version();
+    } catch (e) {
+      return `unreachable: ${describeError(e)}`;
+    }
+    return b.describe();
+  };
+  const backends = { source: await describe(source), target: await describe(target) };
+  const zk = await connect(s);
+  try {
+    process.stdout.write(`${JSON.stringify(await diagnostics(s, zk, backends), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+    return EXIT.OK;
+  } finally {
+    zk.close();
+  }
+}
+
 async function releaseCommand(argv: Common & { slice: string }): Promise<number> {
   const s = spec(argv);
   const zk = await connect(s);
@@ -180,7 +245,7 @@ export async function main(args: string[]): Promise<number> {
         .option('concurrency', { type: 'number', default: 4, describe: 'Customers planned at once by this process' }),
     (argv) => run(() => planCommand(argv as any)))
     .command('work', 'Claim slices and copy them legacy → new, never overwriting; resumable', (y) =>
-      common(y).option('follow', { type: 'boolean', default: false, describe: 'Keep waiting for new work instead of exiting' }),
+      httpPortOption(common(y).option('follow', { type: 'boolean', default: false, describe: 'Keep waiting for new work instead of exiting' })),
     (argv) => run(() => workCommand(argv as any)))
     .command('status', 'Progress per customer, rate, ETA, stuck slices, live workers, verification, read flag', (y) =>
       common(y)
@@ -197,8 +262,11 @@ export async function main(args: string[]): Promise<number> {
         .option('new', { type: 'boolean', default: false, describe: 'Start a new run instead of joining an unfinished one' })
         .option('only-failed', { type: 'boolean', default: false, describe: 'New run over the slices the last run found unclean' })
         .option('concurrency', { type: 'number', default: 2, describe: 'Slices verified at once by this process' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+        .option('http-port', { type: 'number', default: Number(process.env.BLUEGREEN_HTTP_PORT ?? 0), describe: 'Serve /metrics, /healthz, /readyz here (0: off)' }),
     (argv) => run(() => verifyCommand(argv as any)))
+    .command('diagnostics', 'Dump the whole state of one migration as one JSON report (for a support ticket)', (y) => common(y),
+      (argv) => run(() => diagnosticsCommand(argv as any)))
     .command('cutover', 'Flip the read flag (and read alias) to the new cluster, or back to legacy', (y) =>
       common(y)
         .option('to', { choices: ['new', 'legacy'] as const, demandOption: true, describe: 'Where reads go' })

@@ -18,3 +18,31 @@ export const metrics = {
   readSeconds: new client.Histogram({ name: 'bluegreen_read_batch_seconds', help: 'Time to read one page from the source', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
   writeSeconds: new client.Histogram({ name: 'bluegreen_write_batch_seconds', help: 'Time to write one batch to the target', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
 };
+
+/** Gauges read at scrape time: values come from whoever registers a source (cli.ts, for work and verify). */
+let sliceStates: () => Promise<Record<string, number> | null> = async () => null;
+let zkConnected: () => boolean = () => false;
+let gaugeMigration = '';
+
+export function observeFleet(migration: string, slices: typeof sliceStates, zk: typeof zkConnected): void {
+  gaugeMigration = migration;
+  sliceStates = slices;
+  zkConnected = zk;
+}
+
+export const gauges = {
+  slices: new client.Gauge({
+    name: 'bluegreen_slices', help: 'Slices of the migration by state (todo, in_progress, done, failed)', labelNames: ['migration', 'state'] as const, registers: [registry],
+    async collect() {
+      const counts = await sliceStates().catch(() => null);
+      if (!counts) return;
+      for (const [state, n] of Object.entries(counts)) this.set({ migration: gaugeMigration, state }, n);
+    },
+  }),
+  zookeeper: new client.Gauge({
+    name: 'bluegreen_zookeeper_connected', help: '1 while the ZooKeeper session is connected and fresh', labelNames: ['migration'] as const, registers: [registry],
+    collect() {
+      this.set({ migration: gaugeMigration }, zkConnected() ? 1 : 0);
+    },
+  }),
+};

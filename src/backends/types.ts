@@ -85,5 +85,7 @@ export interface Backend extends SourceReader, TargetWriter, Repairer {
   /** "solr 8.11.4 at http://host:8983/solr, collection events" — never with credentials. */
   describe(): string;
   version(): Promise<string>;
+  /** One cheap request that proves the cluster answers (readiness probes). Throws when it does not. */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }

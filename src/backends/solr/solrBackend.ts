@@ -62,6 +62,10 @@ export class SolrBackend implements Backend {
     return this.serverVersion;
   }
 
+  async ping(): Promise<void> {
+    await this.http.request('GET', `${this.base}/admin/info/system?wt=json`);
+  }
+
   async check(): Promise<void> {
     await this.version();
     let schema: any;
