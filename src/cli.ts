@@ -2,6 +2,8 @@
  * The `bluegreen` command line. Each subcommand loads the spec, opens what it needs, and maps errors
  * to exit codes (errors.ts): a UserError prints what is wrong and what to do, without a stack trace.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { openBackend } from './backends';
 import { loadSpec, type Spec } from './config/spec';
@@ -63,7 +65,9 @@ async function serveOps(s: Spec, zk: ZkSession, source: Backend, target: Backend
 }
 
 function spec(argv: Common): Spec {
-  return loadSpec(argv.spec, { zk: argv.zk, migration: argv.migration });
+  const s = loadSpec(argv.spec, { zk: argv.zk, migration: argv.migration });
+  log.setBindings({ migration: s.migration });
+  return s;
 }
 
 async function connect(s: Spec): Promise<ZkSession> {
@@ -102,13 +106,15 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
 
 async function workCommand(argv: Common & { follow: boolean; httpPort: number }): Promise<number> {
   const s = spec(argv);
+  // Every log line of a worker names its migration and itself, from the first one on.
+  const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  log.setBindings({ migration: s.migration, worker: id });
   const source = openBackend(s.source, s);
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();
   const zk = await connect(s);
-  const worker = new Worker(s, zk, source, target, { follow: argv.follow });
-  log.setBindings({ migration: s.migration, worker: worker.id });
+  const worker = new Worker(s, zk, source, target, { follow: argv.follow, id });
   const ops = await serveOps(s, zk, source, target, argv.httpPort).catch((e) => {
     zk.close();
     throw e;
@@ -153,7 +159,6 @@ async function verifyCommand(argv: Common & { repair: boolean; new: boolean; onl
   await source.check();
   await target.check();
   const zk = await connect(s);
-  log.setBindings({ migration: s.migration });
   let ops: OpsServer | null = null;
   try {
     ops = await serveOps(s, zk, source, target, argv.httpPort);

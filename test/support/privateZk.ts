@@ -1,0 +1,82 @@
+/**
+ * A ZooKeeper of a test's own (same jars as the stack's, from .stack/cache), for tests that stop and
+ * start ZooKeeper without disturbing the shared one the Solr nodes live in. Stopped by its pid.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const repo = resolve(__dirname, '../../..');
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function zkLib(): string {
+  const cache = join(process.env.BLUEGREEN_STACK_DIR ?? join(repo, '.stack'), 'cache');
+  const dir = readdirSync(cache).find((d) => d.startsWith('zookeeper-'));
+  if (!dir || !existsSync(join(cache, dir, 'lib'))) throw new Error(`no ZooKeeper jars in ${cache}: run scripts/stack up zookeeper first`);
+  return join(cache, dir, 'lib');
+}
+
+export class PrivateZk {
+  private child?: ChildProcess;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'bg-zk-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateZk> {
+    const zk = new PrivateZk(await freePort());
+    await zk.up();
+    return zk;
+  }
+
+  get connect(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async up(): Promise<void> {
+    const cfg = join(this.dir, 'zoo.cfg');
+    writeFileSync(cfg, `tickTime=500\ndataDir=${join(this.dir, 'data')}\nclientPort=${this.port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\nminSessionTimeout=1000\nmaxSessionTimeout=60000\n`);
+    this.child = spawn('java', ['-Xmx128m', '-XX:+UseSerialGC', `-Dlogback.configurationFile=${join(repo, 'scripts/zookeeper/logback.xml')}`,
+      '-cp', `${zkLib()}/*`, 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg], { stdio: 'ignore' });
+    const until = Date.now() + 30_000;
+    while (!(await this.answers())) {
+      if (Date.now() > until) throw new Error('private ZooKeeper did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Stops it by its pid (SIGKILL: a crash, as a network partition looks to clients). */
+  async down(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  }
+
+  private answers(): Promise<boolean> {
+    return new Promise((res) => {
+      const net = require('node:net') as typeof import('node:net');
+      const sock = net.connect(this.port, '127.0.0.1', () => sock.write('srvr'));
+      let out = '';
+      sock.on('data', (d) => (out += d));
+      sock.on('end', () => res(out.includes('Mode:')));
+      sock.on('error', () => res(false));
+    });
+  }
+}
