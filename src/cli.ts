@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { openBackend } from './backends';
 import { loadSpec, type Spec } from './config/spec';
-import { ZkSession } from './coordination/zk';
+import { MultiError, ZK_CODES, ZkSession, zkCode } from './coordination/zk';
 import { EXIT, UserError, describeError } from './errors';
 import { log } from './log';
 import { Planner, type CustomerPlan } from './planner/planner';
@@ -71,7 +71,7 @@ function spec(argv: Common): Spec {
 }
 
 async function connect(s: Spec): Promise<ZkSession> {
-  return ZkSession.connect({ connect: s.zookeeper.connect, sessionTimeout: s.zookeeper.sessionTimeout, connectTimeout: s.zookeeper.connectTimeout });
+  return ZkSession.connect({ connect: s.zookeeper.connect, sessionTimeout: s.zookeeper.sessionTimeout, connectTimeout: s.zookeeper.connectTimeout, auth: s.zookeeper.auth });
 }
 
 export function formatPlanTable(rows: CustomerPlan[]): string {
@@ -293,7 +293,12 @@ export async function main(args: string[]): Promise<number> {
   if (!result) return process.exitCode === EXIT.USAGE ? EXIT.USAGE : EXIT.OK;
   try {
     return await result;
-  } catch (e) {
+  } catch (caught) {
+    let e = caught;
+    if (zkCode(e) === ZK_CODES.NO_AUTH || (e instanceof MultiError && e.code === ZK_CODES.NO_AUTH)) {
+      e = new UserError('ZooKeeper refused the change: the migration\'s nodes belong to another identity (digest ACL).',
+        'Run with the migration\'s ZooKeeper credentials (BLUEGREEN_ZK_AUTH=user:password, or zookeeper.auth in the spec).');
+    }
     if (e instanceof UserError) {
       process.stderr.write(`error: ${e.message}\n${e.hint ? `  what to do: ${e.hint}\n` : ''}`);
       return e.exitCode;

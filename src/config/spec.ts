@@ -81,6 +81,11 @@ export const specSchema = z
         root: z.string().regex(/^\/[^\s]*[^/\s]$|^\/$/, 'an absolute ZooKeeper path such as /bluegreen').default('/bluegreen'),
         sessionTimeout: duration.default(15_000),
         connectTimeout: duration.default(15_000),
+        /**
+         * "user:password" for ZooKeeper digest auth (better: BLUEGREEN_ZK_AUTH). When set, every node
+         * the migration creates gets an ACL that only this identity may change (others may read).
+         */
+        auth: z.string().regex(/^[^:]+:.+$/, 'user:password').optional(),
       })
       .strict(),
     source: endpoint,
@@ -207,6 +212,7 @@ export interface SpecOverrides {
  */
 const ENV_OVERRIDES: Array<[string, (raw: any, value: string) => void]> = [
   ['BLUEGREEN_ZK_CONNECT', (r, v) => ((r.zookeeper ??= {}).connect = v)],
+  ['BLUEGREEN_ZK_AUTH', (r, v) => ((r.zookeeper ??= {}).auth = v)],
   ['BLUEGREEN_MIGRATION', (r, v) => (r.migration = v)],
   ['BLUEGREEN_SOURCE_URL', (r, v) => ((r.source ??= {}).url = v)],
   ['BLUEGREEN_TARGET_URL', (r, v) => ((r.target ??= {}).url = v)],
@@ -273,7 +279,8 @@ export function publicSpec(spec: Spec): Spec {
     ...e,
     auth: e.auth ? { username: e.auth.username, password: e.auth.password ? '[redacted]' : undefined, apiKey: e.auth.apiKey ? '[redacted]' : undefined } : undefined,
   });
-  return JSON.parse(JSON.stringify({ ...spec, source: strip(spec.source), target: strip(spec.target) }));
+  const zookeeper = { ...spec.zookeeper, auth: spec.zookeeper.auth ? `${spec.zookeeper.auth.split(':')[0]}:[redacted]` : undefined };
+  return JSON.parse(JSON.stringify({ ...spec, zookeeper, source: strip(spec.source), target: strip(spec.target) }));
 }
 
 /**

@@ -63,8 +63,10 @@ export class ZkSession {
   readonly acls: ACL[];
 
   private constructor(readonly client: Client, readonly options: ZkOptions) {
+    // With credentials: only this identity may change the migration's nodes; anyone may read them
+    // (status, the read router). Without: open, as ZooKeeper's default.
     this.acls = options.auth
-      ? [new ACL(zookeeper.Permission.ALL, new Id('digest', digestId(options.auth)))]
+      ? [new ACL(zookeeper.Permission.ALL, new Id('digest', digestId(options.auth))), new ACL(zookeeper.Permission.READ, new Id('world', 'anyone'))]
       : ((zookeeper.ACL as any).OPEN_ACL_UNSAFE as ACL[]);
     client.on('state', (state) => {
       if (state === zookeeper.State.SYNC_CONNECTED || state === zookeeper.State.CONNECTED_READ_ONLY) {
