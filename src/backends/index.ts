@@ -1,15 +1,18 @@
 import type { Endpoint, Spec } from '../config/spec';
-import { UserError } from '../errors';
+import { ElasticsearchBackend } from './elasticsearch/esBackend';
 import { SolrBackend } from './solr/solrBackend';
 import type { Backend } from './types';
 
-/** Opens the backend for one endpoint of the spec. */
+/**
+ * Opens the backend for one endpoint of the spec. Either kind can be the source or the target: the
+ * planner and worker speak only the Backend interface.
+ */
 export function openBackend(endpoint: Endpoint, spec: Spec): Backend {
   switch (endpoint.kind) {
     case 'solr':
       return new SolrBackend(endpoint, spec.fields, spec.copy.excludeFields);
     case 'elasticsearch':
-      throw new UserError('Elasticsearch endpoints are not supported yet in this build.', 'Use a Solr source and target for now.');
+      return ElasticsearchBackend.forSpec(endpoint, spec);
   }
 }
 

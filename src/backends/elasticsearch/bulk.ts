@@ -1,0 +1,112 @@
+/**
+ * The bulk request that never overwrites, and the reading of its answer item by item: pure, so every
+ * outcome (created, live write won, retry, refused) is tested without a server.
+ */
+import type { Rejection } from '../../coordination/workNode';
+import { losslessJson } from '../http';
+import type { SourceDoc } from '../types';
+
+/** Elasticsearch's largest version (a Java long). */
+const MAX_VERSION = 2n ** 63n - 1n;
+
+/** A document's external version from its version field, or null when it holds none usable. */
+export function versionOf(value: unknown): bigint | null {
+  let v: bigint;
+  if (typeof value === 'bigint') v = value;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value);
+  else if (typeof value === 'string' && /^\d{1,19}$/.test(value)) v = BigInt(value);
+  else return null;
+  return v >= 0n && v <= MAX_VERSION ? v : null;
+}
+
+export interface BulkRequest {
+  /** NDJSON, one action line and one source line per document, ending with a newline. */
+  body: string;
+  /** The documents in the body, in order: item i of the answer is sent[i]. */
+  sent: SourceDoc[];
+  /** Refused before sending (no usable version). */
+  refused: Rejection[];
+}
+
+/**
+ * `create` (fails with 409 if the document exists: the live write won), or with a version field,
+ * `index` with `version_type: external_gte` (fails with 409 if the target holds a newer version).
+ */
+export function bulkRequest(docs: SourceDoc[], versionField?: string): BulkRequest {
+  const lines: string[] = [];
+  const sent: SourceDoc[] = [];
+  const refused: Rejection[] = [];
+  for (const d of docs) {
+    const meta: Record<string, unknown> = { _id: d.id };
+    if (d.routing !== undefined) meta.routing = d.routing;
+    let action: Record<string, unknown>;
+    if (versionField) {
+      const version = versionOf(d.fields[versionField]);
+      if (version === null) {
+        refused.push({ id: d.id, reason: `no usable version in "${versionField}" (${losslessJson.stringify(d.fields[versionField] ?? null).slice(0, 40)}): external versioning needs a whole number >= 0` });
+        continue;
+      }
+      action = { index: { ...meta, version, version_type: 'external_gte' } };
+    } else {
+      action = { create: meta };
+    }
+    lines.push(losslessJson.stringify(action), losslessJson.stringify(d.fields));
+    sent.push(d);
+  }
+  return { body: lines.length ? `${lines.join('\n')}\n` : '', sent, refused };
+}
+
+/** Item errors worth sending again: the node was busy or a shard was briefly unavailable. */
+const RETRYABLE_TYPES = new Set([
+  'es_rejected_execution_exception', 'circuit_breaking_exception', 'timeout_exception', 'process_cluster_event_timeout_exception',
+  'unavailable_shards_exception', 'no_shard_available_action_exception', 'node_not_connected_exception', 'node_closed_exception',
+  'connect_transport_exception', 'receive_timeout_transport_exception', 'primary_missing_action_exception',
+]);
+
+/** Item errors about the index, not the document: refusing every document for them would hide the real problem. */
+const INDEX_TYPES = new Set(['index_not_found_exception', 'cluster_block_exception', 'security_exception', 'index_closed_exception']);
+
+export interface BulkOutcome {
+  written: number;
+  /** 409: the target already had the document (or a newer version of it). */
+  skipped: number;
+  rejected: Rejection[];
+  /** To send again (429, 5xx, busy or unavailable shards). */
+  retry: SourceDoc[];
+  /** Why the last of `retry` failed (for the log and the final error). */
+  retryReason: string | null;
+  /** An error about the index itself (blocked, missing, forbidden): the whole batch fails. */
+  indexProblem: string | null;
+}
+
+function describeItemError(error: any): string {
+  if (!error) return 'no reason given';
+  if (typeof error === 'string') return error;
+  const cause = error.caused_by ? ` (${error.caused_by.type}: ${error.caused_by.reason})` : '';
+  return `${error.type}: ${error.reason}${cause}`.slice(0, 300);
+}
+
+/** Reads a bulk answer against the documents sent, in order. */
+export function bulkOutcome(sent: SourceDoc[], response: any): BulkOutcome {
+  const out: BulkOutcome = { written: 0, skipped: 0, rejected: [], retry: [], retryReason: null, indexProblem: null };
+  const items: any[] = response?.items ?? [];
+  if (items.length !== sent.length) {
+    throw new Error(`the bulk answer has ${items.length} items for ${sent.length} documents sent`);
+  }
+  items.forEach((item, i) => {
+    const result = item.create ?? item.index ?? Object.values(item)[0];
+    const status = Number(result?.status);
+    const type: string | undefined = result?.error?.type;
+    if (status >= 200 && status < 300) out.written++;
+    else if (status === 409) out.skipped++;
+    else if (status === 429 || status >= 500 || status === 408 || (type && RETRYABLE_TYPES.has(type))) {
+      out.retry.push(sent[i]);
+      out.retryReason = `HTTP ${status} ${describeItemError(result?.error)}`;
+    } else if ((type && INDEX_TYPES.has(type)) || status === 401 || status === 403 || status === 404) {
+      out.indexProblem ??= `HTTP ${status} ${describeItemError(result?.error)}`;
+    } else {
+      out.rejected.push({ id: sent[i].id, reason: describeItemError(result?.error) });
+    }
+  });
+  return out;
+}

@@ -1,0 +1,203 @@
+/**
+ * The one place where Elasticsearch majors differ. `GET /` tells the major; a 7.x server gets the v7
+ * client (npm alias `es7`), 8.x the v8 client (`es8`): a v8 client refuses a 7.x server. Both take the
+ * same request parameters here; what differs is how they are built (TLS options), how they answer
+ * (v7 wraps the body in `{ body }`) and how they fail — all of it normalized below, so the backend is
+ * written once.
+ */
+import { readFileSync } from 'node:fs';
+import { Client as Client7, Serializer as Serializer7 } from 'es7';
+import { Client as Client8, Serializer as Serializer8 } from 'es8';
+import type { Endpoint } from '../../config/spec';
+import { RetryableError, UserError } from '../../errors';
+import { safeUrl } from '../../log';
+import { HttpClient, HttpStatusError, losslessJson, unreachable } from '../http';
+
+/** A refusal from the server that retrying will not change (400, 404, 409, ...). */
+export class EsStatusError extends Error {
+  constructor(readonly status: number, readonly type: string | undefined, readonly reason: string, readonly body: unknown) {
+    super(`Elasticsearch answered HTTP ${status}${type ? ` ${type}` : ''}: ${reason}`);
+    this.name = 'EsStatusError';
+  }
+}
+
+// Documents keep 64-bit integers exact (BigInt) on the way in and out, as with Solr (http.ts).
+class LosslessSerializer7 extends Serializer7 {
+  override serialize(object: any): string {
+    return losslessJson.stringify(object);
+  }
+  override deserialize(json: string): any {
+    return losslessJson.parse(json);
+  }
+}
+class LosslessSerializer8 extends Serializer8 {
+  override serialize(object: Record<string, any>): string {
+    return losslessJson.stringify(object);
+  }
+  override deserialize<T = unknown>(json: string): T {
+    return losslessJson.parse(json) as T;
+  }
+}
+
+const RETRYABLE_NAMES = new Set(['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError', 'RequestAbortedError']);
+
+/** Client failures as the project's errors: transient ones retryable, refusals as EsStatusError. */
+export function normalizeError(err: unknown, what: string): Error {
+  const e = err as { name?: string; message?: string; meta?: { statusCode?: number; body?: any; headers?: Record<string, string> } };
+  if (e?.name === 'ResponseError') {
+    const status = Number(e.meta?.statusCode ?? 0);
+    const body = e.meta?.body;
+    const error = body?.error;
+    const type: string | undefined = typeof error === 'object' ? error?.type : undefined;
+    const reason = String((typeof error === 'object' ? error?.reason ?? error?.root_cause?.[0]?.reason : error) ?? e.message ?? '').slice(0, 500);
+    if (status === 429 || status === 408 || status >= 500) {
+      const retryAfter = Number(e.meta?.headers?.['retry-after']);
+      return new RetryableError(`${what}: HTTP ${status}${type ? ` ${type}` : ''} ${reason}`.trim(),
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+    }
+    return new EsStatusError(status, type, reason, body);
+  }
+  if (e?.name && RETRYABLE_NAMES.has(e.name)) return new RetryableError(`${what}: ${e.name} ${e.message ?? ''}`.trim());
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** What `GET /` says about a server. */
+export interface ServerInfo {
+  version: string;
+  major: number;
+}
+
+/** Asks `GET /` for the version, trying each URL; a UserError names what is wrong (unreachable, not Elasticsearch, credentials). */
+export async function detectServer(endpoint: Endpoint): Promise<ServerInfo> {
+  const urls = Array.isArray(endpoint.url) ? endpoint.url : [endpoint.url];
+  const http = new HttpClient({ timeoutMs: Math.min(endpoint.requestTimeout, 30_000), auth: endpoint.auth, tls: endpoint.tls, json: 'plain' });
+  let lastError: unknown;
+  for (const url of urls) {
+    const base = url.replace(/\/+$/, '');
+    let info: any;
+    try {
+      info = await http.request('GET', `${base}/`);
+    } catch (e) {
+      if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
+        throw new UserError(`Elasticsearch at ${safeUrl(base)} refused the credentials (HTTP ${e.status}).`,
+          'Check the username/password or API key (spec auth, or BLUEGREEN_SOURCE_PASSWORD / BLUEGREEN_SOURCE_API_KEY / BLUEGREEN_TARGET_...).');
+      }
+      if (e instanceof HttpStatusError) {
+        throw new UserError(`${safeUrl(base)} does not look like an Elasticsearch node (GET / answered HTTP ${e.status}).`,
+          'Give the node URL with no path, e.g. http://es-host:9200.');
+      }
+      lastError = e;
+      continue;
+    }
+    const version = info?.version?.number;
+    if (typeof version !== 'string') {
+      throw new UserError(`${safeUrl(base)} does not look like an Elasticsearch node (GET / has no version.number).`,
+        'Give the node URL with no path, e.g. http://es-host:9200.');
+    }
+    if (info.version.distribution === 'opensearch') {
+      throw new UserError(`${safeUrl(base)} is OpenSearch ${version}, not Elasticsearch.`, 'bluegreen speaks to Elasticsearch 7.x and 8.x only.');
+    }
+    const major = Number(version.split('.')[0]);
+    if (major !== 7 && major !== 8) {
+      throw new UserError(`Elasticsearch ${version} at ${safeUrl(base)} is not supported.`, 'bluegreen speaks to Elasticsearch 7.x and 8.x.');
+    }
+    return { version, major };
+  }
+  throw unreachable('Elasticsearch', urls[0], lastError);
+}
+
+type Params = Record<string, unknown>;
+
+/**
+ * The calls the backend makes, the same for both majors. Every method answers the response body
+ * and throws RetryableError or EsStatusError.
+ */
+export class EsApi {
+  private constructor(private readonly client: any, readonly info: ServerInfo) {}
+
+  static async open(endpoint: Endpoint): Promise<EsApi> {
+    const info = await detectServer(endpoint);
+    const nodes = (Array.isArray(endpoint.url) ? endpoint.url : [endpoint.url]).map((u) => u.replace(/\/+$/, ''));
+    const auth = endpoint.auth?.apiKey ? { apiKey: endpoint.auth.apiKey }
+      : endpoint.auth?.username ? { username: endpoint.auth.username, password: endpoint.auth.password ?? '' } : undefined;
+    const tls = endpoint.tls ? {
+      ca: endpoint.tls.caFile ? readFileSync(endpoint.tls.caFile) : undefined,
+      cert: endpoint.tls.certFile ? readFileSync(endpoint.tls.certFile) : undefined,
+      key: endpoint.tls.keyFile ? readFileSync(endpoint.tls.keyFile) : undefined,
+      rejectUnauthorized: endpoint.tls.rejectUnauthorized,
+    } : undefined;
+    // Retries are the project's (retry.ts, with backoff and Retry-After): the clients' own are off.
+    const common = { nodes, auth, maxRetries: 0, requestTimeout: endpoint.requestTimeout };
+    const client = info.major === 7
+      ? new Client7({ ...common, ssl: tls, Serializer: LosslessSerializer7 })
+      : new Client8({ ...common, tls, Serializer: LosslessSerializer8 });
+    return new EsApi(client, info);
+  }
+
+  get major(): number {
+    return this.info.major;
+  }
+
+  private async call<T = any>(what: string, fn: (client: any) => Promise<any>): Promise<T> {
+    try {
+      const res = await fn(this.client);
+      return (this.info.major === 7 ? res.body : res) as T;
+    } catch (e) {
+      throw normalizeError(e, what);
+    }
+  }
+
+  search(index: string, body: Params, params: Params = {}): Promise<any> {
+    return this.call(`search ${index}`, (c) => c.search({ index, body, ...params }));
+  }
+
+  count(index: string, query: Params): Promise<any> {
+    return this.call(`count ${index}`, (c) => c.count({ index, body: { query } }));
+  }
+
+  /** `ndjson` as built by bulk.ts: sent as is. */
+  bulk(index: string, ndjson: string): Promise<any> {
+    return this.call(`bulk ${index}`, (c) => c.bulk({ index, body: ndjson }));
+  }
+
+  mget(index: string, docs: Array<{ _id: string; routing?: string }>, params: Params = {}): Promise<any> {
+    return this.call(`mget ${index}`, (c) => c.mget({ index, body: { docs }, ...params }));
+  }
+
+  /** Index one document (params: id, routing, if_seq_no, if_primary_term, ...). */
+  index(index: string, id: string, document: unknown, params: Params = {}): Promise<any> {
+    return this.call(`index ${index}/${id}`, (c) => c.index({ index, id, body: document, ...params }));
+  }
+
+  delete(index: string, id: string, params: Params = {}): Promise<any> {
+    return this.call(`delete ${index}/${id}`, (c) => c.delete({ index, id, ...params }));
+  }
+
+  getMapping(index: string): Promise<Record<string, { mappings: any }>> {
+    return this.call(`mapping of ${index}`, (c) => c.indices.getMapping({ index }));
+  }
+
+  async indexExists(index: string): Promise<boolean> {
+    return Boolean(await this.call(`exists ${index}`, (c) => c.indices.exists({ index })));
+  }
+
+  createIndex(index: string, body: Params): Promise<any> {
+    return this.call(`create index ${index}`, (c) => c.indices.create({ index, body }));
+  }
+
+  getSettings(index: string, names: string[]): Promise<Record<string, { settings: Record<string, unknown> }>> {
+    return this.call(`settings of ${index}`, (c) => c.indices.getSettings({ index, name: names, flat_settings: true }));
+  }
+
+  putSettings(index: string, settings: Params): Promise<any> {
+    return this.call(`settings of ${index}`, (c) => c.indices.putSettings({ index, body: settings }));
+  }
+
+  refresh(index: string): Promise<any> {
+    return this.call(`refresh ${index}`, (c) => c.indices.refresh({ index }));
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * Elasticsearch (7.x and 8.x) as source and target, through the official clients (client.ts).
+ * Reading: `search_after` sorted on the unique key (a keyword field holding `_id`), the slice as a
+ * filter; the cursor is the last sort values, so it survives any restart (a scroll or point-in-time
+ * id expires). Writing: bulk `create` (409 = the live write won), or `index` with
+ * `version_type: external_gte` when the spec names a version field. `_id` and `_routing` are kept.
+ */
+import { readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import type { Endpoint, Spec } from '../../config/spec';
+import type { Rejection, SliceBounds } from '../../coordination/workNode';
+import { RetryableError, UserError, describeError } from '../../errors';
+import { log, safeUrl } from '../../log';
+import type { Bucket, CustomerShape } from '../../planner/slicing';
+import type { BulkSettings, IndexPreparer } from '../../prepare/targetPrep';
+import { withBackoff } from '../../retry';
+import { losslessJson } from '../http';
+import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
+import { bulkOutcome, bulkRequest } from './bulk';
+import { EsApi, EsStatusError } from './client';
+import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
+import {
+  customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
+  shapeRequest, sliceQuery, type FieldNames,
+} from './queries';
+
+export interface EsBackendOptions {
+  /** The source is checked for documents the cursor cannot page (no unique key value). */
+  role: 'source' | 'target';
+  excludeFields?: string[];
+  /** copy.versionField: external_gte versioning instead of create-only. */
+  versionField?: string;
+  /** Retries of the documents of one bulk that the target was too busy to take (spec worker.requestRetries). */
+  itemRetries?: number;
+  /** Customers per composite aggregation page. */
+  customersPageSize?: number;
+}
+
+/** Ids per mget request. */
+const MGET_CHUNK = 500;
+
+export class ElasticsearchBackend implements Backend, IndexPreparer {
+  private api: Promise<EsApi> | null = null;
+  private serverVersion: string | null = null;
+  private readonly exclude: string[];
+
+  constructor(readonly endpoint: Endpoint, private readonly fields: FieldNames, private readonly opts: EsBackendOptions) {
+    this.exclude = opts.excludeFields ?? [];
+  }
+
+  static forSpec(endpoint: Endpoint, spec: Spec): ElasticsearchBackend {
+    return new ElasticsearchBackend(endpoint, spec.fields, {
+      role: endpoint === spec.source ? 'source' : 'target',
+      excludeFields: spec.copy.excludeFields,
+      versionField: spec.copy.versionField,
+      itemRetries: spec.worker.requestRetries,
+    });
+  }
+
+  private get index(): string {
+    return this.endpoint.collection;
+  }
+
+  private get baseUrl(): string {
+    return (Array.isArray(this.endpoint.url) ? this.endpoint.url[0] : this.endpoint.url).replace(/\/+$/, '');
+  }
+
+  describe(): string {
+    return `elasticsearch${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.baseUrl)}, index ${this.index}`;
+  }
+
+  /** The client for the server's major, opened on first use (`GET /` decides which). */
+  private client(): Promise<EsApi> {
+    if (!this.api) {
+      this.api = EsApi.open(this.endpoint).then((api) => {
+        this.serverVersion = api.info.version;
+        return api;
+      });
+      this.api.catch(() => (this.api = null));
+    }
+    return this.api;
+  }
+
+  async version(): Promise<string> {
+    await this.client();
+    return this.serverVersion!;
+  }
+
+  async check(): Promise<void> {
+    const api = await this.client();
+    let mappings: Record<string, { mappings: any }>;
+    try {
+      mappings = await api.getMapping(this.index);
+    } catch (e) {
+      if (!(e instanceof EsStatusError && e.status === 404)) throw e;
+      return this.checkMissingIndex();
+    }
+    const problems = Object.entries(mappings).flatMap(([name, m]) =>
+      mappingProblems(m.mappings, this.fields, this.opts.versionField).map((p) => (Object.keys(mappings).length > 1 ? `${name}: ${p}` : p)));
+    if (problems.length) {
+      throw new UserError(`The ${this.opts.role} index "${this.index}" on ${this.describe()} cannot be migrated:\n  - ${problems.join('\n  - ')}`,
+        'Map the fields as the README section "Elasticsearch" says (a keyword copy of the id as fields.uniqueKey, the customer as keyword, '
+        + 'the timestamp as date), or point fields.* in the spec at fields that are.');
+    }
+    if (this.opts.role === 'source') {
+      const res = await api.count(this.index, { bool: { must_not: [{ exists: { field: this.fields.uniqueKey } }] } });
+      const without = Number(res.count);
+      if (without > 0) {
+        throw new UserError(`${without} document(s) of ${this.describe()} have no value in "${this.fields.uniqueKey}" (fields.uniqueKey): the cursor sorts on it and could not page past them.`,
+          `Give every document its _id in "${this.fields.uniqueKey}" (an update by query, or re-index them), or point fields.uniqueKey at a keyword field every document has.`);
+      }
+    }
+  }
+
+  /** No such index: fine for a target that `target.prepare` will create from a mappings file, else a UserError. */
+  private checkMissingIndex(): void {
+    const prepare = this.endpoint.prepare;
+    if (this.opts.role === 'target' && prepare?.mappingsFile) {
+      const problems = mappingProblems(this.definition().mappings, this.fields, this.opts.versionField);
+      if (problems.length) {
+        throw new UserError(`The mappings file ${prepare.mappingsFile} (target.prepare.mappingsFile) would create an index bluegreen cannot migrate into:\n  - ${problems.join('\n  - ')}`,
+          'Fix the mappings file: the README section "Elasticsearch" says what the mapping must provide.');
+      }
+      return;
+    }
+    throw new UserError(`${this.describe()}: there is no index (or alias) "${this.index}".`,
+      this.opts.role === 'source'
+        ? 'Fix source.collection in the spec: it names the index or alias to copy from.'
+        : 'Create the target index with its mapping (or set target.prepare.mappingsFile so that `bluegreen plan` creates it), or fix target.collection.');
+  }
+
+  /** The index definition from target.prepare's files (JSON or YAML). */
+  private definition(): { mappings: Record<string, unknown>; settings?: Record<string, unknown> } {
+    const prepare: NonNullable<Endpoint['prepare']> = this.endpoint.prepare ?? { tuneForBulk: false };
+    const read = (file: string, what: string) => {
+      try {
+        return yaml.load(readFileSync(file, 'utf8')) as any;
+      } catch (e) {
+        throw new UserError(`Cannot read ${what} ${file}: ${describeError(e).split('\n')[0]}`, `Give a readable JSON (or YAML) file as ${what}.`);
+      }
+    };
+    if (!prepare.mappingsFile) {
+      throw new UserError(`There is no index "${this.index}" on ${this.describe()} and no target.prepare.mappingsFile to create it from.`,
+        'Create the index yourself, or set target.prepare.mappingsFile.');
+    }
+    const mappings = unwrapMappings(read(prepare.mappingsFile, 'target.prepare.mappingsFile'));
+    const settings = prepare.settingsFile ? unwrapSettings(read(prepare.settingsFile, 'target.prepare.settingsFile')) : undefined;
+    return { mappings, ...(settings ? { settings } : {}) };
+  }
+
+  /** One search that must be complete: partial answers are retried, never taken for the truth. */
+  private async search(body: Record<string, unknown>): Promise<any> {
+    const api = await this.client();
+    const res = await api.search(this.index, body, { allow_partial_search_results: false });
+    const why = incompleteReason(res);
+    if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
+    return res;
+  }
+
+  async customers(): Promise<CustomerCount[]> {
+    const out: CustomerCount[] = [];
+    const pageSize = this.opts.customersPageSize ?? 1000;
+    let after: Record<string, unknown> | undefined;
+    for (;;) {
+      const res = await this.search(customersRequest(this.fields.customer, pageSize, after));
+      const agg = res.aggregations.customers;
+      for (const b of agg.buckets as Array<{ key: { customer: unknown }; doc_count: number }>) {
+        if (Number(b.doc_count) > 0) out.push({ customer: b.key.customer === null ? null : String(b.key.customer), count: Number(b.doc_count) });
+      }
+      if (agg.buckets.length < pageSize || !agg.after_key) return out;
+      after = agg.after_key;
+    }
+  }
+
+  async shape(customer: string | null): Promise<CustomerShape> {
+    const res = await this.search(shapeRequest(this.fields, customer));
+    const total = Number(res.hits.total?.value ?? res.hits.total);
+    const ms = (agg: { value: unknown } | undefined) => (agg?.value === null || agg?.value === undefined ? null : Math.round(Number(agg.value)));
+    return { total, noTimestamp: Number(res.aggregations.noTs.doc_count), minTs: ms(res.aggregations.minTs), maxTs: ms(res.aggregations.maxTs) };
+  }
+
+  async histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]> {
+    const { gap, body } = histogramRequest(this.fields, customer, from, to, buckets);
+    const res = await this.search(body);
+    return histogramBuckets(from, to, gap, res.aggregations.histogram.buckets);
+  }
+
+  async count(customer: string | null, bounds: SliceBounds): Promise<number> {
+    const api = await this.client();
+    const res = await api.count(this.index, sliceQuery(this.fields, customer, bounds));
+    const why = incompleteReason(res);
+    if (why) throw new RetryableError(`partial count from ${this.describe()}: ${why}`);
+    return Number(res.count);
+  }
+
+  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page> {
+    const body = pageRequest(this.fields, customer, bounds, cursor, rows, this.exclude);
+    const res = await this.search(body);
+    const hits: any[] = res.hits.hits;
+    const docs = hits.map((h) => this.toSourceDoc(h));
+    const last = hits[hits.length - 1];
+    return {
+      docs,
+      nextCursor: last ? encodeCursor(last.sort) : cursor ?? '',
+      // A short page is the last one: search_after has nothing more after it.
+      done: hits.length < Math.min(rows, MAX_PAGE),
+    };
+  }
+
+  private toSourceDoc(hit: { _id: string; _routing?: string; _source?: Doc }): SourceDoc {
+    const fields = hit._source ?? {};
+    return {
+      id: String(hit._id),
+      fields,
+      ...(hit._routing !== undefined && hit._routing !== null ? { routing: String(hit._routing) } : {}),
+      bytes: Buffer.byteLength(losslessJson.stringify(fields)),
+    };
+  }
+
+  async writeBatch(docs: SourceDoc[]): Promise<WriteResult> {
+    const api = await this.client();
+    const first = bulkRequest(docs, this.opts.versionField);
+    const result: WriteResult = { written: 0, skipped: 0, rejected: [...first.refused] };
+    let pending = first;
+    const retries = this.opts.itemRetries ?? 6;
+    try {
+      await withBackoff(async () => {
+        if (pending.sent.length === 0) return;
+        // A whole-request 429/503 or a lost connection throws RetryableError from here, to the worker.
+        const res = await api.bulk(this.index, pending.body);
+        const outcome = res.errors === false
+          ? { written: pending.sent.length, skipped: 0, rejected: [] as Rejection[], retry: [], retryReason: null, indexProblem: null }
+          : bulkOutcome(pending.sent, res);
+        if (outcome.indexProblem) throw new Error(`the target index refused the batch: ${outcome.indexProblem}`);
+        result.written += outcome.written;
+        result.skipped += outcome.skipped;
+        result.rejected.push(...outcome.rejected);
+        if (outcome.retry.length) {
+          pending = bulkRequest(outcome.retry, this.opts.versionField);
+          throw new ItemsToRetry(outcome.retry.length, outcome.retryReason!);
+        }
+      }, {
+        attempts: retries + 1,
+        initialDelayMs: 500,
+        maxDelayMs: 30_000,
+        retryable: (e) => e instanceof ItemsToRetry,
+        onRetry: (e, attempt, delayMs) => log.warn({ index: this.index, attempt, delayMs, err: describeError(e) }, 'target busy: sending the refused documents again'),
+      });
+    } catch (e) {
+      if (!(e instanceof ItemsToRetry)) throw e;
+      // Not a RetryableError: the worker would send the whole batch again. The attempt fails and the
+      // slice resumes from its checkpoint later (what was written meanwhile then counts as skipped).
+      throw new Error(`${e.message}, still, after ${retries} retries`);
+    }
+    return result;
+  }
+
+  async refresh(): Promise<void> {
+    await (await this.client()).refresh(this.index);
+  }
+
+  /**
+   * Real-time mget by id. mget finds a document by hashing its id to a shard, so a document written
+   * with custom routing may not be found that way on a multi-shard index: ids mget does not find are
+   * looked for again with an `ids` search, which sees every shard (but only refreshed documents).
+   */
+  async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
+    const api = await this.client();
+    const out = new Map<string, VersionedDoc>();
+    const params = this.exclude.length ? { _source_excludes: this.exclude } : {};
+    for (let i = 0; i < ids.length; i += MGET_CHUNK) {
+      const chunk = ids.slice(i, i + MGET_CHUNK);
+      const res = await api.mget(this.index, chunk.map((_id) => ({ _id })), params);
+      for (const d of res.docs as any[]) {
+        // An item error (e.g. routing required by the mapping) is a miss here: the search below finds it.
+        if (d.found) out.set(String(d._id), this.versioned(d));
+      }
+      const missing = chunk.filter((id) => !out.has(id));
+      if (missing.length === 0) continue;
+      const found = await this.search({
+        size: missing.length, track_total_hits: false, seq_no_primary_term: true, query: { ids: { values: missing } },
+        ...(this.exclude.length ? { _source: { excludes: this.exclude } } : {}),
+      });
+      for (const h of found.hits.hits as any[]) out.set(String(h._id), this.versioned(h));
+    }
+    return out;
+  }
+
+  private versioned(d: any): VersionedDoc {
+    return { doc: this.toSourceDoc(d), version: `${d._seq_no}:${d._primary_term}` };
+  }
+
+  async replaceIfUnchanged(doc: SourceDoc, version: string): Promise<ConditionalResult> {
+    const api = await this.client();
+    return this.conditional(() => api.index(this.index, doc.id, doc.fields, { ...seqNoParams(version), ...(doc.routing !== undefined ? { routing: doc.routing } : {}) }));
+  }
+
+  async deleteIfUnchanged(id: string, version: string, routing?: string): Promise<ConditionalResult> {
+    const api = await this.client();
+    return this.conditional(() => api.delete(this.index, id, { ...seqNoParams(version), ...(routing !== undefined ? { routing } : {}) }));
+  }
+
+  /** if_seq_no / if_primary_term: applied only while nobody wrote the document since it was read. */
+  private async conditional(write: () => Promise<unknown>): Promise<ConditionalResult> {
+    try {
+      await write();
+      return 'applied';
+    } catch (e) {
+      // 409: written since (or deleted: "no document was found"); 404: gone.
+      if (e instanceof EsStatusError && (e.status === 409 || e.status === 404)) return 'conflict';
+      throw e;
+    }
+  }
+
+  // ---- IndexPreparer (target.prepare): each call is idempotent, targetPrep.ts records the steps.
+
+  async indexExists(): Promise<boolean> {
+    return (await this.client()).indexExists(this.index);
+  }
+
+  async createIndex(): Promise<void> {
+    const api = await this.client();
+    const definition = this.definition();
+    try {
+      await api.createIndex(this.index, definition);
+    } catch (e) {
+      if (e instanceof EsStatusError && e.type === 'resource_already_exists_exception') return;
+      if (e instanceof EsStatusError && e.status === 400) {
+        throw new UserError(`${this.describe()} refused to create the index from target.prepare: ${e.type}: ${e.reason}`,
+          'Fix the mappings/settings files (target.prepare) and run `bluegreen plan` again: it resumes where it stopped.');
+      }
+      throw e;
+    }
+  }
+
+  async readBulkSettings(): Promise<Record<string, BulkSettings>> {
+    const res = await (await this.client()).getSettings(this.index, ['index.refresh_interval', 'index.number_of_replicas']);
+    const out: Record<string, BulkSettings> = {};
+    for (const [name, { settings }] of Object.entries(res)) {
+      const value = (k: string) => (settings[k] === undefined || settings[k] === null ? null : String(settings[k]));
+      out[name] = { refresh_interval: value('index.refresh_interval'), number_of_replicas: value('index.number_of_replicas') };
+    }
+    return out;
+  }
+
+  async applyBulkSettings(values: Record<string, BulkSettings>): Promise<void> {
+    const api = await this.client();
+    for (const [name, v] of Object.entries(values)) {
+      // null puts a setting back to its default (it was not set on the index before).
+      await api.putSettings(name, { index: { refresh_interval: v.refresh_interval, number_of_replicas: v.number_of_replicas } });
+    }
+  }
+
+  async close(): Promise<void> {
+    const api = this.api;
+    this.api = null;
+    if (api) await (await api.catch(() => null))?.close();
+  }
+}
+
+/** Documents of a bulk the target was too busy to take: sent again by writeBatch, never by the worker. */
+class ItemsToRetry extends Error {
+  constructor(count: number, reason: string) {
+    super(`${count} document(s) of the batch refused for now (${reason})`);
+    this.name = 'ItemsToRetry';
+  }
+}
+
+function seqNoParams(version: string): { if_seq_no: number; if_primary_term: number } {
+  const m = /^(\d+):(\d+)$/.exec(version);
+  if (!m) throw new Error(`"${version}" is not an Elasticsearch version token (<seq_no>:<primary_term>)`);
+  return { if_seq_no: Number(m[1]), if_primary_term: Number(m[2]) };
+}
+

@@ -1,0 +1,162 @@
+/**
+ * Elasticsearch query bodies for slices, planning and paging: pure, so they are tested without a
+ * server. The filters mean exactly what the Solr ones mean (solr/queries.ts) and what `inSlice` says.
+ */
+import type { SliceBounds } from '../../coordination/workNode';
+import type { Bucket } from '../../planner/slicing';
+import { losslessJson } from '../http';
+
+export type Query = Record<string, unknown>;
+
+export interface FieldNames {
+  customer: string;
+  timestamp: string;
+  uniqueKey: string;
+}
+
+const missing = (field: string): Query => ({ bool: { must_not: [{ exists: { field } }] } });
+
+/** One customer by exact term; null = documents with no value in the customer field. */
+export function customerFilter(field: string, customer: string | null): Query {
+  if (customer === null) return missing(field);
+  return { term: { [field]: customer } };
+}
+
+/** A slice's time range, half-open [from, to) with open ends, or the documents with no timestamp. */
+export function boundsFilter(field: string, bounds: SliceBounds): Query {
+  if (bounds.kind === 'no-timestamp') return missing(field);
+  if (bounds.from === null && bounds.to === null) return { exists: { field } };
+  const range: Record<string, unknown> = { format: 'epoch_millis' };
+  if (bounds.from !== null) range.gte = bounds.from;
+  if (bounds.to !== null) range.lt = bounds.to;
+  return { range: { [field]: range } };
+}
+
+export function sliceQuery(fields: FieldNames, customer: string | null, bounds: SliceBounds): Query {
+  return { bool: { filter: [customerFilter(fields.customer, customer), boundsFilter(fields.timestamp, bounds)] } };
+}
+
+/**
+ * The cursor kept in the work node: the JSON of the last hit's sort values, which is all
+ * `search_after` needs. Unlike a scroll or point-in-time id it never expires, so it survives any
+ * restart. '' (or null) = from the start.
+ */
+export function encodeCursor(sortValues: unknown[]): string {
+  return losslessJson.stringify(sortValues);
+}
+
+export function decodeCursor(cursor: string | null): unknown[] | null {
+  if (cursor === null || cursor === '') return null;
+  let values: unknown;
+  try {
+    values = losslessJson.parse(cursor);
+  } catch {
+    throw new Error(`the cursor ${JSON.stringify(cursor.slice(0, 80))} is not an Elasticsearch search_after cursor (JSON sort values)`);
+  }
+  if (!Array.isArray(values) || values.length === 0) {
+    throw new Error(`the cursor ${JSON.stringify(cursor.slice(0, 80))} is not an Elasticsearch search_after cursor (JSON sort values)`);
+  }
+  return values;
+}
+
+/** `index.max_result_window`'s default: the largest page one search may return. */
+export const MAX_PAGE = 10_000;
+
+/** One page of a slice after the cursor, sorted on the unique key. */
+export function pageRequest(fields: FieldNames, customer: string | null, bounds: SliceBounds, cursor: string | null,
+  rows: number, excludeFields: string[] = []): Query {
+  const after = decodeCursor(cursor);
+  return {
+    size: Math.max(1, Math.min(rows, MAX_PAGE)),
+    query: sliceQuery(fields, customer, bounds),
+    sort: [{ [fields.uniqueKey]: { order: 'asc' } }],
+    track_total_hits: false,
+    ...(after ? { search_after: after } : {}),
+    ...(excludeFields.length ? { _source: { excludes: excludeFields } } : {}),
+  };
+}
+
+/**
+ * Why a search or count answer cannot be trusted, or null. A timed-out search or one with failed
+ * shards returns fewer hits than exist: taken at face value it would end a slice early.
+ */
+export function incompleteReason(res: any): string | null {
+  if (res?.timed_out === true) return 'the search timed out on some shards';
+  const shards = res?._shards;
+  if (shards && Number(shards.failed) > 0) {
+    const first = shards.failures?.[0]?.reason;
+    const why = first ? `: ${first.type ?? ''} ${first.reason ?? ''}`.trimEnd() : '';
+    return `${shards.failed} of ${shards.total} shards failed${why}`;
+  }
+  return null;
+}
+
+/** Customers and their counts, a page at a time (composite aggregation: scales to any number of customers). */
+export function customersRequest(field: string, pageSize: number, after?: Record<string, unknown>): Query {
+  return {
+    size: 0,
+    track_total_hits: false,
+    aggs: {
+      customers: {
+        composite: {
+          size: pageSize,
+          sources: [{ customer: { terms: { field, missing_bucket: true } } }],
+          ...(after ? { after } : {}),
+        },
+      },
+    },
+  };
+}
+
+export function shapeRequest(fields: FieldNames, customer: string | null): Query {
+  return {
+    size: 0,
+    track_total_hits: true,
+    query: customerFilter(fields.customer, customer),
+    aggs: {
+      minTs: { min: { field: fields.timestamp } },
+      maxTs: { max: { field: fields.timestamp } },
+      noTs: { missing: { field: fields.timestamp } },
+    },
+  };
+}
+
+/** A date histogram whose buckets start at `from` and tile [from, to) in steps of `gap` ms. */
+export function histogramRequest(fields: FieldNames, customer: string | null, from: number, to: number, buckets: number): { gap: number; body: Query } {
+  const gap = Math.max(1, Math.ceil((to - from) / buckets));
+  // Buckets are aligned on multiples of the interval, shifted by the offset: this offset puts an edge on `from`.
+  const offset = ((from % gap) + gap) % gap;
+  return {
+    gap,
+    body: {
+      size: 0,
+      track_total_hits: false,
+      query: sliceQuery(fields, customer, { kind: 'range', from, to }),
+      aggs: {
+        histogram: {
+          date_histogram: { field: fields.timestamp, fixed_interval: `${gap}ms`, offset: `${offset}ms`, min_doc_count: 1 },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The buckets over [from, to), empty ones included; the last is cut at `to` (the query never counts
+ * beyond it). Throws if the server's buckets are not on the expected edges: counts would be misplaced.
+ */
+export function histogramBuckets(from: number, to: number, gap: number, esBuckets: Array<{ key: unknown; doc_count: unknown }>): Bucket[] {
+  const counts = new Map<number, number>();
+  for (const b of esBuckets) {
+    const key = Number(b.key);
+    if ((key - from) % gap !== 0 || key < from || key >= to) {
+      throw new Error(`date_histogram bucket ${key} is not on the edges from ${from} every ${gap} ms`);
+    }
+    counts.set(key, Number(b.doc_count));
+  }
+  const out: Bucket[] = [];
+  for (let start = from; start < to; start += gap) {
+    out.push({ from: start, to: Math.min(start + gap, to), count: counts.get(start) ?? 0 });
+  }
+  return out;
+}

@@ -1,0 +1,131 @@
+/**
+ * `target.prepare`: create the target index if it is missing and tune it for bulk loading before the
+ * copy (the planner), put its settings back once every slice is finished (a worker). The steps and
+ * their order are in steps.ts; this module runs them against ZooKeeper and the cluster.
+ *
+ * Concurrency: every transition is a conditional write on the record's ZooKeeper version. Two
+ * planners, or two workers finishing together, race harmlessly: the loser re-reads the record and
+ * either finds nothing left to do or redoes an idempotent step.
+ */
+import { openBackend } from '../backends';
+import type { Backend } from '../backends/types';
+import type { Spec } from '../config/spec';
+import { Layout } from '../coordination/layout';
+import { ZkSession, decodeJson, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
+import { UserError, describeError } from '../errors';
+import { log } from '../log';
+import { withBackoff } from '../retry';
+import { advance, bulkLoadFor, initialRecord, nextAction, prepRecordProblem, type BulkSettings, type PrepRecord } from './steps';
+
+export type { BulkSettings, PrepRecord } from './steps';
+
+/** What a target must do for preparation. Each call is idempotent (it may be repeated after a crash). */
+export interface IndexPreparer {
+  indexExists(): Promise<boolean>;
+  /** Creates the index from the endpoint's prepare files; succeeds if it exists already. */
+  createIndex(): Promise<void>;
+  /** refresh_interval and number_of_replicas of every concrete index behind the name. */
+  readBulkSettings(): Promise<Record<string, BulkSettings>>;
+  applyBulkSettings(values: Record<string, BulkSettings>): Promise<void>;
+}
+
+export function isIndexPreparer(b: unknown): b is IndexPreparer {
+  const p = b as Partial<IndexPreparer>;
+  return typeof p?.indexExists === 'function' && typeof p.createIndex === 'function'
+    && typeof p.readBulkSettings === 'function' && typeof p.applyBulkSettings === 'function';
+}
+
+export function targetPrepPath(spec: Spec): string {
+  return `${new Layout(spec.zookeeper.root, spec.migration).base}/target`;
+}
+
+export async function readPrepRecord(zk: ZkSession, spec: Spec): Promise<{ record: PrepRecord; version: number } | null> {
+  const path = targetPrepPath(spec);
+  const got = await zk.getDataOrNull(path);
+  return got ? { record: decodeJson<PrepRecord>(got.data, path, prepRecordProblem), version: got.stat.version } : null;
+}
+
+/**
+ * The planner's step, before it plans: create the index and tune it, as `target.prepare` asks. Does
+ * nothing (and writes nothing) without `target.prepare`.
+ */
+export async function prepareTarget(zk: ZkSession, spec: Spec, by: string, target?: Backend): Promise<PrepRecord | null> {
+  const prepare = spec.target.prepare;
+  if (!prepare) return null;
+  const backend = target ?? openBackend(spec.target, spec);
+  try {
+    if (!isIndexPreparer(backend)) {
+      throw new UserError(`target.prepare is set, but a ${spec.target.kind} target cannot be prepared by bluegreen.`,
+        'Remove target.prepare from the spec and create the collection yourself; target.prepare is for Elasticsearch targets.');
+    }
+    return await drive(zk, spec, 'prepare', backend, by, async () =>
+      initialRecord(spec.target.collection, await backend.indexExists(), prepare.tuneForBulk, by));
+  } finally {
+    if (!target) await backend.close();
+  }
+}
+
+/**
+ * A worker's step once every slice is finished: put back the settings saved before tuning. Harmless
+ * when there is nothing to restore, when it is done already, or when another process does it too.
+ */
+export async function restoreTarget(zk: ZkSession, spec: Spec, by: string, target: Backend): Promise<PrepRecord | null> {
+  const got = await readPrepRecord(zk, spec);
+  if (!got || nextAction(got.record, 'restore').kind === 'none') return got?.record ?? null;
+  if (!isIndexPreparer(target)) {
+    log.warn({ state: got.record.state }, 'the target was prepared for bulk loading, but this target cannot restore settings');
+    return got.record;
+  }
+  return drive(zk, spec, 'restore', target, by);
+}
+
+async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', target: IndexPreparer, by: string,
+  init?: () => Promise<PrepRecord>): Promise<PrepRecord | null> {
+  const path = targetPrepPath(spec);
+  // Transient cluster trouble (429, 503, timeouts) is retried here; anything else stops the step, recorded state intact.
+  const cluster = <T>(what: string, fn: () => Promise<T>) => withBackoff(fn, {
+    attempts: spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000,
+    onRetry: (err, attempt, delayMs) => log.warn({ step: what, attempt, delayMs, err: describeError(err) }, 'target preparation: backing off'),
+  });
+  for (;;) {
+    const got = await readPrepRecord(zk, spec);
+    if (!got) {
+      if (!init) return null;
+      const rec = await init();
+      try {
+        await zk.create(path, encodeJson(rec));
+        log.info({ index: rec.index, state: rec.state }, 'target preparation recorded');
+      } catch (e) {
+        if (!isNodeExists(e)) throw e;
+      }
+      continue;
+    }
+    const { record, version } = got;
+    const action = nextAction(record, goal);
+    if (action.kind === 'none') return record;
+    let patch: Partial<PrepRecord> = {};
+    switch (action.kind) {
+      case 'create-index':
+        await cluster('create index', () => target.createIndex());
+        break;
+      case 'save-settings':
+        patch = { original: await cluster('read settings', () => target.readBulkSettings()) };
+        break;
+      case 'apply-bulk-settings':
+        await cluster('tune for bulk', () => target.applyBulkSettings(bulkLoadFor(record.original!)));
+        break;
+      case 'announce-restore':
+        break;
+      case 'restore-settings':
+        await cluster('restore settings', () => target.applyBulkSettings(record.original!));
+        break;
+    }
+    try {
+      await zk.setData(path, encodeJson(advance(record, action.then, by, patch)), version);
+      log.info({ index: record.index, from: record.state, to: action.then, ...(patch.original ? { saved: patch.original } : {}) }, 'target preparation step');
+    } catch (e) {
+      if (!isBadVersion(e)) throw e;
+      // Another process moved the record meanwhile: read it again and carry on from there.
+    }
+  }
+}
