@@ -16,6 +16,7 @@ import type { PlanNode } from '../coordination/workNode';
 import { newWorkNode } from '../coordination/workNode';
 import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists, type MultiOp } from '../coordination/zk';
 import { log } from '../log';
+import { prepareTarget } from '../prepare/targetPrep';
 import { shuffle } from '../util';
 import { planCustomer, summarize, type PlannedSlice } from './slicing';
 
@@ -72,6 +73,8 @@ export class Planner {
     const zk = this.zk!;
     const store = new MigrationStore(zk, this.spec);
     await store.ensureSpec(this.id);
+    // target.prepare: the index exists and is tuned for bulk loading before any slice can be claimed.
+    await prepareTarget(zk, this.spec, this.id);
     await zk.mkdirp(store.layout.customers);
     // Shuffled so that planners started together spread over customers instead of queueing on one.
     const queue = shuffle(await this.customers());

@@ -14,6 +14,7 @@ import { CreateMode, ZkSession, encodeJson } from '../coordination/zk';
 import { EXIT, FencedError, RetryableError, describeError } from '../errors';
 import { log } from '../log';
 import { metrics } from '../metrics';
+import { restoreTarget } from '../prepare/targetPrep';
 import { sleep, withBackoff } from '../retry';
 import { shuffle } from '../util';
 import { nextPageRows, splitByBytes } from './batching';
@@ -44,6 +45,7 @@ export class Worker {
   private copiedDocs = 0;
   private readonly startedAt = Date.now();
   private heartbeat?: NodeJS.Timeout;
+  private targetRestored?: Promise<void>;
 
   constructor(private readonly spec: Spec, private readonly zk: ZkSession, private readonly source: Backend,
     private readonly target: Backend, private readonly opts: WorkerOptions = {}) {
@@ -76,6 +78,7 @@ export class Worker {
             await this.copy(scan.claim);
             continue;
           }
+          if (!scan.othersHold && !this.stopping) await this.copyFinished();
           if (!this.opts.follow) return;
           await this.pause(this.opts.pollMs ?? 2000);
         }
@@ -91,6 +94,18 @@ export class Worker {
     if (othersHold) return EXIT.ALL_CLAIMED;
     if (failed > 0) return EXIT.SLICES_FAILED;
     return EXIT.OK;
+  }
+
+  /**
+   * Every slice is finished (this scan saw none unplanned, unclaimed or claimed): undo the target's
+   * bulk-load tuning (target.prepare). Once per process; racing other workers is harmless (targetPrep.ts).
+   */
+  private copyFinished(): Promise<void> {
+    this.targetRestored ??= restoreTarget(this.zk, this.spec, this.id, this.target).then(() => undefined, (e) => {
+      this.targetRestored = undefined;
+      log.error({ err: describeError(e) }, 'could not restore the target index settings; the next `bluegreen work` tries again');
+    });
+    return this.targetRestored;
   }
 
   private async pause(ms: number): Promise<void> {
