@@ -240,7 +240,7 @@ export async function main(args: string[]): Promise<number> {
   const run = (fn: () => Promise<number>) => {
     result = fn();
   };
-  await yargs(args)
+  const parser = yargs(args)
     .scriptName('bluegreen')
     .usage('$0 <command> [options]\n\nMigrate Solr / Elasticsearch data from a legacy cluster to a new one with zero read downtime.')
     .command('plan', 'Count each customer\'s data and cut it into slices (work nodes in ZooKeeper)', (y) =>
@@ -284,13 +284,21 @@ export async function main(args: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .strict()
     .help()
-    .fail((msg, err, y) => {
+    .fail((msg, err) => {
+      // Throwing stops yargs here: without it, it would still run the command with the bad argument.
       if (err) throw err;
-      process.stderr.write(`${y.help()}\n\nerror: ${msg}\n`);
-      process.exitCode = EXIT.USAGE;
-    })
-    .parseAsync();
-  if (!result) return process.exitCode === EXIT.USAGE ? EXIT.USAGE : EXIT.OK;
+      throw new UserError(msg, 'See `bluegreen --help` or `bluegreen <command> --help`.');
+    });
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (e instanceof UserError) {
+      process.stderr.write(`error: ${e.message}\n  what to do: ${e.hint}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+  if (!result) return EXIT.OK; // --help, --version
   try {
     return await result;
   } catch (caught) {

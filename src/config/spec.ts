@@ -26,6 +26,8 @@ const duration = z.union([z.number().int().nonnegative(), z.string()]).transform
   }
 });
 
+const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+/, 'an http:// or https:// URL, e.g. http://solr-host:8983/solr');
+
 const auth = z
   .object({
     username: z.string().min(1).optional(),
@@ -47,7 +49,7 @@ const endpoint = z
   .object({
     kind: z.enum(['solr', 'elasticsearch']),
     /** Base URL(s): Solr up to and including /solr; Elasticsearch the node URL. */
-    url: z.union([z.string().url(), z.array(z.string().url()).nonempty()]),
+    url: z.union([httpUrl, z.array(httpUrl).nonempty()]),
     /** Solr collection (or alias) / Elasticsearch index (or alias). */
     collection: z.string().min(1),
     auth: auth.optional(),

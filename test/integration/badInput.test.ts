@@ -70,6 +70,40 @@ describe('bad input', function () {
 
   it('work before plan', () => expectRefused(base(), ['work'], /has not been planned/));
 
+  it('a missing required field', () => {
+    const { target: _t, ...noTarget } = base();
+    return expectRefused(noTarget, ['plan'], /target: required/);
+  });
+  it('an unknown endpoint kind', () => expectRefused({ ...base(), source: { ...base().source, kind: 'mongodb' } }, ['plan'], /source\.kind: Invalid enum value/));
+  it('a URL that is not a URL', () => expectRefused({ ...base(), source: { ...base().source, url: 'solr-legacy:8983' } }, ['plan'], /source\.url: /));
+  it('a negative batch size', () => expectRefused({ ...base(), batch: { docs: -5 } }, ['plan'], /batch\.docs: Number must be greater than 0/));
+  it('a size that is not a size', () => expectRefused({ ...base(), batch: { bytes: 'huge' } }, ['plan'], /batch\.bytes: "huge" is not a size/));
+  it('a duration that is not a duration', () => expectRefused({ ...base(), zookeeper: { ...base().zookeeper, sessionTimeout: 'soon' } }, ['plan'], /zookeeper\.sessionTimeout: "soon" is not a duration/));
+  it('an invalid migration name', () => expectRefused({ ...base(), migration: 'a/b' }, ['plan'], /migration: letters, digits/));
+  it('customers without discovery and without a list', () => expectRefused({ ...base(), customers: { discover: false } }, ['plan'], /customers: with discover: false, give customers\.list/));
+  it('source and target the same collection', () => expectRefused({ ...base(), target: base().source }, ['plan'], /same collection on the same cluster/));
+  it('a uniqueKey that is not the collection\'s', () => expectRefused({ ...base(), fields: { uniqueKey: 'title' } }, ['plan'], /uniqueKey of solr .* is "id", but the spec says fields\.uniqueKey: "title"/));
+  it('a spec file that is a list, not a mapping', async () => {
+    const file = writeSpec({}).replace('spec.yaml', 'list.yaml');
+    require('node:fs').writeFileSync(file, '- a\n- b\n');
+    const r = await run(['plan', '--spec', file]);
+    expect(r.code).to.equal(EXIT.USAGE);
+    expect(r.stderr).to.match(/the top level must be a mapping/);
+  });
+  it('a wrong ZooKeeper credential format', () => expectRefused({ ...base(), zookeeper: { ...base().zookeeper, auth: 'nocolon' } }, ['plan'], /zookeeper\.auth: user:password/));
+  it('an unknown command or flag', async () => {
+    const r = await run(['plna']);
+    expect(r.code).to.equal(EXIT.USAGE);
+    const f = await run(['plan', '--spec', writeSpec(base()), '--dry-rum']);
+    expect(f.code).to.equal(EXIT.USAGE);
+    expect(f.stderr).to.match(/Unknown arguments?: dry-rum/);
+  });
+  it('cutover to a side that does not exist', async () => {
+    const r = await run(['cutover', '--spec', writeSpec(base()), '--to', 'blue']);
+    expect(r.code).to.equal(EXIT.USAGE);
+    expect(r.stderr).to.match(/Invalid values:[\s\S]*to/);
+  });
+
   describe('with a planned migration', () => {
     const layout = new Layout(root, 'bad');
     before(async () => {
@@ -81,6 +115,18 @@ describe('bad input', function () {
       const r = await run(['work', '--spec', writeSpec({ ...base(), slicing: { targetDocsPerSlice: 7 } })]);
       expect(r.code).to.equal(EXIT.USAGE);
       expect(r.stderr).to.match(/differs from the one migration "bad" was planned with \(changed: slicing/);
+    });
+
+    it('verify before the copy is done is refused', async () => {
+      const r = await run(['verify-integrity', '--spec', writeSpec(base())]);
+      expect(r.code).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.match(/slices are not done/);
+    });
+
+    it('release of a slice that does not exist', async () => {
+      const r = await run(['release', '--spec', writeSpec(base()), '--slice', 'nobody/99']);
+      expect(r.code).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.match(/There is no slice nobody\/99/);
     });
 
     it('a corrupt work node is named, and left as it was', async () => {
