@@ -66,7 +66,12 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   describe(): string {
-    return `elasticsearch${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.baseUrl)}, index ${this.index}`;
+    return `${this.cluster()}, index ${this.index}`;
+  }
+
+  /** "elasticsearch 8.19.4 at http://host:9200" */
+  private cluster(): string {
+    return `elasticsearch${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.baseUrl)}`;
   }
 
   /** The client for the server's major, opened on first use (`GET /` decides which). */
@@ -98,7 +103,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     const problems = Object.entries(mappings).flatMap(([name, m]) =>
       mappingProblems(m.mappings, this.fields, this.opts.versionField).map((p) => (Object.keys(mappings).length > 1 ? `${name}: ${p}` : p)));
     if (problems.length) {
-      throw new UserError(`The ${this.opts.role} index "${this.index}" on ${this.describe()} cannot be migrated:\n  - ${problems.join('\n  - ')}`,
+      throw new UserError(`The ${this.opts.role} index "${this.index}" on ${this.cluster()} cannot be migrated:\n  - ${problems.join('\n  - ')}`,
         'Map the fields as the README section "Elasticsearch" says (a keyword copy of the id as fields.uniqueKey, the customer as keyword, '
         + 'the timestamp as date), or point fields.* in the spec at fields that are.');
     }
@@ -123,7 +128,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       }
       return;
     }
-    throw new UserError(`${this.describe()}: there is no index (or alias) "${this.index}".`,
+    throw new UserError(`${capitalize(this.cluster())} has no index (or alias) "${this.index}".`,
       this.opts.role === 'source'
         ? 'Fix source.collection in the spec: it names the index or alias to copy from.'
         : 'Create the target index with its mapping (or set target.prepare.mappingsFile so that `bluegreen plan` creates it), or fix target.collection.');
@@ -140,7 +145,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       }
     };
     if (!prepare.mappingsFile) {
-      throw new UserError(`There is no index "${this.index}" on ${this.describe()} and no target.prepare.mappingsFile to create it from.`,
+      throw new UserError(`${capitalize(this.cluster())} has no index "${this.index}", and there is no target.prepare.mappingsFile to create it from.`,
         'Create the index yourself, or set target.prepare.mappingsFile.');
     }
     const mappings = unwrapMappings(read(prepare.mappingsFile, 'target.prepare.mappingsFile'));
@@ -365,6 +370,8 @@ class ItemsToRetry extends Error {
     this.name = 'ItemsToRetry';
   }
 }
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function seqNoParams(version: string): { if_seq_no: number; if_primary_term: number } {
   const m = /^(\d+):(\d+)$/.exec(version);
