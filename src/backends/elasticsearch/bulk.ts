@@ -3,7 +3,7 @@
  * outcome (created, live write won, retry, refused) is tested without a server.
  */
 import type { Rejection } from '../../coordination/workNode';
-import { losslessJson } from '../http';
+import { esJson } from './json';
 import type { SourceDoc } from '../types';
 
 /** Elasticsearch's largest version (a Java long). */
@@ -43,14 +43,14 @@ export function bulkRequest(docs: SourceDoc[], versionField?: string): BulkReque
     if (versionField) {
       const version = versionOf(d.fields[versionField]);
       if (version === null) {
-        refused.push({ id: d.id, reason: `no usable version in "${versionField}" (${losslessJson.stringify(d.fields[versionField] ?? null).slice(0, 40)}): external versioning needs a whole number >= 0` });
+        refused.push({ id: d.id, reason: `no usable version in "${versionField}" (${esJson.stringify(d.fields[versionField] ?? null).slice(0, 40)}): external versioning needs a whole number >= 0` });
         continue;
       }
       action = { index: { ...meta, version, version_type: 'external_gte' } };
     } else {
       action = { create: meta };
     }
-    lines.push(losslessJson.stringify(action), losslessJson.stringify(d.fields));
+    lines.push(esJson.stringify(action), esJson.stringify(d.fields));
     sent.push(d);
   }
   return { body: lines.length ? `${lines.join('\n')}\n` : '', sent, refused };

@@ -11,7 +11,8 @@ import { Client as Client8, Serializer as Serializer8 } from 'es8';
 import type { Endpoint } from '../../config/spec';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
-import { HttpClient, HttpStatusError, losslessJson, unreachable } from '../http';
+import { HttpClient, HttpStatusError, unreachable } from '../http';
+import { esJson } from './json';
 
 /** A refusal from the server that retrying will not change (400, 404, 409, ...). */
 export class EsStatusError extends Error {
@@ -21,21 +22,21 @@ export class EsStatusError extends Error {
   }
 }
 
-// Documents keep 64-bit integers exact (BigInt) on the way in and out, as with Solr (http.ts).
+// Documents keep 64-bit integers exact (BigInt) on the way in and out, as with Solr (json.ts).
 class LosslessSerializer7 extends Serializer7 {
   override serialize(object: any): string {
-    return losslessJson.stringify(object);
+    return esJson.stringify(object);
   }
   override deserialize(json: string): any {
-    return losslessJson.parse(json);
+    return esJson.parse(json);
   }
 }
 class LosslessSerializer8 extends Serializer8 {
   override serialize(object: Record<string, any>): string {
-    return losslessJson.stringify(object);
+    return esJson.stringify(object);
   }
   override deserialize<T = unknown>(json: string): T {
-    return losslessJson.parse(json) as T;
+    return esJson.parse(json) as T;
   }
 }
 
@@ -155,9 +156,9 @@ export class EsApi {
     return this.call(`count ${index}`, (c) => c.count({ index, body: { query } }));
   }
 
-  /** `ndjson` as built by bulk.ts: sent as is. */
+  /** `ndjson` as built by bulk.ts: sent as is. The answer keeps per item only what bulk.ts reads. */
   bulk(index: string, ndjson: string): Promise<any> {
-    return this.call(`bulk ${index}`, (c) => c.bulk({ index, body: ndjson }));
+    return this.call(`bulk ${index}`, (c) => c.bulk({ index, body: ndjson, filter_path: 'errors,items.*.status,items.*.error' }));
   }
 
   mget(index: string, docs: Array<{ _id: string; routing?: string }>, params: Params = {}): Promise<any> {

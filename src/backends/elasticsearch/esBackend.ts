@@ -14,7 +14,7 @@ import { log, safeUrl } from '../../log';
 import type { Bucket, CustomerShape } from '../../planner/slicing';
 import type { BulkSettings, IndexPreparer } from '../../prepare/targetPrep';
 import { withBackoff } from '../../retry';
-import { losslessJson } from '../http';
+import { esJson } from './json';
 import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
 import { bulkOutcome, bulkRequest } from './bulk';
 import { EsApi, EsStatusError } from './client';
@@ -35,6 +35,9 @@ export interface EsBackendOptions {
   /** Customers per composite aggregation page. */
   customersPageSize?: number;
 }
+
+/** What a page needs of a search answer (less to send and parse): the hits, and what says it is complete. */
+const PAGE_FILTER = 'timed_out,_shards,hits.hits._id,hits.hits._routing,hits.hits._source,hits.hits.sort';
 
 /** Ids per mget request. */
 const MGET_CHUNK = 500;
@@ -154,9 +157,9 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   /** One search that must be complete: partial answers are retried, never taken for the truth. */
-  private async search(body: Record<string, unknown>): Promise<any> {
+  private async search(body: Record<string, unknown>, params: Record<string, unknown> = {}): Promise<any> {
     const api = await this.client();
-    const res = await api.search(this.index, body, { allow_partial_search_results: false });
+    const res = await api.search(this.index, body, { allow_partial_search_results: false, ...params });
     const why = incompleteReason(res);
     if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
     return res;
@@ -200,8 +203,9 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
 
   async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page> {
     const body = pageRequest(this.fields, customer, bounds, cursor, rows, this.exclude);
-    const res = await this.search(body);
-    const hits: any[] = res.hits.hits;
+    const res = await this.search(body, { filter_path: PAGE_FILTER });
+    // Filtered, an answer with no hits has no `hits` at all.
+    const hits: any[] = res.hits?.hits ?? [];
     const docs = hits.map((h) => this.toSourceDoc(h));
     const last = hits[hits.length - 1];
     return {
@@ -218,7 +222,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       id: String(hit._id),
       fields,
       ...(hit._routing !== undefined && hit._routing !== null ? { routing: String(hit._routing) } : {}),
-      bytes: Buffer.byteLength(losslessJson.stringify(fields)),
+      bytes: Buffer.byteLength(esJson.stringify(fields)),
     };
   }
 

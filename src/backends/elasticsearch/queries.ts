@@ -4,7 +4,7 @@
  */
 import type { SliceBounds } from '../../coordination/workNode';
 import type { Bucket } from '../../planner/slicing';
-import { losslessJson } from '../http';
+import { esJson } from './json';
 
 export type Query = Record<string, unknown>;
 
@@ -42,14 +42,14 @@ export function sliceQuery(fields: FieldNames, customer: string | null, bounds: 
  * restart. '' (or null) = from the start.
  */
 export function encodeCursor(sortValues: unknown[]): string {
-  return losslessJson.stringify(sortValues);
+  return esJson.stringify(sortValues);
 }
 
 export function decodeCursor(cursor: string | null): unknown[] | null {
   if (cursor === null || cursor === '') return null;
   let values: unknown;
   try {
-    values = losslessJson.parse(cursor);
+    values = esJson.parse(cursor);
   } catch {
     throw new Error(`the cursor ${JSON.stringify(cursor.slice(0, 80))} is not an Elasticsearch search_after cursor (JSON sort values)`);
   }
