@@ -183,7 +183,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   async shape(customer: string | null): Promise<CustomerShape> {
     const res = await this.search(shapeRequest(this.fields, customer));
     const total = Number(res.hits.total?.value ?? res.hits.total);
-    const ms = (agg: { value: unknown } | undefined) => (agg?.value === null || agg?.value === undefined ? null : Math.round(Number(agg.value)));
+    // Whole milliseconds, rounded down: a date_nanos value stays inside [min, max + 1).
+    const ms = (agg: { value: unknown } | undefined) => (agg?.value === null || agg?.value === undefined ? null : Math.floor(Number(agg.value)));
     return { total, noTimestamp: Number(res.aggregations.noTs.doc_count), minTs: ms(res.aggregations.minTs), maxTs: ms(res.aggregations.maxTs) };
   }
 

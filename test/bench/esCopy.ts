@@ -1,0 +1,174 @@
+/**
+ * Figures, not a test: documents/second of the fleet (plan + N workers, real processes) copying
+ * Elasticsearch 7.17 → 8.19 on the local stack, beside a tight loop with no coordination
+ * (search_after pages → bulk create: the ceiling) and beside `elasticdump` on the same data.
+ *
+ * elasticdump is not a dependency of the project: the first run installs it with npm into .bench/
+ * (git-ignored). Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import yaml from 'js-yaml';
+import { ZkSession } from '../../src/coordination/zk';
+import { generateDocs } from '../../src/demo/dataset';
+import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
+import { stack, uniqueName } from '../support/stack';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const DOCS = Number(arg('docs', '50000'));
+const WORKERS = arg('workers', '1,3').split(',').map(Number);
+const BATCH = Number(arg('batch', '500'));
+const ELASTICDUMP_VERSION = '6.125.1';
+const repo = resolve(__dirname, '../../..');
+const bin = join(repo, 'bin/bluegreen');
+const SETTINGS = { number_of_shards: 2, number_of_replicas: 0 };
+
+async function post(url: string, body: string, ndjson = false): Promise<any> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' }, body });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${(await r.text()).slice(0, 300)}`);
+  return r.json();
+}
+
+/** The ceiling: one stream, no coordination, no checkpoints, plain JSON. */
+async function tightLoop(src: string, dst: string): Promise<number> {
+  const t0 = Date.now();
+  let after: unknown[] | undefined;
+  let n = 0;
+  for (;;) {
+    const page = await post(`${stack.esLegacy}/${src}/_search`, JSON.stringify({ size: BATCH, sort: [{ id: 'asc' }], track_total_hits: false, ...(after ? { search_after: after } : {}) }));
+    const hits: any[] = page.hits.hits;
+    if (hits.length) {
+      const body = hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join('');
+      const res = await post(`${stack.esNew}/${dst}/_bulk`, body, true);
+      if (res.errors) throw new Error('tight loop: bulk item errors');
+      n += hits.length;
+      after = hits[hits.length - 1].sort;
+    }
+    if (hits.length < BATCH) break;
+  }
+  return n / ((Date.now() - t0) / 1000);
+}
+
+function elasticdumpBin(): string {
+  const dir = join(repo, '.bench/elasticdump');
+  const path = join(dir, 'node_modules/.bin/elasticdump');
+  if (!existsSync(path)) {
+    process.stdout.write(`installing elasticdump ${ELASTICDUMP_VERSION} into .bench/elasticdump (npm, once) ...\n`);
+    mkdirSync(dir, { recursive: true });
+    execFileSync('npm', ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `elasticdump@${ELASTICDUMP_VERSION}`], { stdio: 'inherit' });
+  }
+  return path;
+}
+
+function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+  return new Promise((res) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    let err = '';
+    c.stderr!.on('data', (d) => (err = (err + d).slice(-2000)));
+    c.on('close', (code) => {
+      if (code !== 0 && code !== 3) process.stderr.write(`${cmd} ${args[0]} exited ${code}: ${err}\n`);
+      res(code ?? 1);
+    });
+  });
+}
+
+async function elasticdump(src: string, dst: string): Promise<number> {
+  const path = elasticdumpBin();
+  const t0 = Date.now();
+  const code = await runProcess(path, [`--input=${stack.esLegacy}/${src}`, `--output=${stack.esNew}/${dst}`, '--type=data', `--limit=${BATCH}`]);
+  if (code !== 0) throw new Error(`elasticdump exited ${code}`);
+  return DOCS / ((Date.now() - t0) / 1000);
+}
+
+async function fleet(src: string, dst: string, workers: number, root: string, tune: boolean): Promise<{ rate: number; planMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bg-bench-'));
+  const spec = join(dir, 'spec.yaml');
+  const mappingsFile = join(dir, 'mappings.json');
+  writeFileSync(mappingsFile, JSON.stringify({ mappings: TEST_MAPPING }));
+  const settingsFile = join(dir, 'settings.json');
+  writeFileSync(settingsFile, JSON.stringify({ settings: SETTINGS }));
+  writeFileSync(spec, yaml.dump({
+    migration: `bench${workers}${tune ? 'tuned' : ''}`, zookeeper: { connect: stack.zk, root },
+    source: { kind: 'elasticsearch', url: stack.esLegacy, collection: src },
+    target: { kind: 'elasticsearch', url: stack.esNew, collection: dst, ...(tune ? { prepare: { mappingsFile, settingsFile, tuneForBulk: true } } : {}) },
+    slicing: { targetDocsPerSlice: Math.max(1000, Math.ceil(DOCS / (workers * 4))) },
+    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2 },
+  }));
+  const env = { BLUEGREEN_LOG_LEVEL: 'warn', BLUEGREEN_LOG_FORMAT: 'json' };
+  const p0 = Date.now();
+  if ((await runProcess(process.execPath, [bin, 'plan', '--spec', spec], env)) !== 0) throw new Error('plan failed');
+  const planMs = Date.now() - p0;
+  const t0 = Date.now();
+  const codes = await Promise.all(Array.from({ length: workers }, () => runProcess(process.execPath, [bin, 'work', '--spec', spec], env)));
+  // 3 = "others hold the rest" when the workers finish together: the copied count below is what counts.
+  if (codes.some((c) => c !== 0 && c !== 3)) throw new Error(`workers exited ${codes}`);
+  return { rate: DOCS / ((Date.now() - t0) / 1000), planMs };
+}
+
+async function main(): Promise<void> {
+  const legacy = new EsAdmin(stack.esLegacy);
+  const next = new EsAdmin(stack.esNew);
+  const src = uniqueName('bench_src');
+  const root = `/${uniqueName('bgbench')}`;
+  const targets: string[] = [];
+  const newTarget = async (create = true) => {
+    const name = uniqueName('bench_dst');
+    targets.push(name);
+    if (create) await next.createIndex(name, { settings: SETTINGS, mappings: TEST_MAPPING });
+    return name;
+  };
+  const copied = async (name: string) => {
+    await next.refresh(name);
+    return next.count(name);
+  };
+  elasticdumpBin(); // installed first, while nothing else is timing
+  const zk = await ZkSession.connect({ connect: stack.zk, sessionTimeout: 10_000, connectTimeout: 10_000 });
+  try {
+    process.stdout.write(`loading ${DOCS} documents into Elasticsearch ${await legacy.version()} ...\n`);
+    await legacy.createIndex(src, { settings: SETTINGS, mappings: TEST_MAPPING });
+    const profiles = [
+      { name: 'big', docs: Math.floor(DOCS * 0.7), spanDays: 7 },
+      { name: 'mid', docs: Math.floor(DOCS * 0.2), spanDays: 90 },
+      { name: 'small', docs: DOCS - Math.floor(DOCS * 0.7) - Math.floor(DOCS * 0.2), spanDays: 900 },
+    ];
+    await legacy.index(src, [...generateDocs(profiles, Date.now(), 3)].map((d) => ({ _id: d.id, source: d })));
+    const rows: string[] = [];
+    const row = (label: string, rate: number, name: string, extra = '') => copied(name).then((n) => {
+      rows.push(`${label.padEnd(48)} ${String(Math.round(rate)).padStart(6)} docs/s  (${n}/${DOCS} copied${extra})`);
+      process.stdout.write(`${rows[rows.length - 1]}\n`);
+    });
+
+    const dstTight = await newTarget();
+    const tight = await tightLoop(src, dstTight);
+    await row('tight loop (no coordination, 1 stream)', tight, dstTight);
+
+    const dstDump = await newTarget();
+    await row(`elasticdump ${ELASTICDUMP_VERSION} (--limit ${BATCH})`, await elasticdump(src, dstDump), dstDump);
+
+    for (const w of WORKERS) {
+      const dst = await newTarget();
+      const r = await fleet(src, dst, w, root, false);
+      await row(`fleet, ${w} worker(s) x 2 slices`, r.rate, dst, `; plan ${r.planMs} ms; ${Math.round((r.rate / tight) * 100)} % of the tight loop`);
+    }
+    const w = Math.max(...WORKERS);
+    const dst = await newTarget(false);
+    const r = await fleet(src, dst, w, root, true);
+    await row(`fleet, ${w} worker(s), target.prepare tuneForBulk`, r.rate, dst, `; plan incl. create + tune ${r.planMs} ms`);
+    process.stdout.write(`\n${DOCS} documents, batch ${BATCH}, Elasticsearch 7.17 → 8.19 on one ${require('node:os').cpus().length}-core machine (servers and workers share it):\n${rows.join('\n')}\n`);
+  } finally {
+    await zk.removeRecursive(root);
+    zk.close();
+    await legacy.deleteIndex(src);
+    for (const t of targets) await next.deleteIndex(t);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : e}\n`);
+  process.exitCode = 1;
+});
