@@ -9,6 +9,7 @@
  * documents once its session is suspect, even before ZooKeeper tells it anything.
  */
 import { FencedError } from '../errors';
+import { sleep } from '../retry';
 import { Layout } from './layout';
 import type { WorkNode } from './workNode';
 import { workNodeProblem } from './workNode';
@@ -22,6 +23,8 @@ export interface ClaimInfo {
 
 export class SliceClaim {
   private released = false;
+  /** The session epoch the claim was taken in: a renewed session means the ephemeral claim is gone. */
+  private readonly epoch: number;
 
   private constructor(
     private readonly zk: ZkSession,
@@ -32,7 +35,9 @@ export class SliceClaim {
     /** The work node as this claim last wrote it. */
     public node: WorkNode,
     private version: number,
-  ) {}
+  ) {
+    this.epoch = zk.epoch;
+  }
 
   /**
    * Tries to claim a slice. Returns null when another worker holds it or it is already finished.
@@ -72,12 +77,16 @@ export class SliceClaim {
   }
 
   get held(): boolean {
-    return !this.released && !this.zk.suspect();
+    return !this.released && !this.zk.suspect() && this.zk.epoch === this.epoch;
   }
 
   /** Throws FencedError unless this worker may still act on the slice. Call before every write. */
   assertHeld(): void {
     if (this.released) throw new FencedError(`claim ${this.claimPath} was released`);
+    if (this.zk.epoch !== this.epoch) {
+      this.released = true;
+      throw new FencedError(`the ZooKeeper session that held ${this.claimPath} expired`);
+    }
     if (this.zk.suspect()) {
       throw new FencedError(`no answer from ZooKeeper for ${Date.now() - this.zk.lastContactAt} ms: the session may have expired, so the claim on ${this.claimPath} may be gone`);
     }
@@ -107,17 +116,42 @@ export class SliceClaim {
     }
   }
 
-  /** Gives the slice back. Removes the claim only while the work node is still ours (never another's claim). */
+  /**
+   * Gives the slice back. Removes the claim only while the work node is still ours (never another's
+   * claim). If ZooKeeper cannot be reached now, keeps trying in the background for as long as the
+   * session that owns the claim may still be alive — a claim left behind would block the slice.
+   */
   async release(): Promise<void> {
-    if (this.released) return;
+    if (this.releasing) return this.releasing;
     this.released = true;
+    this.releasing = this.tryRelease();
+    return this.releasing;
+  }
+
+  private releasing?: Promise<void>;
+
+  private async tryRelease(): Promise<void> {
+    if (await this.removeClaim()) return;
+    // Not reachable now: keep trying in the background, so a stopping lane is not held up.
+    void (async () => {
+      while (this.zk.epoch === this.epoch && !this.zk.isClosed) {
+        await sleep(1000);
+        if (await this.removeClaim()) return;
+      }
+    })();
+  }
+
+  /** True when settled: removed, gone, someone else's, or the session that owned it ended. False: ZooKeeper unreachable. */
+  private async removeClaim(): Promise<boolean> {
+    if (this.zk.epoch !== this.epoch) return true;
     try {
       await this.zk.multi([
         { op: 'check', path: this.slicePath, version: this.version },
         { op: 'remove', path: this.claimPath, version: 0 },
       ]);
-    } catch {
-      // Gone already, or someone else's now: either way not ours to remove. Our session's end frees it.
+      return true;
+    } catch (e) {
+      return e instanceof MultiError;
     }
   }
 }

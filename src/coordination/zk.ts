@@ -58,17 +58,33 @@ export class MultiError extends Error {
 export class ZkSession {
   /** Last time the server answered us (any request or heartbeat). */
   lastContactAt = Date.now();
+  /**
+   * Bumped each time the session is replaced after it expired: everything ephemeral of an older epoch
+   * (claims, worker registration) is gone, and whoever held it must act accordingly.
+   */
+  epoch = 0;
   private connected = false;
   private closed = false;
+  private current: Client;
   readonly acls: ACL[];
 
-  private constructor(readonly client: Client, readonly options: ZkOptions) {
+  private constructor(client: Client, readonly options: ZkOptions) {
+    this.current = client;
     // With credentials: only this identity may change the migration's nodes; anyone may read them
     // (status, the read router). Without: open, as ZooKeeper's default.
     this.acls = options.auth
       ? [new ACL(zookeeper.Permission.ALL, new Id('digest', digestId(options.auth))), new ACL(zookeeper.Permission.READ, new Id('world', 'anyone'))]
       : ((zookeeper.ACL as any).OPEN_ACL_UNSAFE as ACL[]);
+    this.watch(client);
+  }
+
+  get client(): Client {
+    return this.current;
+  }
+
+  private watch(client: Client): void {
     client.on('state', (state) => {
+      if (client !== this.current) return;
       if (state === zookeeper.State.SYNC_CONNECTED || state === zookeeper.State.CONNECTED_READ_ONLY) {
         this.connected = true;
         this.lastContactAt = Date.now();
@@ -76,7 +92,27 @@ export class ZkSession {
         this.connected = false;
       }
       log.debug({ zkState: String(state) }, 'zookeeper state');
+      if (state === zookeeper.State.EXPIRED && !this.closed) void this.renew();
     });
+  }
+
+  /** The session expired (ZooKeeper told us on reconnect): start a new one; its epoch tells the old ephemerals are gone. */
+  private async renew(): Promise<void> {
+    const old = this.current;
+    log.warn({ epoch: this.epoch + 1 }, 'zookeeper session expired: starting a new session (claims of the old one are gone)');
+    const client = zookeeper.createClient(this.options.connect, { sessionTimeout: this.options.sessionTimeout, spinDelay: 500, retries: 0 });
+    this.current = client;
+    this.epoch++;
+    this.watch(client);
+    try {
+      old.close();
+    } catch {
+      /* already closed */
+    }
+    client.once('connected', () => {
+      if (this.options.auth) client.addAuthInfo('digest', Buffer.from(this.options.auth));
+    });
+    client.connect();
   }
 
   /** Connects, or throws a UserError naming the connect string when ZooKeeper does not answer in time. */
@@ -89,6 +125,7 @@ export class ZkSession {
     const session = new ZkSession(client, options);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
+        session.closed = true;
         client.close();
         reject(new UserError(`ZooKeeper at ${options.connect} did not answer within ${options.connectTimeout} ms.`,
           'Check that ZooKeeper is running and the connect string (zookeeper.connect, BLUEGREEN_ZK_CONNECT or --zk) is right.'));
@@ -101,6 +138,10 @@ export class ZkSession {
     });
     if (options.auth) client.addAuthInfo('digest', Buffer.from(options.auth));
     return session;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get isConnected(): boolean {
@@ -227,7 +268,7 @@ export class ZkSession {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.client.close();
+      this.current.close();
     } catch (e) {
       log.debug({ err: describeError(e) }, 'closing zookeeper client');
     }

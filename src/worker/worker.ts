@@ -10,12 +10,12 @@ import { SliceClaim } from '../coordination/claim';
 import { MigrationStore } from '../coordination/migration';
 import type { Rejection, WorkNode } from '../coordination/workNode';
 import { describeBounds } from '../coordination/workNode';
-import { CreateMode, ZkSession, encodeJson } from '../coordination/zk';
-import { EXIT, FencedError, RetryableError, describeError } from '../errors';
+import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists } from '../coordination/zk';
+import { EXIT, FencedError, RetryableError, UserError, describeError } from '../errors';
 import { log } from '../log';
 import { metrics } from '../metrics';
 import { restoreTarget } from '../prepare/targetPrep';
-import { sleep, withBackoff } from '../retry';
+import { backoffDelay, sleep, withBackoff } from '../retry';
 import { shuffle } from '../util';
 import { nextPageRows, splitByBytes } from './batching';
 import { RateLimiter } from './rateLimiter';
@@ -70,8 +70,21 @@ export class Worker {
     let failed = 0;
     try {
       const lanes = Array.from({ length: this.spec.worker.slicesInFlight }, async () => {
+        let trouble = 0;
         while (!this.stopping) {
-          const scan = await this.claimNext();
+          let scan: ScanResult;
+          try {
+            scan = await this.claimNext();
+            trouble = 0;
+          } catch (e) {
+            // ZooKeeper unreachable or restarting: wait for it (readiness shows it), never crash the fleet.
+            if (e instanceof UserError) throw e;
+            trouble++;
+            const delay = backoffDelay(Math.min(trouble, 6), { initialDelayMs: 500, maxDelayMs: 10_000 });
+            log.warn({ err: describeError(e), retryInMs: delay }, 'cannot scan for work (ZooKeeper?); retrying');
+            await this.pause(delay);
+            continue;
+          }
           othersHold = scan.othersHold;
           failed = scan.failed;
           if (scan.claim) {
@@ -115,7 +128,9 @@ export class Worker {
 
   private async register(): Promise<void> {
     await this.zk.mkdirp(this.store.layout.workers);
-    await this.zk.create(this.store.layout.worker(this.id), encodeJson(this.describeSelf()), CreateMode.EPHEMERAL);
+    await this.zk.create(this.store.layout.worker(this.id), encodeJson(this.describeSelf()), CreateMode.EPHEMERAL).catch((e) => {
+      if (!isNodeExists(e)) throw e;
+    });
   }
 
   private describeSelf() {
@@ -131,7 +146,9 @@ export class Worker {
     try {
       await this.zk.setData(this.store.layout.worker(this.id), encodeJson(this.describeSelf()), -1);
     } catch (e) {
-      log.debug({ err: describeError(e) }, 'worker heartbeat failed');
+      // After a session was renewed the ephemeral registration is gone: register again.
+      if (isNoNode(e)) await this.register().catch((err) => log.debug({ err: describeError(err) }, 'worker re-registration failed'));
+      else log.debug({ err: describeError(e) }, 'worker heartbeat failed');
     }
   }
 
@@ -155,8 +172,10 @@ export class Worker {
           continue;
         }
         if (claims.has(name)) {
-          othersHold = true;
-          continue;
+          if (!(await this.removeOrphanClaim(cn, name))) {
+            othersHold = true;
+            continue;
+          }
         }
         const claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => {
           this.finished.set(key, node.status);
@@ -170,6 +189,27 @@ export class Worker {
       }
     }
     return { claim: null, othersHold, failed };
+  }
+
+  /**
+   * A claim of this worker's own session that no lane holds (its release failed while ZooKeeper was
+   * unreachable, and the session survived): remove it, or the slice would stay blocked.
+   */
+  private async removeOrphanClaim(cn: string, name: string): Promise<boolean> {
+    const key = `${cn}/${name}`;
+    if ([...this.holding].some((c) => c.key === key)) return false;
+    const got = await this.zk.getDataOrNull(this.store.layout.claim(cn, name));
+    if (!got) return true;
+    let info: { worker?: string; session?: string } = {};
+    try {
+      info = JSON.parse(got.data.toString('utf8'));
+    } catch {
+      return false;
+    }
+    if (info.worker !== this.id || info.session !== this.zk.sessionId) return false;
+    log.warn({ slice: key }, 'removing an orphaned claim of this worker');
+    await this.zk.remove(this.store.layout.claim(cn, name), got.stat.version).catch(() => undefined);
+    return true;
   }
 
   private retryOptions(side: 'read' | 'write') {
