@@ -15,6 +15,7 @@ export const metrics = {
   claimsTaken: new client.Counter({ name: 'bluegreen_claims_taken_total', help: 'Slice claims taken', labelNames: ['migration'] as const, registers: [registry] }),
   claimsLost: new client.Counter({ name: 'bluegreen_claims_lost_total', help: 'Slice claims lost to fencing', labelNames: ['migration'] as const, registers: [registry] }),
   retries: new client.Counter({ name: 'bluegreen_backoffs_total', help: 'Requests retried after a transient failure', labelNames: ['migration', 'side'] as const, registers: [registry] }),
+  throttle: new client.Gauge({ name: 'bluegreen_throttle_documents_per_second', help: 'Documents/s a worker allows itself now (0 = no limit); halves when the target pushes back', labelNames: ['migration'] as const, registers: [registry] }),
   readSeconds: new client.Histogram({ name: 'bluegreen_read_batch_seconds', help: 'Time to read one page from the source', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
   writeSeconds: new client.Histogram({ name: 'bluegreen_write_batch_seconds', help: 'Time to write one batch to the target', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
 };

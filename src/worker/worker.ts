@@ -220,6 +220,10 @@ export class Worker {
       abort: () => this.stopping,
       onRetry: (err: unknown, attempt: number, delayMs: number) => {
         metrics.retries.inc({ migration: this.spec.migration, side });
+        if (side === 'write') {
+          this.limiter.pushback();
+          metrics.throttle.set({ migration: this.spec.migration }, this.limiter.limit);
+        }
         log.warn({ side, attempt, delayMs, err: describeError(err) }, 'backing off');
       },
     };
@@ -255,6 +259,7 @@ export class Worker {
             return this.target.writeBatch(batch);
           }, this.retryOptions('write'));
           endWrite();
+          this.limiter.recovered();
           written += r.written;
           skipped += r.skipped;
           rejected.push(...r.rejected);

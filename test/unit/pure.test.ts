@@ -94,3 +94,28 @@ describe('safeUrl', () => {
     expect(safeUrl('http://u:secret@host:8983/solr')).to.equal('http://host:8983/solr');
   });
 });
+
+describe('adaptive rate limiter', () => {
+  it('halves on pushback, creeps back up to the configured ceiling', async () => {
+    const { RateLimiter } = await import('../../src/worker/rateLimiter');
+    const r = new RateLimiter(1000);
+    expect(r.limit).to.equal(1000);
+    r.pushback();
+    expect(r.limit).to.equal(500);
+    r.pushback();
+    expect(r.limit).to.equal(250);
+    for (let i = 0; i < 200; i++) r.recovered();
+    expect(r.limit).to.equal(1000);
+    const floor = new RateLimiter(0, 5);
+    expect(floor.limit).to.equal(0, 'unlimited');
+    for (let i = 0; i < 20; i++) floor.pushback();
+    expect(floor.limit).to.equal(5);
+  });
+  it('paces documents to the allowed rate', async () => {
+    const { RateLimiter } = await import('../../src/worker/rateLimiter');
+    const r = new RateLimiter(200);
+    const t0 = Date.now();
+    for (let i = 0; i < 6; i++) await r.take(50); // 300 docs at 200/s, starting from an empty bucket
+    expect(Date.now() - t0).to.be.within(1200, 2500);
+  });
+});
