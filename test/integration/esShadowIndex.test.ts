@@ -14,6 +14,7 @@ import type { PlanNode } from '../../src/coordination/workNode';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { EXIT } from '../../src/errors';
+import { log } from '../../src/log';
 import type { PrepRecord } from '../../src/prepare/steps';
 import { prepareTarget, restoreTarget, targetPrepPath } from '../../src/prepare/targetPrep';
 import { run, start, writeSpec } from '../support/cli';
@@ -146,11 +147,14 @@ describe('Elasticsearch target preparation: crash safety', function () {
   const write = (rec: object) => zk.setData(path, Buffer.from(JSON.stringify(rec)), -1);
   const read = async (): Promise<PrepRecord> => JSON.parse((await zk.getData(path)).data.toString());
 
+  const level = log.level;
   before(async () => {
+    log.level = 'warn'; // the steps log at info: not in the test report
     zk = await connectZk();
     await zk.mkdirp(path);
   });
   after(async () => {
+    log.level = level;
     await zk.removeRecursive(root);
     zk.close();
     await es.deleteIndex(index);
