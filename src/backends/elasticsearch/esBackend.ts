@@ -14,10 +14,10 @@ import { log, safeUrl } from '../../log';
 import type { Bucket, CustomerShape } from '../../planner/slicing';
 import type { BulkSettings, IndexPreparer } from '../../prepare/targetPrep';
 import { withBackoff } from '../../retry';
-import { esJson } from './json';
 import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
 import { bulkOutcome, bulkRequest } from './bulk';
 import { EsApi, EsStatusError } from './client';
+import { esJson } from './json';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import {
   customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
