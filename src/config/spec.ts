@@ -189,6 +189,9 @@ export const specSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
+    if (spec.source.prepare) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'prepare'], message: 'prepare is for the target only: bluegreen never changes the source' });
+    }
     if (!spec.customers.discover && !spec.customers.list?.length) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['customers'], message: 'with discover: false, give customers.list' });
     }

@@ -4,8 +4,12 @@
  */
 export const NO_CUSTOMER = '_none';
 
+/** The empty string is a value a keyword field can hold; it needs a node name of its own. */
+export const EMPTY_CUSTOMER = '_empty';
+
 export function customerNodeName(customer: string | null): string {
   if (customer === null) return NO_CUSTOMER;
+  if (customer === '') return EMPTY_CUSTOMER;
   // A real customer literally named "_none" must not collide with the no-customer bucket.
   const enc = encodeURIComponent(customer).replace(/\./g, '%2E');
   return enc.startsWith('_') ? `%5F${enc.slice(1)}` : enc;
@@ -13,6 +17,7 @@ export function customerNodeName(customer: string | null): string {
 
 export function customerFromNodeName(name: string): string | null {
   if (name === NO_CUSTOMER) return null;
+  if (name === EMPTY_CUSTOMER) return '';
   return decodeURIComponent(name);
 }
 

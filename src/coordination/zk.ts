@@ -140,6 +140,10 @@ export class ZkSession {
     return session;
   }
 
+  private get requestTimeout(): number {
+    return Math.max(2000, this.options.sessionTimeout);
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -157,9 +161,22 @@ export class ZkSession {
     return this.closed || Date.now() - this.lastContactAt > this.options.sessionTimeout * margin;
   }
 
+  /**
+   * One request. node-zookeeper-client queues requests while disconnected and may never answer them
+   * if the session ends meanwhile, so every request has a deadline (the session timeout): past it,
+   * it fails as a connection loss and the caller's own retry decides.
+   */
   private call<T>(fn: (cb: (err: Error | Exception | null, ...rest: any[]) => void) => void, pick: (...rest: any[]) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(Object.assign(new Error(`ZooKeeper did not answer within ${this.requestTimeout} ms (connection lost?)`), { code: ZK_CODES.CONNECTION_LOSS }));
+      }, this.requestTimeout);
       fn((err, ...rest) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         if (err) {
           const code = zkCode(err);
           // A server-side answer (NO_NODE, BAD_VERSION, ...) is contact too; connection errors are not.
@@ -237,7 +254,15 @@ export class ZkSession {
       else tx.remove(o.path, o.version);
     }
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(Object.assign(new Error(`ZooKeeper did not answer a multi within ${this.requestTimeout} ms (connection lost?)`), { code: ZK_CODES.CONNECTION_LOSS }));
+      }, this.requestTimeout);
       tx.commit((err, results: Array<{ type: number; err?: number; path?: string; stat?: Stat }>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         if (err) {
           const failed = (results ?? []).findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== Exception.RUNTIME_INCONSISTENCY);
           if (failed >= 0) {

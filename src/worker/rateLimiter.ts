@@ -15,7 +15,7 @@ export class RateLimiter {
   private windowStart = Date.now();
   private windowDocs = 0;
 
-  constructor(private readonly configured: number, private readonly floor = 5) {
+  constructor(private readonly configured: number, private readonly floor = 10) {
     this.allowed = configured > 0 ? configured : Infinity;
   }
 
@@ -47,10 +47,13 @@ export class RateLimiter {
     this.tokens = Math.min(this.tokens, this.allowed);
   }
 
-  /** A batch went through: raise the rate by 5 % (at least 1 doc/s), up to the ceiling. */
-  recovered(): void {
+  /**
+   * A batch of `docs` went through: raise the rate by a fifth plus one batch a second, up to the
+   * ceiling (from the floor back to thousands of docs/s in about fifteen batches).
+   */
+  recovered(docs: number): void {
     if (!Number.isFinite(this.allowed)) return;
-    this.allowed += Math.max(1, this.allowed * 0.05);
+    this.allowed = this.allowed * 1.2 + docs;
     if (this.configured > 0) this.allowed = Math.min(this.allowed, this.configured);
     else if (this.allowed > Math.max(this.observed, this.floor) * 4) this.allowed = Infinity; // well past what we do: no limit
   }

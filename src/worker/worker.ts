@@ -41,6 +41,8 @@ export class Worker {
   private readonly finished = new Map<string, WorkNode['status']>();
   private readonly limiter: RateLimiter;
   private readonly holding = new Set<SliceClaim>();
+  /** Slices a lane of this process is claiming or holding (its claim node may exist before `holding` knows it). */
+  private readonly mine = new Set<string>();
   private readonly store: MigrationStore;
   private copiedDocs = 0;
   private readonly startedAt = Date.now();
@@ -85,8 +87,6 @@ export class Worker {
             await this.pause(delay);
             continue;
           }
-          othersHold = scan.othersHold;
-          failed = scan.failed;
           if (scan.claim) {
             await this.copy(scan.claim);
             continue;
@@ -101,6 +101,7 @@ export class Worker {
       clearInterval(this.heartbeat);
       await this.zk.remove(this.store.layout.worker(this.id)).catch(() => undefined);
     }
+    if (!this.stopping) ({ othersHold, failed } = await this.outlook());
     const rate = this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000);
     log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate) }, 'worker finished');
     if (this.stopping) return EXIT.INTERRUPTED;
@@ -152,6 +153,28 @@ export class Worker {
     }
   }
 
+  /**
+   * After every lane stopped: is anything left that others hold (or that is still being planned), and
+   * did slices fail? Decides the exit code; lanes' own scans raced each other's claims.
+   */
+  private async outlook(): Promise<{ othersHold: boolean; failed: number }> {
+    let othersHold = false;
+    let failed = 0;
+    for (const cn of await this.store.customerNodes()) {
+      if (!(await this.store.readPlan(cn))) {
+        othersHold = true;
+        continue;
+      }
+      const claims = await this.store.claimNames(cn);
+      for (const name of await this.store.sliceNames(cn)) {
+        const status = this.finished.get(`${cn}/${name}`) ?? (await this.store.readSlice(cn, name))?.node.status;
+        if (status === 'failed') failed++;
+        else if (status !== 'done' && (claims.has(name) || status === 'todo')) othersHold = true;
+      }
+    }
+    return { othersHold, failed };
+  }
+
   /** Finds an unfinished, unclaimed slice and claims it. Customers in random order, to spread workers. */
   private async claimNext(): Promise<ScanResult> {
     let othersHold = false;
@@ -177,10 +200,16 @@ export class Worker {
             continue;
           }
         }
+        if (this.mine.has(key)) continue;
+        this.mine.add(key);
         const claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => {
           this.finished.set(key, node.status);
           if (node.status === 'failed') failed++;
+        }).catch((e) => {
+          this.mine.delete(key);
+          throw e;
         });
+        if (!claim) this.mine.delete(key);
         if (claim) {
           metrics.claimsTaken.inc({ migration: this.spec.migration });
           return { claim, othersHold, failed };
@@ -196,8 +225,7 @@ export class Worker {
    * unreachable, and the session survived): remove it, or the slice would stay blocked.
    */
   private async removeOrphanClaim(cn: string, name: string): Promise<boolean> {
-    const key = `${cn}/${name}`;
-    if ([...this.holding].some((c) => c.key === key)) return false;
+    if (this.mine.has(`${cn}/${name}`)) return false;
     const got = await this.zk.getDataOrNull(this.store.layout.claim(cn, name));
     if (!got) return true;
     let info: { worker?: string; session?: string } = {};
@@ -207,7 +235,7 @@ export class Worker {
       return false;
     }
     if (info.worker !== this.id || info.session !== this.zk.sessionId) return false;
-    log.warn({ slice: key }, 'removing an orphaned claim of this worker');
+    log.warn({ slice: `${cn}/${name}` }, "removing an orphaned claim of this worker");
     await this.zk.remove(this.store.layout.claim(cn, name), got.stat.version).catch(() => undefined);
     return true;
   }
@@ -259,7 +287,7 @@ export class Worker {
             return this.target.writeBatch(batch);
           }, this.retryOptions('write'));
           endWrite();
-          this.limiter.recovered();
+          this.limiter.recovered(batch.length);
           written += r.written;
           skipped += r.skipped;
           rejected.push(...r.rejected);
@@ -301,6 +329,7 @@ export class Worker {
     } finally {
       this.holding.delete(claim);
       await claim.release();
+      this.mine.delete(claim.key);
     }
   }
 

@@ -26,8 +26,9 @@ describe('solr slice filters', () => {
 
 describe('customer node names', () => {
   it('round-trip any value and never collide with the no-customer node', () => {
-    for (const c of ['acme', 'a/b', 'ünï cödé', '..', '.', '_none', '%41', 'x.y']) {
+    for (const c of ['acme', 'a/b', 'ünï cödé', '..', '.', '_none', '%41', 'x.y', '', '_empty']) {
       const n = customerNodeName(c);
+      expect(n).not.to.equal('');
       expect(n).not.to.contain('/');
       expect(n).not.to.equal(NO_CUSTOMER);
       expect(['.', '..']).not.to.include(n);
@@ -104,12 +105,20 @@ describe('adaptive rate limiter', () => {
     expect(r.limit).to.equal(500);
     r.pushback();
     expect(r.limit).to.equal(250);
-    for (let i = 0; i < 200; i++) r.recovered();
+    r.recovered(50);
+    expect(r.limit).to.equal(250 * 1.2 + 50);
+    for (let i = 0; i < 20; i++) r.recovered(50);
     expect(r.limit).to.equal(1000);
     const floor = new RateLimiter(0, 5);
     expect(floor.limit).to.equal(0, 'unlimited');
     for (let i = 0; i < 20; i++) floor.pushback();
     expect(floor.limit).to.equal(5);
+    let batches = 0;
+    while (floor.limit !== 0 && batches < 100) {
+      floor.recovered(50);
+      batches++;
+    }
+    expect(batches, 'back to unlimited within a few batches').to.be.below(20);
   });
   it('paces documents to the allowed rate', async () => {
     const { RateLimiter } = await import('../../src/worker/rateLimiter');
