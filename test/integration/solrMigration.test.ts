@@ -7,10 +7,11 @@ import { hostname } from 'node:os';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { Layout } from '../../src/coordination/layout';
-import type { WorkNode, PlanNode } from '../../src/coordination/workNode';
+import type { PlanNode } from '../../src/coordination/workNode';
 import type { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
 import { run, start, writeSpec, type Running } from '../support/cli';
+import { allSlices, waitFor } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 const PROFILES: CustomerProfile[] = [
@@ -21,32 +22,6 @@ const PROFILES: CustomerProfile[] = [
 ];
 const TOTAL = PROFILES.reduce((s, p) => s + p.docs, 0);
 const BATCH = 100;
-
-interface SliceView {
-  path: string;
-  node: WorkNode;
-}
-
-async function allSlices(zk: ZkSession, layout: Layout): Promise<SliceView[]> {
-  const out: SliceView[] = [];
-  for (const c of await zk.childrenOrEmpty(layout.customers)) {
-    for (const n of await zk.childrenOrEmpty(layout.slices(c))) {
-      const { data } = await zk.getData(layout.slice(c, n));
-      out.push({ path: layout.slice(c, n), node: JSON.parse(data.toString()) });
-    }
-  }
-  return out;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Solr 8 → Solr 9 migration, end to end', function () {
   this.timeout(300_000);

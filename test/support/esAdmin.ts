@@ -97,6 +97,21 @@ export class EsAdmin {
     return { refresh_interval: s['index.refresh_interval'] ?? null, number_of_replicas: s['index.number_of_replicas'] ?? null };
   }
 
+  async deleteDoc(name: string, id: string, routing?: string): Promise<void> {
+    await this.req('DELETE', `/${name}/_doc/${encodeURIComponent(id)}${routing ? `?routing=${encodeURIComponent(routing)}` : ''}`);
+  }
+
+  /** The indices an alias points at ([] when it does not exist). */
+  async aliasTargets(alias: string): Promise<string[]> {
+    const res = await fetch(`${this.url}/_alias/${encodeURIComponent(alias)}`);
+    if (res.status === 404) return [];
+    return Object.keys((await res.json()) as object).sort();
+  }
+
+  async putAlias(index: string, alias: string): Promise<void> {
+    await this.req('POST', '/_aliases', { actions: [{ add: { index, alias } }] });
+  }
+
   async mapping(name: string): Promise<any> {
     return (Object.values(await this.req('GET', `/${name}/_mapping`))[0] as any).mappings;
   }
