@@ -42,13 +42,17 @@ function httpPortOption<T>(y: Argv<T>) {
 
 /** Starts the ops server and the fleet gauges for a long-running command. */
 async function serveOps(s: Spec, zk: ZkSession, source: Backend, target: Backend, port: number): Promise<OpsServer | null> {
+  // Counting slices reads every work node: at most once per 30 s, and never two scans at once.
   let cached: { at: number; counts: Record<string, number> } | null = null;
+  let inFlight: Promise<Record<string, number>> | null = null;
   observeFleet(s.migration, async () => {
-    if (!cached || Date.now() - cached.at > 30_000) {
-      const t = (await collectStatus(s, zk)).totals.slices;
+    if (cached && Date.now() - cached.at < 30_000) return cached.counts;
+    inFlight ??= collectStatus(s, zk).then((st) => {
+      const t = st.totals.slices;
       cached = { at: Date.now(), counts: { todo: t.todo, in_progress: t.inProgress, done: t.done, failed: t.failed } };
-    }
-    return cached.counts;
+      return cached.counts;
+    }).finally(() => (inFlight = null));
+    return inFlight;
   }, () => zk.isConnected && !zk.suspect());
   if (!port) return null;
   const server = new OpsServer(() => zk, source, target);
@@ -223,12 +227,12 @@ async function diagnosticsCommand(argv: Common): Promise<number> {
   }
 }
 
-async function releaseCommand(argv: Common & { slice: string }): Promise<number> {
+async function releaseCommand(argv: Common & { slice: string; retry: boolean }): Promise<number> {
   const s = spec(argv);
   const zk = await connect(s);
   try {
     await new MigrationStore(zk, s).requireSpec();
-    process.stdout.write(`${await releaseSlice(s, zk, argv.slice)}\n`);
+    process.stdout.write(`${await releaseSlice(s, zk, argv.slice, { retry: argv.retry })}\n`);
     return EXIT.OK;
   } finally {
     zk.close();
@@ -259,7 +263,9 @@ export async function main(args: string[]): Promise<number> {
         .option('interval', { type: 'number', default: 2, describe: 'Seconds between refreshes with --watch' }),
     (argv) => run(() => statusCommand(argv as any)))
     .command('release', 'Take a (stuck) slice away from its worker; it resumes from its checkpoint elsewhere', (y) =>
-      common(y).option('slice', { type: 'string', demandOption: true, describe: '<customer>/<slice number>, as status shows it' }),
+      common(y)
+        .option('slice', { type: 'string', demandOption: true, describe: '<customer>/<slice number>, as status shows it' })
+        .option('retry', { type: 'boolean', default: false, describe: 'Put a failed slice back in the queue (failures reset)' }),
     (argv) => run(() => releaseCommand(argv as any)))
     .command('verify-integrity', 'Compare legacy and new slice by slice; report (and --repair) persistent differences', (y) =>
       common(y)

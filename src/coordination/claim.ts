@@ -48,6 +48,7 @@ export class SliceClaim {
     const claimPath = layout.claim(customerNode, sliceName);
     const slicePath = layout.slice(customerNode, sliceName);
     const info: ClaimInfo = { worker: workerId, session: zk.sessionId, since: Date.now() };
+    const epoch = zk.epoch;
     try {
       await zk.create(claimPath, encodeJson(info), CreateMode.EPHEMERAL);
     } catch (e) {
@@ -60,18 +61,19 @@ export class SliceClaim {
       const node = decodeJson<WorkNode>(data, slicePath, workNodeProblem);
       if (node.status !== 'todo') {
         onFinished?.(node);
-        await zk.remove(claimPath).catch(() => undefined);
+        if (zk.epoch === epoch) await zk.remove(claimPath).catch(() => undefined);
         return null;
       }
       // Taking the slice is itself a fenced write: it bumps the version any stale holder still has.
-      const claimed: WorkNode = { ...node, owner: workerId, attempts: node.attempts + 1, startedAt: node.startedAt ?? Date.now() };
+      const claimed: WorkNode = { ...node, owner: workerId, attempts: node.attempts + 1, stalls: (node.stalls ?? 0) + 1, startedAt: node.startedAt ?? Date.now() };
       const [, set] = await zk.multi([
         { op: 'check', path: claimPath, version: 0 },
         { op: 'set', path: slicePath, data: encodeJson(claimed), version: stat.version },
       ]);
       return new SliceClaim(zk, `${customerNode}/${sliceName}`, claimPath, slicePath, claimed, set.stat!.version);
     } catch (e) {
-      await zk.remove(claimPath).catch(() => undefined);
+      // Only a claim of this very session is ours to take back (after a renewal it may be another's).
+      if (zk.epoch === epoch) await zk.remove(claimPath).catch(() => undefined);
       throw e;
     }
   }

@@ -39,12 +39,19 @@ export interface WorkNode {
   counts: SliceCounts;
   /** Claims taken on this slice so far (each claim that did work is one attempt). */
   attempts: number;
-  /** Failed attempts; at spec.worker.maxAttempts the slice is marked failed. */
+  /**
+   * Claims since the cursor last moved. A slice that kills its workers (out of memory on a huge page,
+   * say) never records a failure; this counter still grows, and the worker gives up on it (worker.ts).
+   */
+  stalls?: number;
+  /** Failed attempts since the cursor last moved; at spec.worker.maxAttempts the slice is marked failed. */
   failures: number;
   lastError: string | null;
   rejections: Rejection[];
   /** Who holds it now (informational; the claim node is the authority). */
   owner: string | null;
+  /** Rows of the next page, as learned from document sizes (absent: start small). */
+  pageRows?: number;
   /** Last time the cursor moved (ms since epoch): stuck-slice detection. */
   progressAt: number | null;
   startedAt: number | null;

@@ -109,9 +109,8 @@ export class ZkSession {
     } catch {
       /* already closed */
     }
-    client.once('connected', () => {
-      if (this.options.auth) client.addAuthInfo('digest', Buffer.from(this.options.auth));
-    });
+    // Before connect: requests queued during the reconnect must already carry the credentials.
+    if (this.options.auth) client.addAuthInfo('digest', Buffer.from(this.options.auth));
     client.connect();
   }
 
@@ -141,7 +140,7 @@ export class ZkSession {
   }
 
   private get requestTimeout(): number {
-    return Math.max(2000, this.options.sessionTimeout);
+    return Math.max(2000, this.sessionTimeout);
   }
 
   get isClosed(): boolean {
@@ -152,13 +151,19 @@ export class ZkSession {
     return this.connected && !this.closed;
   }
 
+  /** The timeout the server granted (it may cap the one asked for), else the one asked for. */
+  get sessionTimeout(): number {
+    const granted = this.current.getSessionTimeout?.();
+    return granted && granted > 0 ? Math.min(granted, this.options.sessionTimeout) : this.options.sessionTimeout;
+  }
+
   get sessionId(): string {
     return this.client.getSessionId().toString('hex');
   }
 
   /** True when we cannot be sure the session is still alive (no answer for most of its timeout). */
   suspect(margin = 0.6): boolean {
-    return this.closed || Date.now() - this.lastContactAt > this.options.sessionTimeout * margin;
+    return this.closed || Date.now() - this.lastContactAt > this.sessionTimeout * margin;
   }
 
   /**

@@ -2,7 +2,7 @@
  * Moving the read alias: Solr CREATEALIAS (atomic re-point), Elasticsearch _aliases (one atomic
  * request). Both are idempotent: pointing an alias where it already points changes nothing.
  */
-import { HttpClient } from '../backends/http';
+import { HttpClient, HttpStatusError } from '../backends/http';
 import type { Endpoint } from '../config/spec';
 import { safeUrl } from '../log';
 
@@ -22,8 +22,9 @@ export async function pointAlias(alias: string, to: Endpoint, from: Endpoint): P
     let current: Record<string, unknown> = {};
     try {
       current = await http.request('GET', `${base}/_alias/${encodeURIComponent(alias)}`);
-    } catch {
-      current = {}; // 404: the alias does not exist yet
+    } catch (e) {
+      // Only a 404 means "no such alias yet"; anything else must stop us, or the alias could end up on both indices.
+      if (!(e instanceof HttpStatusError && e.status === 404)) throw e;
     }
     for (const index of Object.keys(current ?? {})) if (index !== to.collection) actions.push({ remove: { index, alias } });
   }

@@ -12,7 +12,8 @@ import { hostname, userInfo } from 'node:os';
 import type { Spec } from '../config/spec';
 import { customerNodeName } from '../coordination/layout';
 import { MigrationStore } from '../coordination/migration';
-import { ZkSession, decodeJson, encodeJson, isNodeExists } from '../coordination/zk';
+import { ZkSession, decodeJson, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
+import { readPrepRecord } from '../prepare/targetPrep';
 import { UserError } from '../errors';
 import { log } from '../log';
 import { VerifyStore } from '../verifier/verifier';
@@ -79,19 +80,21 @@ export class Cutover {
 
   private async write(state: CutoverState, version: number): Promise<number> {
     const path = this.store.layout.cutover;
+    const raced = () => new UserError('Another cutover changed the read flag at the same moment.', 'Check `bluegreen status` and run the cutover again if still needed.');
     if (version === -1) {
       try {
         await this.zk.create(path, encodeJson(state));
         return 0;
       } catch (e) {
-        if (isNodeExists(e)) throw new UserError('Another cutover changed the read flag at the same moment.', 'Check `bluegreen status` and run the cutover again if still needed.');
+        if (isNodeExists(e)) throw raced();
         throw e;
       }
     }
     try {
       return (await this.zk.setData(path, encodeJson(state), version)).version;
-    } catch {
-      throw new UserError('Another cutover changed the read flag at the same moment.', 'Check `bluegreen status` and run the cutover again if still needed.');
+    } catch (e) {
+      if (isBadVersion(e)) throw raced();
+      throw e;
     }
   }
 
@@ -128,6 +131,11 @@ export class Cutover {
       break;
     }
     if (ids.length === 0) problems.push('no verification has run (bluegreen verify-integrity)');
+    // A target still tuned for bulk loading (refresh off, no replicas) must not take reads.
+    const prep = await readPrepRecord(this.zk, this.spec);
+    if (prep && prep.record.state !== 'restored') {
+      problems.push(`the target index is still prepared for bulk loading (target record: ${prep.record.state}); let a worker restore it (bluegreen work)`);
+    }
     return { problems: problems.slice(0, 10), verification };
   }
 

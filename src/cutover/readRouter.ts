@@ -13,16 +13,33 @@ import { INITIAL_STATE, cutoverProblem, readSideFor, type CutoverState, type Rea
 
 export class ReadRouter extends EventEmitter {
   private state: CutoverState = structuredClone(INITIAL_STATE);
-  private closed = false;
+  closed = false;
 
-  private constructor(private readonly client: Client, private readonly path: string) {
+  /** The client now: a ZkSession replaces its client when a session expires, so it is looked up each time. */
+  private constructor(private readonly currentClient: () => Client, private readonly path: string) {
     super();
+  }
+
+  private get client(): Client {
+    return this.currentClient();
   }
 
   /** Reads the flag and starts watching it. `zk` is a connected node-zookeeper-client Client (or our ZkSession). */
   static async start(zk: Client | ZkSession, migration: string, root = '/bluegreen'): Promise<ReadRouter> {
-    const client = zk instanceof ZkSession ? zk.client : zk;
-    const router = new ReadRouter(client, new Layout(root, migration).cutover);
+    const current = zk instanceof ZkSession ? () => zk.client : () => zk;
+    const router = new ReadRouter(current, new Layout(root, migration).cutover);
+    if (zk instanceof ZkSession) {
+      // A renewed session has no watches: re-arm on the new client.
+      let epoch = zk.epoch;
+      const timer = setInterval(() => {
+        if (router.closed) return clearInterval(timer);
+        if (zk.epoch !== epoch && zk.isConnected) {
+          epoch = zk.epoch;
+          router.refresh().catch((e) => router.fail(e));
+        }
+      }, 1000);
+      timer.unref();
+    }
     await router.refresh();
     return router;
   }
@@ -41,10 +58,10 @@ export class ReadRouter extends EventEmitter {
     this.removeAllListeners();
   }
 
-  private refresh(): Promise<void> {
+  refresh(): Promise<void> {
     return new Promise((resolve, reject) => {
       const watcher = () => {
-        if (!this.closed) this.refresh().catch((e) => this.emit('error', e));
+        if (!this.closed) this.refresh().catch((e) => this.fail(e));
       };
       this.client.getData(this.path, watcher, (err, data) => {
         if (err) {
@@ -68,6 +85,11 @@ export class ReadRouter extends EventEmitter {
         }
       });
     });
+  }
+
+  /** Errors go to 'error' listeners if the application has any; an EventEmitter would throw otherwise. */
+  private fail(e: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', e);
   }
 
   private apply(next: CutoverState): void {

@@ -14,7 +14,8 @@ import { Layout, customerFromNodeName, customerNodeName, sliceNodeName } from '.
 import { MigrationStore } from '../coordination/migration';
 import type { PlanNode } from '../coordination/workNode';
 import { newWorkNode } from '../coordination/workNode';
-import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists, type MultiOp } from '../coordination/zk';
+import { CreateMode, ZkSession, encodeJson, isNodeExists, type MultiOp } from '../coordination/zk';
+import { sleep, withBackoff } from '../retry';
 import { log } from '../log';
 import { prepareTarget } from '../prepare/targetPrep';
 import { shuffle } from '../util';
@@ -52,9 +53,11 @@ export class Planner {
 
   /** Computes one customer's slices from counts and histograms (never a scan). */
   async computeSlices(customer: string | null): Promise<{ slices: PlannedSlice[]; shape: Awaited<ReturnType<Backend['shape']>> }> {
-    const shape = await this.source.shape(customer);
+    // Planning thousands of customers makes thousands of requests: a passing 503 must not end it.
+    const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+    const shape = await withBackoff(() => this.source.shape(customer), retry);
     const s = this.spec.slicing;
-    const slices = await planCustomer(shape, this.retentionFrom(customer), (from, to, n) => this.source.histogram(customer, from, to, n), {
+    const slices = await planCustomer(shape, this.retentionFrom(customer), (from, to, n) => withBackoff(() => this.source.histogram(customer, from, to, n), retry), {
       targetDocs: s.targetDocsPerSlice, minWidthMs: s.minSliceWidth, fanout: 100, initialBuckets: s.histogramBuckets,
     });
     return { slices, shape };
@@ -107,13 +110,16 @@ export class Planner {
         await this.waitForVanish(layout.planning(cn));
         continue;
       }
+      // The barrier is ours for as long as this session lives: every write below checks both.
+      const barrier = { path: layout.planning(cn), epoch: zk.epoch };
       try {
         // Someone may have finished between our check and our barrier.
         const raced = await this.existingPlan(layout, cn);
         if (raced) return { ...raced, outcome: 'waited' };
-        return await this.lead(layout, customer, cn);
+        return await this.lead(layout, customer, cn, barrier);
       } finally {
-        await zk.remove(layout.planning(cn)).catch(() => undefined);
+        // Never remove a barrier of another session (ours vanished with an expired one).
+        if (zk.epoch === barrier.epoch) await zk.remove(barrier.path).catch(() => undefined);
       }
     }
   }
@@ -125,13 +131,24 @@ export class Planner {
     return { customer: customerFromNodeName(cn), slices: plan.slices, ...plan.summary };
   }
 
-  private async lead(layout: Layout, customer: string | null, cn: string): Promise<CustomerPlan> {
+  private async lead(layout: Layout, customer: string | null, cn: string, barrier: { path: string; epoch: number }): Promise<CustomerPlan> {
     const zk = this.zk!;
+    /**
+     * Each write is a multi with "the barrier exists", after checking our session (so the barrier is
+     * ours) is the one that took it: a leader that lost its session stops here instead of mixing its
+     * slices with the next leader's.
+     */
+    const fenced = async (ops: MultiOp[]) => {
+      if (zk.epoch !== barrier.epoch) throw new Error(`lost the planning barrier of customer ${cn} (ZooKeeper session expired); planning it again`);
+      await zk.multi([{ op: 'check', path: barrier.path, version: 0 }, ...ops]);
+    };
     // Leftovers of a leader that died before writing the plan: unplanned, so no worker ever touched them.
     const leftovers = await zk.childrenOrEmpty(layout.slices(cn));
     if (leftovers.length) {
       log.warn({ customer, slices: leftovers.length }, 'clearing slices of an unfinished plan');
-      for (const n of leftovers) await zk.remove(layout.slice(cn, n)).catch((e) => { if (!isNoNode(e)) throw e; });
+      for (let i = 0; i < leftovers.length; i += CREATES_PER_MULTI) {
+        await fenced(leftovers.slice(i, i + CREATES_PER_MULTI).map((n) => ({ op: 'remove' as const, path: layout.slice(cn, n), version: -1 })));
+      }
     }
     const { slices, shape } = await this.computeSlices(customer);
     await zk.mkdirp(layout.slices(cn));
@@ -139,25 +156,21 @@ export class Planner {
     const ops: MultiOp[] = slices.map((s, i) => ({
       op: 'create', path: layout.slice(cn, sliceNodeName(i)), data: encodeJson(newWorkNode(customer, i, s.bounds, s.estimate)),
     }));
-    for (let i = 0; i < ops.length; i += CREATES_PER_MULTI) await zk.multi(ops.slice(i, i + CREATES_PER_MULTI));
+    for (let i = 0; i < ops.length; i += CREATES_PER_MULTI) await fenced(ops.slice(i, i + CREATES_PER_MULTI));
     const stats = summarize(slices.map((s) => s.estimate));
     const plan: PlanNode = {
       customer, slices: slices.length, estimate: stats.total, minTimestamp: shape.minTs, maxTimestamp: shape.maxTs,
       noTimestamp: shape.noTimestamp, retentionFrom: this.retentionFrom(customer), plannedAt: Date.now(), plannedBy: this.id,
       specHash: specHash(this.spec), summary: { docs: stats.total, min: stats.min, median: stats.median, max: stats.max },
     };
-    await zk.create(layout.plan(cn), encodeJson(plan));
+    await fenced([{ op: 'create', path: layout.plan(cn), data: encodeJson(plan) }]);
     log.info({ customer, slices: slices.length, docs: stats.total }, 'customer planned');
     return row(customer, slices.map((s) => s.estimate), 'planned');
   }
 
-  private waitForVanish(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const zk = this.zk!;
-      const check = () =>
-        zk.exists(path, () => check()).then((stat) => { if (!stat) resolve(); }, reject);
-      check();
-    });
+  /** Polls (a watch would be lost with a renewed session) until the other leader's barrier is gone. */
+  private async waitForVanish(path: string): Promise<void> {
+    while (await this.zk!.exists(path)) await sleep(500);
   }
 }
 

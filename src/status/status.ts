@@ -9,7 +9,7 @@ import { customerFromNodeName, customerNodeName, sliceNodeName } from '../coordi
 import { MigrationStore } from '../coordination/migration';
 import type { WorkNode } from '../coordination/workNode';
 import { describeBounds } from '../coordination/workNode';
-import { ZkSession, decodeJson, encodeJson } from '../coordination/zk';
+import { MultiError, ZkSession, decodeJson, encodeJson } from '../coordination/zk';
 import { UserError } from '../errors';
 import { Cutover, type CutoverState } from '../cutover/cutover';
 import { VerifyStore, type VerifyRun } from '../verifier/verifier';
@@ -154,13 +154,15 @@ export function renderStatus(s: MigrationStatus): string {
     for (const x of s.stuck) out.push(`  ${x.customer ?? '(no customer)'}/${x.slice}  ${x.bounds}  idle ${formatDuration(x.idleMs)}  owner ${x.owner}  read ${x.read}/${x.estimate}`);
   }
   if (s.failed.length) {
-    out.push('', `FAILED: ${s.failed.length} slice(s)`);
+    out.push('', `FAILED: ${s.failed.length} slice(s) — after fixing the cause: bluegreen release --spec <file> --slice <customer>/<n> --retry`);
     for (const x of s.failed) out.push(`  ${x.customer ?? '(no customer)'}/${x.slice}  ${x.bounds}  ${x.lastError ?? ''}`);
   }
   const v = s.verification;
   out.push('', v ? `verification ${v.id}: ${v.status}${v.totals ? ` (${v.totals.clean}/${v.totals.slices} slices clean; missing ${v.totals.missing}, extra ${v.totals.extra}, different ${v.totals.different})` : ''}` : 'verification: none yet');
   const overrides = Object.entries(s.cutover.customers);
   out.push(`reads go to: ${s.cutover.read}${overrides.length ? ` (per customer: ${overrides.map(([c, side]) => `${c}→${side}`).join(', ')})` : ''}`);
+  const p = s.cutover.pending;
+  if (p) out.push(`UNFINISHED CUTOVER to ${p.to}${p.customer ? ` for ${p.customer}` : ''} by ${p.by} at ${new Date(p.at).toISOString()}: run the same cutover command again to finish it`);
   return out.join('\n');
 }
 
@@ -168,7 +170,7 @@ export function renderStatus(s: MigrationStatus): string {
  * Takes a slice from its worker: removes the claim and bumps the work node in one multi, so the old
  * holder is fenced at its next checkpoint, and the slice resumes from its checkpoint elsewhere.
  */
-export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string): Promise<string> {
+export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string, opts: { retry?: boolean } = {}): Promise<string> {
   const m = /^(.*)\/(\d+)$/.exec(ref);
   if (!m) throw new UserError(`--slice "${ref}" is not <customer>/<slice number>.`, 'Copy it from the STUCK list of `bluegreen status` (use _none for no customer).');
   const store = new MigrationStore(zk, spec);
@@ -180,8 +182,24 @@ export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string): Prom
   const node = decodeJson<WorkNode>(got.data, path, () => null);
   const claimPath = store.layout.claim(cn, n);
   const claim = await zk.exists(claimPath);
-  const ops: Parameters<ZkSession['multi']>[0] = [{ op: 'set', path, data: encodeJson({ ...node, owner: null, lastError: `released by operator (was ${node.owner})` }), version: got.stat.version }];
+  if (node.status === 'done') throw new UserError(`Slice ${ref} is done; there is nothing to release.`, 'To copy it again, plan a new migration; verify-integrity --repair fixes single documents.');
+  if (node.status === 'failed' && !opts.retry) {
+    throw new UserError(`Slice ${ref} has failed (${node.lastError ?? 'no error recorded'}).`, `Fix the cause, then \`bluegreen release --slice ${ref} --retry\` to put it back in the queue; it resumes from its checkpoint.`);
+  }
+  const next: WorkNode = {
+    ...node, owner: null,
+    ...(node.status === 'failed' ? { status: 'todo' as const, failures: 0, stalls: 0 } : {}),
+    lastError: node.status === 'failed' ? `retried by operator after: ${node.lastError}` : `released by operator (was ${node.owner})`,
+  };
+  // One multi: the claim goes and the work node's version moves, so the old holder is fenced.
+  const ops: Parameters<ZkSession['multi']>[0] = [{ op: 'set', path, data: encodeJson(next), version: got.stat.version }];
   if (claim) ops.unshift({ op: 'remove', path: claimPath, version: -1 });
-  await zk.multi(ops);
+  try {
+    await zk.multi(ops);
+  } catch (e) {
+    if (e instanceof MultiError) throw new UserError(`Slice ${ref} changed while it was being released (${e.message}).`, 'Look at `bluegreen status` again and retry if it is still stuck.');
+    throw e;
+  }
+  if (node.status === 'failed') return `${ref} is back in the queue (failures reset); it resumes from its checkpoint`;
   return claim ? `released ${ref} (was held by ${node.owner}); it resumes from its checkpoint` : `${ref} was not claimed; its owner field was cleared`;
 }

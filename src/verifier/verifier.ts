@@ -18,7 +18,7 @@ import { CreateMode, ZkSession, decodeJson, encodeJson, isBadVersion, isNoNode, 
 import { UserError } from '../errors';
 import { log } from '../log';
 import { sleep, withBackoff } from '../retry';
-import { mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
+import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
 
 /** Ids kept per kind in a result node (the counts are always exact). */
 const IDS_KEPT = 100;
@@ -212,6 +212,7 @@ export class Verifier {
       await Promise.all(Array.from({ length: lanes }, async () => {
         for (let s = queue.shift(); s; s = queue.shift()) {
           const claim = this.runs.claimPath(run.id, s.cn, s.n);
+          const epoch = this.zk.epoch;
           try {
             await this.zk.mkdirp(claim.slice(0, claim.lastIndexOf('/')));
             await this.zk.create(claim, encodeJson({ by: this.id, since: Date.now() }), CreateMode.EPHEMERAL);
@@ -228,7 +229,7 @@ export class Verifier {
             await this.runs.writeResult(run.id, s.cn, s.n, r);
             onSlice?.(r);
           } finally {
-            await this.zk.remove(claim).catch(() => undefined);
+            if (this.zk.epoch === epoch) await this.zk.remove(claim).catch(() => undefined);
           }
         }
       }));
@@ -300,7 +301,8 @@ export class Verifier {
     for (let round = 0; round <= rounds && candidates.length > 0; round++) {
       await sleep(this.spec.verify.gracePeriod);
       const ids = candidates.map((c) => c.id);
-      const [src, tgt] = await Promise.all([this.source.getByIds(ids), this.target.getByIds(ids)]);
+      const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+      const [src, tgt] = await Promise.all([withBackoff(() => this.source.getByIds(ids), retry), withBackoff(() => this.target.getByIds(ids), retry)]);
       const next: Candidate[] = [];
       for (const c of candidates) {
         const s = src.get(c.id);
@@ -308,8 +310,9 @@ export class Verifier {
         const now = recheck(c, s?.doc, t?.doc, this.ignore);
         if (now === 'gone') continue;
         if (now === 'unstable') {
+          // Compare with what the source holds now at the next round; past the last one, leave it to live traffic.
           if (round === rounds) unstable++;
-          else next.push({ ...c, sourceHash: undefined });
+          else next.push({ ...c, sourceHash: contentHash(s!.doc.fields, this.ignore) });
           continue;
         }
         if (round < rounds - 1) next.push(c);

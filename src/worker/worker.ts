@@ -200,7 +200,18 @@ export class Worker {
             continue;
           }
         }
-        if (this.mine.has(key)) continue;
+        if (this.mine.has(key)) {
+          othersHold = true; // another lane of this process has it: not finished yet
+          continue;
+        }
+        // Read before claiming: finished slices are never claimed (a claim is a write).
+        const current = await this.store.readSlice(cn, name);
+        if (!current) continue;
+        if (current.node.status !== 'todo') {
+          this.finished.set(key, current.node.status);
+          if (current.node.status === 'failed') failed++;
+          continue;
+        }
         this.mine.add(key);
         const claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => {
           this.finished.set(key, node.status);
@@ -264,8 +275,17 @@ export class Worker {
     const { docs: maxDocs, bytes: maxBytes } = this.spec.batch;
     this.holding.add(claim);
     log.info({ ...ctx, cursor: claim.node.cursor, attempt: claim.node.attempts }, claim.node.cursor ? 'resuming slice' : 'starting slice');
-    let rows = maxDocs;
+    // The first page of a slice is small (documents may be huge); later pages follow the sizes seen.
+    let rows = claim.node.pageRows ?? Math.min(maxDocs, 100);
     try {
+      const stalls = claim.node.stalls ?? 0;
+      if (stalls > this.spec.worker.maxAttempts * 2) {
+        // Claimed again and again with no progress and no failure recorded: its workers die on it.
+        await claim.checkpoint((n) => ({ ...n, status: 'failed', owner: null, lastError: `claimed ${stalls} times without progress: do workers crash on it (out of memory on a large page?); lower batch.docs / batch.bytes, then release --retry` }));
+        metrics.slicesFinished.inc({ migration: this.spec.migration, status: 'failed' });
+        log.error({ ...ctx, stalls }, 'slice failed: no progress across many claims');
+        return;
+      }
       for (;;) {
         if (this.stopping) {
           log.info({ ...ctx, cursor: claim.node.cursor }, 'stopping: slice left at its checkpoint');
@@ -293,6 +313,12 @@ export class Worker {
           rejected.push(...r.rejected);
         }
         for (const r of rejected) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'target rejected a document');
+        if (page.docs.length >= 10 && rejected.length === page.docs.length) {
+          // Not poison documents but a target that refuses everything (schema or mapping mismatch):
+          // fail the attempt instead of "finishing" the slice with nothing copied.
+          throw new Error(`the target rejected every document of a page (${rejected[0].reason}); check the target's schema/mapping`);
+        }
+        rows = nextPageRows(page.docs, maxDocs, maxBytes);
         await claim.checkpoint((n) => ({
           ...n,
           cursor: page.nextCursor,
@@ -304,6 +330,10 @@ export class Worker {
           },
           rejections: [...n.rejections, ...rejected].slice(0, this.spec.worker.keepRejections),
           progressAt: Date.now(),
+          pageRows: rows,
+          // Progress: earlier failed attempts (and claims that got nowhere) no longer count.
+          failures: 0,
+          stalls: 0,
           ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
         }));
         metrics.docsRead.inc(labels, page.docs.length);
@@ -311,7 +341,6 @@ export class Worker {
         metrics.docsSkipped.inc(labels, skipped);
         metrics.docsRejected.inc(labels, rejected.length);
         this.copiedDocs += page.docs.length;
-        rows = nextPageRows(page.docs, maxDocs, maxBytes);
         if (page.done) {
           metrics.slicesFinished.inc({ migration: this.spec.migration, status: 'done' });
           this.finished.set(claim.key, 'done');
@@ -323,6 +352,11 @@ export class Worker {
       if (e instanceof FencedError) {
         metrics.claimsLost.inc({ migration: this.spec.migration });
         log.warn({ ...ctx, reason: e.message }, 'dropped the slice: claim lost');
+        return;
+      }
+      if (this.stopping) {
+        // A retry cut short by SIGTERM is not the slice's fault: leave it at its checkpoint.
+        log.info({ ...ctx, err: describeError(e) }, 'stopping: slice left at its checkpoint');
         return;
       }
       await this.recordFailure(claim, e, ctx);

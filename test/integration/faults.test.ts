@@ -248,6 +248,52 @@ describe('faults', function () {
       }
     });
 
+    it('a target that refuses every document fails the slices (not "done" with nothing copied); release --retry requeues them once fixed', async () => {
+      const collection = uniqueName('bgtest_refuse');
+      const configSet = uniqueName('bgtest_strict');
+      const admin = new HttpClient({ timeoutMs: 60_000, json: 'plain' });
+      await admin.request('GET', `${stack.solrNew}/admin/configs?action=CREATE&name=${configSet}&baseConfigSet=bluegreen&wt=json`);
+      try {
+        await legacy.createCollection(collection, 1);
+        await next.createCollection(collection, 1, configSet);
+        await admin.request('POST', `${stack.solrNew}/${collection}/schema?wt=json`, JSON.stringify({ 'delete-dynamic-field': { name: '*_b' } }));
+        const docs = [...generateDocs([{ name: 'r', docs: 300, spanDays: 30 }], Date.UTC(2025, 0, 1), 5)].map((d) => ({ ...d, flag_b: true }));
+        await legacy.index(collection, docs, true);
+        const spec = writeSpec({
+          migration: uniqueName('refuse'), zookeeper: { connect: stack.zk, root },
+          source: { kind: 'solr', url: stack.solrLegacy, collection }, target: { kind: 'solr', url: stack.solrNew, collection },
+          slicing: { targetDocsPerSlice: 150 }, batch: { docs: 50 }, worker: { maxAttempts: 2 },
+        });
+        expect((await run(['plan', '--spec', spec])).code).to.equal(0);
+        const w = await run(['work', '--spec', spec]);
+        expect(w.code, w.stderr.slice(-1500)).to.equal(EXIT.SLICES_FAILED);
+        const st = await run(['status', '--spec', spec, '--json']);
+        const status: MigrationStatus = JSON.parse(st.stdout);
+        expect(status.failed.length).to.be.greaterThan(0);
+        for (const f of status.failed) expect(f.lastError).to.match(/rejected every document of a page[\s\S]*flag_b/);
+        expect(status.totals.slices.done + status.failed.length).to.equal(status.totals.slices.total);
+        const human = await run(['status', '--spec', spec]);
+        expect(human.stdout).to.match(/FAILED: \d+ slice\(s\) — after fixing the cause: bluegreen release/);
+        const refused = await run(['release', '--spec', spec, '--slice', `r/${status.failed[0].slice}`]);
+        expect(refused.code).to.equal(EXIT.USAGE);
+        expect(refused.stderr).to.match(/has failed[\s\S]*--retry/);
+
+        await admin.request('POST', `${stack.solrNew}/${collection}/schema?wt=json`, JSON.stringify({ 'add-dynamic-field': { name: '*_b', type: 'boolean', indexed: true, stored: true } }));
+        for (const f of status.failed) {
+          const r = await run(['release', '--spec', spec, '--slice', `r/${f.slice}`, '--retry']);
+          expect(r.code, r.stderr).to.equal(0);
+          expect(r.stdout).to.match(/back in the queue/);
+        }
+        const again = await run(['work', '--spec', spec]);
+        expect(again.code, again.stderr.slice(-1500)).to.equal(EXIT.OK);
+        await next.commit(collection);
+        expect(await next.count(collection)).to.equal(docs.length);
+      } finally {
+        await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
+        await admin.request('GET', `${stack.solrNew}/admin/configs?action=DELETE&name=${configSet}&wt=json`).catch(() => undefined);
+      }
+    });
+
     it('workers killed again and again during live updates and deletes: after verify --repair, source and target are equal', async () => {
       const f = await fixture('chaos', stack.zk, root, [{ name: 'a', docs: 2000, spanDays: 15 }, { name: 'b', docs: 800, spanDays: 300 }], {
         worker: { slicesInFlight: 2, docsPerSecond: 300 },

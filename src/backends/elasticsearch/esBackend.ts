@@ -16,7 +16,7 @@ import type { BulkSettings, IndexPreparer } from '../../prepare/targetPrep';
 import { withBackoff } from '../../retry';
 import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
 import { bulkOutcome, bulkRequest } from './bulk';
-import { EsApi, EsStatusError } from './client';
+import { EsApi, EsStatusError, detectServer } from './client';
 import { esJson } from './json';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import {
@@ -92,6 +92,11 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   async version(): Promise<string> {
     await this.client();
     return this.serverVersion!;
+  }
+
+  /** `GET /` every time (not the cached version): readiness must see the cluster go away. */
+  async ping(): Promise<void> {
+    await detectServer(this.endpoint);
   }
 
   async check(): Promise<void> {
