@@ -13,6 +13,7 @@ import { HttpClient } from '../../src/backends/http';
 import { Layout } from '../../src/coordination/layout';
 import type { WorkNode } from '../../src/coordination/workNode';
 import { ZkSession } from '../../src/coordination/zk';
+import { SliceClaim } from '../../src/coordination/claim';
 import { EXIT } from '../../src/errors';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import type { MigrationStatus } from '../../src/status/status';
@@ -292,6 +293,27 @@ describe('faults', function () {
         await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
         await admin.request('GET', `${stack.solrNew}/admin/configs?action=DELETE&name=${configSet}&wt=json`).catch(() => undefined);
       }
+    });
+
+    it('a slice its workers keep dying on (claimed, no progress, no failure recorded) is failed, not retried forever', async () => {
+      const f = await fixture('stall', stack.zk, root, [{ name: 'a', docs: 100, spanDays: 5 }], { worker: { maxAttempts: 2 } });
+      collections.push(f.collection);
+      const [cn] = await zk.getChildren(f.layout.customers);
+      const [first] = (await zk.getChildren(f.layout.slices(cn))).sort();
+      // Five workers that claimed the slice and died before their first checkpoint.
+      for (let i = 0; i < 5; i++) {
+        const claim = await SliceClaim.tryClaim(zk, f.layout, cn, first, `doomed-${i}`);
+        expect(claim, `claim ${i}`).to.not.equal(null);
+        await claim!.release();
+      }
+      const w = await run(['work', '--spec', f.spec]);
+      expect(w.code, w.stderr.slice(-1500)).to.equal(EXIT.SLICES_FAILED);
+      const node: WorkNode = JSON.parse((await zk.getData(f.layout.slice(cn, first))).data.toString());
+      expect(node.status).to.equal('failed');
+      expect(node.lastError).to.match(/claimed 6 times without progress/);
+      expect((await run(['release', '--spec', f.spec, '--slice', `a/${node.index}`, '--retry'])).code).to.equal(0);
+      expect((await run(['work', '--spec', f.spec])).code).to.equal(EXIT.OK);
+      await assertCopied(f);
     });
 
     it('workers killed again and again during live updates and deletes: after verify --repair, source and target are equal', async () => {
