@@ -176,6 +176,8 @@ export const specSchema = z
       .object({
         /** The alias applications read through (Solr collection alias / Elasticsearch alias), moved at cutover. */
         readAlias: z.string().min(1).optional(),
+        /** A passing verification older than this does not allow a cutover: verify again (the dual write may have broken since). */
+        maxVerificationAge: duration.default(86_400_000),
       })
       .strict()
       .default({}),

@@ -125,8 +125,10 @@ export class Cutover {
       const results = (await runs.results(run.id)).filter((r) => wanted === null || customerNodeName(r.customer) === wanted);
       const clean = results.length > 0 && results.every((r) => r.clean);
       const afterCopy = results.every((r) => r.runStartedAt >= lastFinished);
+      const age = Date.now() - (run.finishedAt ?? run.startedAt);
       if (!clean) problems.push(`the latest verification (${run.id}) found differences${wanted ? ` for ${customer}` : ''}: repair them and verify again`);
       else if (!afterCopy) problems.push(`the latest verification (${run.id}) started before the copy finished: verify again`);
+      else if (age > this.spec.cutover.maxVerificationAge) problems.push(`the latest verification (${run.id}) passed ${Math.round(age / 3_600_000)} h ago, more than cutover.maxVerificationAge: verify again (--only-failed is enough)`);
       else verification = run.id;
       break;
     }
