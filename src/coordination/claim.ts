@@ -78,10 +78,6 @@ export class SliceClaim {
     }
   }
 
-  get held(): boolean {
-    return !this.released && !this.zk.suspect() && this.zk.epoch === this.epoch;
-  }
-
   /** Throws FencedError unless this worker may still act on the slice. Call before every write. */
   assertHeld(): void {
     if (this.released) throw new FencedError(`claim ${this.claimPath} was released`);

@@ -30,9 +30,8 @@ export interface WorkerOptions {
 
 interface ScanResult {
   claim: SliceClaim | null;
-  /** Unfinished slices that other workers hold, or customers not planned yet. */
+  /** Unfinished slices that other workers (or other lanes) hold, or customers not planned yet. */
   othersHold: boolean;
-  failed: number;
 }
 
 export class Worker {
@@ -68,8 +67,6 @@ export class Worker {
     // Keeps lastContactAt fresh, so a live session is never mistaken for a lost one (claim.ts).
     const beat = Math.max(200, Math.floor(this.spec.zookeeper.sessionTimeout / 5));
     this.heartbeat = setInterval(() => void this.beat(), beat);
-    let othersHold = false;
-    let failed = 0;
     try {
       const lanes = Array.from({ length: this.spec.worker.slicesInFlight }, async () => {
         let trouble = 0;
@@ -101,10 +98,10 @@ export class Worker {
       clearInterval(this.heartbeat);
       await this.zk.remove(this.store.layout.worker(this.id)).catch(() => undefined);
     }
-    if (!this.stopping) ({ othersHold, failed } = await this.outlook());
     const rate = this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000);
     log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate) }, 'worker finished');
     if (this.stopping) return EXIT.INTERRUPTED;
+    const { othersHold, failed } = await this.outlook();
     if (othersHold) return EXIT.ALL_CLAIMED;
     if (failed > 0) return EXIT.SLICES_FAILED;
     return EXIT.OK;
@@ -178,7 +175,6 @@ export class Worker {
   /** Finds an unfinished, unclaimed slice and claims it. Customers in random order, to spread workers. */
   private async claimNext(): Promise<ScanResult> {
     let othersHold = false;
-    let failed = 0;
     const customers = shuffle(await this.store.customerNodes());
     for (const cn of customers) {
       if (this.stopping) break;
@@ -190,10 +186,7 @@ export class Worker {
       for (const name of names) {
         const key = `${cn}/${name}`;
         const known = this.finished.get(key);
-        if (known) {
-          if (known === 'failed') failed++;
-          continue;
-        }
+        if (known) continue;
         if (claims.has(name)) {
           if (!(await this.removeOrphanClaim(cn, name))) {
             othersHold = true;
@@ -209,26 +202,22 @@ export class Worker {
         if (!current) continue;
         if (current.node.status !== 'todo') {
           this.finished.set(key, current.node.status);
-          if (current.node.status === 'failed') failed++;
           continue;
         }
         this.mine.add(key);
-        const claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => {
-          this.finished.set(key, node.status);
-          if (node.status === 'failed') failed++;
-        }).catch((e) => {
+        const claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => this.finished.set(key, node.status)).catch((e) => {
           this.mine.delete(key);
           throw e;
         });
         if (!claim) this.mine.delete(key);
         if (claim) {
           metrics.claimsTaken.inc({ migration: this.spec.migration });
-          return { claim, othersHold, failed };
+          return { claim, othersHold };
         }
         if (!this.finished.has(key)) othersHold = true; // lost the race to another worker
       }
     }
-    return { claim: null, othersHold, failed };
+    return { claim: null, othersHold };
   }
 
   /**
