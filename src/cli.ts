@@ -112,7 +112,7 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
   const s = spec(argv);
   // Every log line of a worker names its migration and itself, from the first one on.
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  log.setBindings({ migration: s.migration, worker: id });
+  log.setBindings({ worker: id });
   const source = openBackend(s.source, s);
   const target = openBackend(s.target, s);
   await source.check();

@@ -96,6 +96,21 @@ export class ZkSession {
     });
   }
 
+  /**
+   * node-zookeeper-client may never report `expired` (seen here: after a server restart it stays
+   * "connected" and answers nothing). No answer for twice the session timeout means the server has
+   * expired the session for sure, so starting a new one is safe.
+   */
+  private renewIfLongSilent(): void {
+    if (!this.closed && !this.renewing && Date.now() - this.lastContactAt > 2 * this.sessionTimeout) {
+      this.renewing = true;
+      this.lastContactAt = Date.now(); // the new session gets a full timeout before it is judged
+      void this.renew().finally(() => (this.renewing = false));
+    }
+  }
+
+  private renewing = false;
+
   /** The session expired (ZooKeeper told us on reconnect): start a new one; its epoch tells the old ephemerals are gone. */
   private async renew(): Promise<void> {
     const old = this.current;
@@ -176,6 +191,7 @@ export class ZkSession {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
+        this.renewIfLongSilent();
         reject(Object.assign(new Error(`ZooKeeper did not answer within ${this.requestTimeout} ms (connection lost?)`), { code: ZK_CODES.CONNECTION_LOSS }));
       }, this.requestTimeout);
       fn((err, ...rest) => {
@@ -262,6 +278,7 @@ export class ZkSession {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
+        this.renewIfLongSilent();
         reject(Object.assign(new Error(`ZooKeeper did not answer a multi within ${this.requestTimeout} ms (connection lost?)`), { code: ZK_CODES.CONNECTION_LOSS }));
       }, this.requestTimeout);
       tx.commit((err, results: Array<{ type: number; err?: number; path?: string; stat?: Stat }>) => {

@@ -24,6 +24,16 @@ import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from '
 const IDS_KEPT = 100;
 /** First-sight differences kept in memory per slice for the re-check; past this the slice is plainly broken. */
 const MAX_CANDIDATES = 20_000;
+/** Ids re-read (from each side) per request at re-check and repair. */
+const RECHECK_CHUNK = 500;
+
+/** A difference that persisted: what repair needs, and nothing more. */
+interface Persistent {
+  kind: DiffKind;
+  /** The target document's version token at the re-check (absent: not in the target). */
+  targetVersion?: string;
+  routing?: string;
+}
 
 export interface SliceVerification {
   customer: string | null;
@@ -294,29 +304,32 @@ export class Verifier {
       else overflow[c.kind]++;
     }
     const firstSight = candidates.length;
-    const persistent = new Map<string, { kind: DiffKind; src?: VersionedDoc; tgt?: VersionedDoc }>();
+    // Only what repair needs is kept per difference (the target's version token), never documents:
+    // memory is bounded by the ids, and re-reads go by chunks.
+    const persistent = new Map<string, Persistent>();
     let unstable = 0;
     const rounds = this.spec.verify.rechecks;
     // One extra round for documents whose source changed meanwhile, then they are left to live traffic.
     for (let round = 0; round <= rounds && candidates.length > 0; round++) {
       await sleep(this.spec.verify.gracePeriod);
-      const ids = candidates.map((c) => c.id);
-      const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
-      const [src, tgt] = await Promise.all([withBackoff(() => this.source.getByIds(ids), retry), withBackoff(() => this.target.getByIds(ids), retry)]);
       const next: Candidate[] = [];
-      for (const c of candidates) {
-        const s = src.get(c.id);
-        const t = tgt.get(c.id);
-        const now = recheck(c, s?.doc, t?.doc, this.ignore);
-        if (now === 'gone') continue;
-        if (now === 'unstable') {
-          // Compare with what the source holds now at the next round; past the last one, leave it to live traffic.
-          if (round === rounds) unstable++;
-          else next.push({ ...c, sourceHash: contentHash(s!.doc.fields, this.ignore) });
-          continue;
+      for (let i = 0; i < candidates.length; i += RECHECK_CHUNK) {
+        const chunk = candidates.slice(i, i + RECHECK_CHUNK);
+        const [src, tgt] = await this.readBoth(chunk.map((c) => c.id));
+        for (const c of chunk) {
+          const s = src.get(c.id);
+          const t = tgt.get(c.id);
+          const now = recheck(c, s?.doc, t?.doc, this.ignore);
+          if (now === 'gone') continue;
+          if (now === 'unstable') {
+            // Compare with what the source holds now at the next round; past the last one, leave it to live traffic.
+            if (round === rounds) unstable++;
+            else next.push({ ...c, sourceHash: contentHash(s!.doc.fields, this.ignore) });
+            continue;
+          }
+          if (round < rounds - 1) next.push(c);
+          else persistent.set(c.id, { kind: now, targetVersion: t?.version, routing: t?.doc.routing ?? s?.doc.routing });
         }
-        if (round < rounds - 1) next.push(c);
-        else persistent.set(c.id, { kind: now, src: s, tgt: t });
       }
       candidates = next;
     }
@@ -338,28 +351,42 @@ export class Verifier {
     return result;
   }
 
+  private readBoth(ids: string[]): Promise<[Map<string, VersionedDoc>, Map<string, VersionedDoc>]> {
+    const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+    return Promise.all([withBackoff(() => this.source.getByIds(ids), retry), withBackoff(() => this.target.getByIds(ids), retry)]);
+  }
+
   /**
    * Source is the truth: create what is missing (create-only), replace what differs and delete what
-   * the source no longer has — each only while the target document is still as we last read it, so
-   * a live write that landed since is never touched.
+   * the source no longer has — each only while the target document is still at the version the
+   * re-check saw, so a live write that landed since is never touched. Source documents are read
+   * again, by chunks, at repair time.
    */
-  private async repair(found: Map<string, { kind: DiffKind; src?: VersionedDoc; tgt?: VersionedDoc }>, ctx: object) {
+  private async repair(found: Map<string, Persistent>, ctx: object) {
     const out = { created: 0, replaced: 0, deleted: 0, conflicts: 0 };
-    for (const [id, d] of found) {
-      if (d.kind === 'missing' && d.src) {
-        const r = await this.target.writeBatch([d.src.doc]);
-        if (r.written) out.created++;
-        else out.conflicts++;
-      } else if (d.kind === 'different' && d.src && d.tgt) {
-        if ((await this.target.replaceIfUnchanged(d.src.doc, d.tgt.version)) === 'applied') out.replaced++;
-        else out.conflicts++;
-      } else if (d.kind === 'extra' && d.tgt) {
-        if ((await this.target.deleteIfUnchanged(id, d.tgt.version, d.tgt.doc.routing)) === 'applied') out.deleted++;
-        else out.conflicts++;
+    const entries = [...found];
+    for (let i = 0; i < entries.length; i += RECHECK_CHUNK) {
+      const chunk = entries.slice(i, i + RECHECK_CHUNK);
+      const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+      const src = await withBackoff(() => this.source.getByIds(chunk.map(([id]) => id)), retry);
+      for (const [id, d] of chunk) {
+        const s = src.get(id);
+        if (d.kind === 'missing' && s) {
+          const r = await this.target.writeBatch([s.doc]);
+          if (r.written) out.created++;
+          else out.conflicts++;
+        } else if (d.kind === 'different' && s && d.targetVersion !== undefined) {
+          if ((await this.target.replaceIfUnchanged(s.doc, d.targetVersion)) === 'applied') out.replaced++;
+          else out.conflicts++;
+        } else if (d.kind === 'extra' && !s && d.targetVersion !== undefined) {
+          if ((await this.target.deleteIfUnchanged(id, d.targetVersion, d.routing)) === 'applied') out.deleted++;
+          else out.conflicts++;
+        } else {
+          out.conflicts++; // the source changed since the re-check: left for the next verification
+        }
       }
     }
     log.info({ ...ctx, ...out }, 'repaired');
     return out;
   }
 }
-

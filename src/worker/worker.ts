@@ -235,6 +235,9 @@ export class Worker {
       return false;
     }
     if (info.worker !== this.id || info.session !== this.zk.sessionId) return false;
+    // Checked again after the read: a lane of ours may have claimed the slice meanwhile. No await
+    // between this check and the remove request, and a lane marks `mine` before its create request.
+    if (this.mine.has(`${cn}/${name}`)) return false;
     log.warn({ slice: `${cn}/${name}` }, "removing an orphaned claim of this worker");
     await this.zk.remove(this.store.layout.claim(cn, name), got.stat.version).catch(() => undefined);
     return true;
@@ -267,7 +270,8 @@ export class Worker {
     // The first page of a slice is small (documents may be huge); later pages follow the sizes seen.
     let rows = claim.node.pageRows ?? Math.min(maxDocs, 100);
     try {
-      const stalls = claim.node.stalls ?? 0;
+      // Claims that ended with neither progress nor a recorded failure: its workers die on it.
+      const stalls = (claim.node.stalls ?? 0) - claim.node.failures;
       if (stalls > this.spec.worker.maxAttempts * 2) {
         // Claimed again and again with no progress and no failure recorded: its workers die on it.
         await claim.checkpoint((n) => ({ ...n, status: 'failed', owner: null, lastError: `claimed ${stalls} times without progress: do workers crash on it (out of memory on a large page?); lower batch.docs / batch.bytes, then release --retry` }));

@@ -271,7 +271,8 @@ describe('faults', function () {
         const st = await run(['status', '--spec', spec, '--json']);
         const status: MigrationStatus = JSON.parse(st.stdout);
         expect(status.failed.length).to.be.greaterThan(0);
-        for (const f of status.failed) expect(f.lastError).to.match(/rejected every document of a page[\s\S]*flag_b/);
+        const msgs = [...new Set(w.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => { const j = JSON.parse(l); return `${j.msg} ${j.err ?? j.reason ?? ''}`.slice(0, 160); }))];
+        for (const f of status.failed) expect(f.lastError, msgs.join('\n')).to.match(/rejected every document of a page[\s\S]*flag_b/);
         expect(status.totals.slices.done + status.failed.length).to.equal(status.totals.slices.total);
         const human = await run(['status', '--spec', spec]);
         expect(human.stdout).to.match(/FAILED: \d+ slice\(s\) — after fixing the cause: bluegreen release/);
