@@ -2,8 +2,7 @@
  * The `bluegreen` command line. Each subcommand loads the spec, opens what it needs, and maps errors
  * to exit codes (errors.ts): a UserError prints what is wrong and what to do, without a stack trace.
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { processId } from './util';
 import yargs, { type Argv } from 'yargs';
 import { openBackend } from './backends';
 import { loadSpec, type Spec } from './config/spec';
@@ -111,7 +110,7 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
 async function workCommand(argv: Common & { follow: boolean; httpPort: number }): Promise<number> {
   const s = spec(argv);
   // Every log line of a worker names its migration and itself, from the first one on.
-  const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const id = processId();
   log.setBindings({ worker: id });
   const source = openBackend(s.source, s);
   const target = openBackend(s.target, s);

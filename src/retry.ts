@@ -22,6 +22,11 @@ export function backoffDelay(attempt: number, opts: Pick<BackoffOptions, 'initia
   return Math.round(opts.initialDelayMs / 2 + Math.random() * Math.max(0, cap - opts.initialDelayMs / 2));
 }
 
+/** The policy for one request to a cluster: spec.worker.requestRetries retries, 0.5 s doubling to 30 s. */
+export function requestRetry(spec: { worker: { requestRetries: number } }): BackoffOptions {
+  return { attempts: spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+}
+
 /** The one retry loop of the project. */
 export async function withBackoff<T>(fn: (attempt: number) => Promise<T>, opts: BackoffOptions): Promise<T> {
   const retryable = opts.retryable ?? ((e: unknown) => e instanceof RetryableError);

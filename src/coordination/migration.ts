@@ -85,6 +85,19 @@ export class MigrationStore {
     return new Set(await this.zk.childrenOrEmpty(this.layout.claims(customerNode)));
   }
 
+  /** Every work node of the migration (or of one customer node), in customer then slice order. */
+  async slices(onlyCustomer?: string): Promise<Array<{ cn: string; n: string; node: WorkNode }>> {
+    const out: Array<{ cn: string; n: string; node: WorkNode }> = [];
+    for (const cn of (await this.customerNodes()).sort()) {
+      if (onlyCustomer !== undefined && cn !== onlyCustomer) continue;
+      for (const n of await this.sliceNames(cn)) {
+        const got = await this.readSlice(cn, n);
+        if (got) out.push({ cn, n, node: got.node });
+      }
+    }
+    return out;
+  }
+
   async readSlice(customerNode: string, name: string): Promise<{ node: WorkNode; version: number } | null> {
     const path = this.layout.slice(customerNode, name);
     const got = await this.zk.getDataOrNull(path);

@@ -182,22 +182,35 @@ export class ZkSession {
   }
 
   /**
+   * Arms the deadline of one request: past it the request fails as a connection loss (and a long
+   * silence renews the session). Call the returned function when the answer comes: false means the
+   * deadline already fired and the answer must be dropped.
+   */
+  private deadline(reject: (e: Error) => void, what: string): () => boolean {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      this.renewIfLongSilent();
+      reject(Object.assign(new Error(`ZooKeeper did not answer ${what} within ${this.requestTimeout} ms (connection lost?)`), { code: ZK_CODES.CONNECTION_LOSS }));
+    }, this.requestTimeout);
+    return () => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      return true;
+    };
+  }
+
+  /**
    * One request. node-zookeeper-client queues requests while disconnected and may never answer them
    * if the session ends meanwhile, so every request has a deadline (the session timeout): past it,
    * it fails as a connection loss and the caller's own retry decides.
    */
   private call<T>(fn: (cb: (err: Error | Exception | null, ...rest: any[]) => void) => void, pick: (...rest: any[]) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        this.renewIfLongSilent();
-        reject(Object.assign(new Error(`ZooKeeper did not answer within ${this.requestTimeout} ms (connection lost?)`), { code: ZK_CODES.CONNECTION_LOSS }));
-      }, this.requestTimeout);
+      const answered = this.deadline(reject, 'a request');
       fn((err, ...rest) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+        if (!answered()) return;
         if (err) {
           const code = zkCode(err);
           // A server-side answer (NO_NODE, BAD_VERSION, ...) is contact too; connection errors are not.
@@ -275,16 +288,9 @@ export class ZkSession {
       else tx.remove(o.path, o.version);
     }
     return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        this.renewIfLongSilent();
-        reject(Object.assign(new Error(`ZooKeeper did not answer a multi within ${this.requestTimeout} ms (connection lost?)`), { code: ZK_CODES.CONNECTION_LOSS }));
-      }, this.requestTimeout);
+      const answered = this.deadline(reject, 'a multi');
       tx.commit((err, results: Array<{ type: number; err?: number; path?: string; stat?: Stat }>) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+        if (!answered()) return;
         if (err) {
           const failed = (results ?? []).findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== Exception.RUNTIME_INCONSISTENCY);
           if (failed >= 0) {

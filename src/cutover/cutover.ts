@@ -105,15 +105,12 @@ export class Cutover {
     let slices = 0;
     const wanted = customer === undefined ? null : customerNodeName(customer);
     for (const cn of await this.store.customerNodes()) {
-      if (wanted !== null && cn !== wanted) continue;
-      if (!(await this.store.readPlan(cn))) problems.push(`customer ${cn} is not planned`);
-      for (const n of await this.store.sliceNames(cn)) {
-        const got = await this.store.readSlice(cn, n);
-        if (!got) continue;
-        slices++;
-        if (got.node.status !== 'done') problems.push(`slice ${cn}/${n} is ${got.node.status}`);
-        lastFinished = Math.max(lastFinished, got.node.finishedAt ?? 0);
-      }
+      if ((wanted === null || cn === wanted) && !(await this.store.readPlan(cn))) problems.push(`customer ${cn} is not planned`);
+    }
+    for (const { cn, n, node } of await this.store.slices(wanted ?? undefined)) {
+      slices++;
+      if (node.status !== 'done') problems.push(`slice ${cn}/${n} is ${node.status}`);
+      lastFinished = Math.max(lastFinished, node.finishedAt ?? 0);
     }
     if (slices === 0) problems.push(wanted ? `customer ${customer} has no slices (is it part of this migration?)` : 'the migration has no slices (run `bluegreen plan`)');
     const runs = new VerifyStore(this.zk, this.store);

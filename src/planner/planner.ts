@@ -15,7 +15,7 @@ import { MigrationStore } from '../coordination/migration';
 import type { PlanNode } from '../coordination/workNode';
 import { newWorkNode } from '../coordination/workNode';
 import { CreateMode, ZkSession, encodeJson, isNodeExists, type MultiOp } from '../coordination/zk';
-import { sleep, withBackoff } from '../retry';
+import { requestRetry, sleep, withBackoff } from '../retry';
 import { log } from '../log';
 import { prepareTarget } from '../prepare/targetPrep';
 import { shuffle } from '../util';
@@ -54,7 +54,7 @@ export class Planner {
   /** Computes one customer's slices from counts and histograms (never a scan). */
   async computeSlices(customer: string | null): Promise<{ slices: PlannedSlice[]; shape: Awaited<ReturnType<Backend['shape']>> }> {
     // Planning thousands of customers makes thousands of requests: a passing 503 must not end it.
-    const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+    const retry = requestRetry(this.spec);
     const shape = await withBackoff(() => this.source.shape(customer), retry);
     const s = this.spec.slicing;
     const slices = await planCustomer(shape, this.retentionFrom(customer), (from, to, n) => withBackoff(() => this.source.histogram(customer, from, to, n), retry), {

@@ -14,7 +14,7 @@ import { Layout } from '../coordination/layout';
 import { ZkSession, decodeJson, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
 import { UserError, describeError } from '../errors';
 import { log } from '../log';
-import { withBackoff } from '../retry';
+import { requestRetry, withBackoff } from '../retry';
 import { advance, bulkLoadFor, initialRecord, nextAction, prepRecordProblem, type BulkSettings, type PrepRecord } from './steps';
 
 export type { BulkSettings, PrepRecord } from './steps';
@@ -84,7 +84,7 @@ async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', tar
   const path = targetPrepPath(spec);
   // Transient cluster trouble (429, 503, timeouts) is retried here; anything else stops the step, recorded state intact.
   const cluster = <T>(what: string, fn: () => Promise<T>) => withBackoff(fn, {
-    attempts: spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000,
+    ...requestRetry(spec),
     onRetry: (err, attempt, delayMs) => log.warn({ step: what, attempt, delayMs, err: describeError(err) }, 'target preparation: backing off'),
   });
   for (;;) {

@@ -7,7 +7,6 @@
  * Runs live in ZooKeeper (<migration>/verify/<run>): per-slice results are persistent, per-slice
  * claims ephemeral, so verifiers share the slices the way workers do and a killed one is resumed.
  */
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Backend, SourceDoc, VersionedDoc } from '../backends/types';
 import type { Spec } from '../config/spec';
@@ -17,7 +16,8 @@ import type { SliceBounds, WorkNode } from '../coordination/workNode';
 import { CreateMode, ZkSession, decodeJson, encodeJson, isBadVersion, isNoNode, isNodeExists } from '../coordination/zk';
 import { UserError } from '../errors';
 import { log } from '../log';
-import { sleep, withBackoff } from '../retry';
+import { requestRetry, sleep, withBackoff } from '../retry';
+import { processId } from '../util';
 import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
 
 /** Ids kept per kind in a result node (the counts are always exact). */
@@ -145,7 +145,7 @@ export class VerifyStore {
 }
 
 export class Verifier {
-  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly id = processId();
   private readonly store: MigrationStore;
   private readonly runs: VerifyStore;
   private readonly ignore: Set<string>;
@@ -158,13 +158,7 @@ export class Verifier {
 
   /** Every slice of the migration, with its work node. Refuses while copying is unfinished. */
   private async slices(): Promise<Array<{ cn: string; n: string; node: WorkNode }>> {
-    const out: Array<{ cn: string; n: string; node: WorkNode }> = [];
-    for (const cn of await this.store.customerNodes()) {
-      for (const n of await this.store.sliceNames(cn)) {
-        const got = await this.store.readSlice(cn, n);
-        if (got) out.push({ cn, n, node: got.node });
-      }
-    }
+    const out = await this.store.slices();
     const unfinished = out.filter((s) => s.node.status !== 'done');
     if (unfinished.length) {
       throw new UserError(`${unfinished.length} of ${out.length} slices are not done (e.g. ${unfinished[0].cn}/${unfinished[0].n}: ${unfinished[0].node.status}); verification compares finished copies.`,
@@ -280,7 +274,7 @@ export class Verifier {
 
   private stream(side: Backend, node: WorkNode): AsyncIterable<SourceDoc> {
     const rows = this.spec.batch.docs;
-    const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+    const retry = requestRetry(this.spec);
     return {
       async *[Symbol.asyncIterator]() {
         let cursor: string | null = null;
@@ -352,7 +346,7 @@ export class Verifier {
   }
 
   private readBoth(ids: string[]): Promise<[Map<string, VersionedDoc>, Map<string, VersionedDoc>]> {
-    const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+    const retry = requestRetry(this.spec);
     return Promise.all([withBackoff(() => this.source.getByIds(ids), retry), withBackoff(() => this.target.getByIds(ids), retry)]);
   }
 
@@ -367,7 +361,7 @@ export class Verifier {
     const entries = [...found];
     for (let i = 0; i < entries.length; i += RECHECK_CHUNK) {
       const chunk = entries.slice(i, i + RECHECK_CHUNK);
-      const retry = { attempts: this.spec.worker.requestRetries + 1, initialDelayMs: 500, maxDelayMs: 30_000 };
+      const retry = requestRetry(this.spec);
       const src = await withBackoff(() => this.source.getByIds(chunk.map(([id]) => id)), retry);
       for (const [id, d] of chunk) {
         const s = src.get(id);

@@ -3,7 +3,6 @@
  * take any slice; everything a worker knows that matters is in ZooKeeper.
  */
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type { Backend } from '../backends/types';
 import type { Spec } from '../config/spec';
 import { SliceClaim } from '../coordination/claim';
@@ -15,8 +14,8 @@ import { EXIT, FencedError, RetryableError, UserError, describeError } from '../
 import { log } from '../log';
 import { metrics } from '../metrics';
 import { restoreTarget } from '../prepare/targetPrep';
-import { backoffDelay, sleep, withBackoff } from '../retry';
-import { shuffle } from '../util';
+import { backoffDelay, requestRetry, sleep, withBackoff } from '../retry';
+import { processId, shuffle } from '../util';
 import { nextPageRows, splitByBytes } from './batching';
 import { RateLimiter } from './rateLimiter';
 
@@ -50,7 +49,7 @@ export class Worker {
 
   constructor(private readonly spec: Spec, private readonly zk: ZkSession, private readonly source: Backend,
     private readonly target: Backend, private readonly opts: WorkerOptions = {}) {
-    this.id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.id = opts.id ?? processId();
     this.limiter = new RateLimiter(spec.worker.docsPerSecond);
     this.store = new MigrationStore(zk, spec);
   }
@@ -245,9 +244,7 @@ export class Worker {
 
   private retryOptions(side: 'read' | 'write') {
     return {
-      attempts: this.spec.worker.requestRetries + 1,
-      initialDelayMs: 500,
-      maxDelayMs: 30_000,
+      ...requestRetry(this.spec),
       abort: () => this.stopping,
       onRetry: (err: unknown, attempt: number, delayMs: number) => {
         metrics.retries.inc({ migration: this.spec.migration, side });

@@ -72,6 +72,30 @@ async function fixture(name: string, zkConnect: string, root: string, profiles: 
   return { collection, spec, layout: new Layout(root, migration), total: profiles.reduce((s, p) => s + p.docs, 0) };
 }
 
+/**
+ * A collection on both clusters whose target schema (its own configset copy) lacks the `*_b` dynamic
+ * field the source has: documents with a `flag_b` field are refused by the target.
+ */
+async function strictTarget(name: string) {
+  const collection = uniqueName(`bgtest_${name}`);
+  const configSet = uniqueName('bgtest_strict');
+  const admin = new HttpClient({ timeoutMs: 60_000, json: 'plain' });
+  await admin.request('GET', `${stack.solrNew}/admin/configs?action=CREATE&name=${configSet}&baseConfigSet=bluegreen&wt=json`);
+  const cleanup = async () => {
+    await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
+    await admin.request('GET', `${stack.solrNew}/admin/configs?action=DELETE&name=${configSet}&wt=json`).catch(() => undefined);
+  };
+  try {
+    await legacy.createCollection(collection, 1);
+    await next.createCollection(collection, 1, configSet);
+    await admin.request('POST', `${stack.solrNew}/${collection}/schema?wt=json`, JSON.stringify({ 'delete-dynamic-field': { name: '*_b' } }));
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return { collection, admin, cleanup };
+}
+
 async function assertCopied(f: Fixture): Promise<void> {
   await next.commit(f.collection);
   const [src, dst] = await Promise.all([legacy.all(f.collection, 'id,title'), next.all(f.collection, 'id,title')]);
@@ -210,15 +234,8 @@ describe('faults', function () {
     });
 
     it('poison documents are recorded with id and reason, reported by status and verify; the rest completes', async () => {
-      // The target's schema (its own configset copy) lacks the *_b dynamic field the source has.
-      const collection = uniqueName('bgtest_poison');
-      const configSet = uniqueName('bgtest_strict');
-      const admin = new HttpClient({ timeoutMs: 60_000, json: 'plain' });
-      await admin.request('GET', `${stack.solrNew}/admin/configs?action=CREATE&name=${configSet}&baseConfigSet=bluegreen&wt=json`);
+      const { collection, admin, cleanup } = await strictTarget('poison');
       try {
-        await legacy.createCollection(collection, 1);
-        await next.createCollection(collection, 1, configSet);
-        await admin.request('POST', `${stack.solrNew}/${collection}/schema?wt=json`, JSON.stringify({ 'delete-dynamic-field': { name: '*_b' } }));
         const docs = [...generateDocs([{ name: 'p', docs: 600, spanDays: 30 }], Date.UTC(2025, 0, 1), 9)];
         const poison = docs.filter((_, i) => i % 100 === 7).map((d) => d.id);
         await legacy.index(collection, docs.map((d) => (poison.includes(d.id) ? { ...d, flag_b: true } : d)), true);
@@ -244,20 +261,13 @@ describe('faults', function () {
         await next.commit(collection);
         expect(await next.count(collection)).to.equal(docs.length - poison.length);
       } finally {
-        await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
-        await admin.request('GET', `${stack.solrNew}/admin/configs?action=DELETE&name=${configSet}&wt=json`).catch(() => undefined);
+        await cleanup();
       }
     });
 
     it('a target that refuses every document fails the slices (not "done" with nothing copied); release --retry requeues them once fixed', async () => {
-      const collection = uniqueName('bgtest_refuse');
-      const configSet = uniqueName('bgtest_strict');
-      const admin = new HttpClient({ timeoutMs: 60_000, json: 'plain' });
-      await admin.request('GET', `${stack.solrNew}/admin/configs?action=CREATE&name=${configSet}&baseConfigSet=bluegreen&wt=json`);
+      const { collection, admin, cleanup } = await strictTarget('refuse');
       try {
-        await legacy.createCollection(collection, 1);
-        await next.createCollection(collection, 1, configSet);
-        await admin.request('POST', `${stack.solrNew}/${collection}/schema?wt=json`, JSON.stringify({ 'delete-dynamic-field': { name: '*_b' } }));
         const docs = [...generateDocs([{ name: 'r', docs: 300, spanDays: 30 }], Date.UTC(2025, 0, 1), 5)].map((d) => ({ ...d, flag_b: true }));
         await legacy.index(collection, docs, true);
         const spec = writeSpec({
@@ -291,8 +301,7 @@ describe('faults', function () {
         await next.commit(collection);
         expect(await next.count(collection)).to.equal(docs.length);
       } finally {
-        await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
-        await admin.request('GET', `${stack.solrNew}/admin/configs?action=DELETE&name=${configSet}&wt=json`).catch(() => undefined);
+        await cleanup();
       }
     });
 
