@@ -6,7 +6,7 @@
 # is no Docker engine on the development machines) and runs the entry point it produces.
 
 # --- build: compile TypeScript with the dev dependencies -------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` compiles, which needs the sources copied below.
@@ -16,13 +16,13 @@ COPY src ./src
 RUN npm run build
 
 # --- deps: production dependencies only ------------------------------------------------------------
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # --- runtime ---------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     BLUEGREEN_LOG_FORMAT=json \
     BLUEGREEN_HTTP_PORT=9464 \

@@ -188,9 +188,9 @@ describe('Dockerfile (no Docker engine: its steps carried out in a scratch direc
   let scratch: string;
   let image: Built;
 
-  it('is multi-stage on Node 20, with a numeric non-root user in the final stage', () => {
+  it('is multi-stage on Node 24, with a numeric non-root user in the final stage', () => {
     expect(stages.length).to.be.at.least(2);
-    for (const s of stages) expect(s.base, s.name).to.match(/^node:20[.-]/);
+    for (const s of stages) expect(s.base, s.name).to.match(/^node:24[.-]/);
     const users = runtime.instructions.filter((i) => i.op === 'USER').map((i) => i.rest);
     expect(users, 'the final stage sets a USER').to.not.be.empty;
     const user = users[users.length - 1];
