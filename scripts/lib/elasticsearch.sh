@@ -24,7 +24,34 @@ es_version_of() { if [ "$1" = legacy ]; then echo "$ES_LEGACY_VERSION"; else ech
 es_http_port() { if [ "$1" = legacy ]; then echo "$BG_ES_LEGACY_PORT"; else echo "$BG_ES_NEW_PORT"; fi; }
 es_transport_port() { if [ "$1" = legacy ]; then echo "$BG_ES_LEGACY_TRANSPORT_PORT"; else echo "$BG_ES_NEW_TRANSPORT_PORT"; fi; }
 es_home() { echo "$STACK_CACHE/elasticsearch-$(es_version_of "$1")"; }
-es_dir() { echo "$STACK_DATA/es-$1"; }
+es_dir() { echo "$(es_place)/es-$1"; }
+
+# Where the server user works. Normally inside the stack folder; but a checkout under a private folder
+# (root's home, a `mktemp -d`, mode 700) is out of that user's reach, so then its distribution copy and
+# its data live in a folder of its own under $BG_ES_PLACE_ROOT (one per stack folder), and the
+# stack's logs and pid files stay where they are.
+BG_ES_PLACE_ROOT="${BG_ES_PLACE_ROOT:-/var/tmp/bluegreen-es}"
+es_private_checkout() {
+  [ "$(id -u)" -eq 0 ] || return 1
+  id -u "$BG_ES_USER" >/dev/null 2>&1 || return 1
+  ! es_as_user test -x "$STACK_DIR" 2>/dev/null
+}
+es_place() {
+  if es_private_checkout; then echo "$BG_ES_PLACE_ROOT/$(printf '%s' "$STACK_DIR" | sha256sum | cut -c1-12)"; else echo "$STACK_DATA"; fi
+}
+# es_run_home INST: the distribution the server runs from: the cached one, or a copy the server user can read.
+es_run_home() {
+  local home; home="$(es_home "$1")"
+  if ! es_private_checkout; then echo "$home"; return 0; fi
+  local copy; copy="$(es_place)/$(basename "$home")"
+  if [ "$(cat "$copy/.from" 2>/dev/null)" != "$home $(cat "$home/modules/bluegreen-rest-root/.stamp" 2>/dev/null)" ]; then
+    say "the stack folder $STACK_DIR is private to root: copying $(basename "$home") to $copy for user $BG_ES_USER"
+    mkdir -p "$(es_place)"; chmod 755 "$BG_ES_PLACE_ROOT" "$(es_place)" 2>/dev/null || true
+    rm -rf "$copy.tmp" "$copy"; cp -R "$home" "$copy.tmp"; chmod -R a+rX,go-w "$copy.tmp"; mv "$copy.tmp" "$copy"
+    echo "$home $(cat "$home/modules/bluegreen-rest-root/.stamp" 2>/dev/null)" >"$copy/.from"
+  fi
+  echo "$copy"
+}
 
 es_url() { es_check_inst "$1"; echo "http://$BG_HOST:$(es_http_port "$1")"; }
 
@@ -177,7 +204,7 @@ elasticsearch_install() {
 # es_configure INST: a fresh per-instance ES_PATH_CONF under $STACK_DATA/es-INST, data/logs/tmp owned by the server user.
 es_configure() {
   local inst="$1" v home dir conf
-  v="$(es_version_of "$inst")"; home="$(es_home "$inst")"; dir="$(es_dir "$inst")"; conf="$dir/config"
+  v="$(es_version_of "$inst")"; home="$(es_run_home "$inst")"; dir="$(es_dir "$inst")"; conf="$dir/config"
   # Data written by another version may not be readable (or may be upgraded irreversibly): start clean then.
   if [ -d "$dir" ] && [ "$(cat "$dir/.version" 2>/dev/null)" != "$v" ]; then
     say "es-$inst: data in $dir is not from Elasticsearch $v, deleting it"
@@ -232,9 +259,10 @@ es_launch() {
   es_unpack "$inst"
   es_root_endpoint "$inst"
   es_user_ensure
+  home="$(es_run_home "$inst")"
   jhome="$(es_java_home "$inst")"
   if [ "$(id -u)" -eq 0 ] && ! es_as_user test -r "$home/lib" -a -x "$jhome/bin/java"; then
-    die "user $BG_ES_USER cannot read $home or run $jhome/bin/java (is a parent folder of $STACK_DIR private?)"
+    die "user $BG_ES_USER cannot read $home or run $jhome/bin/java (set BG_ES_JAVA_HOME to a JDK it can run, or BG_ES_PLACE_ROOT to a folder it can reach)"
   fi
   es_configure "$inst"
   say "starting $name: Elasticsearch $v on $(es_url "$inst") (Java $(es_java_major "$jhome") from $jhome, heap $BG_ES_HEAP, user $(if [ "$(id -u)" -eq 0 ]; then echo "$BG_ES_USER"; else id -un; fi))"

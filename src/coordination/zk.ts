@@ -30,6 +30,15 @@ export function zkCode(err: unknown): number | undefined {
   return typeof e?.code === 'number' ? e.code : undefined;
 }
 
+/**
+ * ZooKeeper could not be reached or the session is being replaced: worth waiting for. Any other code
+ * (NO_AUTH, NO_NODE, BAD_VERSION, ...) is the server's answer, and waiting would not change it.
+ */
+export function isZkOutage(e: unknown): boolean {
+  const code = zkCode(e instanceof MultiError ? { code: e.code } : e);
+  return code === ZK_CODES.CONNECTION_LOSS || code === ZK_CODES.SESSION_EXPIRED || code === Exception.OPERATION_TIMEOUT;
+}
+
 export const isNoNode = (e: unknown) => zkCode(e) === ZK_CODES.NO_NODE;
 export const isNodeExists = (e: unknown) => zkCode(e) === ZK_CODES.NODE_EXISTS;
 export const isBadVersion = (e: unknown) => zkCode(e) === ZK_CODES.BAD_VERSION;

@@ -92,9 +92,22 @@ export class ReadRouter extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', e);
   }
 
+  /**
+   * 'change' means "a read may now go elsewhere": the default side or a customer's side moved. The
+   * node is also rewritten when nothing moves for readers (a pending transition completed, history
+   * trimmed, a refresh after a reconnect); those keep the state current without an event.
+   */
   private apply(next: CutoverState): void {
-    const changed = JSON.stringify(next) !== JSON.stringify(this.state);
+    const changed = !sameRouting(next, this.state);
     this.state = next;
     if (changed) this.emit('change', next);
   }
+}
+
+/** Do two states send every read to the same side? (Customers without an entry follow the default.) */
+export function sameRouting(a: CutoverState, b: CutoverState): boolean {
+  if (a.read !== b.read) return false;
+  const names = new Set([...Object.keys(a.customers), ...Object.keys(b.customers)]);
+  for (const c of names) if ((a.customers[c] ?? a.read) !== (b.customers[c] ?? b.read)) return false;
+  return true;
 }

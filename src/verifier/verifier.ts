@@ -7,7 +7,6 @@
  * Runs live in ZooKeeper (<migration>/verify/<run>): per-slice results are persistent, per-slice
  * claims ephemeral, so verifiers share the slices the way workers do and a killed one is resumed.
  */
-import { randomBytes } from 'node:crypto';
 import type { Backend, SourceDoc, VersionedDoc } from '../backends/types';
 import type { Spec } from '../config/spec';
 
@@ -100,13 +99,20 @@ export class VerifyStore {
     return `${this.runPath(run)}/customers/${cn}/claims/${n}`;
   }
 
+  /**
+   * Run ids, oldest first. A run's node is created sequential: ZooKeeper's own counter (its last ten
+   * digits) orders them, not a clock — two runs started in the same second, or on machines whose
+   * clocks disagree, still sort in the order they were started.
+   */
   async runs(): Promise<string[]> {
-    return (await this.zk.childrenOrEmpty(this.store.layout.verify)).sort();
+    const seq = (id: string) => id.slice(-10);
+    return (await this.zk.childrenOrEmpty(this.store.layout.verify)).sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
   }
 
   async readRun(id: string): Promise<{ run: VerifyRun; version: number } | null> {
     const got = await this.zk.getDataOrNull(this.runPath(id));
-    return got ? { run: decodeJson<VerifyRun>(got.data, this.runPath(id), runProblem), version: got.stat.version } : null;
+    // The id is the node's name (ZooKeeper completed it when the run was created).
+    return got ? { run: { ...decodeJson<VerifyRun>(got.data, this.runPath(id), runProblem), id }, version: got.stat.version } : null;
   }
 
   async latest(): Promise<VerifyRun | null> {
@@ -175,7 +181,8 @@ export class Verifier {
       return latest;
     }
     const now = new Date();
-    const id = `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+    // "<UTC time>-" and ZooKeeper appends its sequence number when the node is created (runs()).
+    const prefix = `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-`;
     let scope: VerifyRun['scope'] = 'all';
     const parent = opts.onlyFailed ? latest : null;
     if (opts.onlyFailed) {
@@ -184,9 +191,11 @@ export class Verifier {
       }
       scope = { failedOf: parent.id };
     }
-    const run: VerifyRun = { id, startedAt: now.getTime(), startedBy: this.id, scope, repair: Boolean(opts.repair), status: 'running' };
+    const draft: VerifyRun = { id: prefix, startedAt: now.getTime(), startedBy: this.id, scope, repair: Boolean(opts.repair), status: 'running' };
     await this.zk.mkdirp(this.store.layout.verify);
-    await this.zk.create(this.runs.runPath(id), encodeJson(run));
+    const created = await this.zk.create(this.runs.runPath(prefix), encodeJson(draft), CreateMode.PERSISTENT_SEQUENTIAL);
+    const id = created.slice(created.lastIndexOf('/') + 1);
+    const run: VerifyRun = { ...draft, id };
     if (parent) {
       // Clean slices of the parent are carried over as they were; only the others are checked again.
       for (const { cn, n } of slices) {

@@ -9,7 +9,7 @@ import { SliceClaim } from '../coordination/claim';
 import { MigrationStore } from '../coordination/migration';
 import type { Rejection, WorkNode } from '../coordination/workNode';
 import { describeBounds } from '../coordination/workNode';
-import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists } from '../coordination/zk';
+import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists, isZkOutage } from '../coordination/zk';
 import { EXIT, FencedError, RetryableError, UserError, describeError } from '../errors';
 import { log } from '../log';
 import { metrics } from '../metrics';
@@ -61,17 +61,20 @@ export class Worker {
   }
 
   async run(): Promise<number> {
-    await this.store.requireSpec();
-    await this.register();
+    await this.untilZooKeeperAnswers('read the migration', () => this.store.requireSpec());
+    await this.untilZooKeeperAnswers('register this worker', () => this.register());
     // Keeps lastContactAt fresh, so a live session is never mistaken for a lost one (claim.ts).
     const beat = Math.max(200, Math.floor(this.spec.zookeeper.sessionTimeout / 5));
     this.heartbeat = setInterval(() => void this.beat(), beat);
+    const watchdog = setInterval(() => this.reportStalledLanes(), this.stallReportMs);
+    watchdog.unref();
     try {
-      const lanes = Array.from({ length: this.spec.worker.slicesInFlight }, async () => {
+      const lanes = Array.from({ length: this.spec.worker.slicesInFlight }, async (_, lane) => {
         let trouble = 0;
         while (!this.stopping) {
           let scan: ScanResult;
           try {
+            this.laneDoing(lane, 'looking for a slice to claim');
             scan = await this.claimNext();
             trouble = 0;
           } catch (e) {
@@ -80,27 +83,32 @@ export class Worker {
             trouble++;
             const delay = backoffDelay(Math.min(trouble, 6), { initialDelayMs: 500, maxDelayMs: 10_000 });
             log.warn({ err: describeError(e), retryInMs: delay }, 'cannot scan for work (ZooKeeper?); retrying');
+            this.laneDoing(lane, `waiting ${delay} ms to scan again after: ${describeError(e)}`, false);
             await this.pause(delay);
             continue;
           }
           if (scan.claim) {
-            await this.copy(scan.claim);
+            await this.copy(scan.claim, lane);
             continue;
           }
           if (!scan.othersHold && !this.stopping) await this.copyFinished();
-          if (!this.opts.follow) return;
+          if (!this.opts.follow) break;
+          this.laneDoing(lane, 'waiting for new work (--follow)');
           await this.pause(this.opts.pollMs ?? 2000);
         }
+        this.lanes.delete(lane);
       });
       await Promise.all(lanes);
     } finally {
       clearInterval(this.heartbeat);
+      clearInterval(watchdog);
       await this.zk.remove(this.store.layout.worker(this.id)).catch(() => undefined);
     }
     const rate = this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000);
     log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate) }, 'worker finished');
     if (this.stopping) return EXIT.INTERRUPTED;
-    const { othersHold, failed } = await this.outlook();
+    // The exit code needs one more look at ZooKeeper: an outage now is waited out, never a crash.
+    const { othersHold, failed } = await this.untilZooKeeperAnswers('decide the exit code', () => this.outlook());
     if (othersHold) return EXIT.ALL_CLAIMED;
     if (failed > 0) return EXIT.SLICES_FAILED;
     return EXIT.OK;
@@ -121,6 +129,47 @@ export class Worker {
   private async pause(ms: number): Promise<void> {
     const until = Date.now() + ms;
     while (!this.stopping && Date.now() < until) await sleep(Math.min(200, until - Date.now()));
+  }
+
+  /**
+   * Runs a ZooKeeper step outside the lanes (start-up, the final look) until it goes through: an outage
+   * or a restart is waited out with backoff (`/readyz` says so meanwhile), never taken for a crash.
+   * Anything else ZooKeeper answers (never planned, a corrupt node, NO_AUTH) ends the wait; so does
+   * SIGTERM, with the step's last error.
+   */
+  private untilZooKeeperAnswers<T>(what: string, step: () => Promise<T>): Promise<T> {
+    return withBackoff(step, {
+      attempts: Number.POSITIVE_INFINITY,
+      initialDelayMs: 500,
+      maxDelayMs: 10_000,
+      retryable: isZkOutage,
+      abort: () => this.stopping,
+      onRetry: (err, attempt, delayMs) => log.warn({ err: describeError(err), attempt, retryInMs: delayMs }, `cannot ${what} (ZooKeeper?); retrying`),
+    });
+  }
+
+  /** What each lane is doing, and since when: a lane that stops making progress is reported with it. */
+  private readonly lanes = new Map<number, { doing: string; since: number; progressAt: number }>();
+  private get stallReportMs(): number {
+    return Math.max(10_000, this.spec.zookeeper.sessionTimeout * 3);
+  }
+
+  /** Records what a lane does now; `progress` (default) means the lane got somewhere. */
+  private laneDoing(lane: number, doing: string, progress = true): void {
+    const now = Date.now();
+    const prev = this.lanes.get(lane);
+    this.lanes.set(lane, { doing, since: now, progressAt: progress || !prev ? now : prev.progressAt });
+  }
+
+  /** Names every lane that made no progress for a while, and what it has been waiting on. */
+  private reportStalledLanes(): void {
+    const now = Date.now();
+    for (const [lane, s] of this.lanes) {
+      if (now - s.progressAt < this.stallReportMs) continue;
+      log.warn({ lane, doing: s.doing, forMs: now - s.since, noProgressForMs: now - s.progressAt,
+        zookeeper: { connected: this.zk.isConnected, silentForMs: now - this.zk.lastContactAt, epoch: this.zk.epoch } },
+      'a lane is making no progress');
+    }
   }
 
   private async register(): Promise<void> {
@@ -257,7 +306,7 @@ export class Worker {
     };
   }
 
-  private async copy(claim: SliceClaim): Promise<void> {
+  private async copy(claim: SliceClaim, lane: number): Promise<void> {
     const { customer, bounds, index } = claim.node;
     const ctx = { worker: this.id, customer, slice: index, bounds: describeBounds(bounds) };
     const labels = { migration: this.spec.migration, customer: customer ?? '' };
@@ -265,7 +314,8 @@ export class Worker {
     this.holding.add(claim);
     log.info({ ...ctx, cursor: claim.node.cursor, attempt: claim.node.attempts }, claim.node.cursor ? 'resuming slice' : 'starting slice');
     // The first page of a slice is small (documents may be huge); later pages follow the sizes seen.
-    let rows = claim.node.pageRows ?? Math.min(maxDocs, 100);
+    // A resumed slice's learned size is capped by today's batch.docs (lowered after an out-of-memory).
+    let rows = Math.max(1, Math.min(claim.node.pageRows ?? 100, maxDocs));
     try {
       // Claims that ended with neither progress nor a recorded failure: its workers die on it.
       const stalls = (claim.node.stalls ?? 0) - claim.node.failures;
@@ -282,6 +332,7 @@ export class Worker {
           return;
         }
         claim.assertHeld();
+        this.laneDoing(lane, `reading a page of ${claim.key} (${rows} rows)`);
         const endRead = metrics.readSeconds.startTimer({ migration: this.spec.migration });
         const page = await withBackoff(() => this.source.readPage(customer, bounds, claim.node.cursor, rows), this.retryOptions('read'));
         endRead();
@@ -291,6 +342,7 @@ export class Worker {
         for (const batch of splitByBytes(page.docs, maxDocs, maxBytes)) {
           await this.limiter.take(batch.length);
           claim.assertHeld();
+          this.laneDoing(lane, `writing ${batch.length} documents of ${claim.key}`);
           const endWrite = metrics.writeSeconds.startTimer({ migration: this.spec.migration });
           const r = await withBackoff(() => {
             claim.assertHeld();
@@ -309,6 +361,7 @@ export class Worker {
           throw new Error(`the target rejected every document of a page (${rejected[0].reason}); check the target's schema/mapping`);
         }
         rows = nextPageRows(page.docs, maxDocs, maxBytes);
+        this.laneDoing(lane, `checkpointing ${claim.key}`);
         await claim.checkpoint((n) => ({
           ...n,
           cursor: page.nextCursor,

@@ -10,9 +10,9 @@ import type { PlanNode } from '../../src/coordination/workNode';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { EXIT } from '../../src/errors';
-import { run, start, writeSpec, type Running } from '../support/cli';
+import { run, start, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING, type EsDocIn } from '../support/esAdmin';
-import { allSlices, waitFor } from '../support/fleet';
+import { allSlices, freezeWhen, midSlice } from '../support/fleet';
 import { connectZk, stack, uniqueName, versionsSeen } from '../support/stack';
 
 const PROFILES: CustomerProfile[] = [
@@ -109,12 +109,8 @@ describe('Elasticsearch 7 → Elasticsearch 8 migration, end to end', function (
     const w1 = start(['work', '--spec', specFile]);
     const w2 = start(['work', '--spec', specFile]);
     const w3 = start(['work', '--spec', specFile]);
-    const owned = (w: Running) => async () => {
-      const mine = (await allSlices(zk, layout)).filter((s) => s.node.owner?.startsWith(`${host}-${w.child.pid}-`)
-        && s.node.status === 'todo' && s.node.cursor !== null && s.node.counts.read >= 2 * BATCH);
-      return mine.length ? mine : null;
-    };
-    const killedSlices = await waitFor('worker 1 to checkpoint mid-slice', owned(w1));
+    // Each worker is frozen (SIGSTOP) before it is signalled, so the signal lands mid-slice.
+    const killedSlices = await freezeWhen('worker 1 to be frozen mid-slice', w1, midSlice(zk, layout, w1, BATCH));
     w1.child.kill('SIGKILL');
     const r1 = await w1.done;
     expect(r1.signal).to.equal('SIGKILL');
@@ -122,11 +118,12 @@ describe('Elasticsearch 7 → Elasticsearch 8 migration, end to end', function (
     // The checkpoint is search_after's sort values, not a scroll or point-in-time id.
     for (const s of killedSlices) expect(JSON.parse(s.node.cursor!)).to.be.an('array').with.length(1);
 
-    await waitFor('worker 2 to hold a slice', owned(w2));
-    w2.child.kill('SIGTERM');
+    await freezeWhen('worker 2 to be frozen mid-slice', w2, midSlice(zk, layout, w2, BATCH));
+    w2.child.kill('SIGTERM'); // delivered when it runs again
+    w2.child.kill('SIGCONT');
     const r2 = await w2.done;
     expect(r2.code, r2.stderr).to.equal(EXIT.INTERRUPTED);
-    // It stopped gracefully: either mid-slice (left at its checkpoint) or right after finishing one.
+    // It stopped gracefully, mid-slice: the slice is left at its checkpoint.
     expect(r2.stderr).to.contain('stopping: finishing current batches');
     // No claim of worker 2 is left: its slices are free for the others, at their checkpoints.
     for (const c of await zk.getChildren(layout.customers)) {

@@ -10,8 +10,8 @@ import { Layout } from '../../src/coordination/layout';
 import type { PlanNode } from '../../src/coordination/workNode';
 import type { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
-import { run, start, writeSpec, type Running } from '../support/cli';
-import { allSlices, waitFor } from '../support/fleet';
+import { run, start, writeSpec } from '../support/cli';
+import { allSlices, freezeWhen, midSlice } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 const PROFILES: CustomerProfile[] = [
@@ -95,24 +95,21 @@ describe('Solr 8 → Solr 9 migration, end to end', function () {
     const w1 = start(['work', '--spec', specFile]);
     const w2 = start(['work', '--spec', specFile]);
     const w3 = start(['work', '--spec', specFile]);
-    const owned = (w: Running) => async () => {
-      const mine = (await allSlices(zk, layout)).filter((s) => s.node.owner?.startsWith(`${host}-${w.child.pid}-`)
-        && s.node.status === 'todo' && s.node.cursor !== null && s.node.counts.read >= 2 * BATCH);
-      return mine.length ? mine : null;
-    };
-    // SIGKILL w1 once it has checkpointed a couple of pages of some slice.
-    const killedSlices = await waitFor('worker 1 to checkpoint mid-slice', owned(w1));
+    // SIGKILL w1 mid-slice.
+    // Each worker is frozen (SIGSTOP) before it is signalled, so the signal lands mid-slice.
+    const killedSlices = await freezeWhen('worker 1 to be frozen mid-slice', w1, midSlice(zk, layout, w1, BATCH));
     w1.child.kill('SIGKILL');
     const r1 = await w1.done;
     expect(r1.signal).to.equal('SIGKILL');
     const atKill = new Map(killedSlices.map((s) => [s.path, s.node]));
 
     // SIGTERM w2 mid-slice: it must checkpoint, release its claims and exit 143.
-    await waitFor('worker 2 to hold a slice', owned(w2));
-    w2.child.kill('SIGTERM');
+    await freezeWhen('worker 2 to be frozen mid-slice', w2, midSlice(zk, layout, w2, BATCH));
+    w2.child.kill('SIGTERM'); // delivered when it runs again
+    w2.child.kill('SIGCONT');
     const r2 = await w2.done;
     expect(r2.code, r2.stderr).to.equal(EXIT.INTERRUPTED);
-    // It stopped gracefully: either mid-slice (left at its checkpoint) or right after finishing one.
+    // It stopped gracefully, mid-slice: the slice is left at its checkpoint.
     expect(r2.stderr).to.contain('stopping: finishing current batches');
     // None of the claims left is w2's (another worker may already have taken one of its slices).
     const w2Prefix = `${host}-${w2.child.pid}-`;
