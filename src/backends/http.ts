@@ -1,27 +1,17 @@
 /**
  * Plain HTTP for the backends that have no client of their own here (Solr): timeouts, basic auth,
- * lossless JSON (64-bit integers stay exact as BigInt), and errors an operator can read.
+ * exact JSON (every number keeps its text, 64-bit integers stay exact as BigInt: exactJson.ts), and
+ * errors an operator can read.
  */
-import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { readFileSync } from 'node:fs';
 import { Agent, fetch, type Response } from 'undici';
 import { RetryableError, UserError } from '../errors';
 import { safeUrl } from '../log';
 import type { Endpoint } from '../config/spec';
+import { exactJson } from './exactJson';
 
-/** Integers beyond 2^53 become BigInt (and are written back digit for digit); everything else is a plain number. */
-function parseNumber(text: string): number | bigint {
-  if (/^-?\d+$/.test(text)) {
-    const n = Number(text);
-    return Number.isSafeInteger(n) ? n : BigInt(text);
-  }
-  return parseFloat(text);
-}
-
-export const losslessJson = {
-  parse: (text: string): any => parseLossless(text, null, parseNumber),
-  stringify: (value: unknown): string => stringifyLossless(value) ?? 'null',
-};
+/** The JSON documents are read and written with (exactJson.ts); the name from before it kept number text. */
+export const losslessJson = exactJson;
 
 export class HttpStatusError extends Error {
   constructor(readonly status: number, readonly url: string, readonly body: string) {
@@ -32,8 +22,8 @@ export class HttpStatusError extends Error {
 export interface HttpClientOptions {
   timeoutMs: number;
   /**
-   * 'plain' for admin answers: Solr's collection API repeats keys (one per core on a node), which a
-   * lossless parser refuses. Documents are always read losslessly.
+   * 'plain' for admin answers (plain JSON.parse; Solr's collection API repeats keys, one per core on
+   * a node). Documents are always read exactly (exactJson).
    */
   json?: 'lossless' | 'plain';
   auth?: Endpoint['auth'];
@@ -67,7 +57,7 @@ export class HttpClient {
 
   /**
    * Sends one request. Network failures and 408/429/5xx become RetryableError; other non-2xx
-   * statuses become HttpStatusError. The body is parsed losslessly.
+   * statuses become HttpStatusError. The body is parsed exactly (exactJson).
    */
   async request<T = any>(method: string, url: string, body?: string | Buffer, contentType = 'application/json'): Promise<T> {
     const headers: Record<string, string> = { ...this.headers, accept: 'application/json' };
@@ -96,7 +86,7 @@ export class HttpClient {
     if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, url, text);
     if (!text) return undefined as T;
     try {
-      return (this.opts.json === 'plain' ? JSON.parse(text) : losslessJson.parse(text)) as T;
+      return (this.opts.json === 'plain' ? JSON.parse(text) : exactJson.parse(text)) as T;
     } catch {
       throw new HttpStatusError(res.status, url, `not JSON: ${text.slice(0, 200)}`);
     }

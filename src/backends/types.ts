@@ -5,7 +5,7 @@
 import type { Rejection, SliceBounds } from '../coordination/workNode';
 import type { Bucket, CustomerShape } from '../planner/slicing';
 
-/** A document as read from the source: field → value. Large integers are BigInt (lossless). */
+/** A document as read from the source: field → value. Numbers keep their text (exactJson: BigInt, RawNumber). */
 export type Doc = Record<string, unknown>;
 
 /** A document in flight, with what the target needs besides its fields. */

@@ -1,25 +1,39 @@
 /**
- * Diffing, free of I/O: content hashes that ignore what legitimately differs, a merge of two streams
- * sorted on the unique key, and the re-check rule that tells a write in flight from a real difference.
+ * Diffing, free of I/O: hashes of the exact content (number text included) that ignore what
+ * legitimately differs, a merge of two streams sorted on the unique key, and the re-check rule that tells a write in flight from a real difference.
  */
 import { createHash } from 'node:crypto';
-import { losslessJson } from '../backends/http';
+import { exactJson, isPlainObject } from '../backends/exactJson';
 import type { Doc, SourceDoc } from '../backends/types';
 
-/** Same document content ⇔ same hash: keys sorted, ignored fields dropped, arrays kept in order. */
-export function contentHash(fields: Doc, ignore: ReadonlySet<string>): string {
+/** Solr's own field: it differs on every copy and is never copied. */
+const ALWAYS_IGNORED = '_version_';
+
+/**
+ * The exact content of a document, as one string: every value as it was read, number text included
+ * (`1.0` is not `1`, `1E+2` is not `100`, `-0.0` is not `0`: exactJson keeps that text), object keys
+ * sorted (their order is not content), arrays in order, ignored fields and `_version_` left out.
+ */
+export function canonicalContent(fields: Doc, ignore: ReadonlySet<string>): string {
   const canonical = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(canonical);
-    if (v && typeof v === 'object' && !(typeof v === 'bigint')) {
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(v as object).sort()) out[k] = canonical((v as Record<string, unknown>)[k]);
+    // Plain objects only: a RawNumber (a number's text) or a BigInt is a value, written as is.
+    if (isPlainObject(v)) {
+      // No prototype: a key named __proto__ is content like any other.
+      const out: Record<string, unknown> = Object.create(null);
+      for (const k of Object.keys(v).sort()) out[k] = canonical(v[k]);
       return out;
     }
     return v;
   };
-  const kept: Doc = {};
-  for (const k of Object.keys(fields)) if (!ignore.has(k)) kept[k] = fields[k];
-  return createHash('sha1').update(losslessJson.stringify(canonical(kept))).digest('hex');
+  const kept: Doc = Object.create(null);
+  for (const k of Object.keys(fields).sort()) if (!ignore.has(k) && k !== ALWAYS_IGNORED) kept[k] = canonical(fields[k]);
+  return exactJson.stringify(kept);
+}
+
+/** Same exact content (canonicalContent) ⇔ same hash. */
+export function contentHash(fields: Doc, ignore: ReadonlySet<string>): string {
+  return createHash('sha1').update(canonicalContent(fields, ignore)).digest('hex');
 }
 
 /** Order of ids as the servers sort them (byte order of UTF-8), not JavaScript's UTF-16 order. */

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { bulkOutcome, bulkRequest, versionOf } from '../../src/backends/elasticsearch/bulk';
 import { EsStatusError, normalizeError } from '../../src/backends/elasticsearch/client';
-import { esJson } from '../../src/backends/elasticsearch/json';
 import { losslessJson } from '../../src/backends/http';
 import type { SourceDoc } from '../../src/backends/types';
 import { RetryableError } from '../../src/errors';
@@ -118,22 +117,5 @@ describe('elasticsearch client errors', () => {
     expect((e as EsStatusError).status).to.equal(404);
     expect((e as EsStatusError).type).to.equal('index_not_found_exception');
     expect(e.message).to.equal('Elasticsearch answered HTTP 404 index_not_found_exception: no such index [x]');
-  });
-});
-
-describe('elasticsearch JSON', () => {
-  it('reads and writes exactly what losslessJson does, taking the fast path only where that is safe', () => {
-    for (const text of [
-      '{"a":1,"f":15.591021014036652,"s":"x","n":null,"t":[true,false],"o":{"d":-3e-7}}',
-      '{"big":9007199254740993,"neg":-9223372036854775808,"small":42}',
-      '{"id":"order-12345678901234567890","price":0.12345678901234567}',
-      '{"exact":9007199254740992,"ms":1717200000000}',
-    ]) {
-      const fast = esJson.parse(text);
-      expect(fast, text).to.deep.equal(losslessJson.parse(text));
-      expect(esJson.stringify(fast), text).to.equal(losslessJson.stringify(losslessJson.parse(text)));
-    }
-    expect(typeof esJson.parse('{"v":9223372036854775807}').v).to.equal('bigint');
-    expect(esJson.stringify({ v: 9223372036854775807n, w: [1n] })).to.equal('{"v":9223372036854775807,"w":[1]}');
   });
 });

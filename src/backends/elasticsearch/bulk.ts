@@ -3,7 +3,7 @@
  * outcome (created, live write won, retry, refused) is tested without a server.
  */
 import type { Rejection } from '../../coordination/workNode';
-import { esJson } from './json';
+import { exactJson, RawNumber } from '../exactJson';
 import type { SourceDoc } from '../types';
 
 /** Elasticsearch's largest version (a Java long). */
@@ -15,6 +15,8 @@ export function versionOf(value: unknown): bigint | null {
   if (typeof value === 'bigint') v = value;
   else if (typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value);
   else if (typeof value === 'string' && /^\d{1,19}$/.test(value)) v = BigInt(value);
+  // A whole number written with a fraction of zeros (`7.0`): its value is the version, as before.
+  else if (value instanceof RawNumber && /^\d{1,19}\.0+$/.test(value.text)) v = BigInt(value.text.split('.')[0]);
   else return null;
   return v >= 0n && v <= MAX_VERSION ? v : null;
 }
@@ -43,14 +45,14 @@ export function bulkRequest(docs: SourceDoc[], versionField?: string): BulkReque
     if (versionField) {
       const version = versionOf(d.fields[versionField]);
       if (version === null) {
-        refused.push({ id: d.id, reason: `no usable version in "${versionField}" (${esJson.stringify(d.fields[versionField] ?? null).slice(0, 40)}): external versioning needs a whole number >= 0` });
+        refused.push({ id: d.id, reason: `no usable version in "${versionField}" (${exactJson.stringify(d.fields[versionField] ?? null).slice(0, 40)}): external versioning needs a whole number >= 0` });
         continue;
       }
       action = { index: { ...meta, version, version_type: 'external_gte' } };
     } else {
       action = { create: meta };
     }
-    lines.push(esJson.stringify(action), esJson.stringify(d.fields));
+    lines.push(exactJson.stringify(action), exactJson.stringify(d.fields));
     sent.push(d);
   }
   return { body: lines.length ? `${lines.join('\n')}\n` : '', sent, refused };

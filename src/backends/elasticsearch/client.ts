@@ -12,7 +12,7 @@ import type { Endpoint } from '../../config/spec';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import { HttpClient, HttpStatusError, unreachable } from '../http';
-import { esJson } from './json';
+import { exactJson } from '../exactJson';
 
 /** A refusal from the server that retrying will not change (400, 404, 409, ...). */
 export class EsStatusError extends Error {
@@ -22,21 +22,21 @@ export class EsStatusError extends Error {
   }
 }
 
-// Documents keep 64-bit integers exact (BigInt) on the way in and out, as with Solr (json.ts).
-class LosslessSerializer7 extends Serializer7 {
+// Documents keep every number's text on the way in and out (64-bit integers as BigInt), as with Solr: exactJson.ts.
+class ExactSerializer7 extends Serializer7 {
   override serialize(object: any): string {
-    return esJson.stringify(object);
+    return exactJson.stringify(object);
   }
   override deserialize(json: string): any {
-    return esJson.parse(json);
+    return exactJson.parse(json);
   }
 }
-class LosslessSerializer8 extends Serializer8 {
+class ExactSerializer8 extends Serializer8 {
   override serialize(object: Record<string, any>): string {
-    return esJson.stringify(object);
+    return exactJson.stringify(object);
   }
   override deserialize<T = unknown>(json: string): T {
-    return esJson.parse(json) as T;
+    return exactJson.parse(json) as T;
   }
 }
 
@@ -130,8 +130,8 @@ export class EsApi {
     // Retries are the project's (retry.ts, with backoff and Retry-After): the clients' own are off.
     const common = { nodes, auth, maxRetries: 0, requestTimeout: endpoint.requestTimeout };
     const client = info.major === 7
-      ? new Client7({ ...common, ssl: tls, Serializer: LosslessSerializer7 })
-      : new Client8({ ...common, tls, Serializer: LosslessSerializer8 });
+      ? new Client7({ ...common, ssl: tls, Serializer: ExactSerializer7 })
+      : new Client8({ ...common, tls, Serializer: ExactSerializer8 });
     return new EsApi(client, info);
   }
 

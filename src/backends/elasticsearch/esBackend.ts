@@ -17,8 +17,9 @@ import { withBackoff } from '../../retry';
 import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
 import { bulkOutcome, bulkRequest } from './bulk';
 import { EsApi, EsStatusError, detectServer } from './client';
-import { esJson } from './json';
+import { exactJson } from '../exactJson';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
+import { sourceExcluder, type SourceExcluder } from './sourceFilter';
 import {
   customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
   shapeRequest, sliceQuery, type FieldNames,
@@ -36,19 +37,17 @@ export interface EsBackendOptions {
   customersPageSize?: number;
 }
 
-/** What a page needs of a search answer (less to send and parse): the hits, and what says it is complete. */
-const PAGE_FILTER = 'timed_out,_shards,hits.hits._id,hits.hits._routing,hits.hits._source,hits.hits.sort';
-
 /** Ids per mget request. */
 const MGET_CHUNK = 500;
 
 export class ElasticsearchBackend implements Backend, IndexPreparer {
   private api: Promise<EsApi> | null = null;
   private serverVersion: string | null = null;
-  private readonly exclude: string[];
+  /** copy.excludeFields, applied to each `_source` as read (sourceFilter.ts: never by the server). */
+  private readonly exclude: SourceExcluder;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: FieldNames, private readonly opts: EsBackendOptions) {
-    this.exclude = opts.excludeFields ?? [];
+    this.exclude = sourceExcluder(opts.excludeFields ?? []);
   }
 
   static forSpec(endpoint: Endpoint, spec: Spec): ElasticsearchBackend {
@@ -208,9 +207,10 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page> {
-    const body = pageRequest(this.fields, customer, bounds, cursor, rows, this.exclude);
-    const res = await this.search(body, { filter_path: PAGE_FILTER });
-    // Filtered, an answer with no hits has no `hits` at all.
+    // No filter_path and no _source filter: either makes the server re-render `_source` through
+    // doubles (`1.0` stays, but `1E+2` → `100.0`, `1e-400` → `0.0`, 40 digits → 17). Unfiltered, the
+    // `_source` comes back byte for byte as stored, and exactJson keeps every number's text.
+    const res = await this.search(pageRequest(this.fields, customer, bounds, cursor, rows));
     const hits: any[] = res.hits?.hits ?? [];
     const docs = hits.map((h) => this.toSourceDoc(h));
     const last = hits[hits.length - 1];
@@ -223,12 +223,12 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   private toSourceDoc(hit: { _id: string; _routing?: string; _source?: Doc }): SourceDoc {
-    const fields = hit._source ?? {};
+    const fields = this.exclude(hit._source ?? {});
     return {
       id: String(hit._id),
       fields,
       ...(hit._routing !== undefined && hit._routing !== null ? { routing: String(hit._routing) } : {}),
-      bytes: Buffer.byteLength(esJson.stringify(fields)),
+      bytes: Buffer.byteLength(exactJson.stringify(fields)),
     };
   }
 
@@ -282,10 +282,10 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
     const api = await this.client();
     const out = new Map<string, VersionedDoc>();
-    const params = this.exclude.length ? { _source_excludes: this.exclude } : {};
     for (let i = 0; i < ids.length; i += MGET_CHUNK) {
       const chunk = ids.slice(i, i + MGET_CHUNK);
-      const res = await api.mget(this.index, chunk.map((_id) => ({ _id })), params);
+      // The whole _source (as readPage): _source_excludes would have the server re-render it.
+      const res = await api.mget(this.index, chunk.map((_id) => ({ _id })));
       for (const d of res.docs as any[]) {
         // An item error (e.g. routing required by the mapping) is a miss here: the search below finds it.
         if (d.found) out.set(String(d._id), this.versioned(d));
@@ -294,7 +294,6 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       if (missing.length === 0) continue;
       const found = await this.search({
         size: missing.length, track_total_hits: false, seq_no_primary_term: true, query: { ids: { values: missing } },
-        ...(this.exclude.length ? { _source: { excludes: this.exclude } } : {}),
       });
       for (const h of found.hits.hits as any[]) out.set(String(h._id), this.versioned(h));
     }

@@ -4,7 +4,7 @@
  */
 import type { SliceBounds } from '../../coordination/workNode';
 import type { Bucket } from '../../planner/slicing';
-import { esJson } from './json';
+import { exactJson } from '../exactJson';
 
 export type Query = Record<string, unknown>;
 
@@ -42,14 +42,14 @@ export function sliceQuery(fields: FieldNames, customer: string | null, bounds: 
  * restart. '' (or null) = from the start.
  */
 export function encodeCursor(sortValues: unknown[]): string {
-  return esJson.stringify(sortValues);
+  return exactJson.stringify(sortValues);
 }
 
 export function decodeCursor(cursor: string | null): unknown[] | null {
   if (cursor === null || cursor === '') return null;
   let values: unknown;
   try {
-    values = esJson.parse(cursor);
+    values = exactJson.parse(cursor);
   } catch {
     throw new Error(`the cursor ${JSON.stringify(cursor.slice(0, 80))} is not an Elasticsearch search_after cursor (JSON sort values)`);
   }
@@ -62,9 +62,11 @@ export function decodeCursor(cursor: string | null): unknown[] | null {
 /** `index.max_result_window`'s default: the largest page one search may return. */
 export const MAX_PAGE = 10_000;
 
-/** One page of a slice after the cursor, sorted on the unique key. */
-export function pageRequest(fields: FieldNames, customer: string | null, bounds: SliceBounds, cursor: string | null,
-  rows: number, excludeFields: string[] = []): Query {
+/**
+ * One page of a slice after the cursor, sorted on the unique key. The whole `_source`, unfiltered:
+ * a filtered one is rewritten by the server (sourceFilter.ts applies copy.excludeFields instead).
+ */
+export function pageRequest(fields: FieldNames, customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Query {
   const after = decodeCursor(cursor);
   return {
     size: Math.max(1, Math.min(rows, MAX_PAGE)),
@@ -72,7 +74,6 @@ export function pageRequest(fields: FieldNames, customer: string | null, bounds:
     sort: [{ [fields.uniqueKey]: { order: 'asc' } }],
     track_total_hits: false,
     ...(after ? { search_after: after } : {}),
-    ...(excludeFields.length ? { _source: { excludes: excludeFields } } : {}),
   };
 }
 

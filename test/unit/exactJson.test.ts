@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import { bulkRequest, versionOf } from '../../src/backends/elasticsearch/bulk';
+import { decodeCursor, encodeCursor } from '../../src/backends/elasticsearch/queries';
+import { sourceExcluder } from '../../src/backends/elasticsearch/sourceFilter';
+import { exactJson, numberText, RawNumber } from '../../src/backends/exactJson';
+import { prng } from '../../src/demo/dataset';
+import { canonicalContent, contentHash } from '../../src/verifier/diff';
+
+/** The numbers of the field report: each one changed on the way before. */
+const REPORTED = ['1.0', '1E+2', '-0.0', '1e-400', '3.14159265358979323846264338327950288', '0.10000000000000000555', '1e400', '-0'];
+
+/** Number texts of every shape JSON allows, canonical for JavaScript or not. */
+function numberTexts(seed: number, n: number): string[] {
+  const r = prng(seed);
+  const digits = (k: number) => Array.from({ length: k }, () => String(Math.floor(r() * 10))).join('');
+  const int = (k: number) => (k <= 1 ? digits(1) : `${1 + Math.floor(r() * 9)}${digits(k - 1)}`);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const sign = r() < 0.3 ? '-' : '';
+    const kind = Math.floor(r() * 6);
+    if (kind === 0) out.push(`${sign}${int(1 + Math.floor(r() * 22))}`);
+    else if (kind === 1) out.push(`${sign}${int(1 + Math.floor(r() * 8))}.${digits(1 + Math.floor(r() * 20))}`);
+    else if (kind === 2) out.push(`${sign}0.${'0'.repeat(Math.floor(r() * 9))}${int(1 + Math.floor(r() * 17))}`);
+    else if (kind === 3) out.push(`${sign}${int(1 + Math.floor(r() * 3))}${r() < 0.5 ? `.${digits(1 + Math.floor(r() * 4))}` : ''}${r() < 0.5 ? 'e' : 'E'}${['', '+', '-'][Math.floor(r() * 3)]}${Math.floor(r() * 400)}`);
+    else if (kind === 4) out.push(String(r() * 10 ** Math.floor(r() * 30 - 10) * (sign ? -1 : 1)));
+    else out.push(`${sign}${int(1 + Math.floor(r() * 6))}.${digits(Math.floor(r() * 5))}0`);
+  }
+  return out;
+}
+
+describe('exact JSON', () => {
+  it('keeps the text of every number of the field report, and 64-bit integers as BigInt', () => {
+    const text = `{"a":[${REPORTED.join(',')}],"big":9223372036854775807,"neg":-9223372036854775808,"n":{"x":[1,2.5,-3]}}`;
+    const v = exactJson.parse(text);
+    expect(exactJson.stringify(v)).to.equal(text);
+    expect(v.a.map((x: unknown) => x instanceof RawNumber)).to.deep.equal(REPORTED.map(() => true));
+    expect(v.big).to.equal(9223372036854775807n);
+    expect(v.neg).to.equal(-9223372036854775808n);
+    expect(v.n).to.deep.equal({ x: [1, 2.5, -3] });
+  });
+
+  it('reads plain numbers as numbers, and a RawNumber still counts as its value', () => {
+    const v = exactJson.parse('{"a":1,"b":2.5,"c":1e+21,"d":1.5e-7,"e":1.0,"f":1E+2}');
+    expect([v.a, v.b, v.c, v.d]).to.deep.equal([1, 2.5, 1e21, 1.5e-7]);
+    expect(Number(v.e)).to.equal(1);
+    expect(v.f > 99 && v.f < 101).to.equal(true);
+    expect(String(v.f)).to.equal('1E+2');
+    expect(numberText(v.e)).to.equal('1.0');
+    expect(numberText(v.c)).to.equal('1e+21');
+  });
+
+  it('writes back every number text it read, digit for digit, in any context', () => {
+    const texts = numberTexts(42, 3000);
+    // Alone (mostly the fast path: plain JSON.parse whenever no number could change) and in an object.
+    for (const t of texts) {
+      expect(exactJson.stringify(exactJson.parse(t)), t).to.equal(t);
+      expect(exactJson.stringify(exactJson.parse(`{"v":${t}}`)), t).to.equal(`{"v":${t}}`);
+    }
+    for (let i = 0; i < texts.length; i += 7) {
+      const group = texts.slice(i, i + 7);
+      for (const json of [
+        `[${group.join(',')}]`,
+        `{"k":${group[0]},"o":{"deep":[{"x":${group[1] ?? 0}}]},"s":"${group.join(', ')} 1.0, 1e5 ","t":[${group.slice(2).join(',')}]}`,
+        group[0],
+      ]) {
+        expect(exactJson.stringify(exactJson.parse(json)), json).to.equal(json);
+        // The same values as JSON.parse's reviver with context.source gives, which sees each number's own text.
+        expect(exactJson.parse(json), json).to.deep.equal(exactJson.parseWithReviver(json));
+      }
+      const spaced = `[ ${group.join(' ,\n\t')} ]`;
+      expect(exactJson.parse(spaced), spaced).to.deep.equal(exactJson.parseWithReviver(spaced));
+      expect(exactJson.stringify(exactJson.parse(spaced))).to.equal(`[${group.join(',')}]`);
+    }
+  });
+
+  it('reads strings as strings, also those that look like numbers or hold the marker character', () => {
+    const text = '{"a":"1.0","b":" 1E+2, ","c":"\\ue000 1.0","d":"\ue0001.0","e":["-0",-0],"1.0":1.0}';
+    const v = exactJson.parse(text);
+    expect(v.a).to.equal('1.0');
+    expect(v.b).to.equal(' 1E+2, ');
+    expect(v.c).to.equal('\ue000 1.0');
+    expect(v.d).to.equal('\ue0001.0');
+    expect(v.e[0]).to.equal('-0');
+    expect(String(v.e[1])).to.equal('-0');
+    expect(String(v['1.0'])).to.equal('1.0');
+    expect(exactJson.stringify(v)).to.equal('{"a":"1.0","b":" 1E+2, ","c":"\ue000 1.0","d":"\ue0001.0","e":["-0",-0],"1.0":1.0}');
+  });
+
+  it('keeps a key named __proto__ as content', () => {
+    const v = exactJson.parse('{"__proto__":1.0,"x":1}');
+    expect(Object.keys(v)).to.deep.equal(['__proto__', 'x']);
+    expect(exactJson.stringify(v)).to.equal('{"__proto__":1.0,"x":1}');
+  });
+
+  it('keeps search_after cursors exact', () => {
+    const cursor = '[1.0,9223372036854775807,"x-1",1E+2,-0]';
+    expect(encodeCursor(decodeCursor(cursor)!)).to.equal(cursor);
+  });
+
+  it('writes bulk bodies with the number text as read', () => {
+    const fields = exactJson.parse('{"id":"a","p":1.0,"q":[1E+2,{"r":-0.0}],"big":9223372036854775807}');
+    const body = bulkRequest([{ id: 'a', fields, bytes: 1 }]).body;
+    expect(body).to.equal('{"create":{"_id":"a"}}\n{"id":"a","p":1.0,"q":[1E+2,{"r":-0.0}],"big":9223372036854775807}\n');
+  });
+
+  it('takes a whole number written with zero decimals as an external version', () => {
+    expect(versionOf(new RawNumber('7.0'))).to.equal(7n);
+    expect(versionOf(new RawNumber('7.5'))).to.equal(null);
+    expect(versionOf(new RawNumber('1E+2'))).to.equal(null);
+  });
+});
+
+describe('exact content for verification', () => {
+  const none = new Set<string>();
+  it('tells number texts apart: 1.0 is not 1, 1E+2 is not 100, -0.0 is not 0', () => {
+    for (const [a, b] of [['1.0', '1'], ['1E+2', '100'], ['-0.0', '0'], ['1e-400', '0'], ['3.14159265358979323846264338327950288', '3.141592653589793'],
+      ['0.10000000000000000555', '0.1'], ['1e400', '"Infinity"'], ['[1.0,2]', '[1,2]'], ['{"x":1.50}', '{"x":1.5}']]) {
+      const src = exactJson.parse(`{"id":"a","v":${a}}`);
+      const dst = exactJson.parse(`{"id":"a","v":${b}}`);
+      expect(contentHash(src, none), `${a} vs ${b}`).to.not.equal(contentHash(dst, none));
+      expect(contentHash(src, none)).to.equal(contentHash(exactJson.parse(`{"v":${a},"id":"a"}`), none));
+    }
+  });
+
+  it('ignores key order, _version_ and the ignored fields; never a RawNumber\'s inside', () => {
+    const a = exactJson.parse('{"id":"a","o":{"x":1.0,"y":[{"b":2,"a":1}]},"_version_":1883365083495530496,"seen":"t1"}');
+    const b = exactJson.parse('{"seen":"t2","o":{"y":[{"a":1,"b":2}],"x":1.0},"id":"a","_version_":1}');
+    expect(contentHash(a, new Set(['seen']))).to.equal(contentHash(b, new Set(['seen'])));
+    expect(contentHash(a, none)).to.not.equal(contentHash(b, none));
+    expect(canonicalContent(a, new Set(['seen']))).to.equal('{"id":"a","o":{"x":1.0,"y":[{"a":1,"b":2}]}}');
+    // A RawNumber is a value, not an object with a "text" field.
+    expect(contentHash({ v: new RawNumber('1.0') }, none)).to.not.equal(contentHash({ v: { text: '1.0' } }, none));
+    expect(contentHash({ __proto__: null, p: 1 } as any, none)).to.equal(contentHash({ p: 1 }, none));
+    expect(contentHash(exactJson.parse('{"__proto__":{"a":1}}'), none)).to.not.equal(contentHash(exactJson.parse('{"__proto__":{"a":2}}'), none));
+  });
+});
+
+describe('copy.excludeFields on the _source as read (Elasticsearch)', () => {
+  it('drops what _source.excludes would, and keeps the rest exactly', () => {
+    const source = exactJson.parse('{"id":"a","copy_dest":"x","meta":{"internal":1,"keep":1.0},"list":[{"internal":2,"secret_a":1,"z":3}],'
+      + '"meta.internal":5,"tmp_1":1,"tmp_2":2,"n":1E+2}');
+    const out = sourceExcluder(['copy_dest', 'meta.internal', 'list.secret_*', 'tmp_*'])(source);
+    expect(exactJson.stringify(out)).to.equal('{"id":"a","meta":{"keep":1.0},"list":[{"internal":2,"z":3}],"n":1E+2}');
+    expect(source.copy_dest).to.equal('x');
+    expect(sourceExcluder([])(source)).to.equal(source);
+    expect(exactJson.stringify(sourceExcluder(['meta'])(source))).to.not.contain('meta');
+  });
+});
