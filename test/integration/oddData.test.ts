@@ -10,6 +10,7 @@ import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { EXIT } from '../../src/errors';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import { run, writeSpec } from '../support/cli';
+import { EsAdmin, TEST_MAPPING, type EsDocIn } from '../support/esAdmin';
 import { allSlices } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
@@ -229,5 +230,54 @@ describe('odd data: any time span, nested documents (Solr 8 → 9)', function ()
     expect(r.stderr).to.match(/nested \(child\) document[\s\S]*_nest_path_/);
     expect(Boolean(await zk.exists(m.layout.base)), 'nothing written to ZooKeeper').to.equal(false);
     expect(await next.count(c)).to.equal(0);
+  });
+});
+
+describe('odd data: any time span (Elasticsearch 7 → 8)', function () {
+  this.timeout(300_000);
+  const legacy = new EsAdmin(stack.esLegacy);
+  const next = new EsAdmin(stack.esNew);
+  const index = uniqueName('bgtest_span');
+  const root = `/${uniqueName('bgtest_odd')}`;
+  let zk: ZkSession;
+
+  before(async () => {
+    zk = await connectZk();
+    await legacy.createIndex(index, { settings: { number_of_shards: 2, number_of_replicas: 0 }, mappings: TEST_MAPPING });
+    await next.createIndex(index, { settings: { number_of_shards: 2, number_of_replicas: 0 }, mappings: TEST_MAPPING });
+  });
+
+  after(async () => {
+    await zk.removeRecursive(root);
+    zk.close();
+    await Promise.all([legacy.deleteIndex(index), next.deleteIndex(index)]);
+  });
+
+  it('plans, copies and verifies ~1000 years, year 1000 to 9999, and a one-millisecond customer', async () => {
+    const docs: EsDocIn[] = [];
+    const add = (id: string, customer: string, timestamp: string) => docs.push({ _id: id, source: { id, customer, timestamp } });
+    for (let i = 0; i < 300; i++) add(`ages-${String(i).padStart(4, '0')}`, 'ages', iso(1025 + Math.floor(i * 1000 / 300), i * 3_600_000));
+    add('ages-first', 'ages', iso(1000));
+    add('ages-far', 'ages', iso(9999, 364 * DAY));
+    for (let i = 0; i < 250; i++) add(`now-${String(i).padStart(4, '0')}`, 'instant', '2024-02-29T12:00:00.007Z');
+    await legacy.index(index, docs);
+    const m = migration(index, root, {
+      source: { kind: 'elasticsearch', url: stack.esLegacy, collection: index },
+      target: { kind: 'elasticsearch', url: stack.esNew, collection: index },
+    });
+    const plan = await run(['plan', '--spec', m.spec]);
+    expect(plan.code, plan.stderr).to.equal(0);
+    const slices = await allSlices(zk, m.layout);
+    expect(slices.reduce((a, s) => a + s.node.estimate, 0)).to.equal(docs.length);
+    const w = await run(['work', '--spec', m.spec]);
+    expect(w.code, w.stderr).to.equal(0);
+    expect((await allSlices(zk, m.layout)).reduce((a, s) => a + s.node.counts.written, 0)).to.equal(docs.length);
+    await next.refresh(index);
+    const [src, dst] = await Promise.all([legacy.all(index), next.all(index)]);
+    expect(dst.size).to.equal(docs.length);
+    for (const [id, d] of src) expect(dst.get(id)?.source, id).to.deep.equal(d.source);
+    const v = await m.verify();
+    expect(v.code, v.stderr).to.equal(EXIT.OK);
+    expect(v.report.run.totals).to.deep.include({ missing: 0, extra: 0, different: 0 });
   });
 });
