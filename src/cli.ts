@@ -10,6 +10,7 @@ import { MultiError, ZK_CODES, ZkSession, zkCode } from './coordination/zk';
 import { EXIT, UserError, describeError } from './errors';
 import { log } from './log';
 import { Planner, type CustomerPlan } from './planner/planner';
+import { assertNestingCarried } from './planner/nesting';
 import { Worker } from './worker/worker';
 import { Verifier, type VerifyReport } from './verifier/verifier';
 import { Cutover, type ReadSide } from './cutover/cutover';
@@ -97,6 +98,8 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
   }
   const target = openBackend(s.target, s);
   await target.check();
+  // Before anything is written: a pair that cannot carry the source's nested documents is refused.
+  await assertNestingCarried(source, target);
   const zk = await connect(s);
   try {
     const rows = await new Planner(s, source, zk).run(argv.concurrency);

@@ -81,11 +81,28 @@ export interface Repairer {
   deleteIfUnchanged(id: string, version: string, routing?: string): Promise<ConditionalResult>;
 }
 
+/**
+ * How a collection holds nested (child) documents, as found on the server (schema and data).
+ * flat: no child documents (every document is its own block). anonymous: `_childDocuments_` children
+ * in a schema without _nest_path_. labelled: children in labelled fields, told apart by _nest_path_.
+ */
+export interface Nesting {
+  mode: 'flat' | 'anonymous' | 'labelled';
+  hasRoot: boolean;
+  hasNestPath: boolean;
+  /** Documents that are another's child. */
+  children: number;
+  /** Children without a _nest_path_ in a schema that has one: Solr itself reads them as top-level documents. */
+  orphaned: number;
+}
+
 export interface Backend extends SourceReader, TargetWriter, Repairer {
   /** "solr 8.11.4 at http://host:8983/solr, collection events" — never with credentials. */
   describe(): string;
   version(): Promise<string>;
   /** One cheap request that proves the cluster answers (readiness probes). Throws when it does not. */
   ping?(): Promise<void>;
+  /** Solr: how the collection holds nested (child) documents; absent = it holds none (plan-time checks). */
+  nesting?(): Promise<Nesting>;
   close(): Promise<void>;
 }

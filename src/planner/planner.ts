@@ -16,6 +16,7 @@ import type { PlanNode } from '../coordination/workNode';
 import { newWorkNode } from '../coordination/workNode';
 import { CreateMode, ZkSession, encodeJson, isNodeExists, type MultiOp } from '../coordination/zk';
 import { requestRetry, sleep, withBackoff } from '../retry';
+import { EXIT, UserError, describeError } from '../errors';
 import { log } from '../log';
 import { prepareTarget } from '../prepare/targetPrep';
 import { shuffle } from '../util';
@@ -82,14 +83,23 @@ export class Planner {
     // Shuffled so that planners started together spread over customers instead of queueing on one.
     const queue = shuffle(await this.customers());
     const results: CustomerPlan[] = [];
+    const failed: Array<{ customer: string | null; err: unknown }> = [];
     const next = async (): Promise<void> => {
       for (let c = queue.pop(); c !== undefined; c = queue.pop()) {
-        const r = await this.planWithBarrier(store.layout, c);
-        results.push(r);
-        onCustomer?.(r);
+        try {
+          const r = await this.planWithBarrier(store.layout, c);
+          results.push(r);
+          onCustomer?.(r);
+        } catch (err) {
+          // Its plan node was not written (it is written last), so no worker takes it for done; the
+          // other customers are still planned, and a re-run plans only what is missing.
+          log.error({ customer: c, err: describeError(err) }, 'planning the customer failed; its plan was not written');
+          failed.push({ customer: c, err });
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, next));
+    if (failed.length) throw planningFailed(failed, results.length);
     return results.sort((a, b) => String(a.customer).localeCompare(String(b.customer)));
   }
 
@@ -172,6 +182,21 @@ export class Planner {
   private async waitForVanish(path: string): Promise<void> {
     while (await this.zk!.exists(path)) await sleep(500);
   }
+}
+
+/**
+ * Customers failed: one error naming each and why. Exit 1 (INTERNAL), or the UserErrors' own code when
+ * every customer failed with the same kind (the cluster unreachable, say).
+ */
+function planningFailed(failed: Array<{ customer: string | null; err: unknown }>, planned: number): UserError {
+  const name = (c: string | null) => (c === null ? '(no customer)' : JSON.stringify(c));
+  const lines = failed.slice(0, 20).map((f) => `  - ${name(f.customer)}: ${describeError(f.err).split('\n')[0].slice(0, 300)}`);
+  if (failed.length > 20) lines.push(`  - … and ${failed.length - 20} more (see the log)`);
+  const codes = new Set(failed.map((f) => (f.err instanceof UserError ? f.err.exitCode : EXIT.INTERNAL)));
+  const code = codes.size === 1 && planned === 0 ? [...codes][0] : EXIT.INTERNAL;
+  return new UserError(
+    `Planning failed for ${failed.length} customer(s); their plans were not written, so no worker copies them (${planned} other customer(s) planned):\n${lines.join('\n')}`,
+    'Fix the cause, then run `bluegreen plan` again: planned customers are kept, only the missing ones are planned.', code);
 }
 
 function row(customer: string | null, estimates: number[], outcome: CustomerPlan['outcome']): CustomerPlan {

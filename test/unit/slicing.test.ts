@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import {
   assertTiles, inSlice, packBuckets, planCustomer, refineBuckets, summarize, toSlices, type Bucket, type Histogram,
 } from '../../src/planner/slicing';
+import { parseSolrDate, rangeGap } from '../../src/backends/solr/queries';
+import { histogramBuckets, histogramRequest } from '../../src/backends/elasticsearch/queries';
 
 const DAY = 86_400_000;
 
@@ -129,5 +131,88 @@ describe('slicing', () => {
   it('summarizes estimates', () => {
     expect(summarize([5, 1, 3, 9])).to.deep.equal({ min: 1, median: 4, max: 9, total: 18 });
     expect(summarize([])).to.deep.equal({ min: 0, median: 0, max: 0, total: 0 });
+  });
+});
+
+describe('histogram gaps over any span (Solr int gap, ES fixed_interval)', () => {
+  const YEAR = 365.25 * DAY;
+  const y = (year: number) => { const d = new Date(0); d.setUTCFullYear(year, 0, 1); return d.getTime(); };
+
+  it('sends a Solr gap whose count fits an int, never narrower than asked', () => {
+    const cases: Array<[number, number, number]> = [
+      [0, 1, 200], [0, 1000, 200], [y(2010), y(2024), 200], [y(2010), y(2024) + 5 * YEAR, 200],
+      [y(1000), y(2025), 200], [y(-500), y(9999), 200], [y(-500), y(9999), 2], [y(-271000), y(275000), 2],
+    ];
+    for (const [from, to, buckets] of cases) {
+      const { gapMs, text } = rangeGap(from, to, buckets);
+      const m = /^\+(\d+)(MILLISECONDS|SECONDS|MINUTES|HOURS|DAYS)$/.exec(text)!;
+      expect(m, text).to.not.equal(null);
+      expect(Number(m[1]), text).to.be.at.most(2 ** 31 - 1);
+      const unit = { MILLISECONDS: 1, SECONDS: 1000, MINUTES: 60_000, HOURS: 3_600_000, DAYS: DAY }[m[2] as 'DAYS'];
+      expect(Number(m[1]) * unit, text).to.equal(gapMs);
+      expect(gapMs).to.be.at.least(Math.ceil((to - from) / buckets));
+      // At most the requested number of buckets; never so wide that a huge span collapses into one.
+      const n = Math.ceil((to - from) / gapMs);
+      expect(n).to.be.at.most(buckets);
+      if (to - from > buckets * DAY) expect(n).to.be.at.least(buckets - 1);
+    }
+    // 13.6 years at 200 buckets was exactly where "+N MILLISECONDS" overflowed.
+    expect(rangeGap(0, 200 * 2 ** 31, 200).text).to.equal('+2147484SECONDS');
+    expect(rangeGap(0, 200 * (2 ** 31 - 1), 200).text).to.equal('+2147483647MILLISECONDS');
+  });
+
+  it('parses the dates Solr writes, signed years included', () => {
+    expect(parseSolrDate('2024-05-01T10:00:00Z')).to.equal(Date.UTC(2024, 4, 1, 10));
+    expect(parseSolrDate('2024-05-01T10:00:00.5Z')).to.equal(Date.UTC(2024, 4, 1, 10, 0, 0, 500));
+    expect(parseSolrDate('1000-01-01T00:00:00.123Z')).to.equal(y(1000) + 123);
+    expect(parseSolrDate('0099-01-01T00:00:00Z')).to.equal(y(99));
+    expect(parseSolrDate('-0500-01-01T00:00:00Z')).to.equal(y(-500));
+    expect(parseSolrDate('+10000-01-01T00:00:00Z')).to.equal(y(10000));
+    expect(parseSolrDate('9999-12-31T23:59:59.999Z')).to.equal(y(10000) - 1);
+    // What the filters send (toISOString) reads back the same.
+    for (const t of [y(-500), y(1000), y(10000), 0, -1]) expect(parseSolrDate(new Date(t).toISOString())).to.equal(t);
+    expect(() => parseSolrDate('NOW')).to.throw(/not a Solr date/);
+  });
+
+  it('plans ~1000 years, year -500 to 9999, and a single instant, with every document in one slice', async () => {
+    const spreads: number[][] = [
+      Array.from({ length: 3000 }, (_, i) => y(1025) + Math.floor(i * ((1000 * YEAR) / 3000))),
+      [y(-500), y(-500) + 1, ...Array.from({ length: 500 }, (_, i) => y(2020) + i * 1000), y(9999) + 364 * DAY],
+      Array.from({ length: 700 }, () => Date.UTC(2024, 1, 29, 12, 0, 0, 7)),
+      [0, 0, 0, -1, 1],
+    ];
+    for (const ts of spreads) {
+      // The server's answer uses the gap the Solr backend really sends (rounded to a unit).
+      const solrLike: Histogram = async (from, to, buckets) => {
+        const { gapMs } = rangeGap(from, to, buckets);
+        const out: Bucket[] = [];
+        for (let s = from; s < to; s += gapMs) {
+          const e = Math.min(s + gapMs, to);
+          out.push({ from: s, to: e, count: ts.filter((t) => t >= s && t < e).length });
+        }
+        return out;
+      };
+      for (const o of [{ ...opts, initialBuckets: 200 }, { targetDocs: 100, minWidthMs: 1, fanout: 100, initialBuckets: 200 }]) {
+        const slices = await planCustomer(shapeOf(ts), null, solrLike, o);
+        assertCoverage(slices, ts);
+        expect(summarize(slices.map((s) => s.estimate)).total).to.equal(ts.length);
+      }
+    }
+  });
+
+  it('asks Elasticsearch for at most the buckets requested, on edges that tile the range, over any span', () => {
+    const fields = { customer: 'customer', timestamp: 'timestamp', uniqueKey: 'id' };
+    for (const [from, to, buckets] of [[y(-500), y(10000), 200], [y(1025), y(2025), 100], [5, 6, 200], [-3, 1e3, 7]]) {
+      const { gap, body } = histogramRequest(fields, 'c', from, to, buckets);
+      const h = (body.aggs as any).histogram.date_histogram;
+      expect(h.fixed_interval).to.equal(`${gap}ms`);
+      expect(Number.isSafeInteger(gap)).to.equal(true);
+      expect(Math.ceil((to - from) / gap)).to.be.at.most(buckets);
+      const offset = Number(/^(\d+)ms$/.exec(h.offset)![1]);
+      expect(offset).to.be.within(0, gap - 1);
+      // ES puts bucket keys at offset + k·gap: `from` must be one of them.
+      expect((((from - offset) % gap) + gap) % gap).to.equal(0);
+      expect(histogramBuckets(from, to, gap, [{ key: from, doc_count: 3 }]).reduce((a, b) => a + b.count, 0)).to.equal(3);
+    }
   });
 });

@@ -22,13 +22,20 @@ export function customerFilter(field: string, customer: string | null): Query {
   return { term: { [field]: customer } };
 }
 
+/** Below this (1966-11-01), epoch_millis is not trusted: Elasticsearch 7/8 refuse -10761609311986 (year 1628). */
+const EPOCH_MILLIS_FLOOR = -100_000_000_000;
+
 /** A slice's time range, half-open [from, to) with open ends, or the documents with no timestamp. */
 export function boundsFilter(field: string, bounds: SliceBounds): Query {
   if (bounds.kind === 'no-timestamp') return missing(field);
   if (bounds.from === null && bounds.to === null) return { exists: { field } };
-  const range: Record<string, unknown> = { format: 'epoch_millis' };
-  if (bounds.from !== null) range.gte = bounds.from;
-  if (bounds.to !== null) range.lt = bounds.to;
+  // Elasticsearch's epoch_millis refuses large negative values (before ~1660, say): those bounds go as
+  // ISO dates, which it reads for years 0000-9999. Both bounds of one range share one format.
+  const before1970 = (bounds.from !== null && bounds.from < EPOCH_MILLIS_FLOOR) || (bounds.to !== null && bounds.to < EPOCH_MILLIS_FLOOR);
+  const value = (t: number) => (before1970 ? new Date(t).toISOString() : t);
+  const range: Record<string, unknown> = { format: before1970 ? 'strict_date_optional_time' : 'epoch_millis' };
+  if (bounds.from !== null) range.gte = value(bounds.from);
+  if (bounds.to !== null) range.lt = value(bounds.to);
   return { range: { [field]: range } };
 }
 

@@ -10,17 +10,21 @@ import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import type { Bucket, CustomerShape } from '../../planner/slicing';
 import { HttpClient, HttpStatusError, losslessJson, unreachable } from '../http';
-import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
-import { boundsFilter, customerFilter } from './queries';
+import type { Backend, ConditionalResult, CustomerCount, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
+import { boundsFilter, customerFilter, parseSolrDate, rangeGap, rootsFilter } from './queries';
 
 /** Fields Solr maintains itself: never copied. */
 const SOLR_INTERNAL = new Set(['_version_', '_root_', '_nest_path_', '_nest_parent_', 'score']);
+
+/** The [child] transformer: a block's children, all levels, all of them (limit=-1; the default is 10). */
+const WITH_CHILDREN = '*,[child limit=-1]';
 
 export class SolrBackend implements Backend {
   private readonly http: HttpClient;
   private readonly base: string;
   private readonly exclude: Set<string>;
   private serverVersion: string | null = null;
+  private nestingFound: Promise<Nesting> | null = null;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: Spec['fields'], excludeFields: string[] = [],
     private readonly commitWithinMs = 10_000) {
@@ -95,7 +99,55 @@ export class SolrBackend implements Backend {
     }
   }
 
+  /**
+   * The collection's nesting, found once per process. With child documents, everything that plans,
+   * reads or counts sees roots only: a block is planned, sliced, read and written with its root.
+   */
+  nesting(): Promise<Nesting> {
+    if (!this.nestingFound) {
+      this.nestingFound = this.findNesting();
+      this.nestingFound.catch(() => (this.nestingFound = null));
+    }
+    return this.nestingFound;
+  }
+
+  private async hasField(name: string): Promise<boolean> {
+    try {
+      await this.http.request('GET', this.coll(`/schema/fields/${encodeURIComponent(name)}`));
+      return true;
+    } catch (e) {
+      if (e instanceof HttpStatusError && e.status === 404) return false;
+      throw e;
+    }
+  }
+
+  private async findNesting(): Promise<Nesting> {
+    const [hasRoot, hasNestPath] = await Promise.all([this.hasField('_root_'), this.hasField('_nest_path_')]);
+    const flat: Nesting = { mode: 'flat', hasRoot, hasNestPath, children: 0, orphaned: 0 };
+    if (!hasRoot) return flat; // no _root_: Solr cannot hold a block
+    const count = async (fq?: string) => Number((await this.rawSelect({ q: '*:*', rows: 0, ...(fq ? { fq } : {}) })).response.numFound);
+    const [total, roots] = await Promise.all([count(), count(rootsFilter('anonymous', this.fields.uniqueKey))]);
+    if (total === roots) return flat;
+    if (!hasNestPath) return { ...flat, mode: 'anonymous', children: total - roots };
+    const withoutPath = await count(rootsFilter('labelled', this.fields.uniqueKey));
+    return { ...flat, mode: 'labelled', children: total - roots, orphaned: withoutPath - roots };
+  }
+
+  /** Filter queries that keep roots only (none for a flat collection). */
+  private async rootsOnly(): Promise<string[]> {
+    const n = await this.nesting();
+    return n.mode === 'flat' ? [] : [rootsFilter(n.mode, this.fields.uniqueKey)];
+  }
+
+  /** A search over the blocks' roots (children travel with them, never on their own). */
   private async select(params: Record<string, string | number | boolean | string[]>): Promise<any> {
+    const roots = await this.rootsOnly();
+    if (roots.length === 0) return this.rawSelect(params);
+    const fq = params.fq === undefined ? [] : Array.isArray(params.fq) ? params.fq : [String(params.fq)];
+    return this.rawSelect({ ...params, fq: [...fq, ...roots] });
+  }
+
+  private async rawSelect(params: Record<string, string | number | boolean | string[]>): Promise<any> {
     const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`,
       new URLSearchParams(Object.entries({ wt: 'json', ...params }).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)]))).toString(),
       'application/x-www-form-urlencoded');
@@ -120,7 +172,7 @@ export class SolrBackend implements Backend {
       q: '*:*', rows: 0, fq: customerFilter(this.fields.customer, customer), stats: true, 'stats.field': this.fields.timestamp,
     });
     const st = res.stats?.stats_fields?.[this.fields.timestamp] ?? {};
-    const toMs = (v: unknown) => (v === null || v === undefined ? null : Date.parse(String(v)));
+    const toMs = (v: unknown) => (v === null || v === undefined ? null : parseSolrDate(String(v)));
     return {
       total: Number(res.response.numFound),
       noTimestamp: Number(st.missing ?? res.response.numFound),
@@ -130,16 +182,16 @@ export class SolrBackend implements Backend {
   }
 
   async histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]> {
-    const gap = Math.max(1, Math.ceil((to - from) / buckets));
+    const { gapMs: gap, text: gapText } = rangeGap(from, to, buckets);
     const res = await this.select({
       q: '*:*', rows: 0, fq: customerFilter(this.fields.customer, customer),
       facet: true, 'facet.range': this.fields.timestamp,
       'facet.range.start': new Date(from).toISOString(), 'facet.range.end': new Date(to).toISOString(),
-      'facet.range.gap': `+${gap}MILLISECONDS`, 'facet.range.hardend': true, 'facet.range.include': 'lower',
+      'facet.range.gap': gapText, 'facet.range.hardend': true, 'facet.range.include': 'lower',
       'facet.mincount': 0, 'json.nl': 'arrarr',
     });
     const counts: Array<[string, number]> = res.facet_counts.facet_ranges[this.fields.timestamp].counts;
-    const byStart = new Map(counts.map(([start, n]) => [Date.parse(start), Number(n)]));
+    const byStart = new Map(counts.map(([start, n]) => [parseSolrDate(start), Number(n)]));
     const out: Bucket[] = [];
     for (let start = from; start < to; start += gap) {
       out.push({ from: start, to: Math.min(start + gap, to), count: byStart.get(start) ?? 0 });
@@ -160,7 +212,7 @@ export class SolrBackend implements Backend {
     const cursorMark = cursor ?? '*';
     const res = await this.select({
       q: '*:*', fq: this.sliceFilters(customer, bounds), sort: `${this.fields.uniqueKey} asc`,
-      rows, cursorMark, fl: '*',
+      rows, cursorMark, fl: (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN,
     });
     const docs: SourceDoc[] = (res.response.docs as Doc[]).map((d) => this.toSourceDoc(d));
     const next = String(res.nextCursorMark);
@@ -168,10 +220,26 @@ export class SolrBackend implements Backend {
   }
 
   private toSourceDoc(d: Doc): SourceDoc {
-    const fields: Doc = {};
-    for (const [k, v] of Object.entries(d)) if (!this.exclude.has(k)) fields[k] = v;
+    const fields = this.withoutInternal(d);
     const json = losslessJson.stringify(fields);
     return { id: String(d[this.fields.uniqueKey]), fields, bytes: Buffer.byteLength(json) };
+  }
+
+  /**
+   * The document without what Solr maintains, its children (labelled fields or `_childDocuments_`:
+   * the only object values a Solr document has) likewise, at every level.
+   */
+  private withoutInternal(d: Doc): Doc {
+    const out: Doc = {};
+    // Plain objects only: a parser's number wrapper (a class instance) is a value, not a child.
+    const isChild = (v: unknown): v is Doc => v !== null && typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+    for (const [k, v] of Object.entries(d)) {
+      if (this.exclude.has(k)) continue;
+      if (isChild(v)) out[k] = this.withoutInternal(v);
+      else if (Array.isArray(v) && v.some(isChild)) out[k] = v.map((x) => (isChild(x) ? this.withoutInternal(x) : x));
+      else out[k] = v;
+    }
+    return out;
   }
 
   async writeBatch(docs: SourceDoc[]): Promise<WriteResult> {
@@ -203,7 +271,7 @@ export class SolrBackend implements Backend {
   async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
     const out = new Map<string, VersionedDoc>();
     for (let i = 0; i < ids.length; i += 500) {
-      for (const d of await this.realTimeGet(ids.slice(i, i + 500), '*')) {
+      for (const d of await this.realTimeGet(ids.slice(i, i + 500), (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN)) {
         const doc = this.toSourceDoc(d);
         out.set(doc.id, { doc, version: String(d._version_) });
       }
