@@ -241,23 +241,27 @@ export class Worker {
             continue;
           }
         }
+        // Reserved for this lane with no await between the check and the add: two lanes of one
+        // process reading the same slice at once must not both try it, or the loser's cleanup would
+        // drop the winner's reservation (and the orphan sweep then removes the winner's live claim).
         if (this.mine.has(key)) {
           othersHold = true; // another lane of this process has it: not finished yet
           continue;
         }
-        // Read before claiming: finished slices are never claimed (a claim is a write).
-        const current = await this.store.readSlice(cn, name);
-        if (!current) continue;
-        if (current.node.status !== 'todo') {
-          this.finished.set(key, current.node.status);
-          continue;
-        }
         this.mine.add(key);
-        const claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => this.finished.set(key, node.status)).catch((e) => {
-          this.mine.delete(key);
-          throw e;
-        });
-        if (!claim) this.mine.delete(key);
+        let claim: SliceClaim | null = null;
+        try {
+          // Read before claiming: finished slices are never claimed (a claim is a write).
+          const current = await this.store.readSlice(cn, name);
+          if (!current) continue;
+          if (current.node.status !== 'todo') {
+            this.finished.set(key, current.node.status);
+            continue;
+          }
+          claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => this.finished.set(key, node.status));
+        } finally {
+          if (!claim) this.mine.delete(key);
+        }
         if (claim) {
           metrics.claimsTaken.inc({ migration: this.spec.migration });
           return { claim, othersHold };
