@@ -10,9 +10,6 @@ import { safeUrl } from '../log';
 import type { Endpoint } from '../config/spec';
 import { exactJson } from './exactJson';
 
-/** The JSON documents are read and written with (exactJson.ts); the name from before it kept number text. */
-export const losslessJson = exactJson;
-
 export class HttpStatusError extends Error {
   constructor(readonly status: number, readonly url: string, readonly body: string) {
     super(`HTTP ${status} from ${safeUrl(url)}: ${body.slice(0, 500)}`);

@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import { bulkOutcome, bulkRequest, versionOf } from '../../src/backends/elasticsearch/bulk';
 import { EsStatusError, normalizeError } from '../../src/backends/elasticsearch/client';
-import { losslessJson } from '../../src/backends/http';
+import { exactJson } from '../../src/backends/exactJson';
 import type { SourceDoc } from '../../src/backends/types';
 import { RetryableError } from '../../src/errors';
 
 const doc = (id: string, fields: Record<string, unknown> = {}, routing?: string): SourceDoc =>
   ({ id, fields: { id, ...fields }, ...(routing ? { routing } : {}), bytes: 10 });
 
-const lines = (body: string) => body.trimEnd().split('\n').map((l) => losslessJson.parse(l));
+const lines = (body: string) => body.trimEnd().split('\n').map((l) => exactJson.parse(l));
 
 describe('elasticsearch bulk request', () => {
   it('creates only (a 409 leaves the live write alone), with _id and routing kept', () => {
@@ -23,12 +23,12 @@ describe('elasticsearch bulk request', () => {
   });
 
   it('writes 64-bit values digit for digit', () => {
-    const big = losslessJson.parse('{"v":9223372036854775807}').v;
+    const big = exactJson.parse('{"v":9223372036854775807}').v;
     expect(bulkRequest([doc('a', { v: big })]).body).to.contain('"v":9223372036854775807');
   });
 
   it('uses external_gte versions from the version field, and refuses documents without a usable one', () => {
-    const big = losslessJson.parse('9007199254740993');
+    const big = exactJson.parse('9007199254740993');
     const req = bulkRequest([doc('a', { ver: 3 }), doc('b', { ver: 'x' }), doc('c', { ver: big }, 'r'), doc('d', {}), doc('e', { ver: -1 })], 'ver');
     expect(req.sent.map((d) => d.id)).to.deep.equal(['a', 'c']);
     expect(req.body.split('\n')[0]).to.equal('{"index":{"_id":"a","version":3,"version_type":"external_gte"}}');

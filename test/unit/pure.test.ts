@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { boundsFilter, customerFilter } from '../../src/backends/solr/queries';
-import { losslessJson } from '../../src/backends/http';
+import { exactJson } from '../../src/backends/exactJson';
 import { customerFromNodeName, customerNodeName, NO_CUSTOMER } from '../../src/coordination/layout';
 import { workNodeProblem, newWorkNode } from '../../src/coordination/workNode';
 import { nextPageRows, splitByBytes } from '../../src/worker/batching';
@@ -64,7 +64,7 @@ describe('batching', () => {
 describe('lossless JSON', () => {
   it('keeps 64-bit integers exact through parse and stringify', () => {
     const text = '{"big":9007199254740993,"small":42,"f":1.5,"g":15.591021014036652,"neg":-9223372036854775808}';
-    expect(losslessJson.stringify(losslessJson.parse(text))).to.equal(text);
+    expect(exactJson.stringify(exactJson.parse(text))).to.equal(text);
   });
 });
 

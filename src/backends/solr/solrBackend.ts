@@ -9,7 +9,8 @@ import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import type { Bucket, CustomerShape } from '../../planner/slicing';
-import { HttpClient, HttpStatusError, losslessJson, unreachable } from '../http';
+import { exactJson } from '../exactJson';
+import { HttpClient, HttpStatusError, unreachable } from '../http';
 import type { Backend, ConditionalResult, CustomerCount, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
 import { boundsFilter, customerFilter, parseSolrDate, rangeGap, rootsFilter } from './queries';
 
@@ -221,7 +222,7 @@ export class SolrBackend implements Backend {
 
   private toSourceDoc(d: Doc): SourceDoc {
     const fields = this.withoutInternal(d);
-    const json = losslessJson.stringify(fields);
+    const json = exactJson.stringify(fields);
     return { id: String(d[this.fields.uniqueKey]), fields, bytes: Buffer.byteLength(json) };
   }
 
@@ -280,11 +281,11 @@ export class SolrBackend implements Backend {
   }
 
   async replaceIfUnchanged(doc: SourceDoc, version: string): Promise<ConditionalResult> {
-    return this.conditional(`[${losslessJson.stringify({ ...doc.fields, _version_: BigInt(version) })}]`);
+    return this.conditional(`[${exactJson.stringify({ ...doc.fields, _version_: BigInt(version) })}]`);
   }
 
   async deleteIfUnchanged(id: string, version: string): Promise<ConditionalResult> {
-    return this.conditional(losslessJson.stringify({ delete: { id, _version_: BigInt(version) } }));
+    return this.conditional(exactJson.stringify({ delete: { id, _version_: BigInt(version) } }));
   }
 
   /** An update carrying `_version_`: Solr applies it only while the document is still at that version. */
@@ -306,7 +307,7 @@ export class SolrBackend implements Backend {
    */
   private async createOnly(docs: SourceDoc[]): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
     try {
-      const body = `[${docs.map((d) => losslessJson.stringify({ ...d.fields, _version_: -1 })).join(',')}]`;
+      const body = `[${docs.map((d) => exactJson.stringify({ ...d.fields, _version_: -1 })).join(',')}]`;
       await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }), body);
       return { rejected: [], conflicts: new Set() };
     } catch (e) {
@@ -333,7 +334,7 @@ export class SolrBackend implements Backend {
 
 function solrMessage(e: HttpStatusError): string {
   try {
-    const body = losslessJson.parse(e.body);
+    const body = exactJson.parse(e.body);
     return String(body?.error?.msg ?? e.body).slice(0, 300);
   } catch {
     return e.body.slice(0, 300);
