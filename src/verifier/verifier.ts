@@ -164,6 +164,14 @@ export class Verifier {
 
   /** Every slice of the migration, with its work node. Refuses while copying is unfinished. */
   private async slices(): Promise<Array<{ cn: string; n: string; node: WorkNode }>> {
+    // A customer without its plan node was never fully planned (its planner failed or is still at it):
+    // its documents are in no slice, so a verification of the others would prove nothing about them.
+    const unplanned: string[] = [];
+    for (const cn of await this.store.customerNodes()) if (!(await this.store.readPlan(cn))) unplanned.push(cn);
+    if (unplanned.length) {
+      throw new UserError(`${unplanned.length} customer(s) have no plan (e.g. ${unplanned.slice(0, 5).join(', ')}): planning failed or is still under way, so their documents are in no slice and cannot be verified.`,
+        'Run `bluegreen plan --spec <file>` again (it plans only what is missing) and let the workers copy, then verify.');
+    }
     const out = await this.store.slices();
     const unfinished = out.filter((s) => s.node.status !== 'done');
     if (unfinished.length) {

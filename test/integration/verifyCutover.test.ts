@@ -241,4 +241,23 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
       await next.deleteCollection(target2);
     }
   });
+
+  it('refuses to verify (and to cut over) while a customer has no plan: a half-made plan never passes', async () => {
+    // What a planner that died after creating a customer's node, before its plan node, leaves behind.
+    const layout = new Layout(root, migration);
+    const ghost = `${layout.customers}/ghost`;
+    await zk.mkdirp(ghost);
+    try {
+      const runsBefore = (await zk.getChildren(layout.verify)).sort();
+      const r = await run(['verify-integrity', '--spec', specFile]);
+      expect(r.code, r.stderr).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.match(/customer\(s\) have no plan \(e\.g\. ghost\)[\s\S]*bluegreen plan/);
+      expect((await zk.getChildren(layout.verify)).sort(), 'no verification run was started').to.deep.equal(runsBefore);
+      const c = await run(['cutover', '--spec', specFile, '--to', 'new']);
+      expect(c.code).to.equal(EXIT.USAGE);
+      expect(c.stderr).to.match(/customer ghost is not planned/);
+    } finally {
+      await zk.removeRecursive(ghost);
+    }
+  });
 });
