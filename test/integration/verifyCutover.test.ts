@@ -9,7 +9,7 @@ import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { Layout } from '../../src/coordination/layout';
 import type { WorkNode } from '../../src/coordination/workNode';
-import type { ZkSession } from '../../src/coordination/zk';
+import { CreateMode, encodeJson, type ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import type { MigrationStatus } from '../../src/status/status';
@@ -112,6 +112,20 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
     expect(report.run.status).to.equal('passed');
     expect(report.results.length).to.be.greaterThan(3);
     expect(report.results.every((r) => r.clean)).to.equal(true);
+  });
+
+  it('orders verification runs as ZooKeeper created them, not by a clock: a later failed run from a machine whose clock is behind blocks the cutover', async () => {
+    const layout = new Layout(root, migration);
+    const failed = { id: '19700101T000000Z-', startedAt: 1, finishedAt: 2, startedBy: 'a worker with a wrong clock', scope: 'all', repair: false, status: 'failed' };
+    const path = await zk.create(`${layout.verify}/19700101T000000Z-`, encodeJson(failed), CreateMode.PERSISTENT_SEQUENTIAL);
+    try {
+      const r = await run(['cutover', '--spec', specFile, '--to', 'new']);
+      expect(r.code, r.stderr).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.match(/latest verification \(19700101T000000Z-\d{10}\) found differences/);
+      expect(router.readSide()).to.equal('legacy');
+    } finally {
+      await zk.remove(path);
+    }
   });
 
   it('reports deleted, added and altered target documents exactly, and --repair fixes them', async () => {
