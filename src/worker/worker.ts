@@ -119,9 +119,17 @@ export class Worker {
    * bulk-load tuning (target.prepare). Once per process; racing other workers is harmless (targetPrep.ts).
    */
   private copyFinished(): Promise<void> {
-    this.targetRestored ??= restoreTarget(this.zk, this.spec, this.id, this.target).then(() => undefined, (e) => {
+    this.targetRestored ??= restoreTarget(this.zk, this.spec, this.id, this.target).then(async () => {
+      // Copied documents become searchable at the target's next commit (Solr commitWithin, 10 s) or
+      // refresh (none while tuned for bulk): one now, so counts right after the copy are right.
+      await withBackoff(() => this.target.refresh(), this.retryOptions('write'));
+      log.info('copy finished: target refreshed, every copied document is searchable');
+    }, (e) => {
       this.targetRestored = undefined;
       log.error({ err: describeError(e) }, 'could not restore the target index settings; the next `bluegreen work` tries again');
+    }).catch((e) => {
+      this.targetRestored = undefined;
+      log.warn({ err: describeError(e) }, 'could not refresh the target after the copy; copied documents become searchable at its next commit');
     });
     return this.targetRestored;
   }
