@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import yaml from 'js-yaml';
@@ -214,6 +214,13 @@ describe('Dockerfile (no Docker engine: its steps carried out in a scratch direc
       scratch = mkdtempSync(join(tmpdir(), 'bg-image-'));
       const built = buildWithoutDocker(scratch);
       image = built.get(runtime.name)!;
+      // The base image (node:<major>-…) brings its Node in /usr/local/bin. The Node this test runs on (the
+      // project's own, of that major) stands in for it there, where the image's user can run it.
+      const major = /^node:(\d+)/.exec(runtime.base)?.[1];
+      expect(process.versions.node.split('.')[0], `the Node standing in for ${runtime.base}`).to.equal(major);
+      mkdirSync(join(image.root, 'usr/local/bin'), { recursive: true });
+      copyFileSync(process.execPath, join(image.root, 'usr/local/bin/node'));
+      chmodSync(join(image.root, 'usr/local/bin/node'), 0o755);
       openUp(image.root);
       chmodTree(image.root);
     });
@@ -237,7 +244,9 @@ describe('Dockerfile (no Docker engine: its steps carried out in a scratch direc
       const mapPath = (p: string) => (p.startsWith('/') ? join(image.root, p) : p);
       const argv = [...image.entrypoint!, ...(args ?? image.cmd ?? [])];
       const env: Record<string, string> = { HOME: '/tmp', ...image.env, ...extraEnv };
-      env.PATH = (image.env.PATH ?? process.env.PATH!).split(':').map((d) => (d.startsWith('/app') ? join(image.root, d) : d)).join(':');
+      // The image's own directories first (its /app ones, then the base image's Node), then the host's.
+      const dirs = (image.env.PATH ?? process.env.PATH!).split(':').map((d) => (d.startsWith('/app') ? join(image.root, d) : d));
+      env.PATH = [...dirs.filter((d) => d.startsWith(image.root)), join(image.root, 'usr/local/bin'), ...dirs.filter((d) => !d.startsWith(image.root))].join(':');
       const [uid, gid] = (image.user ?? '0').split(':').map(Number);
       const asUser = process.getuid?.() === 0 ? { uid, gid: gid ?? uid } : {};
       const r = spawnSync(mapPath(argv[0]), argv.slice(1), { cwd: join(image.root, image.workdir), env, encoding: 'utf8', timeout: 60_000, ...asUser });
