@@ -62,6 +62,16 @@ export class Worker {
 
   async run(): Promise<number> {
     await this.store.requireSpec();
+    // Every plan, work node and claim decodes before this worker registers or claims anything.
+    await this.store.validateAll();
+    // A corrupt node met later (changed since, or planned since): every lane stops at its checkpoint,
+    // and the error says what this worker had done by then.
+    this.store.onCorrupt = async () => {
+      this.stop();
+      while (this.mine.size) await sleep(100);
+      return `Before it met that node this worker had copied ${this.copiedDocs} document(s) into the target (create-only) and checkpointed them in their work nodes; `
+        + 'every lane stopped at its checkpoint, its claims and registration are removed; the source was not touched.';
+    };
     await this.register();
     // Keeps lastContactAt fresh, so a live session is never mistaken for a lost one (claim.ts).
     const beat = Math.max(200, Math.floor(this.spec.zookeeper.sessionTimeout / 5));
