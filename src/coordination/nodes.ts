@@ -13,14 +13,38 @@ import { UserError } from '../errors';
 /** A node that cannot be decoded. Exit 2; `changed` says what this process had done before it met it. */
 export class CorruptNodeError extends UserError {
   constructor(readonly path: string, readonly problem: string, readonly kind: NodeKind, readonly changed = 'bluegreen changed nothing.') {
-    super(`The ZooKeeper node ${path} is corrupt (${KIND_LABEL[kind]}): ${problem}.`,
-      `Inspect it (zkCli.sh get ${path}); restore it from a backup or remove the migration's customer and plan it again${kind === 'claim' || kind === 'worker' ? ' (an ephemeral node: it vanishes with the session that made it)' : ''}. ${changed}`);
+    super(`The ZooKeeper node ${path} is corrupt (${KIND_LABEL[kind]}): ${problem}.`, `Inspect it (zkCli.sh get ${path}); ${repair(kind, path)} ${changed}`);
     this.name = 'CorruptNodeError';
   }
 
   /** The same error, saying truthfully what was changed before it was met. */
   withChanges(changed: string): CorruptNodeError {
     return new CorruptNodeError(this.path, this.problem, this.kind, changed);
+  }
+}
+
+/** What an operator can do about a corrupt node of this kind. */
+function repair(kind: NodeKind, path: string): string {
+  const customer = /^(.*\/customers\/[^/]+)\//.exec(path)?.[1];
+  const run = /^(.*\/verify\/[^/]+)/.exec(path)?.[1];
+  switch (kind) {
+    case 'slice':
+    case 'plan':
+      return `restore it from a backup (zkCli.sh set), or delete the customer's nodes (zkCli.sh deleteall ${customer ?? '<customer node>'}) and run \`bluegreen plan\` to plan that customer again (documents already copied are skipped, never overwritten).`;
+    case 'claim':
+    case 'planning':
+    case 'worker':
+      return 'if no live process holds it (its session is gone), delete it (zkCli.sh delete); it is re-created by the next claim or registration.';
+    case 'verifyRun':
+    case 'verifyResult':
+    case 'verifyClaim':
+      return `delete that verification run (zkCli.sh deleteall ${run ?? '<run node>'}) and run \`bluegreen verify-integrity --new\`.`;
+    case 'spec':
+      return 'restore it from a backup (zkCli.sh set), or plan the migration again under a new name.';
+    case 'cutover':
+      return 'restore it from a backup (zkCli.sh set) with "read" set to where reads go now; the read router keeps its last good state meanwhile.';
+    case 'target':
+      return 'restore it from a backup (zkCli.sh set); check the target index\'s refresh_interval and number_of_replicas by hand.';
   }
 }
 
@@ -198,7 +222,7 @@ function describeIssue(issue: z.ZodIssue, value: unknown): string {
   for (const k of issue.path) at = at?.[k];
   const shown = at === undefined ? 'missing' : JSON.stringify(at)?.slice(0, 80) ?? String(at);
   if (!where) {
-    if (issue.code === z.ZodIssueCode.invalid_type) return `it holds ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value} (${shown}), not an object`;
+    if (issue.code === z.ZodIssueCode.invalid_type) return value === null ? 'it holds null, not an object' : `it holds ${Array.isArray(value) ? 'a list' : `a ${typeof value}`} (${shown}), not an object`;
     return issue.message;
   }
   if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') return `${where} is missing`;
@@ -217,7 +241,13 @@ export function decodeNode<K extends NodeKind>(kind: K, data: Buffer, path: stri
   }
   const result = NODE_SCHEMAS[kind].safeParse(value);
   if (result.success) return result.data as any;
+  // What is there but wrong first (it tells most), then what is missing, by name.
   const issues = result.error.issues;
-  const problems = issues.slice(0, 3).map((i) => describeIssue(i, value));
-  throw new CorruptNodeError(path, `${problems.join('; ')}${issues.length > 3 ? `; and ${issues.length - 3} more` : ''}`, kind);
+  const isMissing = (i: z.ZodIssue) => i.path.length > 0 && i.code === z.ZodIssueCode.invalid_type && i.received === 'undefined';
+  const wrong = issues.filter((i) => !isMissing(i));
+  const missing = issues.filter(isMissing).map((i) => i.path.join('.'));
+  const problems = wrong.slice(0, 3).map((i) => describeIssue(i, value));
+  if (wrong.length > 3) problems.push(`${wrong.length - 3} more wrong value(s)`);
+  if (missing.length) problems.push(`missing: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? `, and ${missing.length - 8} more` : ''}`);
+  throw new CorruptNodeError(path, problems.join('; '), kind);
 }
