@@ -41,9 +41,10 @@ export function numberIn(min: number, max: number, opts: { integer?: boolean; no
 
 /** A size ("8MB", or bytes) with its allowed range. */
 function sizeIn(min: number, max: number) {
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+  return z.unknown().transform((v, ctx) => {
     let bytes: number;
     try {
+      if (typeof v !== 'number' && typeof v !== 'string') throw new Error(`${showValue(v)} is not a size (examples: 1048576, 512KB, 5MB)`);
       bytes = parseBytes(v);
     } catch (e) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${(e as Error).message}; allowed: ${formatBytes(min)} to ${formatBytes(max)}` });
@@ -60,9 +61,10 @@ function sizeIn(min: number, max: number) {
 /** A duration ("30s", or milliseconds) with its allowed range. */
 function durationIn(min: number, max: number, note?: string) {
   const range = `${formatMs(min)} to ${formatMs(max)}${note ? ` (${note})` : ''}`;
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+  return z.unknown().transform((v, ctx) => {
     let ms: number;
     try {
+      if (typeof v !== 'number' && typeof v !== 'string') throw new Error(`${showValue(v)} is not a duration (examples: 1500, 30s, 15m, 6h, 90d, 1y)`);
       ms = parseDuration(v);
     } catch (e) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${(e as Error).message}; allowed: ${range}` });
