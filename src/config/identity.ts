@@ -12,7 +12,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { HttpClient, HttpStatusError } from '../backends/http';
-import { UserError } from '../errors';
+import { UserError, describeError } from '../errors';
 import { safeUrl } from '../log';
 import { normalizeUrl, urlKeys, zkConnectKey } from './endpoints';
 import type { Endpoint, Spec } from './spec';
@@ -77,7 +77,13 @@ async function elasticsearchIdentity(e: Endpoint): Promise<EndpointIdentity> {
       memberNames.push(name);
     }
   } catch (err) {
-    if (!(err instanceof HttpStatusError && err.status === 404)) throw err; // a target that target.prepare will create
+    if (!(err instanceof HttpStatusError)) throw err;
+    // 404: a target that target.prepare will create. Other refusals (no privilege to read settings):
+    // compare by name within the cluster, the most this endpoint lets us see.
+    if (err.status !== 404) {
+      members.add(`${uuid ?? root.base}/${e.collection}`);
+      memberNames.push(e.collection);
+    }
   }
   const clusterKeys = uuid ? new Set([`es-cluster:${uuid}`]) : await resolvedKeys(e);
   return { cluster: uuid ? `cluster UUID ${uuid} (${root.body?.cluster_name ?? '?'})` : safeUrl(root.base), clusterKeys, members, memberNames };
@@ -123,7 +129,11 @@ function identities(spec: Spec) {
   if (!p) {
     p = (async () => {
       if (spec.source.kind !== spec.target.kind) return null;
-      const [source, target] = await Promise.all([endpointIdentity(spec.source), endpointIdentity(spec.target)]);
+      const [source, target] = await Promise.all([endpointIdentity(spec.source), endpointIdentity(spec.target)]).catch((e) => {
+        if (e instanceof UserError) throw e;
+        throw new UserError(`Could not confirm that the target is not the source (asking the clusters who they are failed: ${describeError(e)}).`,
+          'Check that both clusters answer (bluegreen diagnostics), then run the command again; nothing was changed.');
+      });
       return { source, target, sameCluster: [...target.clusterKeys].some((k) => source.clusterKeys.has(k)) };
     })();
     cache.set(spec, p);
