@@ -14,7 +14,9 @@ import { assertNestingCarried } from './planner/nesting';
 import { Worker } from './worker/worker';
 import { Verifier, type VerifyReport } from './verifier/verifier';
 import { Cutover, type ReadSide } from './cutover/cutover';
-import { collectStatus, releaseSlice, renderStatus } from './status/status';
+import { collectStatus, neverPlanned, releaseSlice, renderStatus } from './status/status';
+import { assertTargetIsNotSource } from './config/identity';
+import { CorruptNodeError } from './coordination/nodes';
 import { describeBounds } from './coordination/workNode';
 import { MigrationStore } from './coordination/migration';
 import { OpsServer } from './ops/server';
@@ -35,9 +37,36 @@ function common<T>(y: Argv<T>) {
     .option('migration', { type: 'string', describe: 'Migration name (overrides the spec)' });
 }
 
-/** Port for /metrics, /healthz, /readyz: --http-port, else BLUEGREEN_HTTP_PORT, else 9464; 0 = none. */
-function httpPortOption<T>(y: Argv<T>) {
-  return y.option('http-port', { type: 'number', default: Number(process.env.BLUEGREEN_HTTP_PORT ?? 9464), describe: 'Serve /metrics, /healthz, /readyz here (0: off)' });
+/**
+ * A number flag with its range. yargs' own `type: 'number'` turns "abc" into NaN and lets it through
+ * (`plan --concurrency abc` once planned nothing and exited 0), so the raw value is checked here.
+ */
+export function numberFlag(name: string, min: number, max: number, opts: { integer?: boolean; label?: (raw: unknown) => string } = {}) {
+  return (raw: unknown): number => {
+    const origin = opts.label?.(raw) ?? `--${name}`;
+    const range = `${opts.integer === false ? 'a number' : 'a whole number'} from ${min} to ${max}`;
+    if (Array.isArray(raw)) throw new UserError(`--${name} is given ${raw.length} times (${raw.map(String).join(', ')}).`, `Give it once: ${range}.`);
+    const text = typeof raw === 'string' ? raw.trim() : raw;
+    const value = typeof text === 'number' ? text : typeof text === 'string' && /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+    if (!Number.isFinite(value) || (opts.integer !== false && !Number.isInteger(value)) || value < min || value > max) {
+      throw new UserError(`${origin} is ${typeof raw === 'string' ? JSON.stringify(raw) : String(raw)}: allowed ${range}.`, `Give ${origin} ${range}.`);
+    }
+    return value;
+  };
+}
+
+/** A number option: no yargs type (it would make "abc" NaN), the value checked by numberFlag. */
+function numberOption(describe: string, defaultValue: number | string, check: (raw: unknown) => number, defaultDescription?: string) {
+  return { requiresArg: true, default: defaultValue, describe, coerce: check, ...(defaultDescription ? { defaultDescription } : {}) } as const;
+}
+
+/** Port for /metrics, /healthz, /readyz: --http-port, else BLUEGREEN_HTTP_PORT, else `fallback`; 0 = none. */
+function httpPortOption<T>(y: Argv<T>, fallback = 9464) {
+  const env = process.env.BLUEGREEN_HTTP_PORT;
+  const fromEnv = env !== undefined && env !== '';
+  // The default is checked as well: a BLUEGREEN_HTTP_PORT of "abc" is refused, naming the variable.
+  const check = numberFlag('http-port', 0, 65535, { label: (raw) => (fromEnv && raw === env ? 'BLUEGREEN_HTTP_PORT (or --http-port)' : '--http-port') });
+  return y.option('http-port', numberOption('Serve /metrics, /healthz, /readyz here (0: off; 0-65535)', fromEnv ? env : fallback, check, `BLUEGREEN_HTTP_PORT, else ${fallback}`));
 }
 
 /** Starts the ops server and the fleet gauges for a long-running command. */
@@ -98,11 +127,18 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
   }
   const target = openBackend(s.target, s);
   await target.check();
-  // Before anything is written: a pair that cannot carry the source's nested documents is refused.
+  // Before anything is written: the target is not the source, whatever the URLs look like, and the
+  // pair can carry the source's nested documents.
+  await assertTargetIsNotSource(s);
   await assertNestingCarried(source, target);
   const zk = await connect(s);
   try {
-    const rows = await new Planner(s, source, zk).run(argv.concurrency);
+    // A migration planned before: every node it has decodes, or nothing is written.
+    const store = new MigrationStore(zk, s);
+    if (await store.readSpecNode()) await store.validateAll();
+    const rows = await new Planner(s, source, zk).run(argv.concurrency).catch((e) => {
+      throw e instanceof CorruptNodeError ? e.withChanges('Planning stopped there; customers planned before it are complete (see `bluegreen status`); the source was not touched.') : e;
+    });
     process.stdout.write(argv.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlanTable(rows)}\n`);
     return EXIT.OK;
   } finally {
@@ -119,6 +155,7 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();
+  await assertTargetIsNotSource(s);
   const zk = await connect(s);
   const worker = new Worker(s, zk, source, target, { follow: argv.follow, id });
   const ops = await serveOps(s, zk, source, target, argv.httpPort).catch((e) => {
@@ -164,11 +201,15 @@ async function verifyCommand(argv: Common & { repair: boolean; new: boolean; onl
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();
+  await assertTargetIsNotSource(s);
   const zk = await connect(s);
   let ops: OpsServer | null = null;
   try {
+    await new MigrationStore(zk, s).validateAll();
     ops = await serveOps(s, zk, source, target, argv.httpPort);
-    const report = await new Verifier(s, zk, source, target).run({ repair: argv.repair, newRun: argv.new, onlyFailed: argv.onlyFailed, concurrency: argv.concurrency });
+    const report = await new Verifier(s, zk, source, target).run({ repair: argv.repair, newRun: argv.new, onlyFailed: argv.onlyFailed, concurrency: argv.concurrency }).catch((e) => {
+      throw e instanceof CorruptNodeError ? e.withChanges(`The verification stopped there; it may have recorded results for the slices it checked before (under ${new MigrationStore(zk, s).layout.verify})${argv.repair ? ' and repaired documents in the target' : ''}; the source was not touched.`) : e;
+    });
     process.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
     return report.run.status === 'passed' ? EXIT.OK : EXIT.DIFFERENCES;
   } finally {
@@ -181,6 +222,7 @@ async function cutoverCommand(argv: Common & { to: ReadSide; customer?: string; 
   const s = spec(argv);
   const zk = await connect(s);
   try {
+    await new MigrationStore(zk, s).validateAll();
     const state = await new Cutover(s, zk).run({ to: argv.to, customer: argv.customer, force: argv.force });
     const last = state.history[state.history.length - 1];
     process.stdout.write(argv.json ? `${JSON.stringify(state, null, 2)}\n`
@@ -197,6 +239,7 @@ async function statusCommand(argv: Common & { json: boolean; watch: boolean; int
   try {
     for (;;) {
       const st = await collectStatus(s, zk);
+      if (!st.planned && !argv.watch) throw neverPlanned(s);
       if (argv.json) process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
       else process.stdout.write(`${argv.watch ? '\x1b[2J\x1b[H' : ''}${renderStatus(st)}\n`);
       if (!argv.watch) return st.stuck.length || st.failed.length ? EXIT.SLICES_FAILED : EXIT.OK;
@@ -253,7 +296,7 @@ export async function main(args: string[]): Promise<number> {
       common(y)
         .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan; write nothing' })
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON instead of a table' })
-        .option('concurrency', { type: 'number', default: 4, describe: 'Customers planned at once by this process' }),
+        .option('concurrency', numberOption('Customers planned at once by this process (1-64)', 4, numberFlag('concurrency', 1, 64))),
     (argv) => run(() => planCommand(argv as any)))
     .command('work', 'Claim slices and copy them legacy → new, never overwriting; resumable', (y) =>
       httpPortOption(common(y).option('follow', { type: 'boolean', default: false, describe: 'Keep waiting for new work instead of exiting' })),
@@ -262,7 +305,7 @@ export async function main(args: string[]): Promise<number> {
       common(y)
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
         .option('watch', { type: 'boolean', default: false, describe: 'Refresh until interrupted' })
-        .option('interval', { type: 'number', default: 2, describe: 'Seconds between refreshes with --watch' }),
+        .option('interval', numberOption('Seconds between refreshes with --watch (0.5-3600)', 2, numberFlag('interval', 0.5, 3600, { integer: false }))),
     (argv) => run(() => statusCommand(argv as any)))
     .command('release', 'Take a (stuck) slice away from its worker; it resumes from its checkpoint elsewhere', (y) =>
       common(y)
@@ -270,13 +313,12 @@ export async function main(args: string[]): Promise<number> {
         .option('retry', { type: 'boolean', default: false, describe: 'Put a failed slice back in the queue (failures reset)' }),
     (argv) => run(() => releaseCommand(argv as any)))
     .command('verify-integrity', 'Compare legacy and new slice by slice; report (and --repair) persistent differences', (y) =>
-      common(y)
+      httpPortOption(common(y), 0)
         .option('repair', { type: 'boolean', default: false, describe: 'Fix persistent differences (never touching newer live writes)' })
         .option('new', { type: 'boolean', default: false, describe: 'Start a new run instead of joining an unfinished one' })
         .option('only-failed', { type: 'boolean', default: false, describe: 'New run over the slices the last run found unclean' })
-        .option('concurrency', { type: 'number', default: 2, describe: 'Slices verified at once by this process' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
-        .option('http-port', { type: 'number', default: Number(process.env.BLUEGREEN_HTTP_PORT ?? 0), describe: 'Serve /metrics, /healthz, /readyz here (0: off)' }),
+        .option('concurrency', numberOption('Slices verified at once by this process (1-64)', 2, numberFlag('concurrency', 1, 64)))
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
     (argv) => run(() => verifyCommand(argv as any)))
     .command('diagnostics', 'Dump the whole state of one migration as one JSON report (for a support ticket)', (y) => common(y),
       (argv) => run(() => diagnosticsCommand(argv as any)))
@@ -294,6 +336,9 @@ export async function main(args: string[]): Promise<number> {
     .help()
     .fail((msg, err) => {
       // Throwing stops yargs here: without it, it would still run the command with the bad argument.
+      if (err instanceof UserError) throw err;
+      // yargs' own validation (requiresArg, choices) and a flag refused by its check (numberFlag), which yargs wraps.
+      if (err?.name === 'YError') throw new UserError(err.message, 'See `bluegreen --help` or `bluegreen <command> --help`; nothing was changed.');
       if (err) throw err;
       throw new UserError(msg, 'See `bluegreen --help` or `bluegreen <command> --help`.');
     });
@@ -312,8 +357,8 @@ export async function main(args: string[]): Promise<number> {
   } catch (caught) {
     let e = caught;
     if (zkCode(e) === ZK_CODES.NO_AUTH || (e instanceof MultiError && e.code === ZK_CODES.NO_AUTH)) {
-      e = new UserError('ZooKeeper refused the change: the migration\'s nodes belong to another identity (digest ACL).',
-        'Run with the migration\'s ZooKeeper credentials (BLUEGREEN_ZK_AUTH=user:password, or zookeeper.auth in the spec).');
+      e = new UserError(`ZooKeeper refused the change (NO_AUTH${e instanceof MultiError ? ` on ${e.op.op} ${e.op.path}` : ''}): wrong or missing BLUEGREEN_ZK_AUTH (or zookeeper.auth): the migration's nodes belong to another identity (digest ACL). Nothing was written by the refused request.`,
+        'Run with the migration\'s ZooKeeper credentials: BLUEGREEN_ZK_AUTH=user:password (or zookeeper.auth in the spec) as used by `bluegreen plan`.');
     }
     if (e instanceof UserError) {
       process.stderr.write(`error: ${e.message}\n${e.hint ? `  what to do: ${e.hint}\n` : ''}`);

@@ -7,22 +7,90 @@ import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { z } from 'zod';
 import { UserError } from '../errors';
-import { parseBytes, parseDuration } from './units';
+import { parseZkConnect, sameNodes } from './endpoints';
+import { formatBytes, formatMs, parseBytes, parseDuration } from './units';
 
-const size = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+/** How a value is shown in a message: strings quoted, NaN and Infinity as such. */
+export function showValue(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v);
   try {
-    return parseBytes(v);
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-    return z.NEVER;
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
   }
-});
-const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-    return z.NEVER;
+}
+
+/** "an integer from 1 to 64", "a number from 0 to 1000000 (0: no limit)" */
+export function describeRange(r: { min: number; max: number; integer?: boolean; note?: string }): string {
+  return `${r.integer === false ? 'a number' : 'an integer'} from ${r.min} to ${r.max}${r.note ? ` (${r.note})` : ''}`;
+}
+
+/** A number with its allowed range: finite, an integer unless `integer: false`, min..max. The message names the value and the range. */
+export function numberIn(min: number, max: number, opts: { integer?: boolean; note?: string } = {}) {
+  const range = describeRange({ min, max, ...opts });
+  return z
+    .number({ errorMap: (issue, ctx) => ({ message: issue.code === z.ZodIssueCode.invalid_type && issue.received !== 'undefined'
+      ? `Expected number, received ${issue.received} (${showValue(ctx.data)}); allowed: ${range}` : `${ctx.defaultError}; allowed: ${range}` }) })
+    .superRefine((v, ctx) => {
+      if (!Number.isFinite(v) || (opts.integer !== false && !Number.isInteger(v)) || v < min || v > max) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${showValue(v)} is out of range: allowed ${range}` });
+      }
+    });
+}
+
+/** A size ("8MB", or bytes) with its allowed range. */
+function sizeIn(min: number, max: number) {
+  return z.unknown().transform((v, ctx) => {
+    let bytes: number;
+    try {
+      if (typeof v !== 'number' && typeof v !== 'string') throw new Error(`${showValue(v)} is not a size (examples: 1048576, 512KB, 5MB)`);
+      bytes = parseBytes(v);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${(e as Error).message}; allowed: ${formatBytes(min)} to ${formatBytes(max)}` });
+      return z.NEVER;
+    }
+    if (bytes < min || bytes > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${showValue(v)}${typeof v === 'string' ? ` (${bytes} bytes)` : ' bytes'} is out of range: allowed ${formatBytes(min)} to ${formatBytes(max)}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}
+
+/** A duration ("30s", or milliseconds) with its allowed range. */
+function durationIn(min: number, max: number, note?: string) {
+  const range = `${formatMs(min)} to ${formatMs(max)}${note ? ` (${note})` : ''}`;
+  return z.unknown().transform((v, ctx) => {
+    let ms: number;
+    try {
+      if (typeof v !== 'number' && typeof v !== 'string') throw new Error(`${showValue(v)} is not a duration (examples: 1500, 30s, 15m, 6h, 90d, 1y)`);
+      ms = parseDuration(v);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${(e as Error).message}; allowed: ${range}` });
+      return z.NEVER;
+    }
+    if (ms < min || ms > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${showValue(v)}${typeof v === 'string' ? ` (${ms} ms)` : ' ms'} is out of range: allowed ${range}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const YEAR = 365 * DAY;
+const KB = 1024;
+const MB = 1024 * KB;
+
+/** A ZooKeeper connect string: host:port[,host:port...][/chroot], IPv6 in brackets. */
+const zkConnect = z.string().superRefine((v, ctx) => {
+  const parsed = parseZkConnect(v);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${showValue(v)} is not a ZooKeeper connect string: ${parsed} (expected host:port[,host:port...][/chroot], e.g. zk-1:2181,zk-2:2181,[::1]:2181/bluegreen)` });
   }
 });
 
@@ -54,7 +122,7 @@ const endpoint = z
     collection: z.string().min(1),
     auth: auth.optional(),
     tls: tls.optional(),
-    requestTimeout: duration.default(60_000),
+    requestTimeout: durationIn(SECOND, HOUR).default(60_000),
     /**
      * Target only, opt-in: create the index (Elasticsearch) from these files when it is missing, and
      * tune it for bulk loading during the copy (refresh off, no replicas), restored when every slice is done.
@@ -79,10 +147,10 @@ export const specSchema = z
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}$/, 'letters, digits, "_", "." and "-" only, starting with a letter or digit'),
     zookeeper: z
       .object({
-        connect: z.string().min(1),
+        connect: zkConnect,
         root: z.string().regex(/^\/[^\s]*[^/\s]$|^\/$/, 'an absolute ZooKeeper path such as /bluegreen').default('/bluegreen'),
-        sessionTimeout: duration.default(15_000),
-        connectTimeout: duration.default(15_000),
+        sessionTimeout: durationIn(2 * SECOND, 10 * MINUTE, 'the server may grant less').default(15_000),
+        connectTimeout: durationIn(500, 10 * MINUTE).default(15_000),
         /**
          * "user:password" for ZooKeeper digest auth (better: BLUEGREEN_ZK_AUTH). When set, every node
          * the migration creates gets an ACL that only this identity may change (others may read).
@@ -112,40 +180,40 @@ export const specSchema = z
     retention: z
       .object({
         /** "derived": the customer's own oldest document; or a duration such as 365d. */
-        default: z.union([z.literal('derived'), duration]).default('derived'),
-        perCustomer: z.record(z.union([z.literal('derived'), duration])).default({}),
+        default: z.union([z.literal('derived'), durationIn(SECOND, 200 * YEAR)]).default('derived'),
+        perCustomer: z.record(z.union([z.literal('derived'), durationIn(SECOND, 200 * YEAR)])).default({}),
       })
       .strict()
       .default({}),
     slicing: z
       .object({
         /** About this many documents per slice: what one worker copies in reasonable time. */
-        targetDocsPerSlice: z.number().int().positive().default(100_000),
+        targetDocsPerSlice: numberIn(1, 100_000_000).default(100_000),
         /** Histogram buckets asked for per customer before refining the busy ones. */
-        histogramBuckets: z.number().int().min(2).max(10_000).default(200),
+        histogramBuckets: numberIn(2, 10_000).default(200),
         /** Never cut a slice narrower than this (the timestamp's resolution is milliseconds). */
-        minSliceWidth: duration.default(1000),
+        minSliceWidth: durationIn(1, 10 * YEAR).default(1000),
       })
       .strict()
       .default({}),
     batch: z
       .object({
-        docs: z.number().int().positive().max(100_000).default(500),
-        bytes: size.default('8MB'),
+        docs: numberIn(1, 100_000).default(500),
+        bytes: sizeIn(KB, 100 * MB).default('8MB'),
       })
       .strict()
       .default({}),
     worker: z
       .object({
-        slicesInFlight: z.number().int().positive().max(64).default(2),
+        slicesInFlight: numberIn(1, 64).default(2),
         /** 0 = no limit. Shared by all slices of one worker process. */
-        docsPerSecond: z.number().nonnegative().default(0),
+        docsPerSecond: numberIn(0, 10_000_000, { integer: false, note: '0: no limit' }).default(0),
         /** Attempts of one slice (across workers) before it is marked failed. */
-        maxAttempts: z.number().int().positive().default(5),
+        maxAttempts: numberIn(1, 1000).default(5),
         /** Retries of one page read or one batch write before the attempt fails. */
-        requestRetries: z.number().int().nonnegative().default(6),
+        requestRetries: numberIn(0, 100).default(6),
         /** Rejections kept (ids + reasons) in a work node; more are counted only. */
-        keepRejections: z.number().int().nonnegative().max(200).default(20),
+        keepRejections: numberIn(0, 200).default(20),
       })
       .strict()
       .default({}),
@@ -164,9 +232,9 @@ export const specSchema = z
     verify: z
       .object({
         /** A difference is re-checked after this long; only one that persists is reported. Above the commit interval. */
-        gracePeriod: duration.default(30_000),
+        gracePeriod: durationIn(0, DAY).default(30_000),
         /** Re-checks before a difference counts as persistent. */
-        rechecks: z.number().int().min(1).max(10).default(1),
+        rechecks: numberIn(1, 10).default(1),
         /** Fields left out of the content comparison (besides each backend's own, such as _version_). */
         ignoreFields: z.array(z.string()).default([]),
       })
@@ -177,14 +245,14 @@ export const specSchema = z
         /** The alias applications read through (Solr collection alias / Elasticsearch alias), moved at cutover. */
         readAlias: z.string().min(1).optional(),
         /** A passing verification older than this does not allow a cutover: verify again (the dual write may have broken since). */
-        maxVerificationAge: duration.default(86_400_000),
+        maxVerificationAge: durationIn(MINUTE, 365 * DAY).default(86_400_000),
       })
       .strict()
       .default({}),
     status: z
       .object({
         /** A claimed slice whose cursor has not moved for this long is shown as stuck. */
-        stuckAfter: duration.default(600_000),
+        stuckAfter: durationIn(SECOND, 30 * DAY).default(600_000),
       })
       .strict()
       .default({}),
@@ -197,10 +265,12 @@ export const specSchema = z
     if (!spec.customers.discover && !spec.customers.list?.length) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['customers'], message: 'with discover: false, give customers.list' });
     }
-    const same = spec.source.kind === spec.target.kind && JSON.stringify(spec.source.url) === JSON.stringify(spec.target.url)
+    // Every spelling of one server compares equal (trailing slash, localhost vs 127.0.0.1, default
+    // port, a URL or a list): the cluster's own identity is checked too, before anything runs (identity.ts).
+    const same = spec.source.kind === spec.target.kind && sameNodes(spec.source.url, spec.target.url)
       && spec.source.collection === spec.target.collection;
     if (same) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'collection'], message: 'source and target are the same collection on the same cluster' });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'collection'], message: `source and target are the same collection on the same cluster ("${spec.target.collection}" at ${JSON.stringify(spec.target.url)}): bluegreen would write into its own source` });
     }
   });
 
@@ -217,19 +287,29 @@ export interface SpecOverrides {
  * Environment variables: credentials belong here (or in a mounted Secret), not in the spec file.
  * Documented in the README.
  */
-const ENV_OVERRIDES: Array<[string, (raw: any, value: string) => void]> = [
-  ['BLUEGREEN_ZK_CONNECT', (r, v) => ((r.zookeeper ??= {}).connect = v)],
-  ['BLUEGREEN_ZK_AUTH', (r, v) => ((r.zookeeper ??= {}).auth = v)],
-  ['BLUEGREEN_MIGRATION', (r, v) => (r.migration = v)],
-  ['BLUEGREEN_SOURCE_URL', (r, v) => ((r.source ??= {}).url = v)],
-  ['BLUEGREEN_TARGET_URL', (r, v) => ((r.target ??= {}).url = v)],
-  ['BLUEGREEN_SOURCE_USERNAME', (r, v) => (((r.source ??= {}).auth ??= {}).username = v)],
-  ['BLUEGREEN_SOURCE_PASSWORD', (r, v) => (((r.source ??= {}).auth ??= {}).password = v)],
-  ['BLUEGREEN_SOURCE_API_KEY', (r, v) => (((r.source ??= {}).auth ??= {}).apiKey = v)],
-  ['BLUEGREEN_TARGET_USERNAME', (r, v) => (((r.target ??= {}).auth ??= {}).username = v)],
-  ['BLUEGREEN_TARGET_PASSWORD', (r, v) => (((r.target ??= {}).auth ??= {}).password = v)],
-  ['BLUEGREEN_TARGET_API_KEY', (r, v) => (((r.target ??= {}).auth ??= {}).apiKey = v)],
+const ENV_OVERRIDES: Array<[string, string[]]> = [
+  ['BLUEGREEN_ZK_CONNECT', ['zookeeper', 'connect']],
+  ['BLUEGREEN_ZK_AUTH', ['zookeeper', 'auth']],
+  ['BLUEGREEN_MIGRATION', ['migration']],
+  ['BLUEGREEN_SOURCE_URL', ['source', 'url']],
+  ['BLUEGREEN_TARGET_URL', ['target', 'url']],
+  ['BLUEGREEN_SOURCE_USERNAME', ['source', 'auth', 'username']],
+  ['BLUEGREEN_SOURCE_PASSWORD', ['source', 'auth', 'password']],
+  ['BLUEGREEN_SOURCE_API_KEY', ['source', 'auth', 'apiKey']],
+  ['BLUEGREEN_TARGET_USERNAME', ['target', 'auth', 'username']],
+  ['BLUEGREEN_TARGET_PASSWORD', ['target', 'auth', 'password']],
+  ['BLUEGREEN_TARGET_API_KEY', ['target', 'auth', 'apiKey']],
 ];
+
+/** Sets raw[path] = value, creating the mappings on the way (a non-mapping in the way is replaced). */
+function setPath(raw: any, path: string[], value: unknown): void {
+  let at = raw;
+  for (const k of path.slice(0, -1)) {
+    if (at[k] === null || typeof at[k] !== 'object' || Array.isArray(at[k])) at[k] = {};
+    at = at[k];
+  }
+  at[path[path.length - 1]] = value;
+}
 
 export function parseSpecText(text: string, origin: string): unknown {
   try {
@@ -245,11 +325,14 @@ export function parseSpecText(text: string, origin: string): unknown {
 }
 
 /** Validates a raw object (already merged with env and flags) into a Spec, or throws one UserError listing every problem. */
-export function validateSpec(raw: unknown, origin = '(inline)'): Spec {
+export function validateSpec(raw: unknown, origin = '(inline)', sources: Record<string, string> = {}): Spec {
   const result = specSchema.safeParse(raw);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
-    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    const path = issue.path.join('.');
+    // A value from the environment or a flag is named as such: the file may not even have the field.
+    const from = Object.entries(sources).find(([p]) => path === p || path.startsWith(`${p}.`))?.[1];
+    const where = `${issue.path.length ? path : '(top level)'}${from ? ` (from ${from})` : ''}`;
     if (issue.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') return `${where}: required`;
     if (issue.code === z.ZodIssueCode.invalid_union
@@ -271,13 +354,23 @@ export function loadSpec(file: string, overrides: SpecOverrides = {}, env: NodeJ
       'Pass an existing file with --spec (or set BLUEGREEN_SPEC).');
   }
   const raw = parseSpecText(text, file) as any;
-  for (const [name, apply] of ENV_OVERRIDES) {
+  const sources: Record<string, string> = {};
+  for (const [name, path] of ENV_OVERRIDES) {
     const value = env[name];
-    if (value !== undefined && value !== '') apply(raw, value);
+    if (value === undefined || value === '') continue;
+    setPath(raw, path, value);
+    sources[path.join('.')] = name;
   }
-  if (overrides.zk) (raw.zookeeper ??= {}).connect = overrides.zk;
-  if (overrides.migration) raw.migration = overrides.migration;
-  return validateSpec(raw, file);
+  // A flag given empty (--zk "") is a mistake, not "use the file's value".
+  if (overrides.zk !== undefined) {
+    setPath(raw, ['zookeeper', 'connect'], overrides.zk);
+    sources['zookeeper.connect'] = '--zk';
+  }
+  if (overrides.migration !== undefined) {
+    raw.migration = overrides.migration;
+    sources.migration = '--migration';
+  }
+  return validateSpec(raw, file, sources);
 }
 
 /** The spec without secrets: what is stored in ZooKeeper, shown by status and diagnostics. */

@@ -1,10 +1,11 @@
 /** The migration's own nodes: the spec it was planned with, and reading plans and work nodes. */
 import { publicSpec, specHash, type Spec } from '../config/spec';
 import { UserError } from '../errors';
-import { Layout } from './layout';
+import { Layout, customerNodeName, sliceNodeName } from './layout';
+import { CorruptNodeError, decodeNode, type NodeKind } from './nodes';
 import type { PlanNode, WorkNode } from './workNode';
-import { planNodeProblem, workNodeProblem } from './workNode';
-import { ZkSession, decodeJson, encodeJson, isNodeExists } from './zk';
+import { ZkSession, encodeJson, isNodeExists } from './zk';
+import type { ClaimInfo } from './claim';
 
 export interface SpecNode {
   hash: string;
@@ -16,14 +17,34 @@ export interface SpecNode {
 export class MigrationStore {
   readonly layout: Layout;
 
+  /**
+   * Called (and awaited) when a read meets a corrupt node, before the error is thrown: a worker stops
+   * its other lanes there, and says what it had done (worker.ts).
+   */
+  onCorrupt?: (e: CorruptNodeError) => Promise<string | void> | string | void;
+
   constructor(readonly zk: ZkSession, readonly spec: Spec) {
     this.layout = new Layout(spec.zookeeper.root, spec.migration);
+  }
+
+  /** The one way this store decodes a node: its kind's schema (nodes.ts), then `extra`; a corrupt node goes through onCorrupt. */
+  async decode<K extends NodeKind>(kind: K, data: Buffer, path: string, extra?: (v: any) => string | null): Promise<ReturnType<typeof decodeNode<K>>> {
+    try {
+      const value = decodeNode(kind, data, path);
+      const problem = extra?.(value);
+      if (problem) throw new CorruptNodeError(path, problem, kind);
+      return value;
+    } catch (e) {
+      if (!(e instanceof CorruptNodeError) || !this.onCorrupt) throw e;
+      const changed = await this.onCorrupt(e);
+      throw changed ? e.withChanges(changed) : e;
+    }
   }
 
   async readSpecNode(): Promise<SpecNode | null> {
     const got = await this.zk.getDataOrNull(this.layout.spec);
     if (!got) return null;
-    return decodeJson<SpecNode>(got.data, this.layout.spec, (v) => (typeof v?.hash === 'string' ? null : 'no hash'));
+    return (await this.decode('spec', got.data, this.layout.spec)) as unknown as SpecNode;
   }
 
   /** Records the spec on first use; afterwards refuses a spec that would change the plan or the copy. */
@@ -73,8 +94,48 @@ export class MigrationStore {
   }
 
   async readPlan(customerNode: string): Promise<PlanNode | null> {
-    const got = await this.zk.getDataOrNull(this.layout.plan(customerNode));
-    return got ? decodeJson<PlanNode>(got.data, this.layout.plan(customerNode), planNodeProblem) : null;
+    const path = this.layout.plan(customerNode);
+    const got = await this.zk.getDataOrNull(path);
+    if (!got) return null;
+    return (await this.decode('plan', got.data, path, (v) => (customerNodeName(v.customer) === customerNode ? null
+      : `it is the plan of customer ${JSON.stringify(v.customer)}, not of ${customerNode}`))) as PlanNode;
+  }
+
+  /** A claim's content, or null when the slice is not claimed. */
+  async readClaim(customerNode: string, name: string): Promise<{ claim: ClaimInfo; version: number } | null> {
+    const path = this.layout.claim(customerNode, name);
+    const got = await this.zk.getDataOrNull(path);
+    return got ? { claim: (await this.decode('claim', got.data, path)) as ClaimInfo, version: got.stat.version } : null;
+  }
+
+  /**
+   * Reads and decodes every node of the migration a command relies on — spec, target record, cutover,
+   * every plan, work node and claim — and throws the first corrupt one (CorruptNodeError) before the
+   * command registers, claims or writes anything. Requests run a few at a time.
+   */
+  async validateAll(): Promise<{ customers: number; slices: number }> {
+    const reads: Array<() => Promise<unknown>> = [];
+    const single = (kind: NodeKind, path: string) => reads.push(async () => {
+      const got = await this.zk.getDataOrNull(path);
+      if (got) await this.decode(kind, got.data, path);
+    });
+    single('spec', this.layout.spec);
+    single('cutover', this.layout.cutover);
+    single('target', `${this.layout.base}/target`);
+    const customers = await this.customerNodes();
+    let slices = 0;
+    for (const cn of customers) {
+      reads.push(() => this.readPlan(cn));
+      const [names, claims] = await Promise.all([this.sliceNames(cn), this.zk.childrenOrEmpty(this.layout.claims(cn))]);
+      slices += names.length;
+      for (const n of names) reads.push(() => this.readSlice(cn, n));
+      for (const n of claims) reads.push(() => this.readClaim(cn, n));
+    }
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(16, reads.length) }, async () => {
+      while (next < reads.length) await reads[next++]();
+    }));
+    return { customers: customers.length, slices };
   }
 
   async sliceNames(customerNode: string): Promise<string[]> {
@@ -101,6 +162,9 @@ export class MigrationStore {
   async readSlice(customerNode: string, name: string): Promise<{ node: WorkNode; version: number } | null> {
     const path = this.layout.slice(customerNode, name);
     const got = await this.zk.getDataOrNull(path);
-    return got ? { node: decodeJson<WorkNode>(got.data, path, workNodeProblem), version: got.stat.version } : null;
+    if (!got) return null;
+    const node = (await this.decode('slice', got.data, path, (v) => (sliceNodeName(v.index) !== name ? `it says index ${v.index}, but it is slice ${name}`
+      : customerNodeName(v.customer) !== customerNode ? `it belongs to customer ${JSON.stringify(v.customer)}, not to ${customerNode}` : null))) as WorkNode;
+    return { node, version: got.stat.version };
   }
 }

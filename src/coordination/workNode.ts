@@ -1,4 +1,6 @@
 /** The persistent work node of one slice, and the plan node of one customer: their shapes and checks. */
+import type { z } from 'zod';
+import { planNodeSchema, workNodeSchema } from './nodes';
 
 /** A slice's time range on the timestamp field, half-open [from, to); null = unbounded on that side. */
 export interface TimeRange {
@@ -86,25 +88,21 @@ export function newWorkNode(customer: string | null, index: number, bounds: Slic
   };
 }
 
-/** Null when the value is a well-formed work node, else what is wrong with it. */
+/** Null when the value is a well-formed work node, else what is wrong with it (the schema of nodes.ts). */
 export function workNodeProblem(v: any): string | null {
-  if (!v || typeof v !== 'object') return 'not an object';
-  if (!['todo', 'done', 'failed'].includes(v.status)) return `status is ${JSON.stringify(v.status)}, expected todo|done|failed`;
-  if (!(v.cursor === null || typeof v.cursor === 'string')) return 'cursor is neither null nor a string';
-  if (!v.bounds || !['range', 'no-timestamp'].includes(v.bounds.kind)) return 'bounds.kind is missing or unknown';
-  if (v.bounds.kind === 'range') {
-    for (const k of ['from', 'to']) if (!(v.bounds[k] === null || Number.isFinite(v.bounds[k]))) return `bounds.${k} is not a number or null`;
-  }
-  if (!v.counts || typeof v.counts !== 'object') return 'counts are missing';
-  for (const k of ['read', 'written', 'skipped', 'rejected']) if (!Number.isFinite(v.counts[k])) return `counts.${k} is not a number`;
-  if (!Number.isInteger(v.index)) return 'index is not an integer';
-  return null;
+  return schemaProblem(workNodeSchema, v);
 }
 
 export function planNodeProblem(v: any): string | null {
-  if (!v || typeof v !== 'object') return 'not an object';
-  if (!Number.isInteger(v.slices) || v.slices < 0) return 'slices is not a non-negative integer';
-  return null;
+  return schemaProblem(planNodeSchema, v);
+}
+
+function schemaProblem(schema: z.ZodTypeAny, v: unknown): string | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not an object';
+  const r = schema.safeParse(v);
+  if (r.success) return null;
+  const i = r.error.issues[0];
+  return `${i.path.join('.') || '(node)'}: ${i.message}`;
 }
 
 export function describeBounds(b: SliceBounds): string {

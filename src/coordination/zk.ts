@@ -8,8 +8,10 @@
  */
 import zookeeper, { ACL, Client, CreateMode, Exception, Id, Stat } from 'node-zookeeper-client';
 import { createHash } from 'node:crypto';
+import { parseZkConnect } from '../config/endpoints';
 import { UserError, describeError } from '../errors';
 import { log } from '../log';
+import { CorruptNodeError, decodeNode, nodeKindOf } from './nodes';
 
 export { CreateMode };
 export type { Stat };
@@ -62,6 +64,30 @@ export class MultiError extends Error {
   constructor(readonly index: number, readonly code: number, readonly op: MultiOp) {
     super(`ZooKeeper multi failed at op ${index} (${op.op} ${op.path}): ${(Exception as any).create(code).toString()}`);
   }
+}
+
+/**
+ * A client for a validated connect string. node-zookeeper-client splits "host:port" on ":" and falls
+ * back to localhost:2181 for what it cannot read ("::::"), so the string is checked first (the spec
+ * does too) and bracketed IPv6 addresses, which it cannot split, get their server list from our parser.
+ */
+function createClient(options: ZkOptions): Client {
+  const parsed = parseZkConnect(options.connect);
+  if (typeof parsed === 'string') {
+    throw new UserError(`The ZooKeeper connect string ${JSON.stringify(options.connect)} is not valid: ${parsed}.`,
+      'Give host:port[,host:port...][/chroot] (IPv6 in brackets, e.g. [::1]:2181) in zookeeper.connect, BLUEGREEN_ZK_CONNECT or --zk.');
+  }
+  if (!Number.isInteger(options.sessionTimeout) || options.sessionTimeout <= 0 || !Number.isInteger(options.connectTimeout) || options.connectTimeout <= 0) {
+    throw new UserError(`ZooKeeper timeouts must be positive whole milliseconds (sessionTimeout ${options.sessionTimeout}, connectTimeout ${options.connectTimeout}).`,
+      'Set zookeeper.sessionTimeout and zookeeper.connectTimeout in the spec (e.g. 15s).');
+  }
+  const client = zookeeper.createClient(options.connect, { sessionTimeout: options.sessionTimeout, spinDelay: 500, retries: 0 });
+  if (parsed.servers.some((s) => s.host.includes(':'))) {
+    const manager = (client as any).connectionManager;
+    if (!manager || !Array.isArray(manager.servers)) throw new UserError('This ZooKeeper client cannot connect to IPv6 addresses.', 'Give host names instead of IPv6 addresses in the connect string.');
+    manager.servers = parsed.servers.map((s) => ({ host: s.host, port: s.port }));
+  }
+  return client;
 }
 
 export class ZkSession {
@@ -124,7 +150,7 @@ export class ZkSession {
   private async renew(): Promise<void> {
     const old = this.current;
     log.warn({ epoch: this.epoch + 1 }, 'zookeeper session expired: starting a new session (claims of the old one are gone)');
-    const client = zookeeper.createClient(this.options.connect, { sessionTimeout: this.options.sessionTimeout, spinDelay: 500, retries: 0 });
+    const client = createClient(this.options);
     this.current = client;
     this.epoch++;
     this.watch(client);
@@ -140,11 +166,7 @@ export class ZkSession {
 
   /** Connects, or throws a UserError naming the connect string when ZooKeeper does not answer in time. */
   static async connect(options: ZkOptions): Promise<ZkSession> {
-    const client = zookeeper.createClient(options.connect, {
-      sessionTimeout: options.sessionTimeout,
-      spinDelay: 500,
-      retries: 0,
-    });
+    const client = createClient(options);
     const session = new ZkSession(client, options);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -347,18 +369,23 @@ export function encodeJson(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
+/**
+ * Decodes a node's JSON. A path the layout knows (see nodes.ts) is checked against its kind's schema,
+ * then `check`; a corrupt node is a CorruptNodeError (exit 2). Prefer decodeNode(kind, ...) in new code.
+ */
 export function decodeJson<T>(buf: Buffer, path: string, check?: (v: any) => string | null): T {
+  const kind = nodeKindOf(path);
   let value: any;
-  try {
-    value = JSON.parse(buf.toString('utf8'));
-  } catch {
-    throw new UserError(`The ZooKeeper node ${path} is corrupt: it does not hold JSON.`,
-      `Inspect it (zkCli.sh get ${path}); re-plan the customer or restore the node. bluegreen changed nothing.`);
+  if (kind) {
+    value = decodeNode(kind, buf, path);
+  } else {
+    try {
+      value = JSON.parse(buf.toString('utf8'));
+    } catch {
+      throw new CorruptNodeError(path, 'it does not hold JSON', 'spec');
+    }
   }
-  const problem = check?.(value);
-  if (problem) {
-    throw new UserError(`The ZooKeeper node ${path} is corrupt: ${problem}.`,
-      `Inspect it (zkCli.sh get ${path}); re-plan the customer or restore the node. bluegreen changed nothing.`);
-  }
+  const problem = value === null || typeof value !== 'object' || Array.isArray(value) ? `it holds ${JSON.stringify(value)}, not an object` : check?.(value);
+  if (problem) throw new CorruptNodeError(path, problem, kind ?? 'spec');
   return value as T;
 }

@@ -12,7 +12,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Spec } from '../config/spec';
 import { customerNodeName } from '../coordination/layout';
 import { MigrationStore } from '../coordination/migration';
-import { ZkSession, decodeJson, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
+import { ZkSession, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
 import { readPrepRecord } from '../prepare/targetPrep';
 import { UserError } from '../errors';
 import { log } from '../log';
@@ -75,7 +75,7 @@ export class Cutover {
     const path = this.store.layout.cutover;
     const got = await this.zk.getDataOrNull(path);
     if (!got) return { state: structuredClone(INITIAL_STATE), version: -1 };
-    return { state: decodeJson<CutoverState>(got.data, path, cutoverProblem), version: got.stat.version };
+    return { state: (await this.store.decode('cutover', got.data, path)) as CutoverState, version: got.stat.version };
   }
 
   private async write(state: CutoverState, version: number): Promise<number> {
@@ -112,7 +112,13 @@ export class Cutover {
       if (node.status !== 'done') problems.push(`slice ${cn}/${n} is ${node.status}`);
       lastFinished = Math.max(lastFinished, node.finishedAt ?? 0);
     }
-    if (slices === 0) problems.push(wanted ? `customer ${customer} has no slices (is it part of this migration?)` : 'the migration has no slices (run `bluegreen plan`)');
+    if (slices === 0) {
+      // Nothing to verify and nothing copied: say that, not "differences" (a verification of no slices is neither clean nor dirty).
+      problems.push(wanted
+        ? `nothing was planned for customer ${customer}: it has no slices (is it part of this migration? \`bluegreen status\` lists the planned customers)`
+        : 'nothing was planned: the migration has no slices (run `bluegreen plan`; a source with no documents has nothing to cut over)');
+      return { problems, verification: null };
+    }
     const runs = new VerifyStore(this.zk, this.store);
     const ids = await runs.runs();
     let verification: string | null = null;
@@ -123,7 +129,8 @@ export class Cutover {
       const clean = results.length > 0 && results.every((r) => r.clean);
       const afterCopy = results.every((r) => r.runStartedAt >= lastFinished);
       const age = Date.now() - (run.finishedAt ?? run.startedAt);
-      if (!clean) problems.push(`the latest verification (${run.id}) found differences${wanted ? ` for ${customer}` : ''}: repair them and verify again`);
+      if (results.length === 0) problems.push(`the latest verification (${run.id}) checked no slices${wanted ? ` of ${customer}` : ''}: run \`bluegreen verify-integrity --new\``);
+      else if (!clean) problems.push(`the latest verification (${run.id}) found differences${wanted ? ` for ${customer}` : ''}: repair them and verify again`);
       else if (!afterCopy) problems.push(`the latest verification (${run.id}) started before the copy finished: verify again`);
       else if (age > this.spec.cutover.maxVerificationAge) problems.push(`the latest verification (${run.id}) passed ${Math.round(age / 3_600_000)} h ago, more than cutover.maxVerificationAge: verify again (--only-failed is enough)`);
       else verification = run.id;
@@ -150,8 +157,10 @@ export class Cutover {
       const pre = await this.preconditions(req.customer);
       verification = pre.verification;
       if (pre.problems.length && !req.force) {
+        const nothingPlanned = pre.problems.some((p) => p.startsWith('nothing was planned'));
         throw new UserError(`Cutover to new refused:\n  - ${pre.problems.join('\n  - ')}`,
-          'Finish the copy and run `bluegreen verify-integrity` until it passes; or, knowingly, `--force "<reason>"`.');
+          nothingPlanned ? 'Plan the migration (`bluegreen plan --spec <file>`), copy it (`bluegreen work`) and verify it (`bluegreen verify-integrity`) before cutting over; nothing was changed.'
+            : 'Finish the copy and run `bluegreen verify-integrity` until it passes; or, knowingly, `--force "<reason>"`.');
       }
       if (pre.problems.length) log.warn({ problems: pre.problems, reason: req.force }, 'cutover forced past its checks');
     }

@@ -11,7 +11,9 @@ import { openBackend } from '../backends';
 import type { Backend } from '../backends/types';
 import type { Spec } from '../config/spec';
 import { Layout } from '../coordination/layout';
-import { ZkSession, decodeJson, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
+import { assertNotSourceIndices, assertTargetIsNotSource } from '../config/identity';
+import { CorruptNodeError, decodeNode } from '../coordination/nodes';
+import { ZkSession, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
 import { UserError, describeError } from '../errors';
 import { log } from '../log';
 import { requestRetry, withBackoff } from '../retry';
@@ -42,7 +44,11 @@ export function targetPrepPath(spec: Spec): string {
 export async function readPrepRecord(zk: ZkSession, spec: Spec): Promise<{ record: PrepRecord; version: number } | null> {
   const path = targetPrepPath(spec);
   const got = await zk.getDataOrNull(path);
-  return got ? { record: decodeJson<PrepRecord>(got.data, path, prepRecordProblem), version: got.stat.version } : null;
+  if (!got) return null;
+  const record = decodeNode('target', got.data, path) as PrepRecord;
+  const problem = prepRecordProblem(record);
+  if (problem) throw new CorruptNodeError(path, problem, 'target');
+  return { record, version: got.stat.version };
 }
 
 /**
@@ -82,6 +88,9 @@ export async function restoreTarget(zk: ZkSession, spec: Spec, by: string, targe
 async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', target: IndexPreparer, by: string,
   init?: () => Promise<PrepRecord>): Promise<PrepRecord | null> {
   const path = targetPrepPath(spec);
+  // Never the source: not the index the spec names, nor one behind an alias (identity.ts). Asked
+  // before the first record is written, so a refusal leaves ZooKeeper and both clusters as they were.
+  await assertTargetIsNotSource(spec);
   // Transient cluster trouble (429, 503, timeouts) is retried here; anything else stops the step, recorded state intact.
   const cluster = <T>(what: string, fn: () => Promise<T>) => withBackoff(fn, {
     ...requestRetry(spec),
@@ -112,11 +121,13 @@ async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', tar
         patch = { original: await cluster('read settings', () => target.readBulkSettings()) };
         break;
       case 'apply-bulk-settings':
+        await assertNotSourceIndices(spec, Object.keys(record.original!));
         await cluster('tune for bulk', () => target.applyBulkSettings(bulkLoadFor(record.original!)));
         break;
       case 'announce-restore':
         break;
       case 'restore-settings':
+        await assertNotSourceIndices(spec, Object.keys(record.original!));
         await cluster('restore settings', () => target.applyBulkSettings(record.original!));
         break;
     }

@@ -5,11 +5,11 @@
  */
 import type { Spec } from '../config/spec';
 import { formatDuration } from '../config/units';
-import { customerFromNodeName, customerNodeName, sliceNodeName } from '../coordination/layout';
+import { Layout, customerFromNodeName, customerNodeName, sliceNodeName } from '../coordination/layout';
 import { MigrationStore } from '../coordination/migration';
 import type { WorkNode } from '../coordination/workNode';
 import { describeBounds } from '../coordination/workNode';
-import { MultiError, ZkSession, decodeJson, encodeJson } from '../coordination/zk';
+import { MultiError, ZK_CODES, ZkSession, encodeJson } from '../coordination/zk';
 import { UserError } from '../errors';
 import { Cutover, type CutoverState } from '../cutover/cutover';
 import { VerifyStore, type VerifyRun } from '../verifier/verifier';
@@ -89,8 +89,8 @@ export async function collectStatus(spec: Spec, zk: ZkSession): Promise<Migratio
         failed.push(ref(w, now));
       } else if (claims.has(n)) {
         cs.slices.inProgress++;
-        const claim = await zk.getDataOrNull(store.layout.claim(cn, n));
-        const since = claim ? Number(JSON.parse(claim.data.toString()).since ?? now) : now;
+        const claim = await store.readClaim(cn, n);
+        const since = claim ? claim.claim.since : now;
         inProgress.push(ref(w, now, since));
       } else cs.slices.todo++;
     }
@@ -99,7 +99,7 @@ export async function collectStatus(spec: Spec, zk: ZkSession): Promise<Migratio
   const workers: WorkerStatus[] = [];
   for (const id of await zk.childrenOrEmpty(store.layout.workers)) {
     const got = await zk.getDataOrNull(store.layout.worker(id));
-    if (got) workers.push(JSON.parse(got.data.toString()));
+    if (got) workers.push((await store.decode('worker', got.data, store.layout.worker(id))) as WorkerStatus);
   }
   const totals = customers.reduce((t, c) => ({
     estimate: t.estimate + c.docs.estimate, read: t.read + c.docs.read, written: t.written + c.docs.written,
@@ -121,6 +121,13 @@ export async function collectStatus(spec: Spec, zk: ZkSession): Promise<Migratio
   };
 }
 
+/** `status` (and any read-only command) of a migration that has no spec node: it was never planned. */
+export function neverPlanned(spec: Spec): UserError {
+  const store = new Layout(spec.zookeeper.root, spec.migration);
+  return new UserError(`Migration "${spec.migration}" has never been planned: there is no ${store.spec} in ZooKeeper at ${spec.zookeeper.connect}, so there is no progress to show.`,
+    'Run `bluegreen plan --spec <file>` first; if it was planned, check the migration name, zookeeper.root and the connect string (chroot included).');
+}
+
 function ref(w: WorkNode, now: number, claimedSince?: number): SliceRef {
   const last = Math.max(w.progressAt ?? 0, claimedSince ?? 0);
   return {
@@ -138,6 +145,10 @@ const bar = (done: number, total: number, width = 20) => {
 export function renderStatus(s: MigrationStatus): string {
   const out: string[] = [];
   out.push(`migration ${s.migration}${s.planned ? '' : ' (not planned)'} — ${new Date(s.at).toISOString()}`);
+  if (!s.planned) {
+    out.push('never planned: nothing to show yet. Run `bluegreen plan --spec <file>`.');
+    return out.join('\n');
+  }
   const t = s.totals;
   out.push(`${bar(t.read, t.estimate)}  ${t.read}/${t.estimate} documents, slices ${t.slices.done}/${t.slices.total} done, ${t.slices.inProgress} in progress, ${t.slices.failed} failed`);
   out.push(`rate ${Math.round(s.docsPerSecond)} docs/s, ETA ${s.etaMs === null ? 'unknown (no live worker)' : formatDuration(s.etaMs)}; copied ${t.written}, skipped (live write won) ${t.skipped}, rejected ${t.rejected}`);
@@ -177,11 +188,11 @@ export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string, opts:
   const cn = m[1] === '_none' || m[1] === '(no customer)' ? '_none' : customerNodeName(m[1]);
   const n = sliceNodeName(Number(m[2]));
   const path = store.layout.slice(cn, n);
-  const got = await zk.getDataOrNull(path);
+  const got = await store.readSlice(cn, n);
   if (!got) throw new UserError(`There is no slice ${ref} (${path}).`, 'Check the customer and slice number in `bluegreen status`.');
-  const node = decodeJson<WorkNode>(got.data, path, () => null);
+  const { node } = got;
   const claimPath = store.layout.claim(cn, n);
-  const claim = await zk.exists(claimPath);
+  const claim = await store.readClaim(cn, n);
   if (node.status === 'done') throw new UserError(`Slice ${ref} is done; there is nothing to release.`, 'To copy it again, plan a new migration; verify-integrity --repair fixes single documents.');
   if (node.status === 'failed' && !opts.retry) {
     throw new UserError(`Slice ${ref} has failed (${node.lastError ?? 'no error recorded'}).`, `Fix the cause, then \`bluegreen release --slice ${ref} --retry\` to put it back in the queue; it resumes from its checkpoint.`);
@@ -192,12 +203,16 @@ export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string, opts:
     lastError: node.status === 'failed' ? `retried by operator after: ${node.lastError}` : `released by operator (was ${node.owner})`,
   };
   // One multi: the claim goes and the work node's version moves, so the old holder is fenced.
-  const ops: Parameters<ZkSession['multi']>[0] = [{ op: 'set', path, data: encodeJson(next), version: got.stat.version }];
-  if (claim) ops.unshift({ op: 'remove', path: claimPath, version: -1 });
+  const ops: Parameters<ZkSession['multi']>[0] = [{ op: 'set', path, data: encodeJson(next), version: got.version }];
+  if (claim) ops.unshift({ op: 'remove', path: claimPath, version: claim.version });
   try {
     await zk.multi(ops);
   } catch (e) {
-    if (e instanceof MultiError) throw new UserError(`Slice ${ref} changed while it was being released (${e.message}).`, 'Look at `bluegreen status` again and retry if it is still stuck.');
+    // Only a version or existence conflict means the slice moved meanwhile; NO_AUTH and the rest are
+    // what they are (the CLI names wrong credentials). A multi is atomic: nothing was written.
+    if (e instanceof MultiError && (e.code === ZK_CODES.BAD_VERSION || e.code === ZK_CODES.NO_NODE)) {
+      throw new UserError(`Slice ${ref} changed while it was being released (${e.message}); nothing was written.`, 'Look at `bluegreen status` again and retry if it is still stuck.');
+    }
     throw e;
   }
   if (node.status === 'failed') return `${ref} is back in the queue (failures reset); it resumes from its checkpoint`;

@@ -62,6 +62,21 @@ export class Worker {
 
   async run(): Promise<number> {
     await this.untilZooKeeperAnswers('read the migration', () => this.store.requireSpec());
+    // Every plan, work node and claim decodes before this worker registers or claims anything.
+    await this.untilZooKeeperAnswers('check every node of the migration', () => this.store.validateAll());
+    // A corrupt node met later (changed since, or planned since): every lane stops at its checkpoint,
+    // and the error says what this worker had done by then.
+    this.store.onCorrupt = async () => {
+      this.stop();
+      // The lane that met the node holds no slice (it was looking for one); the others finish the batch
+      // they are writing and checkpoint. Bounded, in case one is stuck in a cluster's backoff.
+      const until = Date.now() + 120_000;
+      while (this.holding.size && Date.now() < until) await sleep(100);
+      const still = this.holding.size;
+      return `Before it met that node this worker had copied ${this.copiedDocs} document(s) into the target (create-only) and checkpointed them in their work nodes; `
+        + (still ? `${still} lane(s) were still finishing a batch, and stop at their checkpoint; ` : 'every lane stopped at its checkpoint, its claims and registration are removed; ')
+        + 'the source was not touched.';
+    };
     await this.untilZooKeeperAnswers('register this worker', () => this.register());
     // Keeps lastContactAt fresh, so a live session is never mistaken for a lost one (claim.ts).
     const beat = Math.max(200, Math.floor(this.spec.zookeeper.sessionTimeout / 5));

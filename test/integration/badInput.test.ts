@@ -4,10 +4,17 @@
 import { expect } from 'chai';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { Layout } from '../../src/coordination/layout';
-import type { ZkSession } from '../../src/coordination/zk';
+import { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
-import { run, writeSpec } from '../support/cli';
+import { HttpClient } from '../../src/backends/http';
+import { run, start, writeSpec } from '../support/cli';
+import { solrSnapshot, zkSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName } from '../support/stack';
+
+/** ZooKeeper (every node, byte for byte, with its stat) and both Solr clusters, to compare before/after. */
+async function snapshot(zk: ZkSession) {
+  return { zk: await zkSnapshot(zk), legacy: await solrSnapshot(stack.solrLegacy), next: await solrSnapshot(stack.solrNew) };
+}
 
 describe('bad input', function () {
   this.timeout(120_000);
@@ -34,14 +41,17 @@ describe('bad input', function () {
     await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
   });
 
-  async function expectRefused(spec: object, command: string[], message: RegExp) {
-    const r = await run([...command, '--spec', writeSpec(spec)]);
+  async function expectRefused(spec: object, command: string[], message: RegExp, env: NodeJS.ProcessEnv = {}) {
+    const before = await snapshot(zk);
+    const r = await run([...command, '--spec', writeSpec(spec)], env);
     expect(r.code, r.stderr).to.equal(EXIT.USAGE);
     expect(r.stderr).to.match(message);
     expect(r.stderr).to.match(/what to do: /);
     expect(r.stderr, 'no stack trace for an operator error').not.to.match(/\n\s+at /);
     expect(await zk.exists(root), 'nothing written to ZooKeeper').to.equal(null);
     expect(await next.count(collection), 'nothing written to the target').to.equal(0);
+    expect(await snapshot(zk), 'ZooKeeper and both clusters exactly as they were').to.deep.equal(before);
+    return r;
   }
 
   it('a spec with unknown fields and wrong types', () =>
@@ -76,7 +86,7 @@ describe('bad input', function () {
   });
   it('an unknown endpoint kind', () => expectRefused({ ...base(), source: { ...base().source, kind: 'mongodb' } }, ['plan'], /source\.kind: Invalid enum value/));
   it('a URL that is not a URL', () => expectRefused({ ...base(), source: { ...base().source, url: 'solr-legacy:8983' } }, ['plan'], /source\.url: /));
-  it('a negative batch size', () => expectRefused({ ...base(), batch: { docs: -5 } }, ['plan'], /batch\.docs: Number must be greater than 0/));
+  it('a negative batch size', () => expectRefused({ ...base(), batch: { docs: -5 } }, ['plan'], /batch\.docs: -5 is out of range: allowed an integer from 1 to 100000/));
   it('a size that is not a size', () => expectRefused({ ...base(), batch: { bytes: 'huge' } }, ['plan'], /batch\.bytes: "huge" is not a size/));
   it('a duration that is not a duration', () => expectRefused({ ...base(), zookeeper: { ...base().zookeeper, sessionTimeout: 'soon' } }, ['plan'], /zookeeper\.sessionTimeout: "soon" is not a duration/));
   it('an invalid migration name', () => expectRefused({ ...base(), migration: 'a/b' }, ['plan'], /migration: letters, digits/));
@@ -104,6 +114,84 @@ describe('bad input', function () {
     expect(r.stderr).to.match(/Invalid values:[\s\S]*to/);
   });
 
+
+  describe('source and target the same collection, however spelled', () => {
+    const alias = uniqueName('bgtest_bad_alias');
+    before(() => new HttpClient({ timeoutMs: 60_000, json: 'plain' }).request('GET', `${stack.solrLegacy}/admin/collections?action=CREATEALIAS&name=${alias}&collections=${collection}&wt=json`));
+    after(() => legacy.deleteAlias(alias));
+    const hostPort = stack.solrLegacy.replace(/^http:\/\/[^:/]+/, '');
+    for (const [what, url] of [
+      ['a trailing slash', `${stack.solrLegacy}/`],
+      ['localhost for 127.0.0.1', `http://localhost${hostPort}`],
+      ['an upper-case host name and a doubled slash', `http://LOCALHOST${hostPort.replace('/solr', '//solr//')}`],
+      ['the URL as a list', [stack.solrNew, stack.solrLegacy]],
+    ] as Array<[string, string | string[]]>) {
+      it(what, () => expectRefused({ ...base(), target: { ...base().source, url } }, ['plan'], /same collection on the same cluster/));
+    }
+    it('an alias of the source collection on the source cluster (asked of Solr: its zkHost and aliases)', () =>
+      expectRefused({ ...base(), target: { ...base().source, collection: alias } }, ['plan'],
+        new RegExp(`The target is the source: target\\.collection "${alias}" \\(${collection}\\)[\\s\\S]*one cluster, ZooKeeper 127\\.0\\.0\\.1:\\d+/solr-legacy`)));
+    it('work and verify-integrity refuse it too', async () => {
+      await expectRefused({ ...base(), target: { ...base().source, collection: alias } }, ['work'], /The target is the source/);
+      await expectRefused({ ...base(), target: { ...base().source, collection: alias } }, ['verify-integrity'], /The target is the source/);
+    });
+  });
+
+  describe('ZooKeeper connect strings', () => {
+    for (const bad of ['::::', 'zk-1:2181,,zk-2:2181', 'zk:99999', '[not-v6]:2181', 'host:21x81', ':2181', 'a b:2181', '127.0.0.1:2181/chroot/']) {
+      it(`"${bad}" in the spec`, () => expectRefused({ ...base(), zookeeper: { ...base().zookeeper, connect: bad } }, ['plan'], /zookeeper\.connect: .* is not a ZooKeeper connect string/));
+    }
+    it('"::::" from BLUEGREEN_ZK_CONNECT is named as such', () =>
+      expectRefused(base(), ['plan'], /zookeeper\.connect \(from BLUEGREEN_ZK_CONNECT\): "::::" is not a ZooKeeper connect string/, { BLUEGREEN_ZK_CONNECT: '::::' }));
+    it('"::::" from --zk is named as such, for every command', async () => {
+      for (const cmd of ['plan', 'work', 'status', 'cutover --to new', 'release --slice c/0', 'verify-integrity']) {
+        await expectRefused(base(), [...cmd.split(' '), '--zk', '::::'], /zookeeper\.connect \(from --zk\): "::::" is not a ZooKeeper connect string/);
+      }
+    });
+  });
+
+  describe('numbers, durations and sizes have ranges', () => {
+    const cases: Array<[string, object, RegExp]> = [
+      ['zookeeper.sessionTimeout: 0', { zookeeper: { ...base().zookeeper, sessionTimeout: 0 } }, /zookeeper\.sessionTimeout: 0 ms is out of range: allowed 2s to 10m/],
+      ['zookeeper.sessionTimeout: 10ms', { zookeeper: { ...base().zookeeper, sessionTimeout: '10ms' } }, /zookeeper\.sessionTimeout: "10ms" \(10 ms\) is out of range/],
+      ['batch.bytes: "0KB"', { batch: { bytes: '0KB' } }, /batch\.bytes: "0KB" \(0 bytes\) is out of range: allowed 1KB to 100MB/],
+      ['batch.bytes: 0', { batch: { bytes: 0 } }, /batch\.bytes: 0 bytes is out of range/],
+      ['batch.bytes: "5TB"', { batch: { bytes: '5TB' } }, /batch\.bytes: "5TB" is not a size/],
+      ['slicing.targetDocsPerSlice: 1.5', { slicing: { targetDocsPerSlice: 1.5 } }, /slicing\.targetDocsPerSlice: 1\.5 is out of range: allowed an integer from 1 to 100000000/],
+      ['worker.docsPerSecond: .inf', { worker: { docsPerSecond: Infinity } }, /worker\.docsPerSecond: Infinity is out of range: allowed a number from 0 to 10000000/],
+      ['worker.slicesInFlight: 0', { worker: { slicesInFlight: 0 } }, /worker\.slicesInFlight: 0 is out of range: allowed an integer from 1 to 64/],
+      ['worker.maxAttempts: -1', { worker: { maxAttempts: -1 } }, /worker\.maxAttempts: -1 is out of range/],
+      ['retention.default: "0d"', { retention: { default: '0d' } }, /retention\.default: "0d" \(0 ms\) is out of range/],
+      ['source.requestTimeout: 0', { source: { ...base().source, requestTimeout: 0 } }, /source\.requestTimeout: 0 ms is out of range: allowed 1s to 1h/],
+      ['status.stuckAfter: -5s', { status: { stuckAfter: '-5s' } }, /status\.stuckAfter: "-5s" is not a duration/],
+    ];
+    for (const [what, patch, message] of cases) it(what, () => expectRefused({ ...base(), ...patch }, ['plan'], message));
+    it('worker.docsPerSecond: .nan (YAML)', async () => {
+      const file = writeSpec(base());
+      require('node:fs').appendFileSync(file, 'worker:\n  docsPerSecond: .nan\n');
+      const before = await snapshot(zk);
+      const r = await run(['plan', '--spec', file]);
+      expect(r.code, r.stderr).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.match(/worker\.docsPerSecond: Expected number, received nan \(NaN\); allowed: a number from 0 to 10000000/);
+      expect(await snapshot(zk)).to.deep.equal(before);
+    });
+    for (const [args, message] of [
+      [['plan', '--concurrency', 'abc'], /--concurrency is "abc": allowed a whole number from 1 to 64/],
+      [['plan', '--concurrency', '0'], /--concurrency is 0: allowed a whole number from 1 to 64/],
+      [['plan', '--concurrency', '2.5'], /--concurrency is 2\.5/],
+      [['plan', '--concurrency'], /Not enough arguments following: concurrency/],
+      [['verify-integrity', '--concurrency', 'NaN'], /--concurrency is "NaN"/],
+      [['status', '--watch', '--interval', '-1'], /--interval is -1: allowed a number from 0\.5 to 3600/],
+      [['work', '--http-port', '70000'], /--http-port is 70000: allowed a whole number from 0 to 65535/],
+    ] as Array<[string[], RegExp]>) {
+      it(args.join(' '), () => expectRefused(base(), args, message));
+    }
+    it('BLUEGREEN_HTTP_PORT=abc is named', () => expectRefused(base(), ['work'], /BLUEGREEN_HTTP_PORT \(or --http-port\) is "abc"/, { BLUEGREEN_HTTP_PORT: 'abc' }));
+  });
+
+  it('status of a migration never planned says so, and what to run', () =>
+    expectRefused(base(), ['status'], /Migration "bad" has never been planned[\s\S]*what to do: Run `bluegreen plan/));
+
   describe('with a planned migration', () => {
     const layout = new Layout(root, 'bad');
     before(async () => {
@@ -129,20 +217,176 @@ describe('bad input', function () {
       expect(r.stderr).to.match(/There is no slice nobody\/99/);
     });
 
-    it('a corrupt work node is named, and left as it was', async () => {
+    /** Sets a node to `content`, runs the command, expects exit 2 naming the node, and everything as it was; then restores the node. */
+    async function expectCorrupt(path: string, content: string, args: string[], message: RegExp) {
+      const original = await zk.getData(path);
+      await zk.setData(path, Buffer.from(content), -1);
+      try {
+        const before = await snapshot(zk);
+        const r = await run([...args, '--spec', writeSpec(base())]);
+        expect(r.code, r.stderr).to.equal(EXIT.USAGE);
+        expect(r.stderr).to.contain(`The ZooKeeper node ${path} is corrupt`);
+        expect(r.stderr).to.match(message);
+        expect(r.stderr).to.match(/what to do: Inspect it \(zkCli\.sh get /);
+        expect(r.stderr, 'no stack trace').not.to.match(/\n\s+at /);
+        expect(await snapshot(zk), 'nothing written: no registration, no claim, the node as it was').to.deep.equal(before);
+        expect(await next.count(collection)).to.equal(0);
+      } finally {
+        await zk.setData(path, original.data, -1);
+      }
+    }
+
+    const slicePath = async () => {
       const [c] = await zk.getChildren(layout.customers);
       const [n] = await zk.getChildren(layout.slices(c));
-      const path = layout.slice(c, n);
-      await zk.setData(path, Buffer.from('{not json'), -1);
-      const before = await zk.getData(path);
-      const r = await run(['work', '--spec', writeSpec(base())]);
+      return layout.slice(c, n);
+    };
+
+    const corruptWorkNodes: Array<[string, RegExp]> = [
+      ['{not json', /does not hold JSON/],
+      ['', /it is empty/],
+      ['null', /it holds null, not an object/],
+      ['[]', /it holds a list/],
+      ['{"status":"weird"}', /status is "weird"/],
+      ['"todo"', /it holds a string/],
+    ];
+    for (const [content, message] of corruptWorkNodes) {
+      it(`a work node holding ${JSON.stringify(content)}: work, release, status and cutover refuse it, and nothing changes`, async () => {
+        const path = await slicePath();
+        const ref = `${decodeURIComponent(path.split('/').slice(-3)[0])}/${Number(path.split('/').pop())}`;
+        await expectCorrupt(path, content, ['work'], message);
+        await expectCorrupt(path, content, ['release', '--slice', ref], message);
+        await expectCorrupt(path, content, ['release', '--slice', ref, '--retry'], message);
+        await expectCorrupt(path, content, ['status'], message);
+        await expectCorrupt(path, content, ['cutover', '--to', 'new'], message);
+      });
+    }
+
+    it('a work node of the right shape but at the wrong place (index of another slice)', async () => {
+      const path = await slicePath();
+      const node = JSON.parse((await zk.getData(path)).data.toString());
+      await expectCorrupt(path, JSON.stringify({ ...node, index: node.index + 7 }), ['work'], /it says index \d+, but it is slice/);
+    });
+
+    it('a work node with a count that is not a number', async () => {
+      const path = await slicePath();
+      const node = JSON.parse((await zk.getData(path)).data.toString());
+      await expectCorrupt(path, JSON.stringify({ ...node, counts: { ...node.counts, read: 'many' } }), ['work'], /counts\.read is "many"/);
+    });
+
+    it('a corrupt plan node stops work and plan before anything is written', async () => {
+      const [c] = await zk.getChildren(layout.customers);
+      await expectCorrupt(layout.plan(c), '{"slices":-1}', ['work'], /slices is -1/);
+      await expectCorrupt(layout.plan(c), '[1,2]', ['plan'], /it holds a list/);
+    });
+
+    it('a corrupt spec node', () => expectCorrupt(layout.spec, '{"hash":7}', ['status'], /hash is 7/));
+
+    it('a corrupt cutover node', async () => {
+      await zk.create(layout.cutover, Buffer.from('{"read":"sideways"}'));
+      try {
+        await expectCorrupt(layout.cutover, '{"read":"sideways"}', ['cutover', '--to', 'legacy'], /read is "sideways"/);
+        await expectCorrupt(layout.cutover, '{"read":"sideways"}', ['work'], /read is "sideways"/);
+      } finally {
+        await zk.remove(layout.cutover);
+      }
+    });
+
+    it('a claim node that is not a claim: work refuses before claiming anything', async () => {
+      const [c] = await zk.getChildren(layout.customers);
+      const [n] = await zk.getChildren(layout.slices(c));
+      await zk.mkdirp(layout.claims(c));
+      await zk.create(layout.claim(c, n), Buffer.from('{"worker":""}'));
+      try {
+        await expectCorrupt(layout.claim(c, n), '{"worker":""}', ['work'], /worker is ""/);
+      } finally {
+        await zk.remove(layout.claim(c, n));
+      }
+    });
+  });
+
+  describe('a migration with nothing planned (an empty source)', () => {
+    const empty = uniqueName('bgtest_bad_empty');
+    const spec = () => ({ ...base(), migration: 'empty', source: { ...base().source, collection: empty }, target: { ...base().target, collection: empty } });
+    before(async () => {
+      await Promise.all([legacy.createCollection(empty, 1), next.createCollection(empty, 1)]);
+      const r = await run(['plan', '--spec', writeSpec(spec())]);
+      expect(r.code, r.stderr).to.equal(0);
+    });
+    after(() => Promise.all([legacy.deleteCollection(empty), next.deleteCollection(empty)]));
+
+    it('cutover says nothing was planned, not "differences", and changes nothing', async () => {
+      const before = await snapshot(zk);
+      const r = await run(['cutover', '--spec', writeSpec(spec()), '--to', 'new']);
       expect(r.code, r.stderr).to.equal(EXIT.USAGE);
-      expect(r.stderr).to.contain(`The ZooKeeper node ${path} is corrupt`);
-      const afterwards = await zk.getData(path);
-      expect(afterwards.data.toString()).to.equal('{not json');
-      expect(afterwards.stat.version).to.equal(before.stat.version);
-      expect(await zk.getChildren(layout.claims(c)), 'no claim left behind').to.deep.equal([]);
-      expect(await next.count(collection)).to.equal(0);
+      expect(r.stderr).to.match(/Cutover to new refused:\n\s+- nothing was planned: the migration has no slices/);
+      expect(r.stderr).not.to.match(/differences/);
+      expect(r.stderr).to.match(/what to do: Plan the migration/);
+      expect(await snapshot(zk)).to.deep.equal(before);
+    });
+  });
+
+  describe('release with the wrong ZooKeeper credentials', () => {
+    const AUTH = 'owner:bad-input-7';
+    const authRoot = `/${uniqueName('bgtest_auth')}`;
+    const spec = () => ({ ...base(), migration: 'authed', zookeeper: { ...base().zookeeper, root: authRoot } });
+    let owner: ZkSession;
+    before(async () => {
+      owner = await ZkSession.connect({ connect: stack.zk, sessionTimeout: 10_000, connectTimeout: 10_000, auth: AUTH });
+      const r = await run(['plan', '--spec', writeSpec(spec())], { BLUEGREEN_ZK_AUTH: AUTH });
+      expect(r.code, r.stderr).to.equal(0);
+    });
+    after(async () => {
+      await owner.removeRecursive(authRoot);
+      owner.close();
+    });
+
+    it('says NO_AUTH and names BLUEGREEN_ZK_AUTH, not "changed while it was being released"', async () => {
+      const before = await snapshot(zk);
+      const r = await run(['release', '--spec', writeSpec(spec()), '--slice', 'c/0'], { BLUEGREEN_ZK_AUTH: 'owner:wrong' });
+      expect(r.code, r.stderr).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.match(/NO_AUTH[\s\S]*wrong or missing BLUEGREEN_ZK_AUTH/);
+      expect(r.stderr).not.to.match(/changed while it was being released/);
+      expect(await snapshot(zk)).to.deep.equal(before);
+    });
+  });
+
+  describe('a node that turns corrupt while a worker runs', () => {
+    const spec = () => ({ ...base(), migration: 'later' });
+    const layout = new Layout(root, 'later');
+    before(async () => {
+      const r = await run(['plan', '--spec', writeSpec(spec())]);
+      expect(r.code, r.stderr).to.equal(0);
+    });
+
+    it('stops every lane, and says what the worker had changed', async () => {
+      const w = start(['work', '--spec', writeSpec(spec()), '--follow', '--http-port', '0']);
+      try {
+        // The condition: every slice done (the worker is then polling for new work).
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const nodes = [];
+          for (const c of await zk.childrenOrEmpty(layout.customers)) {
+            for (const n of await zk.childrenOrEmpty(layout.slices(c))) nodes.push(JSON.parse((await zk.getData(layout.slice(c, n))).data.toString()));
+          }
+          if (nodes.length && nodes.every((x) => x.status === 'done')) break;
+          expect(w.child.exitCode, w.output().stderr).to.equal(null);
+          if (Date.now() > deadline) throw new Error('the slices were not done in time');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const [c] = await zk.getChildren(layout.customers);
+        await zk.setData(layout.plan(c), Buffer.from('{"slices":"x"}'), -1);
+        const r = await w.done;
+        expect(r.code, r.stderr).to.equal(EXIT.USAGE);
+        expect(r.stderr).to.contain(`The ZooKeeper node ${layout.plan(c)} is corrupt`);
+        expect(r.stderr).to.match(/this worker had copied 1 document\(s\) into the target/);
+        expect(r.stderr).not.to.match(/bluegreen changed nothing/);
+        expect(await zk.childrenOrEmpty(layout.workers), 'its registration is gone').to.deep.equal([]);
+        expect(await zk.childrenOrEmpty(layout.claims(c)), 'no claim left behind').to.deep.equal([]);
+        expect((await zk.getData(layout.plan(c))).data.toString()).to.equal('{"slices":"x"}');
+      } finally {
+        w.child.kill('SIGKILL');
+      }
     });
   });
 });

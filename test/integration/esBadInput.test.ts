@@ -5,11 +5,19 @@ import { expect } from 'chai';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { validateSpec } from '../../src/config/spec';
 import type { ZkSession } from '../../src/coordination/zk';
-import { EXIT } from '../../src/errors';
+import { EXIT, UserError } from '../../src/errors';
+import { prepareTarget } from '../../src/prepare/targetPrep';
 import { run, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
+import { esSnapshot, zkSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName } from '../support/stack';
+
+/** ZooKeeper (every node, with its stat) and both Elasticsearch clusters (indices, settings, aliases), to compare before/after. */
+async function snapshot(zk: ZkSession) {
+  return { zk: await zkSnapshot(zk), legacy: await esSnapshot(stack.esLegacy), next: await esSnapshot(stack.esNew) };
+}
 
 describe('Elasticsearch bad input', function () {
   this.timeout(120_000);
@@ -49,6 +57,7 @@ describe('Elasticsearch bad input', function () {
   });
 
   async function expectRefused(spec: object, message: RegExp, command = ['plan']) {
+    const before = await snapshot(zk);
     const r = await run([...command, '--spec', writeSpec(spec)]);
     expect(r.code, r.stderr).to.equal(EXIT.USAGE);
     expect(r.stderr).to.match(message);
@@ -58,6 +67,7 @@ describe('Elasticsearch bad input', function () {
     await next.refresh(index);
     expect(await next.count(index), 'nothing written to the target').to.equal(0);
     expect(await next.exists(missingTarget), 'no index created').to.equal(false);
+    expect(await snapshot(zk), 'ZooKeeper and both clusters exactly as they were').to.deep.equal(before);
   }
 
   it('a missing source index', () =>
@@ -93,4 +103,52 @@ describe('Elasticsearch bad input', function () {
 
   it('work on a missing source index is refused the same way', () =>
     expectRefused({ ...base(), source: { ...base().source, collection: 'no_such_index' } }, /has no index \(or alias\) "no_such_index"/, ['work']));
+
+  describe('the target is the source, with target.prepare.tuneForBulk', () => {
+    const alias = uniqueName('bgtest_es_bad_alias');
+    const hostPort = stack.esLegacy.replace(/^http:\/\/[^:/]+/, '');
+    const prepare = { tuneForBulk: true };
+    let original: Awaited<ReturnType<EsAdmin['bulkSettings']>>;
+    before(async () => {
+      await legacy.putAlias(index, alias);
+      original = await legacy.bulkSettings(index);
+      expect(original.refresh_interval).not.to.equal('-1');
+    });
+    const sourceUntouched = async () => expect(await legacy.bulkSettings(index), 'the source index is not tuned').to.deep.equal(original);
+
+    for (const [what, url] of [
+      ['a trailing slash', `${stack.esLegacy}/`],
+      ['localhost for 127.0.0.1', `http://localhost${hostPort}`],
+      ['the URL given as a list', [stack.esNew, `${stack.esLegacy}//`]],
+    ] as Array<[string, string | string[]]>) {
+      it(`the same index, ${what}`, async () => {
+        await expectRefused({ ...base(), target: { ...base().source, url, prepare } }, /same collection on the same cluster/);
+        await sourceUntouched();
+      });
+    }
+
+    it('an alias of the source index on the source cluster, spelled another way (asked of Elasticsearch: index UUIDs)', async () => {
+      await expectRefused({ ...base(), target: { ...base().source, url: `http://localhost${hostPort}/`, collection: alias, prepare } },
+        new RegExp(`The target is the source: target\\.collection "${alias}" \\(${index}\\)[\\s\\S]*one cluster, cluster UUID`));
+      await sourceUntouched();
+    });
+
+    it('work and verify-integrity refuse it too', async () => {
+      for (const cmd of ['work', 'verify-integrity']) {
+        await expectRefused({ ...base(), target: { ...base().source, collection: alias, prepare } }, /The target is the source/, [cmd]);
+      }
+      await sourceUntouched();
+    });
+
+    it('target.prepare itself refuses to touch an index that resolves to the source (whoever calls it)', async () => {
+      const spec = validateSpec({ ...base(), target: { ...base().source, url: `http://localhost${hostPort}`, collection: alias, prepare } });
+      const before = await snapshot(zk);
+      let err: unknown;
+      await prepareTarget(zk, spec, 'test').catch((e) => (err = e));
+      expect(err).to.be.instanceOf(UserError);
+      expect((err as Error).message).to.match(/The target is the source/);
+      expect(await snapshot(zk)).to.deep.equal(before);
+      await sourceUntouched();
+    });
+  });
 });
