@@ -27,9 +27,11 @@ es_home() { echo "$STACK_CACHE/elasticsearch-$(es_version_of "$1")"; }
 es_dir() { echo "$(es_place)/es-$1"; }
 
 # Where the server user works. Normally inside the stack folder; but a checkout under a private folder
-# (root's home, a `mktemp -d`, mode 700) is out of that user's reach, so then its distribution copy and
-# its data live in a folder of its own under $BG_ES_PLACE_ROOT (one per stack folder), and the
-# stack's logs and pid files stay where they are.
+# (root's home, a `mktemp -d`, mode 700) is out of that user's reach. Then the distribution runs from a
+# copy under $BG_ES_PLACE_ROOT/dist (one per version and build of our GET / module, shared by every
+# such checkout), and each stack folder's server data lives under $BG_ES_PLACE_ROOT/<hash of the folder>,
+# scratch that `down` removes (nothing outside the checkout is left behind). Logs and pid files stay in
+# the stack folder as usual.
 BG_ES_PLACE_ROOT="${BG_ES_PLACE_ROOT:-/var/tmp/bluegreen-es}"
 es_private_checkout() {
   [ "$(id -u)" -eq 0 ] || return 1
@@ -43,12 +45,16 @@ es_place() {
 es_run_home() {
   local home; home="$(es_home "$1")"
   if ! es_private_checkout; then echo "$home"; return 0; fi
-  local copy; copy="$(es_place)/$(basename "$home")"
-  if [ "$(cat "$copy/.from" 2>/dev/null)" != "$home $(cat "$home/modules/bluegreen-rest-root/.stamp" 2>/dev/null)" ]; then
+  local stamp copy tmp
+  stamp="$(cat "$home/modules/bluegreen-rest-root/.stamp" 2>/dev/null | sha256sum | cut -c1-12)"
+  copy="$BG_ES_PLACE_ROOT/dist/$(basename "$home")-$stamp"
+  if [ ! -f "$copy/.complete" ]; then
     say "the stack folder $STACK_DIR is private to root: copying $(basename "$home") to $copy for user $BG_ES_USER"
-    mkdir -p "$(es_place)"; chmod 755 "$BG_ES_PLACE_ROOT" "$(es_place)" 2>/dev/null || true
-    rm -rf "$copy.tmp" "$copy"; cp -R "$home" "$copy.tmp"; chmod -R a+rX,go-w "$copy.tmp"; mv "$copy.tmp" "$copy"
-    echo "$home $(cat "$home/modules/bluegreen-rest-root/.stamp" 2>/dev/null)" >"$copy/.from"
+    mkdir -p "$BG_ES_PLACE_ROOT/dist"; chmod 755 "$BG_ES_PLACE_ROOT" "$BG_ES_PLACE_ROOT/dist"
+    tmp="$(mktemp -d "$BG_ES_PLACE_ROOT/dist/.copy.XXXXXX")"
+    cp -R "$home/." "$tmp/"; chmod -R a+rX,go-w "$tmp"; chmod 755 "$tmp"
+    # Another run may have finished the same copy meanwhile: keep the first, drop ours.
+    if ! mv -T "$tmp" "$copy" 2>/dev/null; then rm -rf "$tmp"; fi
   fi
   echo "$copy"
 }
@@ -352,4 +358,6 @@ elasticsearch_stop() {
   es_stop_one new & b=$!
   wait "$a" || true
   wait "$b" || true
+  # A private checkout's server data lives outside it (see es_place): scratch, removed with the servers.
+  if es_private_checkout && ! is_running es-legacy && ! is_running es-new; then rm -rf "$(es_place)"; fi
 }
