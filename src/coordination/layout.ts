@@ -70,4 +70,15 @@ export class Layout {
   get cutover(): string {
     return `${this.base}/cutover`;
   }
+  /** The migration's lifecycle state (lifecycle/machine.ts). */
+  get lifecycle(): string {
+    return `${this.base}/lifecycle`;
+  }
+  /** Ephemeral: one per planner at work (a plan is finished only when no other planner is). */
+  get planners(): string {
+    return `${this.base}/planners`;
+  }
+  planner(id: string): string {
+    return `${this.planners}/${id}`;
+  }
 }

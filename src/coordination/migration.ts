@@ -4,8 +4,9 @@ import { UserError } from '../errors';
 import { Layout, customerNodeName, sliceNodeName } from './layout';
 import { CorruptNodeError, decodeNode, type NodeKind } from './nodes';
 import type { PlanNode, WorkNode } from './workNode';
-import { ZkSession, encodeJson, isNodeExists } from './zk';
+import { ZkSession, encodeJson, isBadVersion, isNodeExists } from './zk';
 import type { ClaimInfo } from './claim';
+import { transition, type Lifecycle, type LifecycleEvent } from '../lifecycle/machine';
 
 export interface SpecNode {
   hash: string;
@@ -60,6 +61,38 @@ export class MigrationStore {
       if (!isNodeExists(e)) throw e;
       const raced = await this.readSpecNode();
       if (raced) this.assertSameSpec(raced, hash);
+    }
+  }
+
+  /** The migration's lifecycle (null: never planned), with the node's version for a conditional write. */
+  async readLifecycle(): Promise<{ lifecycle: Lifecycle; version: number } | null> {
+    const got = await this.zk.getDataOrNull(this.layout.lifecycle);
+    if (!got) return null;
+    return { lifecycle: (await this.decode('lifecycle', got.data, this.layout.lifecycle)) as unknown as Lifecycle, version: got.stat.version };
+  }
+
+  /**
+   * Applies one lifecycle event (lifecycle/machine.ts) with a conditional write, re-reading on a race.
+   * A refusal is a UserError naming the state and what to do; nothing is written then. `guard`, seen
+   * with each read, may decline the event (returns why): nothing is written, the state is returned.
+   */
+  async applyLifecycle(event: LifecycleEvent, by: string, guard?: (cur: Lifecycle | null) => Promise<string | null>): Promise<Lifecycle | null> {
+    for (;;) {
+      const got = await this.readLifecycle();
+      const cur = got?.lifecycle ?? null;
+      if (guard && (await guard(cur))) return cur;
+      const t = transition(cur, event, Date.now(), by);
+      if (!t.ok) {
+        throw new UserError(`Migration "${this.spec.migration}": ${t.refusal} (its lifecycle state is ${t.state ?? 'none: never planned'}).`, `Next: ${t.hint}`);
+      }
+      if (!t.changed) return t.next;
+      try {
+        if (got) await this.zk.setData(this.layout.lifecycle, encodeJson(t.next), got.version);
+        else await this.zk.create(this.layout.lifecycle, encodeJson(t.next));
+        return t.next;
+      } catch (e) {
+        if (!isBadVersion(e) && !isNodeExists(e)) throw e; // another command moved it meanwhile: look again
+      }
     }
   }
 
@@ -122,6 +155,7 @@ export class MigrationStore {
     single('spec', this.layout.spec);
     single('cutover', this.layout.cutover);
     single('target', `${this.layout.base}/target`);
+    single('lifecycle', this.layout.lifecycle);
     const customers = await this.customerNodes();
     let slices = 0;
     for (const cn of customers) {

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { UserError } from '../errors';
+import { LIFECYCLE_STATES } from '../lifecycle/machine';
 
 /** A node that cannot be decoded. Exit 2; `changed` says what this process had done before it met it. */
 export class CorruptNodeError extends UserError {
@@ -43,6 +44,10 @@ function repair(kind: NodeKind, path: string): string {
       return 'restore it from a backup (zkCli.sh set), or plan the migration again under a new name.';
     case 'cutover':
       return 'restore it from a backup (zkCli.sh set) with "read" set to where reads go now; the read router keeps its last good state meanwhile.';
+    case 'lifecycle':
+      return 'restore it from a backup (zkCli.sh set), or delete it and run `bluegreen plan` again (it re-records the state as planning, then planned).';
+    case 'planner':
+      return 'if no live planner holds it (its session is gone), delete it (zkCli.sh delete).';
     case 'target':
       return 'restore it from a backup (zkCli.sh set); check the target index\'s refresh_interval and number_of_replicas by hand.';
   }
@@ -170,6 +175,18 @@ export const verifyResultSchema = z.object({
 
 export const verifyClaimSchema = planningSchema;
 
+const lifecycleState = z.enum(LIFECYCLE_STATES);
+export const lifecycleSchema = z.object({
+  state: lifecycleState,
+  generation: int(1),
+  since: stamp,
+  planned: z.object({ customers: int(), slices: int(), at: stamp }).passthrough().optional(),
+  verification: z.object({ run: z.string(), startedAt: stamp, passedAt: stamp }).passthrough().optional(),
+  cancelled: z.object({ reason: z.string(), at: stamp, by: z.string() }).passthrough().optional(),
+  planStartedAt: stamp.optional(),
+  history: z.array(z.object({ from: lifecycleState.nullable(), to: lifecycleState, event: z.string(), at: stamp, by: z.string() }).passthrough()),
+}).passthrough();
+
 export const NODE_SCHEMAS = {
   spec: specNodeSchema,
   plan: planNodeSchema,
@@ -182,6 +199,8 @@ export const NODE_SCHEMAS = {
   verifyRun: verifyRunSchema,
   verifyResult: verifyResultSchema,
   verifyClaim: verifyClaimSchema,
+  lifecycle: lifecycleSchema,
+  planner: planningSchema,
 } as const;
 
 export type NodeKind = keyof typeof NODE_SCHEMAS;
@@ -198,6 +217,8 @@ const KIND_LABEL: Record<NodeKind, string> = {
   verifyRun: 'a verification run',
   verifyResult: 'a slice verification result',
   verifyClaim: 'a verification claim',
+  lifecycle: 'the lifecycle node',
+  planner: 'a planner registration',
 };
 
 /** The node kind a path of the layout holds (for readers that name a path, not a kind), else null. */
@@ -213,6 +234,8 @@ export function nodeKindOf(path: string): NodeKind | null {
   if (/\/spec$/.test(path)) return 'spec';
   if (/\/cutover$/.test(path)) return 'cutover';
   if (/\/target$/.test(path)) return 'target';
+  if (/\/lifecycle$/.test(path)) return 'lifecycle';
+  if (/\/planners\/[^/]+$/.test(path)) return 'planner';
   return null;
 }
 

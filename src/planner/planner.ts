@@ -19,7 +19,7 @@ import { requestRetry, sleep, withBackoff } from '../retry';
 import { EXIT, UserError, describeError } from '../errors';
 import { log } from '../log';
 import { prepareTarget } from '../prepare/targetPrep';
-import { shuffle } from '../util';
+import { processId, shuffle } from '../util';
 import { planCustomer, summarize, type PlannedSlice } from './slicing';
 
 export interface CustomerPlan {
@@ -77,6 +77,41 @@ export class Planner {
     const zk = this.zk!;
     const store = new MigrationStore(zk, this.spec);
     await store.ensureSpec(this.id);
+    // Announced before the lifecycle moves: a planner finishing meanwhile sees this one and leaves the
+    // plan open for it (a plan is finished only when no planner is still at work).
+    const me = processId();
+    await zk.mkdirp(store.layout.planners);
+    await zk.create(store.layout.planner(me), encodeJson({ by: this.id, since: Date.now() }), CreateMode.EPHEMERAL);
+    try {
+      const started = await store.applyLifecycle({ type: 'plan-started' }, this.id);
+      const results = await this.planAll(store, concurrency, onCustomer);
+      // Every customer this planner saw is planned: the plan is finished, unless another planner is
+      // still at work (it finishes it) or a newer planning round began (its own finish counts). Off the
+      // list first, then look: of two planners ending together, the later one sees the other gone.
+      await zk.remove(store.layout.planner(me)).catch(() => undefined);
+      let othersAtWork = false;
+      const others = async () => {
+        othersAtWork = (await zk.childrenOrEmpty(store.layout.planners)).some((p) => p !== me);
+        return othersAtWork ? 'another planner is at work' : null;
+      };
+      const finished = { type: 'plan-finished', generation: started!.generation, customers: results.length, slices: results.reduce((s, r) => s + r.slices, 0) } as const;
+      // Another planner's registration goes when it finishes, or with its session if it died: wait that
+      // long at most, so a plan re-run after a crash finishes it; a live one finishes it itself.
+      const until = Date.now() + 2 * zk.sessionTimeout + 5000;
+      let after = await store.applyLifecycle(finished, this.id, others);
+      while (othersAtWork && after?.state === 'planning' && after.generation === finished.generation && Date.now() < until) {
+        await sleep(500);
+        after = await store.applyLifecycle(finished, this.id, others);
+      }
+      log.info({ lifecycle: after?.state }, after?.state === 'planning' ? 'customers planned; another planner is still at work and finishes the plan' : 'plan finished');
+      return results;
+    } finally {
+      await zk.remove(store.layout.planner(me)).catch(() => undefined);
+    }
+  }
+
+  private async planAll(store: MigrationStore, concurrency: number, onCustomer?: (p: CustomerPlan) => void): Promise<CustomerPlan[]> {
+    const zk = this.zk!;
     // target.prepare: the index exists and is tuned for bulk loading before any slice can be claimed.
     await prepareTarget(zk, this.spec, this.id);
     await zk.mkdirp(store.layout.customers);
