@@ -19,6 +19,7 @@ import { assertTargetIsNotSource } from './config/identity';
 import { CorruptNodeError } from './coordination/nodes';
 import { describeBounds } from './coordination/workNode';
 import { MigrationStore } from './coordination/migration';
+import { cancelMigration, completeMigration } from './lifecycle/commands';
 import { OpsServer } from './ops/server';
 import { diagnostics } from './ops/diagnostics';
 import { observeFleet } from './metrics';
@@ -272,6 +273,39 @@ async function diagnosticsCommand(argv: Common): Promise<number> {
   }
 }
 
+async function completeCommand(argv: Common & { json: boolean }): Promise<number> {
+  const s = spec(argv);
+  const zk = await connect(s);
+  try {
+    await new MigrationStore(zk, s).validateAll();
+    const r = await completeMigration(s, zk, processId());
+    const t = r.totals;
+    process.stdout.write(argv.json ? `${JSON.stringify(r, null, 2)}\n`
+      : `migration ${s.migration} completed: ${t.read} documents read over ${t.slices} slices (copied ${t.written}, skipped ${t.skipped}, rejected ${t.rejected}); `
+        + `pruned ${r.pruned.slices} work nodes and ${r.pruned.verifyRuns} verification runs; the read flag, plans and history are kept\n`);
+    return EXIT.OK;
+  } finally {
+    zk.close();
+  }
+}
+
+async function cancelCommand(argv: Common & { reason: string; json: boolean }): Promise<number> {
+  if (!argv.reason.trim()) throw new UserError('cancel needs a reason (--reason "<why>"): it is recorded in the lifecycle history.', 'Say why, e.g. --reason "wrong target mapping".');
+  const s = spec(argv);
+  const target = openBackend(s.target, s);
+  await target.check();
+  const zk = await connect(s);
+  try {
+    await new MigrationStore(zk, s).validateAll();
+    const l = await cancelMigration(s, zk, target, processId(), argv.reason);
+    process.stdout.write(argv.json ? `${JSON.stringify(l, null, 2)}\n`
+      : `migration ${s.migration} cancelled (${l.cancelled?.reason}): workers stop at their next look, the target's settings are restored, the legacy cluster was not touched\n`);
+    return EXIT.OK;
+  } finally {
+    zk.close();
+  }
+}
+
 async function releaseCommand(argv: Common & { slice: string; retry: boolean }): Promise<number> {
   const s = spec(argv);
   const zk = await connect(s);
@@ -329,7 +363,15 @@ export async function main(args: string[]): Promise<number> {
         .option('force', { type: 'string', describe: 'Cut over despite failed checks; the reason is recorded' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the new state as JSON' }),
     (argv) => run(() => cutoverCommand(argv as any)))
-    .demandCommand(1, 'Name a command: plan, work, status, release, verify-integrity or cutover.')
+    .command('complete', 'After a cutover has held: record the migration completed, prune its coordination state', (y) =>
+      common(y).option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' }),
+    (argv) => run(() => completeCommand(argv as any)))
+    .command('cancel', 'Before any cutover: stop the fleet, restore the target\'s settings, keep the record', (y) =>
+      common(y)
+        .option('reason', { type: 'string', demandOption: true, requiresArg: true, describe: 'Why (recorded in the lifecycle history)' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the lifecycle as JSON' }),
+    (argv) => run(() => cancelCommand(argv as any)))
+    .demandCommand(1, 'Name a command: plan, work, status, release, verify-integrity, cutover, complete or cancel.')
     .epilogue('Exit codes: 0 done. 1 internal error. 2 bad input (spec, flags, unreachable cluster, missing collection, ZooKeeper down, corrupt work node; nothing was changed). 3 work: nothing left to take, other workers hold the rest. 4 work: finished but some slices failed; status: stuck or failed slices. 5 verify-integrity: persistent differences. 143 work: stopped by SIGTERM after checkpointing. README: exit codes, spec, guarantees.')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .strict()

@@ -13,6 +13,7 @@ import { MultiError, ZK_CODES, ZkSession, encodeJson } from '../coordination/zk'
 import { UserError } from '../errors';
 import { Cutover, type CutoverState } from '../cutover/cutover';
 import { VerifyStore, type VerifyRun } from '../verifier/verifier';
+import { NEXT_STEP, type Lifecycle } from '../lifecycle/machine';
 
 export interface CustomerStatus {
   customer: string | null;
@@ -56,6 +57,8 @@ export interface MigrationStatus {
   failed: SliceRef[];
   verification: VerifyRun | null;
   cutover: CutoverState;
+  /** The stored lifecycle (lifecycle/machine.ts); null when the migration was never planned. */
+  lifecycle: Lifecycle | null;
   at: number;
 }
 
@@ -117,6 +120,7 @@ export async function collectStatus(spec: Spec, zk: ZkSession): Promise<Migratio
     workers, inProgress, stuck: inProgress.filter((s) => s.idleMs > spec.status.stuckAfter), failed,
     verification: await new VerifyStore(zk, store).latest(),
     cutover: (await new Cutover(spec, zk).read()).state,
+    lifecycle: (await store.readLifecycle())?.lifecycle ?? null,
     at: now,
   };
 }
@@ -148,6 +152,13 @@ export function renderStatus(s: MigrationStatus): string {
   if (!s.planned) {
     out.push('never planned: nothing to show yet. Run `bluegreen plan --spec <file>`.');
     return out.join('\n');
+  }
+  if (s.lifecycle) {
+    const l = s.lifecycle;
+    const detail = l.state === 'planned' && l.planned ? ` (${l.planned.customers} customers, ${l.planned.slices} slices)`
+      : l.state === 'verified' && l.verification ? ` (by ${l.verification.run})`
+        : l.state === 'cancelled' && l.cancelled ? ` (${l.cancelled.reason})` : '';
+    out.push(`state: ${l.state.toUpperCase()}${detail} since ${new Date(l.since).toISOString()} — next: ${NEXT_STEP[l.state]}`);
   }
   const t = s.totals;
   out.push(`${bar(t.read, t.estimate)}  ${t.read}/${t.estimate} documents, slices ${t.slices.done}/${t.slices.total} done, ${t.slices.inProgress} in progress, ${t.slices.failed} failed`);

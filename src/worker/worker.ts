@@ -14,6 +14,7 @@ import { EXIT, FencedError, RetryableError, UserError, describeError } from '../
 import { log } from '../log';
 import { metrics } from '../metrics';
 import { restoreTarget } from '../prepare/targetPrep';
+import { NEXT_STEP, mayCopy } from '../lifecycle/machine';
 import { backoffDelay, requestRetry, sleep, withBackoff } from '../retry';
 import { processId, shuffle } from '../util';
 import { nextPageRows, splitByBytes } from './batching';
@@ -64,6 +65,8 @@ export class Worker {
     await this.untilZooKeeperAnswers('read the migration', () => this.store.requireSpec());
     // Every plan, work node and claim decodes before this worker registers or claims anything.
     await this.untilZooKeeperAnswers('check every node of the migration', () => this.store.validateAll());
+    // The lifecycle decides whether workers copy at all (not once cut over, completed or cancelled).
+    await this.untilZooKeeperAnswers('read the lifecycle', () => this.assertMayCopy());
     // A corrupt node met later (changed since, or planned since): every lane stops at its checkpoint,
     // and the error says what this worker had done by then.
     this.store.onCorrupt = async () => {
@@ -103,6 +106,7 @@ export class Worker {
             continue;
           }
           if (scan.claim) {
+            this.recordCopyStarted();
             await this.copy(scan.claim, lane);
             continue;
           }
@@ -134,7 +138,14 @@ export class Worker {
    * bulk-load tuning (target.prepare). Once per process; racing other workers is harmless (targetPrep.ts).
    */
   private copyFinished(): Promise<void> {
-    this.targetRestored ??= restoreTarget(this.zk, this.spec, this.id, this.target).then(async () => {
+    this.targetRestored ??= this.recordCopyFinished().then((finished) => {
+      if (!finished) {
+        this.targetRestored = undefined; // planning goes on: look again at the next scan
+        return false;
+      }
+      return restoreTarget(this.zk, this.spec, this.id, this.target).then(() => true);
+    }).then(async (restored) => {
+      if (!restored) return;
       // Copied documents become searchable at the target's next commit (Solr commitWithin, 10 s) or
       // refresh (none while tuned for bulk): one now, so counts right after the copy are right.
       await withBackoff(() => this.target.refresh(), this.retryOptions('write'));
@@ -147,6 +158,32 @@ export class Worker {
       log.warn({ err: describeError(e) }, 'could not refresh the target after the copy; copied documents become searchable at its next commit');
     });
     return this.targetRestored;
+  }
+
+  /**
+   * Every slice this scan saw is finished: the copy is finished only if the plan is (lifecycle
+   * `planned` or `copying`); while planning goes on more slices may come, and the target keeps its
+   * bulk-load settings. True when the lifecycle says copied (now or before).
+   */
+  private async recordCopyFinished(): Promise<boolean> {
+    // The lifecycle first, then the slices: a plan that finished after the lane's scan may have
+    // added slices that scan never saw; read in this order, none can be missed.
+    const got = await this.store.readLifecycle();
+    if (!got || got.lifecycle.state === 'planning') {
+      log.info({ lifecycle: got?.lifecycle.state ?? null }, 'every planned slice is finished, but planning is not: the target keeps its bulk-load settings');
+      return false;
+    }
+    const open = (await this.store.slices()).filter((s) => s.node.status === 'todo');
+    if (open.length) return false; // claimed by others (or new): whoever finishes the last one records it
+    try {
+      // Conditional on the generation read above: a re-plan begun since makes it a refusal.
+      const after = await this.store.applyLifecycle({ type: 'copy-finished', generation: got.lifecycle.generation }, this.id);
+      // Still planned/copying: the event was of an older plan generation, so more slices exist.
+      return after !== null && (after.state === 'copied' || after.state === 'verified' || after.state === 'cut-over');
+    } catch (e) {
+      if (e instanceof UserError) return false;
+      throw e;
+    }
   }
 
   private async pause(ms: number): Promise<void> {
@@ -211,7 +248,42 @@ export class Worker {
     };
   }
 
+  /** Refuses to start when the lifecycle allows no copying (cut over, completed, cancelled), saying why. */
+  private async assertMayCopy(): Promise<void> {
+    const got = await this.store.readLifecycle();
+    const state = got?.lifecycle.state ?? null;
+    if (mayCopy(state)) return;
+    throw new UserError(`Migration "${this.spec.migration}": the migration is ${state ?? 'without a lifecycle record'}, and workers do not copy then${state === 'cut-over' ? ' (reads go to the new cluster)' : ''}.`,
+      state ? `Next: ${NEXT_STEP[state]} bluegreen changed nothing.` : 'Run `bluegreen plan --spec <file>` (it records the lifecycle). bluegreen changed nothing.');
+  }
+
+  /** The migration's first claim moves it to `copying` (once per process, in the background). */
+  private copyStartedRecorded = false;
+  private recordCopyStarted(): void {
+    if (this.copyStartedRecorded) return;
+    this.copyStartedRecorded = true;
+    this.store.applyLifecycle({ type: 'copy-started' }, this.id).catch((e) => {
+      if (e instanceof UserError) {
+        log.warn({ err: describeError(e) }, 'stopping: the lifecycle no longer allows copying');
+        this.stop();
+      } else {
+        this.copyStartedRecorded = false; // ZooKeeper trouble: the next claim records it
+      }
+    });
+  }
+
+  /** Every heartbeat also looks at the lifecycle: a cancel, a cutover or a completion stops the fleet. */
+  private async watchLifecycle(): Promise<void> {
+    const got = await this.store.readLifecycle();
+    const state = got?.lifecycle.state ?? null;
+    if (got && !mayCopy(state) && !this.stopping) {
+      log.warn({ lifecycle: state }, `stopping: the migration is ${state}; lanes finish their batch and checkpoint`);
+      this.stop();
+    }
+  }
+
   private async beat(): Promise<void> {
+    await this.watchLifecycle().catch((e) => log.debug({ err: describeError(e) }, 'could not read the lifecycle'));
     try {
       await this.zk.setData(this.store.layout.worker(this.id), encodeJson(this.describeSelf()), -1);
     } catch (e) {

@@ -92,4 +92,32 @@ describe('the lifecycle of a migration (Solr)', function () {
     expect(l.planned!.customers).to.equal(PROFILES.length);
     expect(await plannedCustomers(migration)).to.equal(PROFILES.length);
   });
+
+  it('cancel before a cutover: recorded with its reason, final (plan and work refused, a second cancel changes nothing), the legacy untouched', async () => {
+    const migration = uniqueName('life');
+    const file = spec(migration);
+    expect((await run(['plan', '--spec', file])).code).to.equal(0);
+    const before = await legacy.count(collection);
+    const noReason = await run(['cancel', '--spec', file, '--reason', ' ']);
+    expect(noReason.code).to.equal(2);
+    expect((await lifecycle(migration))!.state, 'a refused cancel writes nothing').to.equal('planned');
+
+    const c = await run(['cancel', '--spec', file, '--reason', 'wrong target mapping']);
+    expect(c.code, c.stderr).to.equal(0);
+    expect(c.stdout).to.match(/cancelled \(wrong target mapping\)/);
+    const l = (await lifecycle(migration))!;
+    expect(l.state).to.equal('cancelled');
+    expect(l.cancelled).to.include({ reason: 'wrong target mapping' });
+    for (const cmd of [['plan'], ['work']]) {
+      const r = await run([...cmd, '--spec', file]);
+      expect(r.code, `${cmd}: ${r.stderr.slice(-800)}`).to.equal(2);
+      expect(r.stderr, r.stderr.slice(-800)).to.match(/the migration is cancelled/);
+    }
+    const again = await run(['cancel', '--spec', file, '--reason', 'again']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect((await lifecycle(migration))!.cancelled).to.include({ reason: 'wrong target mapping' });
+    expect(await legacy.count(collection)).to.equal(before);
+    const status = await run(['status', '--spec', file]);
+    expect(status.stdout).to.match(/state: CANCELLED \(wrong target mapping\)/);
+  });
 });
