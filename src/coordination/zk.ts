@@ -326,6 +326,9 @@ export class ZkSession {
       else if (o.op === 'set') tx.setData(o.path, o.data, o.version);
       else if (o.op === 'check') tx.check(o.path, o.version);
       else tx.remove(o.path, o.version);
+      // node-zookeeper-client's Transaction reads `version || -1`: version 0 (a fresh node, every
+      // claim) would become "any version", and a fenced write an unconditional one. Put it back.
+      if (o.op !== 'create') (tx as unknown as { ops: Array<{ version: number }> }).ops.at(-1)!.version = o.version;
     }
     return new Promise((resolve, reject) => {
       const sentAt = Date.now();
