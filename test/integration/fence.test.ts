@@ -13,7 +13,10 @@ import { emptyCounts } from '../../src/coordination/workNode';
 import { CreateMode, ZkSession, encodeJson } from '../../src/coordination/zk';
 import type { Spec } from '../../src/config/spec';
 import { generateDocs } from '../../src/demo/dataset';
-import { EXIT } from '../../src/errors';
+import { EXIT, FencedError } from '../../src/errors';
+import { SolrBackend } from '../../src/backends/solr/solrBackend';
+import type { SourceDoc } from '../../src/backends/types';
+import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { releaseSlice } from '../../src/status/status';
 import { run, start, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
@@ -246,6 +249,48 @@ describe('the fence', function () {
           a.child.kill('SIGKILL');
         }
       }
+    });
+  });
+
+  describe('Solr: the halving of a refused batch stops at the fence', () => {
+    const admin = new SolrAdmin(stack.solrNew);
+    const collection = uniqueName('bgtest_fence');
+    before(() => admin.createCollection(collection, 1));
+    after(() => admin.deleteCollection(collection));
+
+    it('a claim lost after the first refusal: no half of the batch is sent, the error is the FencedError', async () => {
+      const endpoint = { kind: 'solr', url: stack.solrNew, collection, requestTimeout: 30_000 } as unknown as Spec['target'];
+      const backend = new SolrBackend(endpoint, { customer: 'customer', timestamp: 'timestamp', uniqueKey: 'id' });
+      const doc = (id: string, timestamp: string): SourceDoc => ({ id, fields: { id, customer: 'a', timestamp }, bytes: 60 });
+      // One document Solr refuses (400: not a date) fails the batch (Solr stops at it: first here, so
+      // nothing of this request lands); the backend then halves the batch to find it.
+      const batch = [doc('bad-1', 'not a date'), doc('good-2', '2025-01-02T00:00:00Z'), doc('good-3', '2025-01-03T00:00:00Z'), doc('good-4', '2025-01-04T00:00:00Z')];
+      const fence = new AbortController();
+      // The claim is lost the moment the first refusal is answered (instrumenting our client, not the server).
+      const http = (backend as unknown as { http: { request: (...a: any[]) => Promise<unknown> } }).http;
+      const request = http.request.bind(http);
+      const updates: number[] = [];
+      http.request = async (...args: any[]) => {
+        const isUpdate = String(args[1]).includes('/update');
+        try {
+          return await request(...args);
+        } finally {
+          if (isUpdate) {
+            updates.push(1);
+            fence.abort(new FencedError('claim lost (test)'));
+          }
+        }
+      };
+      let err: unknown;
+      await backend.writeBatch(batch, fence.signal).catch((e) => (err = e));
+      expect(err).to.be.instanceOf(FencedError);
+      expect(updates, 'update requests sent').to.have.length(1);
+      await admin.commit(collection);
+      expect(await admin.count(collection), 'nothing of the refused batch landed').to.equal(0);
+      // The same batch with no fence: the halving finds the bad document and creates the rest.
+      const r = await backend.writeBatch(batch);
+      expect(r.written).to.equal(3);
+      expect(r.rejected.map((x) => x.id)).to.deep.equal(['bad-1']);
     });
   });
 });
