@@ -55,8 +55,11 @@ export class HttpClient {
   /**
    * Sends one request. Network failures and 408/429/5xx become RetryableError; other non-2xx
    * statuses become HttpStatusError. The body is parsed exactly (exactJson).
+   * `signal` (a claim's: claim.ts) aborts the request at once and is never retryable: the error
+   * thrown is its reason (a FencedError), whatever the request was doing.
    */
-  async request<T = any>(method: string, url: string, body?: string | Buffer, contentType = 'application/json'): Promise<T> {
+  async request<T = any>(method: string, url: string, body?: string | Buffer, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
     const headers: Record<string, string> = { ...this.headers, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = contentType;
     let res: Response;
@@ -65,17 +68,24 @@ export class HttpClient {
         method,
         headers,
         body,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        signal: signal ? AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), signal]) : AbortSignal.timeout(this.opts.timeoutMs),
         dispatcher: this.dispatcher,
       });
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       const err = e as Error & { cause?: { code?: string } };
       const code = err.cause?.code ?? (err.name === 'TimeoutError' ? 'ETIMEDOUT' : undefined);
       if (code && NETWORK_CODES.has(code)) throw new RetryableError(`${method} ${safeUrl(url)} failed: ${code}`);
       if (err.name === 'TimeoutError' || err.name === 'AbortError') throw new RetryableError(`${method} ${safeUrl(url)} timed out after ${this.opts.timeoutMs} ms`);
       throw new RetryableError(`${method} ${safeUrl(url)} failed: ${err.cause ? String((err.cause as Error).message ?? err.cause) : err.message}`);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      throw e;
+    }
     if (RETRYABLE_STATUS.has(res.status) || res.status >= 500) {
       const retryAfter = Number(res.headers.get('retry-after'));
       throw new RetryableError(`HTTP ${res.status} from ${safeUrl(url)}: ${text.slice(0, 300)}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);

@@ -56,8 +56,11 @@ export interface SourceReader {
   shape(customer: string | null): Promise<CustomerShape>;
   histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]>;
   count(customer: string | null, bounds: SliceBounds): Promise<number>;
-  /** One page of the slice after `cursor` (null = from the start), sorted on the unique key. */
-  readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page>;
+  /**
+   * One page of the slice after `cursor` (null = from the start), sorted on the unique key.
+   * `signal`: see TargetWriter.writeBatch.
+   */
+  readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page>;
 }
 
 export interface TargetWriter {
@@ -65,8 +68,11 @@ export interface TargetWriter {
   /**
    * Creates the documents that the target does not have; never replaces one it has. Throws
    * RetryableError for transient trouble (429, 503, timeouts); reports per-document refusals.
+   * `signal` is the claim's (SliceClaim.signal): it goes with every request, and is checked before
+   * every retry or halving step inside the backend; once aborted nothing more is sent, and its reason
+   * (a FencedError) is thrown — a worker that lost its claim must not land a stale write.
    */
-  writeBatch(docs: SourceDoc[]): Promise<WriteResult>;
+  writeBatch(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult>;
   /** Makes written documents visible to searches (tests and the end of a slice). */
   refresh(): Promise<void>;
 }

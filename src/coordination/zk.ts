@@ -233,12 +233,21 @@ export class ZkSession {
   }
 
   /**
+   * An answer proves the session was alive when the request was sent, not when the answer is read:
+   * read after a process pause (SIGSTOP, a long GC), it must not make an expired session look fresh.
+   */
+  private contact(sentAt: number): void {
+    this.lastContactAt = Math.max(this.lastContactAt, sentAt);
+  }
+
+  /**
    * One request. node-zookeeper-client queues requests while disconnected and may never answer them
    * if the session ends meanwhile, so every request has a deadline (the session timeout): past it,
    * it fails as a connection loss and the caller's own retry decides.
    */
   private call<T>(fn: (cb: (err: Error | Exception | null, ...rest: any[]) => void) => void, pick: (...rest: any[]) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const sentAt = Date.now();
       const answered = this.deadline(reject, 'a request');
       fn((err, ...rest) => {
         if (!answered()) return;
@@ -246,12 +255,12 @@ export class ZkSession {
           const code = zkCode(err);
           // A server-side answer (NO_NODE, BAD_VERSION, ...) is contact too; connection errors are not.
           if (code !== undefined && code !== ZK_CODES.CONNECTION_LOSS && code !== ZK_CODES.SESSION_EXPIRED && code < -100) {
-            this.lastContactAt = Date.now();
+            this.contact(sentAt);
           }
           reject(err);
           return;
         }
-        this.lastContactAt = Date.now();
+        this.contact(sentAt);
         resolve(pick(...rest));
       });
     });
@@ -317,22 +326,26 @@ export class ZkSession {
       else if (o.op === 'set') tx.setData(o.path, o.data, o.version);
       else if (o.op === 'check') tx.check(o.path, o.version);
       else tx.remove(o.path, o.version);
+      // node-zookeeper-client's Transaction reads `version || -1`: version 0 (a fresh node, every
+      // claim) would become "any version", and a fenced write an unconditional one. Put it back.
+      if (o.op !== 'create') (tx as unknown as { ops: Array<{ version: number }> }).ops.at(-1)!.version = o.version;
     }
     return new Promise((resolve, reject) => {
+      const sentAt = Date.now();
       const answered = this.deadline(reject, 'a multi');
       tx.commit((err, results: Array<{ type: number; err?: number; path?: string; stat?: Stat }>) => {
         if (!answered()) return;
         if (err) {
           const failed = (results ?? []).findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== Exception.RUNTIME_INCONSISTENCY);
           if (failed >= 0) {
-            this.lastContactAt = Date.now();
+            this.contact(sentAt);
             reject(new MultiError(failed, results[failed].err as number, ops[failed]));
           } else {
             reject(err);
           }
           return;
         }
-        this.lastContactAt = Date.now();
+        this.contact(sentAt);
         resolve(results.map((r) => ({ path: r.path, stat: r.stat })));
       });
     });

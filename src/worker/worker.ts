@@ -390,10 +390,12 @@ export class Worker {
     return true;
   }
 
-  private retryOptions(side: 'read' | 'write') {
+  /** `signal`: the claim's, so a lost claim ends the backoff at once (claim.ts). */
+  private retryOptions(side: 'read' | 'write', signal?: AbortSignal) {
     return {
       ...requestRetry(this.spec),
       abort: () => this.stopping,
+      signal,
       onRetry: (err: unknown, attempt: number, delayMs: number) => {
         metrics.retries.inc({ migration: this.spec.migration, side });
         if (side === 'write') {
@@ -433,7 +435,7 @@ export class Worker {
         claim.assertHeld();
         this.laneDoing(lane, `reading a page of ${claim.key} (${rows} rows)`);
         const endRead = metrics.readSeconds.startTimer({ migration: this.spec.migration });
-        const page = await withBackoff(() => this.source.readPage(customer, bounds, claim.node.cursor, rows), this.retryOptions('read'));
+        const page = await withBackoff(() => this.source.readPage(customer, bounds, claim.node.cursor, rows, claim.signal), this.retryOptions('read', claim.signal));
         endRead();
         let written = 0;
         let skipped = 0;
@@ -443,10 +445,12 @@ export class Worker {
           claim.assertHeld();
           this.laneDoing(lane, `writing ${batch.length} documents of ${claim.key}`);
           const endWrite = metrics.writeSeconds.startTimer({ migration: this.spec.migration });
+          // The claim goes along into the backend: its own retries stop, and its requests are
+          // aborted, the moment the claim is lost.
           const r = await withBackoff(() => {
             claim.assertHeld();
-            return this.target.writeBatch(batch);
-          }, this.retryOptions('write'));
+            return this.target.writeBatch(batch, claim.signal);
+          }, this.retryOptions('write', claim.signal));
           endWrite();
           this.limiter.recovered(batch.length);
           written += r.written;

@@ -139,17 +139,31 @@ export class EsApi {
     return this.info.major;
   }
 
-  private async call<T = any>(what: string, fn: (client: any) => Promise<any>): Promise<T> {
+  /**
+   * One request. `signal` (a claim's: claim.ts) aborts it at once; the error then is the signal's
+   * reason (a FencedError), never a retryable one. The v8 client takes `{ signal }` as a request
+   * option; the v7 client has none, but its request promise has `abort()`.
+   */
+  private async call<T = any>(what: string, fn: (client: any, options: Params) => Promise<any>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
+    let request: { abort?: () => void } | undefined;
+    const onAbort = () => request?.abort?.();
     try {
-      const res = await fn(this.client);
+      const pending = fn(this.client, signal && this.info.major !== 7 ? { signal } : {});
+      request = pending as { abort?: () => void };
+      if (signal && this.info.major === 7) signal.addEventListener('abort', onAbort, { once: true });
+      const res = await pending;
       return (this.info.major === 7 ? res.body : res) as T;
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       throw normalizeError(e, what);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  search(index: string, body: Params, params: Params = {}): Promise<any> {
-    return this.call(`search ${index}`, (c) => c.search({ index, body, ...params }));
+  search(index: string, body: Params, params: Params = {}, signal?: AbortSignal): Promise<any> {
+    return this.call(`search ${index}`, (c, options) => c.search({ index, body, ...params }, options), signal);
   }
 
   count(index: string, query: Params): Promise<any> {
@@ -157,8 +171,8 @@ export class EsApi {
   }
 
   /** `ndjson` as built by bulk.ts: sent as is. The answer keeps per item only what bulk.ts reads. */
-  bulk(index: string, ndjson: string): Promise<any> {
-    return this.call(`bulk ${index}`, (c) => c.bulk({ index, body: ndjson, filter_path: 'errors,items.*.status,items.*.error' }));
+  bulk(index: string, ndjson: string, signal?: AbortSignal): Promise<any> {
+    return this.call(`bulk ${index}`, (c, options) => c.bulk({ index, body: ndjson, filter_path: 'errors,items.*.status,items.*.error' }, options), signal);
   }
 
   mget(index: string, docs: Array<{ _id: string; routing?: string }>, params: Params = {}): Promise<any> {

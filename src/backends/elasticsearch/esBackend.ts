@@ -161,9 +161,9 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   /** One search that must be complete: partial answers are retried, never taken for the truth. */
-  private async search(body: Record<string, unknown>, params: Record<string, unknown> = {}): Promise<any> {
+  private async search(body: Record<string, unknown>, params: Record<string, unknown> = {}, signal?: AbortSignal): Promise<any> {
     const api = await this.client();
-    const res = await api.search(this.index, body, { allow_partial_search_results: false, ...params });
+    const res = await api.search(this.index, body, { allow_partial_search_results: false, ...params }, signal);
     const why = incompleteReason(res);
     if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
     return res;
@@ -206,11 +206,11 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return Number(res.count);
   }
 
-  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page> {
+  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
     // No filter_path and no _source filter: either makes the server re-render `_source` through
     // doubles (`1.0` stays, but `1E+2` → `100.0`, `1e-400` → `0.0`, 40 digits → 17). Unfiltered, the
     // `_source` comes back byte for byte as stored, and exactJson keeps every number's text.
-    const res = await this.search(pageRequest(this.fields, customer, bounds, cursor, rows));
+    const res = await this.search(pageRequest(this.fields, customer, bounds, cursor, rows), {}, signal);
     const hits: any[] = res.hits?.hits ?? [];
     const docs = hits.map((h) => this.toSourceDoc(h));
     const last = hits[hits.length - 1];
@@ -232,7 +232,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     };
   }
 
-  async writeBatch(docs: SourceDoc[]): Promise<WriteResult> {
+  async writeBatch(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
+    signal?.throwIfAborted();
     const api = await this.client();
     const first = bulkRequest(docs, this.opts.versionField);
     const result: WriteResult = { written: 0, skipped: 0, rejected: [...first.refused] };
@@ -242,7 +243,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       await withBackoff(async () => {
         if (pending.sent.length === 0) return;
         // A whole-request 429/503 or a lost connection throws RetryableError from here, to the worker.
-        const res = await api.bulk(this.index, pending.body);
+        const res = await api.bulk(this.index, pending.body, signal);
         const outcome = res.errors === false
           ? { written: pending.sent.length, skipped: 0, rejected: [] as Rejection[], retry: [], retryReason: null, indexProblem: null }
           : bulkOutcome(pending.sent, res);
@@ -259,6 +260,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
         initialDelayMs: 500,
         maxDelayMs: 30_000,
         retryable: (e) => e instanceof ItemsToRetry,
+        // The claim's: a worker that lost its claim sends none of the refused documents again.
+        signal,
         onRetry: (e, attempt, delayMs) => log.warn({ index: this.index, attempt, delayMs, err: describeError(e) }, 'target busy: sending the refused documents again'),
       });
     } catch (e) {

@@ -141,17 +141,17 @@ export class SolrBackend implements Backend {
   }
 
   /** A search over the blocks' roots (children travel with them, never on their own). */
-  private async select(params: Record<string, string | number | boolean | string[]>): Promise<any> {
+  private async select(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal): Promise<any> {
     const roots = await this.rootsOnly();
-    if (roots.length === 0) return this.rawSelect(params);
+    if (roots.length === 0) return this.rawSelect(params, signal);
     const fq = params.fq === undefined ? [] : Array.isArray(params.fq) ? params.fq : [String(params.fq)];
-    return this.rawSelect({ ...params, fq: [...fq, ...roots] });
+    return this.rawSelect({ ...params, fq: [...fq, ...roots] }, signal);
   }
 
-  private async rawSelect(params: Record<string, string | number | boolean | string[]>): Promise<any> {
+  private async rawSelect(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal): Promise<any> {
     const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`,
       new URLSearchParams(Object.entries({ wt: 'json', ...params }).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)]))).toString(),
-      'application/x-www-form-urlencoded');
+      'application/x-www-form-urlencoded', signal);
     if (res?.responseHeader?.partialResults) {
       // A shard timed out or failed: this is not the end of the slice, and not a count to trust.
       throw new RetryableError(`Solr returned partial results for ${this.describe()}`);
@@ -209,12 +209,12 @@ export class SolrBackend implements Backend {
     return Number(res.response.numFound);
   }
 
-  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Promise<Page> {
+  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
     const cursorMark = cursor ?? '*';
     const res = await this.select({
       q: '*:*', fq: this.sliceFilters(customer, bounds), sort: `${this.fields.uniqueKey} asc`,
       rows, cursorMark, fl: (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN,
-    });
+    }, signal);
     const docs: SourceDoc[] = (res.response.docs as Doc[]).map((d) => this.toSourceDoc(d));
     const next = String(res.nextCursorMark);
     return { docs, nextCursor: next, done: docs.length === 0 || next === cursorMark };
@@ -243,14 +243,15 @@ export class SolrBackend implements Backend {
     return out;
   }
 
-  async writeBatch(docs: SourceDoc[]): Promise<WriteResult> {
+  async writeBatch(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
+    signal?.throwIfAborted();
     if (docs.length === 0) return { written: 0, skipped: 0, rejected: [] };
     // Which documents the target already has, for the count only: `_version_=-1` is what protects
     // them. (Solr's versions=true answer cannot say: it gives 0 for every document forwarded to
     // another shard's leader.) A live write landing between this look and the write is still
     // skipped by Solr, and then counted as written: the count may flatter, the data cannot suffer.
-    const existing = await this.existingIds(docs.map((d) => d.id));
-    const { rejected, conflicts } = await this.createOnly(docs);
+    const existing = await this.existingIds(docs.map((d) => d.id), signal);
+    const { rejected, conflicts } = await this.createOnly(docs, signal);
     const rejectedIds = new Set(rejected.map((r) => r.id));
     let skipped = 0;
     for (const d of docs) if (!rejectedIds.has(d.id) && (existing.has(d.id) || conflicts.has(d.id))) skipped++;
@@ -258,14 +259,14 @@ export class SolrBackend implements Backend {
   }
 
   /** Ids (of these) present in the collection now, committed or not (real-time get). */
-  private async existingIds(ids: string[]): Promise<Set<string>> {
-    return new Set((await this.realTimeGet(ids, this.fields.uniqueKey)).map((d) => String(d[this.fields.uniqueKey])));
+  private async existingIds(ids: string[], signal?: AbortSignal): Promise<Set<string>> {
+    return new Set((await this.realTimeGet(ids, this.fields.uniqueKey, signal)).map((d) => String(d[this.fields.uniqueKey])));
   }
 
-  private async realTimeGet(ids: string[], fl: string): Promise<Doc[]> {
+  private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal): Promise<Doc[]> {
     const form = new URLSearchParams({ wt: 'json', fl });
     for (const id of ids) form.append('id', id);
-    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/get`, form.toString(), 'application/x-www-form-urlencoded');
+    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/get`, form.toString(), 'application/x-www-form-urlencoded', signal);
     return res?.response?.docs ?? (res?.doc ? [res.doc] : []);
   }
 
@@ -303,12 +304,14 @@ export class SolrBackend implements Backend {
    * Sends the documents with `_version_=-1`. 400: one bad document rejects a whole Solr batch.
    * 409: Solr 8.x does not pass failOnVersionConflicts on to other shard leaders, so one existing
    * document fails the batch. Either way, halve until the culprits stand alone (create-only makes
-   * re-sending harmless).
+   * re-sending harmless). Every halving step is a request of its own, so each one first checks the
+   * claim's signal: a worker that lost its claim sends no more halves.
    */
-  private async createOnly(docs: SourceDoc[]): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
+  private async createOnly(docs: SourceDoc[], signal?: AbortSignal): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
+    signal?.throwIfAborted();
     try {
       const body = `[${docs.map((d) => exactJson.stringify({ ...d.fields, _version_: -1 })).join(',')}]`;
-      await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }), body);
+      await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }), body, 'application/json', signal);
       return { rejected: [], conflicts: new Set() };
     } catch (e) {
       if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409)) throw e;
@@ -317,8 +320,8 @@ export class SolrBackend implements Backend {
         return { rejected: [{ id: docs[0].id, reason: solrMessage(e) }], conflicts: new Set() };
       }
       const mid = Math.ceil(docs.length / 2);
-      const a = await this.createOnly(docs.slice(0, mid));
-      const b = await this.createOnly(docs.slice(mid));
+      const a = await this.createOnly(docs.slice(0, mid), signal);
+      const b = await this.createOnly(docs.slice(mid), signal);
       return { rejected: [...a.rejected, ...b.rejected], conflicts: new Set([...a.conflicts, ...b.conflicts]) };
     }
   }
