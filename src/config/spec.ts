@@ -223,7 +223,7 @@ export const specSchema = z
         excludeFields: z.array(z.string()).default([]),
         /**
          * Elasticsearch: a numeric field holding the document's version. When set, writes use
-         * external_gte versioning on it (a newer live write wins) instead of create-only.
+         * external versioning on it (a live write at the same or a newer version wins) instead of create-only.
          */
         versionField: z.string().min(1).optional(),
       })

@@ -37,7 +37,13 @@ interface ScanResult {
 export class Worker {
   readonly id: string;
   private stopping = false;
-  private readonly finished = new Map<string, WorkNode['status']>();
+  /**
+   * Slices known to be `done`: final, never looked at again. A `failed` slice is not final
+   * (`release --retry` puts it back to `todo`), so it is kept with its work node's version and
+   * checked again each pass with a stat (no data): a retried slice is taken without a restart.
+   */
+  private readonly finished = new Map<string, 'done'>();
+  private readonly failedAt = new Map<string, number>();
   private readonly limiter: RateLimiter;
   private readonly holding = new Set<SliceClaim>();
   /** Slices a lane of this process is claiming or holding (its claim node may exist before `holding` knows it). */
@@ -307,7 +313,8 @@ export class Worker {
       }
       const claims = await this.store.claimNames(cn);
       for (const name of await this.store.sliceNames(cn)) {
-        const status = this.finished.get(`${cn}/${name}`) ?? (await this.store.readSlice(cn, name))?.node.status;
+        // Only `done` is final; a failed slice may have been retried (and taken, or finished) since.
+        const status = this.finished.has(`${cn}/${name}`) ? 'done' : (await this.store.readSlice(cn, name))?.node.status;
         if (status === 'failed') failed++;
         else if (status !== 'done' && (claims.has(name) || status === 'todo')) othersHold = true;
       }
@@ -328,8 +335,8 @@ export class Worker {
       const [names, claims] = await Promise.all([this.store.sliceNames(cn), this.store.claimNames(cn)]);
       for (const name of names) {
         const key = `${cn}/${name}`;
-        const known = this.finished.get(key);
-        if (known) continue;
+        if (this.finished.has(key)) continue;
+        if (await this.stillFailed(cn, name)) continue;
         if (claims.has(name)) {
           if (!(await this.removeOrphanClaim(cn, name))) {
             othersHold = true;
@@ -345,15 +352,20 @@ export class Worker {
         }
         this.mine.add(key);
         let claim: SliceClaim | null = null;
+        let finished = false;
         try {
           // Read before claiming: finished slices are never claimed (a claim is a write).
           const current = await this.store.readSlice(cn, name);
           if (!current) continue;
           if (current.node.status !== 'todo') {
-            this.finished.set(key, current.node.status);
+            this.remember(key, current.node.status, current.version);
             continue;
           }
-          claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => this.finished.set(key, node.status));
+          claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => {
+            // Finished between the read and the claim (its version is not known here: a failed one is read again next pass).
+            finished = true;
+            if (node.status === 'done') this.finished.set(key, 'done');
+          });
         } finally {
           if (!claim) this.mine.delete(key);
         }
@@ -361,10 +373,34 @@ export class Worker {
           metrics.claimsTaken.inc({ migration: this.spec.migration });
           return { claim, othersHold };
         }
-        if (!this.finished.has(key)) othersHold = true; // lost the race to another worker
+        if (!finished) othersHold = true; // lost the race to another worker
       }
     }
     return { claim: null, othersHold };
+  }
+
+  /** Caches what a scan read: `done` for good, `failed` with the work node's version it was read at. */
+  private remember(key: string, status: WorkNode['status'], version: number): void {
+    if (status === 'done') {
+      this.finished.set(key, 'done');
+      this.failedAt.delete(key);
+    } else if (status === 'failed') {
+      this.failedAt.set(key, version);
+    }
+  }
+
+  /**
+   * A slice this worker saw `failed` whose work node has not been written since (one stat, no data).
+   * Any write (`release --retry`, above all) makes it unknown again: the scan reads it as it is now.
+   */
+  private async stillFailed(cn: string, name: string): Promise<boolean> {
+    const key = `${cn}/${name}`;
+    const version = this.failedAt.get(key);
+    if (version === undefined) return false;
+    const stat = await this.zk.exists(this.store.layout.slice(cn, name));
+    if (stat && stat.version === version) return true;
+    this.failedAt.delete(key);
+    return false;
   }
 
   /**

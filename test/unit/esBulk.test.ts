@@ -27,12 +27,12 @@ describe('elasticsearch bulk request', () => {
     expect(bulkRequest([doc('a', { v: big })]).body).to.contain('"v":9223372036854775807');
   });
 
-  it('uses external_gte versions from the version field, and refuses documents without a usable one', () => {
+  it('uses external versions from the version field, and refuses documents without a usable one', () => {
     const big = exactJson.parse('9007199254740993');
     const req = bulkRequest([doc('a', { ver: 3 }), doc('b', { ver: 'x' }), doc('c', { ver: big }, 'r'), doc('d', {}), doc('e', { ver: -1 })], 'ver');
     expect(req.sent.map((d) => d.id)).to.deep.equal(['a', 'c']);
-    expect(req.body.split('\n')[0]).to.equal('{"index":{"_id":"a","version":3,"version_type":"external_gte"}}');
-    expect(req.body.split('\n')[2]).to.equal('{"index":{"_id":"c","routing":"r","version":9007199254740993,"version_type":"external_gte"}}');
+    expect(req.body.split('\n')[0]).to.equal('{"index":{"_id":"a","version":3,"version_type":"external"}}');
+    expect(req.body.split('\n')[2]).to.equal('{"index":{"_id":"c","routing":"r","version":9007199254740993,"version_type":"external"}}');
     expect(req.refused.map((r) => r.id)).to.deep.equal(['b', 'd', 'e']);
     expect(req.refused[0].reason).to.match(/no usable version in "ver"/);
   });

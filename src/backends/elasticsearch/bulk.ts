@@ -21,6 +21,19 @@ export function versionOf(value: unknown): bigint | null {
   return v >= 0n && v <= MAX_VERSION ? v : null;
 }
 
+/**
+ * The write parameters of a document copied at its source version: replaces only a strictly older
+ * target version (seed 003). Shared by the bulk copy and the verifier's repair.
+ */
+export function externalVersion(version: bigint): { version: bigint; version_type: 'external' } {
+  return { version, version_type: 'external' };
+}
+
+/** Why a document cannot be written with external versioning. */
+export function noVersionReason(d: SourceDoc, versionField: string): string {
+  return `no usable version in "${versionField}" (${exactJson.stringify(d.fields[versionField] ?? null).slice(0, 40)}): external versioning needs a whole number >= 0`;
+}
+
 export interface BulkRequest {
   /** NDJSON, one action line and one source line per document, ending with a newline. */
   body: string;
@@ -32,7 +45,9 @@ export interface BulkRequest {
 
 /**
  * `create` (fails with 409 if the document exists: the live write won), or with a version field,
- * `index` with `version_type: external_gte` (fails with 409 if the target holds a newer version).
+ * `index` with `version_type: external`: written only over a strictly older version; a target that
+ * holds the same version or a newer one answers 409 (the live write won: it stays, counted skipped).
+ * Never `external_gte`: it would replace a live write that carries the same version as the source.
  */
 export function bulkRequest(docs: SourceDoc[], versionField?: string): BulkRequest {
   const lines: string[] = [];
@@ -45,10 +60,10 @@ export function bulkRequest(docs: SourceDoc[], versionField?: string): BulkReque
     if (versionField) {
       const version = versionOf(d.fields[versionField]);
       if (version === null) {
-        refused.push({ id: d.id, reason: `no usable version in "${versionField}" (${exactJson.stringify(d.fields[versionField] ?? null).slice(0, 40)}): external versioning needs a whole number >= 0` });
+        refused.push({ id: d.id, reason: noVersionReason(d, versionField) });
         continue;
       }
-      action = { index: { ...meta, version, version_type: 'external_gte' } };
+      action = { index: { ...meta, ...externalVersion(version) } };
     } else {
       action = { create: meta };
     }
@@ -70,7 +85,7 @@ const INDEX_TYPES = new Set(['index_not_found_exception', 'cluster_block_excepti
 
 export interface BulkOutcome {
   written: number;
-  /** 409: the target already had the document (or a newer version of it). */
+  /** 409: the target already had the document (or, with a version field, the same or a newer version of it). */
   skipped: number;
   rejected: Rejection[];
   /** To send again (429, 5xx, busy or unavailable shards). */

@@ -3,7 +3,8 @@
  * Reading: `search_after` sorted on the unique key (a keyword field holding `_id`), the slice as a
  * filter; the cursor is the last sort values, so it survives any restart (a scroll or point-in-time
  * id expires). Writing: bulk `create` (409 = the live write won), or `index` with
- * `version_type: external_gte` when the spec names a version field. `_id` and `_routing` are kept.
+ * `version_type: external` when the spec names a version field (an equal or newer target version
+ * is a live write that won). `_id` and `_routing` are kept.
  */
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
@@ -15,7 +16,7 @@ import type { Bucket, CustomerShape } from '../../planner/slicing';
 import type { BulkSettings, IndexPreparer } from '../../prepare/targetPrep';
 import { withBackoff } from '../../retry';
 import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
-import { bulkOutcome, bulkRequest } from './bulk';
+import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf } from './bulk';
 import { EsApi, EsStatusError, detectServer } from './client';
 import { exactJson } from '../exactJson';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
@@ -29,7 +30,7 @@ export interface EsBackendOptions {
   /** The source is checked for documents the cursor cannot page (no unique key value). */
   role: 'source' | 'target';
   excludeFields?: string[];
-  /** copy.versionField: external_gte versioning instead of create-only. */
+  /** copy.versionField: external versioning (only a strictly older version is replaced) instead of create-only. */
   versionField?: string;
   /** Retries of the documents of one bulk that the target was too busy to take (spec worker.requestRetries). */
   itemRetries?: number;
@@ -307,9 +308,27 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return { doc: this.toSourceDoc(d), version: `${d._seq_no}:${d._primary_term}` };
   }
 
+  /**
+   * Without a version field: only while the target document is still at the seq_no/primary_term the
+   * re-check saw. With copy.versionField: at the source document's own version with
+   * `version_type: external`, as the copy writes (bulk.ts), so it replaces only a strictly older
+   * target version and never an equal or newer one (a live write), whatever happened since the
+   * re-check (Elasticsearch takes no seq_no condition together with an external version).
+   */
   async replaceIfUnchanged(doc: SourceDoc, version: string): Promise<ConditionalResult> {
     const api = await this.client();
-    return this.conditional(() => api.index(this.index, doc.id, doc.fields, { ...seqNoParams(version), ...(doc.routing !== undefined ? { routing: doc.routing } : {}) }));
+    const routing = doc.routing !== undefined ? { routing: doc.routing } : {};
+    const field = this.opts.versionField;
+    if (field) {
+      const v = versionOf(doc.fields[field]);
+      if (v === null) {
+        log.warn({ index: this.index, id: doc.id, reason: noVersionReason(doc, field) }, 'not repaired: the source document has no usable version');
+        return 'conflict';
+      }
+      const { version: ext, version_type } = externalVersion(v);
+      return this.conditional(() => api.index(this.index, doc.id, doc.fields, { version: ext.toString(), version_type, ...routing }));
+    }
+    return this.conditional(() => api.index(this.index, doc.id, doc.fields, { ...seqNoParams(version), ...routing }));
   }
 
   async deleteIfUnchanged(id: string, version: string, routing?: string): Promise<ConditionalResult> {
