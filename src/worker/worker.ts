@@ -184,6 +184,7 @@ export class Worker {
     try {
       // Conditional on the generation read above: a re-plan begun since makes it a refusal.
       const after = await this.store.applyLifecycle({ type: 'copy-finished', generation: got.lifecycle.generation }, this.id);
+      this.copyStartedRecorded = false; // a later claim (a retried slice) opens the copy again
       // Still planned/copying: the event was of an older plan generation, so more slices exist.
       return after !== null && (after.state === 'copied' || after.state === 'verified' || after.state === 'cut-over');
     } catch (e) {
@@ -263,11 +264,16 @@ export class Worker {
       state ? `Next: ${NEXT_STEP[state]} bluegreen changed nothing.` : 'Run `bluegreen plan --spec <file>` (it records the lifecycle). bluegreen changed nothing.');
   }
 
-  /** The migration's first claim moves it to `copying` (once per process, in the background). */
+  /**
+   * A claim moves the migration to `copying` (from planned, or back from copied / verified when a
+   * slice is retried or re-planned): once per process until this process sees the copy finish again.
+   */
   private copyStartedRecorded = false;
   private recordCopyStarted(): void {
     if (this.copyStartedRecorded) return;
     this.copyStartedRecorded = true;
+    // The copy is open again: the next time every slice is finished, record it (and restore) anew.
+    this.targetRestored = undefined;
     this.store.applyLifecycle({ type: 'copy-started' }, this.id).catch((e) => {
       if (e instanceof UserError) {
         log.warn({ err: describeError(e) }, 'stopping: the lifecycle no longer allows copying');
