@@ -68,6 +68,9 @@ export class Worker {
   }
 
   async run(): Promise<number> {
+    // With --follow (a Deployment started before its plan Job), wait for the migration to be planned.
+    if (this.opts.follow) await this.untilPlanned();
+    if (this.stopping) return EXIT.INTERRUPTED;
     await this.untilZooKeeperAnswers('read the migration', () => this.store.requireSpec());
     // Every plan, work node and claim decodes before this worker registers or claims anything.
     await this.untilZooKeeperAnswers('check every node of the migration', () => this.store.validateAll());
@@ -253,6 +256,18 @@ export class Worker {
       docsPerSecond: Math.round(this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000)),
       slices: [...this.holding].map((c) => c.slicePath),
     };
+  }
+
+  private async untilPlanned(): Promise<void> {
+    let told = false;
+    while (!this.stopping) {
+      const spec = await this.untilZooKeeperAnswers('read the migration', () => this.store.readSpecNode());
+      const lifecycle = spec && (await this.untilZooKeeperAnswers('read the lifecycle', () => this.store.readLifecycle()));
+      if (spec && lifecycle) return;
+      if (!told) log.info('the migration is not planned yet: waiting for `bluegreen plan` (--follow)');
+      told = true;
+      await this.pause(this.opts.pollMs ?? 2000);
+    }
   }
 
   /** Refuses to start when the lifecycle allows no copying (cut over, completed, cancelled), saying why. */

@@ -4,13 +4,18 @@
  * and the next `plan` finishes it.
  */
 import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
 import type { Lifecycle } from '../../src/lifecycle/machine';
 import { run, start, writeSpec } from '../support/cli';
-import { waitFor } from '../support/fleet';
+import { allSlices, waitFor } from '../support/fleet';
+import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
+import { EXIT } from '../../src/errors';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 const PROFILES: CustomerProfile[] = Array.from({ length: 24 }, (_, i) => ({ name: `c${String(i).padStart(2, '0')}`, docs: 40, spanDays: 200 }));
@@ -119,5 +124,66 @@ describe('the lifecycle of a migration (Solr)', function () {
     expect(await legacy.count(collection)).to.equal(before);
     const status = await run(['status', '--spec', file]);
     expect(status.stdout).to.match(/state: CANCELLED \(wrong target mapping\)/);
+  });
+});
+
+describe('the lifecycle with workers started before the plan (Elasticsearch, target.prepare tuned for bulk)', function () {
+  this.timeout(300_000);
+  const es = new EsAdmin(stack.esNew);
+  const oldIndex = uniqueName('bgtest_life_old');
+  const newIndex = uniqueName('bgtest_life_new');
+  const migration = uniqueName('lifees');
+  const root = `/${uniqueName('bgtest')}`;
+  const layout = new Layout(root, migration);
+  const docs = [...generateDocs([{ name: 'acme', docs: 700, spanDays: 30, noTimestamp: 4 }, { name: 'globex', docs: 300, spanDays: 400 }], Date.UTC(2025, 0, 1), 5)];
+  let zk: ZkSession;
+
+  before(async () => {
+    zk = await connectZk();
+    await es.createIndex(oldIndex, { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: TEST_MAPPING });
+    await es.index(oldIndex, docs.map((d) => ({ _id: d.id, source: d })));
+  });
+
+  after(async () => {
+    await zk.removeRecursive(root);
+    zk.close();
+    await Promise.all([es.deleteIndex(oldIndex), es.deleteIndex(newIndex)]);
+  });
+
+  it('--follow workers wait for the plan, copy everything, and the target is restored only after the whole copy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bg-life-'));
+    const mappingsFile = join(dir, 'mappings.json');
+    writeFileSync(mappingsFile, JSON.stringify({ mappings: TEST_MAPPING }));
+    const file = writeSpec({
+      migration,
+      zookeeper: { connect: stack.zk, root },
+      source: { kind: 'elasticsearch', url: stack.esNew, collection: oldIndex },
+      target: { kind: 'elasticsearch', url: stack.esNew, collection: newIndex, prepare: { mappingsFile, tuneForBulk: true } },
+      slicing: { targetDocsPerSlice: 100 },
+      batch: { docs: 50 },
+    });
+    const workers = [1, 2].map(() => start(['work', '--spec', file, '--follow', '--http-port', '0']));
+    try {
+      await waitFor('both workers to wait for the plan', async () => workers.every((w) => /not planned yet: waiting/.test(w.output().stderr)));
+      const plans = await Promise.all([run(['plan', '--spec', file]), run(['plan', '--spec', file])]);
+      for (const p of plans) expect(p.code, p.stderr).to.equal(0);
+      const record = async () => JSON.parse((await zk.getData(`${layout.base}/target`)).data.toString());
+      // The worker that finished the copy restores the settings, then refreshes and says so.
+      await waitFor('the copy to finish, the target restored and refreshed', async () => (await record()).state === 'restored'
+        && workers.some((w) => /copy finished: target refreshed/.test(w.output().stderr)), 120_000);
+      const slices = await allSlices(zk, layout);
+      expect(slices.every((s) => s.node.status === 'done')).to.equal(true);
+      const lastSliceDone = Math.max(...slices.map((s) => s.node.finishedAt ?? 0));
+      const l = JSON.parse((await zk.getData(layout.lifecycle)).data.toString()) as Lifecycle;
+      expect(l.state).to.equal('copied');
+      const plannedAt = l.history.find((h) => h.to === 'planned')!.at;
+      const restoring = (await record()).steps.find((s: { state: string }) => s.state === 'restoring');
+      expect(restoring.at, 'restored after the last slice').to.be.at.least(lastSliceDone);
+      expect(restoring.at, 'restored after the plan finished').to.be.at.least(plannedAt);
+      expect(await es.count(newIndex), 'every document, searchable right after the copy').to.equal(docs.length);
+    } finally {
+      for (const w of workers) w.child.kill('SIGTERM');
+      for (const w of workers) expect((await w.done).code).to.equal(EXIT.INTERRUPTED);
+    }
   });
 });
