@@ -6,7 +6,9 @@
  *
  * Crash safety (seed 003): the intended transition is written to the cutover node as `pending`
  * before the alias moves; a cutover that finds a pending one finishes it first (every step is
- * idempotent), so a crash at any point resumes.
+ * idempotent), so a crash at any point resumes. Except a rollback: `--to legacy` never finishes a
+ * pending transition to new (that would move reads to the new cluster on the way back); it abandons
+ * it (kept in the history as abandoned) and goes straight to legacy.
  */
 import { hostname, userInfo } from 'node:os';
 import type { Spec } from '../config/spec';
@@ -14,9 +16,10 @@ import { customerNodeName } from '../coordination/layout';
 import { MigrationStore } from '../coordination/migration';
 import { ZkSession, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
 import { readPrepRecord } from '../prepare/targetPrep';
+import { formatDuration } from '../config/units';
 import { UserError } from '../errors';
 import { log } from '../log';
-import { VerifyStore } from '../verifier/verifier';
+import { VerifyStore, oldestCheck } from '../verifier/verifier';
 import { pointAlias } from './aliases';
 
 export type ReadSide = 'legacy' | 'new';
@@ -29,6 +32,8 @@ export interface CutoverRecord {
   at: number;
   verification: string | null;
   forced?: string;
+  /** Set on a pending transition that was given up instead of finished (a rollback met it). */
+  abandoned?: { at: number; by: string; why: string };
 }
 
 export interface CutoverState {
@@ -127,12 +132,21 @@ export class Cutover {
       if (!run || run.status === 'running') continue;
       const results = (await runs.results(run.id)).filter((r) => wanted === null || customerNodeName(r.customer) === wanted);
       const clean = results.length > 0 && results.every((r) => r.clean);
-      const afterCopy = results.every((r) => r.runStartedAt >= lastFinished);
-      const age = Date.now() - (run.finishedAt ?? run.startedAt);
+      // What counts is the oldest check behind the pass: a slice carried over by --only-failed keeps the
+      // times of the run that really checked it (runStartedAt, checkedAt), so a re-run that re-checks
+      // nothing does not make an old verification fresh.
+      const stale = results.find((r) => !(r.runStartedAt >= lastFinished));
+      const oldest = oldestCheck(results);
+      const age = oldest ? Date.now() - oldest.at : Infinity;
+      const sliceRef = (r: { customer: string | null; index: number; carriedFrom?: string }) =>
+        `slice ${customerNodeName(r.customer)}/${r.index}${r.carriedFrom ? `, carried over from run ${r.carriedFrom}` : ''}`;
+      const full = 'run a full verification (`bluegreen verify-integrity --new`; --only-failed carries clean slices over with their original check time)';
       if (results.length === 0) problems.push(`the latest verification (${run.id}) checked no slices${wanted ? ` of ${customer}` : ''}: run \`bluegreen verify-integrity --new\``);
       else if (!clean) problems.push(`the latest verification (${run.id}) found differences${wanted ? ` for ${customer}` : ''}: repair them and verify again`);
-      else if (!afterCopy) problems.push(`the latest verification (${run.id}) started before the copy finished: verify again`);
-      else if (age > this.spec.cutover.maxVerificationAge) problems.push(`the latest verification (${run.id}) passed ${Math.round(age / 3_600_000)} h ago, more than cutover.maxVerificationAge: verify again (--only-failed is enough)`);
+      else if (stale) problems.push(`the verification behind the latest run (${run.id}) started before the copy finished (${sliceRef(stale)}): ${full}`);
+      else if (age > this.spec.cutover.maxVerificationAge) {
+        problems.push(`the verification behind the latest run (${run.id}) is too old: its oldest check (${sliceRef(oldest!.result)}) is ${formatDuration(age)} old, more than cutover.maxVerificationAge (${formatDuration(this.spec.cutover.maxVerificationAge)}): ${full}`);
+      }
       else verification = run.id;
       break;
     }
@@ -148,7 +162,10 @@ export class Cutover {
   async run(req: CutoverRequest): Promise<CutoverState> {
     await this.store.requireSpec();
     let { state, version } = await this.read();
-    if (state.pending) {
+    if (state.pending && req.to === 'legacy' && state.pending.to === 'new') {
+      // A rollback never rolls forward first: the interrupted transition to new is given up, not finished.
+      ({ state, version } = await this.abandon(state, version));
+    } else if (state.pending) {
       log.warn({ pending: state.pending }, 'finishing a cutover that was interrupted');
       ({ state, version } = await this.complete(state, version));
     }
@@ -171,6 +188,25 @@ export class Cutover {
     // Recorded before any step is taken.
     version = await this.write({ ...state, pending: record }, version);
     return (await this.complete({ ...state, pending: record }, version)).state;
+  }
+
+  /**
+   * Gives up a pending transition to new. An interrupted migration-wide one may already have moved the
+   * alias (the step before the flag): while the flag still says legacy, the alias is pointed back at the
+   * source first (idempotent; a crash here leaves the pending record for the next command), so the flag
+   * and the alias agree before anything else happens. The alias is never moved towards new here.
+   */
+  private async abandon(state: CutoverState, version: number): Promise<{ state: CutoverState; version: number }> {
+    const p = state.pending!;
+    const alias = this.spec.cutover.readAlias;
+    if (alias && p.customer === null && state.read === 'legacy') {
+      log.info({ step: await pointAlias(alias, this.spec.source, this.spec.target) }, 'read alias kept on legacy');
+    }
+    const record: CutoverRecord = { ...p, abandoned: { at: Date.now(), by: this.by, why: 'a rollback to legacy met it unfinished' } };
+    const next: CutoverState = { read: state.read, customers: { ...state.customers }, updatedAt: Date.now(), history: [...state.history, record].slice(-50) };
+    const v = await this.write(next, version);
+    log.warn({ abandoned: p }, 'abandoned an unfinished cutover to new: rolling back instead');
+    return { state: next, version: v };
   }
 
   private async complete(state: CutoverState, version: number): Promise<{ state: CutoverState; version: number }> {

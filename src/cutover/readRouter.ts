@@ -4,9 +4,15 @@
  *   const router = await ReadRouter.start(zkClient, 'orders-2026');
  *   const side = router.readSide('acme');          // 'legacy' | 'new'
  *   router.on('change', (state) => log(state));    // after every cutover or rollback
+ *
+ * Sessions: a ZkSession renews itself and the router re-arms on the new one. A plain node-zookeeper-client
+ * is dead once its session expired (it emits `expired` and none of its watches fire again), so the router
+ * then opens a session of its own to the same connect string (same servers, session timeout and
+ * credentials), re-reads the flag and watches it there, emits `expired` (the application's client is
+ * unusable: recreate it) and goes on emitting `change`. `close()` closes the router's own session.
  */
 import { EventEmitter } from 'node:events';
-import type { Client } from 'node-zookeeper-client';
+import zookeeper, { type Client } from 'node-zookeeper-client';
 import { Layout } from '../coordination/layout';
 import { ZkSession, isNoNode } from '../coordination/zk';
 import { INITIAL_STATE, cutoverProblem, readSideFor, type CutoverState, type ReadSide } from './cutover';
@@ -14,6 +20,8 @@ import { INITIAL_STATE, cutoverProblem, readSideFor, type CutoverState, type Rea
 export class ReadRouter extends EventEmitter {
   private state: CutoverState = structuredClone(INITIAL_STATE);
   closed = false;
+  /** The session the router opened itself after the application's plain client expired. */
+  private own?: Client;
 
   /** The client now: a ZkSession replaces its client when a session expires, so it is looked up each time. */
   private constructor(private readonly currentClient: () => Client, private readonly path: string) {
@@ -21,7 +29,7 @@ export class ReadRouter extends EventEmitter {
   }
 
   private get client(): Client {
-    return this.currentClient();
+    return this.own ?? this.currentClient();
   }
 
   /** Reads the flag and starts watching it. `zk` is a connected node-zookeeper-client Client (or our ZkSession). */
@@ -39,6 +47,8 @@ export class ReadRouter extends EventEmitter {
         }
       }, 1000);
       timer.unref();
+    } else {
+      router.followExpiry(zk);
     }
     await router.refresh();
     return router;
@@ -56,18 +66,59 @@ export class ReadRouter extends EventEmitter {
   close(): void {
     this.closed = true;
     this.removeAllListeners();
+    this.own?.close();
+  }
+
+  /** On expiry of `client` (the application's, or one of ours), move to a session of our own. */
+  private followExpiry(client: Client): void {
+    client.on('state', (state) => {
+      if (state !== zookeeper.State.EXPIRED || this.closed || client !== this.client) return;
+      try {
+        this.takeOver(client);
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+  }
+
+  private takeOver(dead: Client): void {
+    const manager = (dead as any).connectionManager;
+    const connect: unknown = manager?.connectionStringParser?.connectionString;
+    if (typeof connect !== 'string' || !connect) {
+      throw new Error('the ZooKeeper session of the read router expired and its client does not tell its connect string, so the router cannot open a new session: '
+        + 'start the router again with a new client (or give it a ZkSession, which renews itself)');
+    }
+    const options = (dead as any).options ?? {};
+    const fresh = zookeeper.createClient(connect, { sessionTimeout: options.sessionTimeout, spinDelay: options.spinDelay, retries: options.retries });
+    // The same servers as resolved for the dead client (a caller may have set them, e.g. IPv6), and its credentials.
+    const freshManager = (fresh as any).connectionManager;
+    if (Array.isArray(manager?.servers) && freshManager) freshManager.servers = manager.servers.map((s: object) => ({ ...s }));
+    for (const c of manager?.credentials ?? []) fresh.addAuthInfo(c.scheme, c.auth);
+    const previous = this.own;
+    this.own = fresh;
+    previous?.close();
+    this.followExpiry(fresh);
+    fresh.once('connected', () => {
+      if (this.closed || this.own !== fresh) return;
+      this.refresh().catch((e) => this.fail(e));
+    });
+    fresh.connect();
+    this.emit('expired');
   }
 
   refresh(): Promise<void> {
+    const client = this.client;
     return new Promise((resolve, reject) => {
+      // A watch of a client we left (its session expired) is not followed: the new one has its own.
       const watcher = () => {
-        if (!this.closed) this.refresh().catch((e) => this.fail(e));
+        if (!this.closed && client === this.client) this.refresh().catch((e) => this.fail(e));
       };
-      this.client.getData(this.path, watcher, (err, data) => {
+      client.getData(this.path, watcher, (err, data) => {
+        if (client !== this.client) return resolve(); // answered by a dead session: the new one re-reads
         if (err) {
           if (!isNoNode(err)) return reject(err);
           // Not cut over yet: watch for the node to appear.
-          this.client.exists(this.path, watcher, (e2, stat) => {
+          client.exists(this.path, watcher, (e2, stat) => {
             if (e2) return reject(e2);
             if (stat) watcher();
             this.apply(structuredClone(INITIAL_STATE));

@@ -83,6 +83,21 @@ export interface VerifyReport {
   results: SliceVerification[];
 }
 
+/**
+ * The oldest check behind a set of results: when its slice was really compared. A result carried over
+ * by `--only-failed` keeps the times of the run that checked it (`carriedFrom`), so a run that re-checks
+ * nothing is exactly as old as its parent. Null when there are no results.
+ */
+export function oldestCheck(results: SliceVerification[]): { at: number; result: SliceVerification } | null {
+  let oldest: { at: number; result: SliceVerification } | null = null;
+  for (const r of results) {
+    // A result without usable times is as old as can be (it proves nothing about freshness).
+    const at = Number.isFinite(r.checkedAt) ? r.checkedAt : Number.isFinite(r.runStartedAt) ? r.runStartedAt : 0;
+    if (!oldest || at < oldest.at) oldest = { at, result: r };
+  }
+  return oldest;
+}
+
 const runProblem = (v: any) => (typeof v?.id === 'string' && typeof v?.startedAt === 'number' ? null : 'not a verification run');
 const resultProblem = (v: any) => (typeof v?.clean === 'boolean' && Number.isFinite(v?.missingCount) ? null : 'not a slice verification');
 
@@ -205,10 +220,20 @@ export class Verifier {
     const id = created.slice(created.lastIndexOf('/') + 1);
     const run: VerifyRun = { ...draft, id };
     if (parent) {
-      // Clean slices of the parent are carried over as they were; only the others are checked again.
+      // Clean slices of the parent are carried over as they were (their original check times included:
+      // the cutover judges a run by its oldest check); only the others are checked again.
+      const carried: SliceVerification[] = [];
       for (const { cn, n } of slices) {
         const prev = await this.runs.readResult(parent.id, cn, n);
-        if (prev?.clean) await this.runs.writeResult(id, cn, n, { ...prev, carriedFrom: prev.carriedFrom ?? parent.id });
+        if (prev?.clean) {
+          carried.push(prev);
+          await this.runs.writeResult(id, cn, n, { ...prev, carriedFrom: prev.carriedFrom ?? parent.id });
+        }
+      }
+      const oldest = oldestCheck(carried);
+      if (oldest && Date.now() - oldest.at > this.spec.cutover.maxVerificationAge) {
+        log.warn({ run: id, carried: carried.length, oldestCheckAt: new Date(oldest.at).toISOString() },
+          'clean slices carried over were checked longer ago than cutover.maxVerificationAge: this run will not allow a cutover (verify with --new)');
       }
     }
     log.info({ run: id, scope }, 'verification run started');

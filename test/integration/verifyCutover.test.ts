@@ -14,7 +14,7 @@ import { EXIT } from '../../src/errors';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import type { MigrationStatus } from '../../src/status/status';
 import { run, start, writeSpec } from '../support/cli';
-import { waitFor } from '../support/fleet';
+import { allSlices, waitFor } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 const PROFILES: CustomerProfile[] = [
@@ -70,7 +70,7 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
     router?.close();
     await zk.removeRecursive(root);
     zk.close();
-    await next.deleteAlias(alias);
+    await Promise.all([next.deleteAlias(alias), legacy.deleteAlias(alias)]);
     await Promise.all([legacy.deleteCollection(collection), next.deleteCollection(collection)]);
   });
 
@@ -274,5 +274,92 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
     } finally {
       await zk.removeRecursive(ghost);
     }
+  });
+
+  /** Rewrites a JSON node in place (what a run of days ago would have left). */
+  const rewrite = async (path: string, f: (v: any) => any) => {
+    const got = await zk.getData(path);
+    await zk.setData(path, encodeJson(f(JSON.parse(got.data.toString()))), got.stat.version);
+  };
+  const readFlag = async (): Promise<CutoverState> => JSON.parse((await zk.getData(new Layout(root, migration).cutover)).data.toString());
+
+  it('judges a verification by its oldest check: an --only-failed run after an old clean run does not make it fresh', async () => {
+    const layout = new Layout(root, migration);
+    const DAY = 86_400_000;
+    const base = await verify('--new');
+    expect(base.code, base.stderr).to.equal(EXIT.OK);
+    // That run, made ten days old: its own times and each slice's check times, as ZooKeeper would hold them.
+    const then = Date.now() - 10 * DAY;
+    const runPath = `${layout.verify}/${base.report.run.id}`;
+    await rewrite(runPath, (r) => ({ ...r, startedAt: then, finishedAt: then + 60_000 }));
+    let rewritten = 0;
+    for (const cn of await zk.getChildren(`${runPath}/customers`)) {
+      for (const n of await zk.childrenOrEmpty(`${runPath}/customers/${cn}/results`)) {
+        await rewrite(`${runPath}/customers/${cn}/results/${n}`, (r) => ({ ...r, runStartedAt: then, checkedAt: then + 1000 }));
+        rewritten++;
+      }
+    }
+    expect(rewritten).to.equal(base.report.results.length);
+
+    // --only-failed re-checks nothing (every slice was clean): it passes at once, carrying every slice over.
+    const again = await verify('--only-failed');
+    expect(again.code, again.stderr).to.equal(EXIT.OK);
+    expect(again.report.run.startedAt, 'the run itself is new').to.be.greaterThan(Date.now() - DAY);
+    expect(again.report.results.map((r) => r.carriedFrom)).to.deep.equal(again.report.results.map(() => base.report.run.id));
+    const flagBefore = await readFlag();
+
+    // The copy finished after those checks: refused as such, naming a carried slice.
+    const early = await run(['cutover', '--spec', specFile, '--to', 'new']);
+    expect(early.code, early.stderr).to.equal(EXIT.USAGE);
+    expect(early.stderr).to.match(new RegExp(`verification behind the latest run \\(${again.report.run.id}\\) started before the copy finished \\(slice \\S+, carried over from run ${base.report.run.id}\\)`));
+
+    // The copy finished before them (eleven days ago): now only their age stands in the way.
+    for (const { path } of await allSlices(zk, layout)) await rewrite(path, (w) => ({ ...w, finishedAt: then - DAY }));
+    const old = await run(['cutover', '--spec', specFile, '--to', 'new']);
+    expect(old.code, old.stderr).to.equal(EXIT.USAGE);
+    expect(old.stderr).to.match(new RegExp(`verification behind the latest run \\(${again.report.run.id}\\) is too old: its oldest check \\(slice \\S+, carried over from run ${base.report.run.id}\\) is 10d\\d\\dh old, more than cutover\\.maxVerificationAge \\(1d00h\\)`));
+    expect(old.stderr).to.match(/verify-integrity --new/);
+    expect(await readFlag(), 'a refusal writes nothing').to.deep.equal(flagBefore);
+    expect(router.readSide()).to.equal('legacy');
+    expect((await legacy.aliases())[alias]).to.equal(collection);
+
+    // A full verification checks every slice again: that one allows the cutover.
+    const fresh = await verify('--new');
+    expect(fresh.code, fresh.stderr).to.equal(EXIT.OK);
+    const ok = await run(['cutover', '--spec', specFile, '--to', 'new']);
+    expect(ok.code, ok.stderr).to.equal(EXIT.OK);
+    expect(ok.stdout).to.include(`verification ${fresh.report.run.id}`);
+    const back = await run(['cutover', '--spec', specFile, '--to', 'legacy']);
+    expect(back.code, back.stderr).to.equal(EXIT.OK);
+  });
+
+  it('a rollback abandons a pending cutover to new: reads go straight to legacy, the alias never points at the new collection', async () => {
+    const path = new Layout(root, migration).cutover;
+    const got = await zk.getData(path);
+    const state: CutoverState = JSON.parse(got.data.toString());
+    expect(state.read).to.equal('legacy');
+    expect(state.pending).to.equal(undefined);
+    // The aliases as a rollback leaves them, minus the new cluster's: any move towards new would show there.
+    await next.deleteAlias(alias);
+    expect((await next.aliases())[alias], 'no alias on the new cluster before').to.equal(undefined);
+    expect((await legacy.aliases())[alias]).to.equal(collection);
+    // What a `cutover --to new` interrupted before its alias step leaves: the transition recorded as pending.
+    const pending = { to: 'new' as const, customer: null, by: 'an interrupted cutover', at: Date.now(), verification: null };
+    await zk.setData(path, encodeJson({ ...state, pending }), got.stat.version);
+
+    const r = await run(['cutover', '--spec', specFile, '--to', 'legacy']);
+    expect(r.code, r.stderr).to.equal(EXIT.OK);
+    expect(r.stdout).to.match(/reads now go to legacy/);
+    expect((await next.aliases())[alias], 'the alias never pointed at the new collection').to.equal(undefined);
+    expect((await legacy.aliases())[alias]).to.equal(collection);
+    const after = await readFlag();
+    expect(after.read).to.equal('legacy');
+    expect(after.customers).to.deep.equal({});
+    expect(after.pending).to.equal(undefined);
+    expect(after.history.slice(0, state.history.length)).to.deep.equal(state.history);
+    const added = after.history.slice(state.history.length);
+    expect(added.map((h) => `${h.to}:${h.customer ?? '*'}:${h.abandoned ? 'abandoned' : 'done'}`)).to.deep.equal(['new:*:abandoned', 'legacy:*:done']);
+    expect(added[0]).to.deep.include({ by: pending.by, at: pending.at });
+    expect(router.readSide()).to.equal('legacy');
   });
 });

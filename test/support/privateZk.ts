@@ -32,10 +32,11 @@ export class PrivateZk {
   private child?: ChildProcess;
   private readonly dir = mkdtempSync(join(tmpdir(), 'bg-zk-'));
 
-  private constructor(readonly port: number) {}
+  /** `maxSessionTimeout` caps what clients get (ms): a client asking for the default 30 s gets this. */
+  private constructor(readonly port: number, private readonly maxSessionTimeout = 60_000) {}
 
-  static async start(): Promise<PrivateZk> {
-    const zk = new PrivateZk(await freePort());
+  static async start(opts: { maxSessionTimeout?: number } = {}): Promise<PrivateZk> {
+    const zk = new PrivateZk(await freePort(), opts.maxSessionTimeout);
     await zk.up();
     return zk;
   }
@@ -50,7 +51,7 @@ export class PrivateZk {
 
   async up(): Promise<void> {
     const cfg = join(this.dir, 'zoo.cfg');
-    writeFileSync(cfg, `tickTime=500\ndataDir=${join(this.dir, 'data')}\nclientPort=${this.port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\nminSessionTimeout=1000\nmaxSessionTimeout=60000\n`);
+    writeFileSync(cfg, `tickTime=500\ndataDir=${join(this.dir, 'data')}\nclientPort=${this.port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\nminSessionTimeout=1000\nmaxSessionTimeout=${this.maxSessionTimeout}\n`);
     this.child = spawn('java', ['-Xmx128m', '-XX:+UseSerialGC', `-Dlogback.configurationFile=${join(repo, 'scripts/zookeeper/logback.xml')}`,
       '-cp', `${zkLib()}/*`, 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg], { stdio: 'ignore' });
     const until = Date.now() + 30_000;
@@ -69,14 +70,25 @@ export class PrivateZk {
     await exited;
   }
 
-  private answers(): Promise<boolean> {
+  /** Client connections the server holds now (`srvr`); a session it expired has its connection closed. */
+  async connections(): Promise<number> {
+    const m = /Connections: (\d+)/.exec(await this.srvr());
+    if (!m) throw new Error('private ZooKeeper did not answer srvr');
+    return Number(m[1]);
+  }
+
+  private async answers(): Promise<boolean> {
+    return (await this.srvr()).includes('Mode:');
+  }
+
+  private srvr(): Promise<string> {
     return new Promise((res) => {
       const net = require('node:net') as typeof import('node:net');
       const sock = net.connect(this.port, '127.0.0.1', () => sock.write('srvr'));
       let out = '';
       sock.on('data', (d) => (out += d));
-      sock.on('end', () => res(out.includes('Mode:')));
-      sock.on('error', () => res(false));
+      sock.on('end', () => res(out));
+      sock.on('error', () => res(''));
     });
   }
 }
