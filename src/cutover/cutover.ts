@@ -21,6 +21,7 @@ import { UserError } from '../errors';
 import { log } from '../log';
 import { VerifyStore, oldestCheck } from '../verifier/verifier';
 import { pointAlias } from './aliases';
+import { NEXT_STEP, transition, type LifecycleEvent, type LifecycleState } from '../lifecycle/machine';
 
 export type ReadSide = 'legacy' | 'new';
 
@@ -151,6 +152,12 @@ export class Cutover {
       break;
     }
     if (ids.length === 0) problems.push('no verification has run (bluegreen verify-integrity)');
+    // The stored lifecycle: the whole migration must be verified (a customer's own cutover: copied at least).
+    const life = (await this.store.readLifecycle())?.lifecycle.state ?? null;
+    const allowed: LifecycleState[] = wanted === null ? ['verified', 'cut-over'] : ['copied', 'verified', 'cut-over'];
+    if (!life || !allowed.includes(life)) {
+      problems.unshift(`the migration's lifecycle is ${life ?? 'not recorded'}, not ${wanted === null ? 'verified' : 'copied'} (next: ${life ? NEXT_STEP[life] : 'run `bluegreen plan`'})`);
+    }
     // A target still tuned for bulk loading (refresh off, no replicas) must not take reads.
     const prep = await readPrepRecord(this.zk, this.spec);
     if (prep && prep.record.state !== 'restored') {
@@ -161,6 +168,18 @@ export class Cutover {
 
   async run(req: CutoverRequest): Promise<CutoverState> {
     await this.store.requireSpec();
+    // A migration-wide flip is a lifecycle transition; refused here, before anything is written, when
+    // the state does not allow it (completed, cancelled; to new: not verified, unless forced).
+    const wide = req.customer === undefined;
+    const life = (await this.store.readLifecycle())?.lifecycle ?? null;
+    const event: LifecycleEvent = { type: 'cut-over', to: req.to, ...(req.force ? { forced: req.force } : {}) };
+    const check = transition(life, event, Date.now(), this.by);
+    const final = check.ok ? false : check.state === 'completed' || check.state === 'cancelled';
+    // (An unforced flip to new that is not verified is refused below, with every precondition listed.)
+    const refusedNow = !check.ok && (final || (wide && (req.to === 'legacy' || Boolean(req.force))));
+    if (!check.ok && refusedNow) {
+      throw new UserError(`Cutover to ${req.to} refused: ${check.refusal} (its lifecycle state is ${check.state ?? 'none'}).`, `Next: ${check.hint} Nothing was changed.`);
+    }
     let { state, version } = await this.read();
     if (state.pending && req.to === 'legacy' && state.pending.to === 'new') {
       // A rollback never rolls forward first: the interrupted transition to new is given up, not finished.
@@ -187,7 +206,11 @@ export class Cutover {
     };
     // Recorded before any step is taken.
     version = await this.write({ ...state, pending: record }, version);
-    return (await this.complete({ ...state, pending: record }, version)).state;
+    const done = (await this.complete({ ...state, pending: record }, version)).state;
+    // The flag moved: the lifecycle follows (cut-over, or back to verified on a rollback). A crash
+    // between the two is mended by the next cutover command, which applies the same event again.
+    if (wide) await this.store.applyLifecycle(event, this.by);
+    return done;
   }
 
   /**

@@ -17,6 +17,7 @@ import { UserError } from '../errors';
 import { log } from '../log';
 import { requestRetry, sleep, withBackoff } from '../retry';
 import { processId } from '../util';
+import { NEXT_STEP } from '../lifecycle/machine';
 import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
 
 /** Ids kept per kind in a result node (the counts are always exact). */
@@ -179,6 +180,12 @@ export class Verifier {
 
   /** Every slice of the migration, with its work node. Refuses while copying is unfinished. */
   private async slices(): Promise<Array<{ cn: string; n: string; node: WorkNode }>> {
+    // The lifecycle first: nothing is verified while the plan is unfinished or after the migration ended.
+    const life = (await this.store.readLifecycle())?.lifecycle.state ?? null;
+    if (life === null || life === 'planning' || life === 'completed' || life === 'cancelled') {
+      throw new UserError(`Migration "${this.spec.migration}" is ${life ?? 'without a lifecycle record'}: ${life === 'planning' ? 'its plan is not finished, so its slices do not cover every document yet' : life === null ? 'it was never planned' : 'there is nothing left to verify'}.`,
+        `Next: ${life ? NEXT_STEP[life] : 'run `bluegreen plan --spec <file>`.'} Nothing was changed.`);
+    }
     // A customer without its plan node was never fully planned (its planner failed or is still at it):
     // its documents are in no slice, so a verification of the others would prove nothing about them.
     const unplanned: string[] = [];
@@ -283,7 +290,31 @@ export class Verifier {
       if (waiting > 0) await sleep(1000);
     }
     run = await this.finish(run.id);
+    await this.recordInLifecycle(run);
     return { run, results: await this.runs.results(run.id) };
+  }
+
+  /**
+   * A finished run moves the lifecycle: passed → verified, failed → back to copied. This verifier saw
+   * every slice done with the plan finished (slices()), so a lifecycle still at planned/copying (no
+   * worker made the last look yet) is first recorded copied. A lifecycle that moved on meanwhile (a
+   * slice retried: copying again) keeps its state; the report stands as it is.
+   */
+  private async recordInLifecycle(run: VerifyRun): Promise<void> {
+    try {
+      const cur = (await this.store.readLifecycle())?.lifecycle;
+      if (cur && (cur.state === 'planned' || cur.state === 'copying')) {
+        await this.store.applyLifecycle({ type: 'copy-finished', generation: cur.generation }, this.id);
+      }
+      const event = run.status === 'passed'
+        ? { type: 'verification-passed' as const, run: run.id, startedAt: run.startedAt }
+        : { type: 'verification-failed' as const, run: run.id };
+      const after = await this.store.applyLifecycle(event, this.id);
+      log.info({ run: run.id, lifecycle: after?.state }, 'lifecycle after the verification');
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      log.warn({ run: run.id, err: e.message }, 'the lifecycle did not take this verification');
+    }
   }
 
   /** Marks the run passed/failed once every slice has a result. Idempotent across verifiers. */

@@ -98,6 +98,57 @@ describe('the lifecycle of a migration (Solr)', function () {
     expect(await plannedCustomers(migration)).to.equal(PROFILES.length);
   });
 
+  it('the operator\'s day as stored states: copied, verified, cut over (work, plan, cancel refused), completed (pruned, flag kept, final)', async () => {
+    const migration = uniqueName('life');
+    const file = spec(migration);
+    const layout = new Layout(root, migration);
+    expect((await run(['plan', '--spec', file])).code).to.equal(0);
+    expect((await lifecycle(migration))!.state).to.equal('planned');
+    const cutEarly = await run(['cutover', '--spec', file, '--to', 'new']);
+    expect(cutEarly.code).to.equal(2);
+    expect(cutEarly.stderr).to.match(/lifecycle is planned, not verified/);
+    const w = await run(['work', '--spec', file]);
+    expect(w.code, w.stderr).to.equal(0);
+    expect((await lifecycle(migration))!.state).to.equal('copied');
+    const v = await run(['verify-integrity', '--spec', file]);
+    expect(v.code, v.stderr).to.equal(0);
+    const verified = (await lifecycle(migration))!;
+    expect(verified.state).to.equal('verified');
+    expect(verified.verification!.run).to.match(/-\d{10}$/);
+
+    const c = await run(['cutover', '--spec', file, '--to', 'new']);
+    expect(c.code, c.stderr).to.equal(0);
+    expect((await lifecycle(migration))!.state).to.equal('cut-over');
+    for (const [cmd, why] of [[['work'], /cut-over/], [['plan'], /cut over/], [['cancel', '--reason', 'x'], /roll back first/]] as const) {
+      const r = await run([...cmd, '--spec', file]);
+      expect(r.code, `${cmd[0]}: ${r.stderr.slice(-600)}`).to.equal(2);
+      expect(r.stderr, cmd[0]).to.match(why);
+    }
+    expect((await lifecycle(migration))!.state, 'refusals change nothing').to.equal('cut-over');
+    // Rollback and forward again: the lifecycle follows the flag.
+    expect((await run(['cutover', '--spec', file, '--to', 'legacy'])).code).to.equal(0);
+    expect((await lifecycle(migration))!.state).to.equal('verified');
+    expect((await run(['cutover', '--spec', file, '--to', 'new'])).code).to.equal(0);
+
+    const done = await run(['complete', '--spec', file]);
+    expect(done.code, done.stderr).to.equal(0);
+    expect(done.stdout).to.match(/completed: 960 documents read/);
+    const l = (await lifecycle(migration))!;
+    expect(l.state).to.equal('completed');
+    expect(l.history.map((h) => h.to)).to.include.members(['planning', 'planned', 'copying', 'copied', 'verified', 'cut-over', 'completed']);
+    for (const cn of await zk.getChildren(layout.customers)) {
+      expect(await zk.exists(layout.slices(cn)), `${cn}: work nodes pruned`).to.equal(null);
+      expect(await zk.exists(layout.plan(cn)), `${cn}: plan kept`).to.not.equal(null);
+    }
+    expect(await zk.getChildren(layout.verify), 'only the run behind the cutover is kept').to.deep.equal([verified.verification!.run]);
+    expect(JSON.parse((await zk.getData(layout.cutover)).data.toString()).read, 'the read flag is kept').to.equal('new');
+    const back = await run(['cutover', '--spec', file, '--to', 'legacy']);
+    expect(back.code).to.equal(2);
+    expect(back.stderr).to.match(/the migration is completed/);
+    const status = await run(['status', '--spec', file]);
+    expect(status.stdout).to.match(/state: COMPLETED/);
+  });
+
   it('cancel before a cutover: recorded with its reason, final (plan and work refused, a second cancel changes nothing), the legacy untouched', async () => {
     const migration = uniqueName('life');
     const file = spec(migration);
