@@ -189,6 +189,10 @@ export function formatVerifyReport(r: VerifyReport): string {
   const t = r.run.totals;
   const out = [`verification ${r.run.id}: ${r.run.status.toUpperCase()} — ${t?.clean}/${t?.slices} slices clean; missing ${t?.missing}, extra ${t?.extra}, different ${t?.different}; ${t?.unstable} left to live traffic`];
   if (rows.length) out.push('', line(head), ...rows.map(line));
+  if (r.run.uncovered?.length) {
+    out.push('', `OUTSIDE EVERY SLICE: ${r.run.uncovered.length} customer(s) without a plan whose documents differ between the clusters (run \`bluegreen plan\` to plan them; remove what the target should not hold):`);
+    for (const u of r.run.uncovered.slice(0, 20)) out.push(`  ${u.customer ?? '(no customer)'}: source ${u.source}, target ${u.target}`);
+  }
   for (const x of r.results.filter((y) => !y.clean)) {
     const ids = [['missing', x.missing], ['extra', x.extra], ['different', x.different]].filter(([, l]) => (l as string[]).length);
     for (const [k, l] of ids) out.push(`  ${x.customer ?? '(no customer)'}/${x.index} ${k}: ${(l as string[]).join(' ')}`);

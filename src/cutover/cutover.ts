@@ -132,7 +132,8 @@ export class Cutover {
       const run = (await runs.readRun(ids[i]))?.run;
       if (!run || run.status === 'running') continue;
       const results = (await runs.results(run.id)).filter((r) => wanted === null || customerNodeName(r.customer) === wanted);
-      const clean = results.length > 0 && results.every((r) => r.clean);
+      // Every slice clean, and the run itself passed (it also checks the documents outside every slice).
+      const clean = results.length > 0 && results.every((r) => r.clean) && run.status === 'passed';
       // What counts is the oldest check behind the pass: a slice carried over by --only-failed keeps the
       // times of the run that really checked it (runStartedAt, checkedAt), so a re-run that re-checks
       // nothing does not make an old verification fresh.

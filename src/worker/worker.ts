@@ -325,7 +325,11 @@ export class Worker {
    * did slices fail? Decides the exit code; lanes' own scans raced each other's claims.
    */
   private async outlook(): Promise<{ othersHold: boolean; failed: number }> {
-    let othersHold = false;
+    // While the plan is unfinished (a planner at work, or one that died part-way) more slices may come:
+    // never "done" then, whatever the slices seen say.
+    const life = (await this.store.readLifecycle())?.lifecycle.state;
+    let othersHold = life === 'planning';
+    if (othersHold) log.warn('every slice this worker can see is finished, but the plan is not (lifecycle: planning): exit 3; run `bluegreen plan` if no planner is at work');
     let failed = 0;
     for (const cn of await this.store.customerNodes()) {
       if (!(await this.store.readPlan(cn))) {

@@ -89,6 +89,14 @@ describe('the lifecycle of a migration (Solr)', function () {
     p.child.kill('SIGKILL');
     await p.done;
     expect((await lifecycle(migration))!.state, 'a half-made plan is not a finished one').to.equal('planning');
+    // A worker copies what is planned, but never calls the copy finished (exit 3, not 0).
+    const early = await run(['work', '--spec', file]);
+    expect(early.code, early.stderr.slice(-600)).to.equal(EXIT.ALL_CLAIMED);
+    expect(early.stderr).to.match(/the plan is not \(lifecycle: planning\)/);
+    expect((await lifecycle(migration))!.state).to.equal('planning');
+    const verifyEarly = await run(['verify-integrity', '--spec', file]);
+    expect(verifyEarly.code).to.equal(EXIT.USAGE);
+    expect(verifyEarly.stderr).to.match(/its plan is not finished/);
 
     const again = await run(['plan', '--spec', file]);
     expect(again.code, again.stderr).to.equal(0);
@@ -96,6 +104,9 @@ describe('the lifecycle of a migration (Solr)', function () {
     expect(l.state).to.equal('planned');
     expect(l.planned!.customers).to.equal(PROFILES.length);
     expect(await plannedCustomers(migration)).to.equal(PROFILES.length);
+    const w = await run(['work', '--spec', file]);
+    expect(w.code, w.stderr.slice(-600)).to.equal(EXIT.OK);
+    expect((await lifecycle(migration))!.state).to.equal('copied');
   });
 
   it('the operator\'s day as stored states: copied, verified, cut over (work, plan, cancel refused), completed (pruned, flag kept, final)', async () => {
@@ -147,6 +158,31 @@ describe('the lifecycle of a migration (Solr)', function () {
     expect(back.stderr).to.match(/the migration is completed/);
     const status = await run(['status', '--spec', file]);
     expect(status.stdout).to.match(/state: COMPLETED/);
+  });
+
+  it('verification sees the whole collection: a document planted in the target for a customer never planned fails it, and blocks the cutover', async () => {
+    const migration = uniqueName('life');
+    const file = spec(migration);
+    expect((await run(['plan', '--spec', file])).code).to.equal(0);
+    expect((await run(['work', '--spec', file])).code).to.equal(0);
+    await next.index(collection, [{ id: `intruder-${migration}`, customer: 'intruder', title: 'planted', timestamp: '2025-01-01T00:00:00Z' }], true);
+    try {
+      const v = await run(['verify-integrity', '--spec', file, '--json']);
+      expect(v.code, v.stderr.slice(-600)).to.equal(5);
+      const report = JSON.parse(v.stdout);
+      expect(report.results.every((x: { clean: boolean }) => x.clean), 'every slice is clean').to.equal(true);
+      expect(report.run.status).to.equal('failed');
+      expect(report.run.uncovered).to.deep.equal([{ customer: 'intruder', source: 0, target: 1 }]);
+      expect((await lifecycle(migration))!.state).to.equal('copied');
+      const c = await run(['cutover', '--spec', file, '--to', 'new']);
+      expect(c.code).to.equal(2);
+      expect(c.stderr).to.match(/found differences/);
+    } finally {
+      await next.deleteById(collection, [`intruder-${migration}`]);
+      await next.commit(collection);
+    }
+    const clean = await run(['verify-integrity', '--spec', file, '--new']);
+    expect(clean.code, clean.stderr.slice(-600)).to.equal(0);
   });
 
   it('cancel before a cutover: recorded with its reason, final (plan and work refused, a second cancel changes nothing), the legacy untouched', async () => {
