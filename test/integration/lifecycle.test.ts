@@ -194,8 +194,14 @@ describe('the lifecycle of a migration (Solr)', function () {
     expect(noReason.code).to.equal(2);
     expect((await lifecycle(migration))!.state, 'a refused cancel writes nothing').to.equal('planned');
 
+    // A running --follow worker: the cancel stops it at its next heartbeat (as SIGTERM would).
+    const w = start(['work', '--spec', file, '--follow', '--http-port', '0']);
+    await waitFor('the worker to copy everything and wait for more', async () => /copy finished/.test(w.output().stderr));
     const c = await run(['cancel', '--spec', file, '--reason', 'wrong target mapping']);
     expect(c.code, c.stderr).to.equal(0);
+    const stopped = await w.done;
+    expect(stopped.code, stopped.stderr.slice(-600)).to.equal(EXIT.INTERRUPTED);
+    expect(stopped.stderr).to.match(/stopping: the migration is cancelled/);
     expect(c.stdout).to.match(/cancelled \(wrong target mapping\)/);
     const l = (await lifecycle(migration))!;
     expect(l.state).to.equal('cancelled');
