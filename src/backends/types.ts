@@ -79,6 +79,8 @@ export interface TargetWriter {
 
 /** What verify-integrity and its repair need: point reads, and writes that never clobber a newer live write. */
 export interface Repairer {
+  /** Of these ids, the ones a search finds now (committed / refreshed): what readers of the cluster see. */
+  searchableIds?(ids: string[]): Promise<Set<string>>;
   /** The documents with these ids that exist now (committed or not: real-time get / mget). */
   getByIds(ids: string[]): Promise<Map<string, VersionedDoc>>;
   /** Replaces the document only if it is still at `version` (nobody wrote it since we read it). */

@@ -418,9 +418,15 @@ export class Verifier {
       for (let i = 0; i < candidates.length; i += RECHECK_CHUNK) {
         const chunk = candidates.slice(i, i + RECHECK_CHUNK);
         const [src, tgt] = await this.readBoth(chunk.map((c) => c.id));
+        // A document the target's search missed but its real-time get holds is not yet visible to
+        // readers (never committed, or a write still in flight): after the grace period it must be
+        // searchable too, or it counts as missing (readers would not find it after the cutover).
+        const unseen = chunk.filter((c) => c.kind === 'missing' && tgt.has(c.id) && src.has(c.id)).map((c) => c.id);
+        const unseenIds = new Set(unseen);
+        const visible = unseen.length && this.target.searchableIds ? await withBackoff(() => this.target.searchableIds!(unseen), requestRetry(this.spec)) : null;
         for (const c of chunk) {
           const s = src.get(c.id);
-          const t = tgt.get(c.id);
+          const t = visible && unseenIds.has(c.id) && !visible.has(c.id) ? undefined : tgt.get(c.id);
           const now = recheck(c, s?.doc, t?.doc, this.ignore);
           if (now === 'gone') continue;
           if (now === 'unstable') {

@@ -230,6 +230,7 @@ describe('the lifecycle with workers started before the plan (Elasticsearch, tar
   const layout = new Layout(root, migration);
   const docs = [...generateDocs([{ name: 'acme', docs: 700, spanDays: 30, noTimestamp: 4 }, { name: 'globex', docs: 300, spanDays: 400 }], Date.UTC(2025, 0, 1), 5)];
   let zk: ZkSession;
+  let specOf: (extra?: object) => string;
 
   before(async () => {
     zk = await connectZk();
@@ -247,14 +248,16 @@ describe('the lifecycle with workers started before the plan (Elasticsearch, tar
     const dir = mkdtempSync(join(tmpdir(), 'bg-life-'));
     const mappingsFile = join(dir, 'mappings.json');
     writeFileSync(mappingsFile, JSON.stringify({ mappings: TEST_MAPPING }));
-    const file = writeSpec({
+    specOf = (extra = {}) => writeSpec({
       migration,
       zookeeper: { connect: stack.zk, root },
       source: { kind: 'elasticsearch', url: stack.esNew, collection: oldIndex },
       target: { kind: 'elasticsearch', url: stack.esNew, collection: newIndex, prepare: { mappingsFile, tuneForBulk: true } },
       slicing: { targetDocsPerSlice: 100 },
       batch: { docs: 50 },
+      ...extra,
     });
+    const file = specOf();
     const workers = [1, 2].map(() => start(['work', '--spec', file, '--follow', '--http-port', '0']));
     try {
       await waitFor('both workers to wait for the plan', async () => workers.every((w) => /not planned yet: waiting/.test(w.output().stderr)));
@@ -278,5 +281,25 @@ describe('the lifecycle with workers started before the plan (Elasticsearch, tar
       for (const w of workers) w.child.kill('SIGTERM');
       for (const w of workers) expect((await w.done).code).to.equal(EXIT.INTERRUPTED);
     }
+  });
+
+  it('a target document that real-time get finds but search does not (never refreshed) is missing, not "resolved in flight"', async () => {
+    const file = specOf({ verify: { gracePeriod: '500ms', rechecks: 1 } });
+    expect((await run(['verify-integrity', '--spec', file, '--new'])).code, 'clean to begin with').to.equal(EXIT.OK);
+    const d = docs[17];
+    await es.setSettings(newIndex, { refresh_interval: '-1' });
+    try {
+      await es.deleteDoc(newIndex, d.id);
+      await es.refresh(newIndex);
+      await es.index(newIndex, [{ _id: d.id, source: d }], false); // there for mget, invisible to search
+      expect((await es.get(newIndex, d.id))?.source, 'the real-time get sees it').to.deep.equal(d);
+      const v = await run(['verify-integrity', '--spec', file, '--new', '--json']);
+      expect(v.code, v.stderr.slice(-600)).to.equal(5);
+      expect(JSON.parse(v.stdout).results.flatMap((r: { missing: string[] }) => r.missing)).to.deep.equal([d.id]);
+    } finally {
+      await es.setSettings(newIndex, { refresh_interval: null });
+      await es.refresh(newIndex);
+    }
+    expect((await run(['verify-integrity', '--spec', file, '--new'])).code, 'searchable again: clean').to.equal(EXIT.OK);
   });
 });

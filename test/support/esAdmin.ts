@@ -63,6 +63,10 @@ export class EsAdmin {
     if (refresh) await this.refresh(name);
   }
 
+  async setSettings(name: string, index: Record<string, unknown>): Promise<void> {
+    await this.req('PUT', `/${name}/_settings`, { index });
+  }
+
   async refresh(name: string): Promise<void> {
     await this.req('POST', `/${name}/_refresh`);
   }

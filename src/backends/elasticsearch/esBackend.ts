@@ -283,6 +283,17 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
    * with custom routing may not be found that way on a multi-shard index: ids mget does not find are
    * looked for again with an `ids` search, which sees every shard (but only refreshed documents).
    */
+  /** Which of these ids a search finds now (refreshed, visible), unlike mget's real-time read. */
+  async searchableIds(ids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += MGET_CHUNK) {
+      const chunk = ids.slice(i, i + MGET_CHUNK);
+      const found = await this.search({ size: chunk.length, track_total_hits: false, _source: false, query: { ids: { values: chunk } } });
+      for (const h of found.hits.hits as any[]) out.add(String(h._id));
+    }
+    return out;
+  }
+
   async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
     const api = await this.client();
     const out = new Map<string, VersionedDoc>();

@@ -270,6 +270,19 @@ export class SolrBackend implements Backend {
     return res?.response?.docs ?? (res?.doc ? [res.doc] : []);
   }
 
+  /** Which of these ids a search finds now (committed, visible), unlike the real-time get above. */
+  async searchableIds(ids: string[]): Promise<Set<string>> {
+    const key = this.fields.uniqueKey;
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const terms = chunk.map((id) => `"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(' OR ');
+      const res = await this.rawSelect({ q: '*:*', fq: `${key}:(${terms})`, fl: key, rows: chunk.length });
+      for (const d of res.response.docs as any[]) out.add(String(d[key]));
+    }
+    return out;
+  }
+
   async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
     const out = new Map<string, VersionedDoc>();
     for (let i = 0; i < ids.length; i += 500) {
