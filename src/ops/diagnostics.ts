@@ -52,6 +52,8 @@ export async function diagnostics(spec: Spec, zk: ZkSession, backends: Record<st
     spec: publicSpec(spec),
     specHash: specHash(spec),
     specNode: parse((await zk.getDataOrNull(layout.spec))?.data),
+    lifecycle: parse((await zk.getDataOrNull(layout.lifecycle))?.data),
+    planners: await zk.childrenOrEmpty(layout.planners),
     backends,
     summary: { totals: status.totals, docsPerSecond: status.docsPerSecond, etaMs: status.etaMs, stuck: status.stuck, failed: status.failed },
     workers: status.workers,
