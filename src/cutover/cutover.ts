@@ -175,10 +175,9 @@ export class Cutover {
     const life = (await this.store.readLifecycle())?.lifecycle ?? null;
     const event: LifecycleEvent = { type: 'cut-over', to: req.to, ...(req.force ? { forced: req.force } : {}) };
     const check = transition(life, event, Date.now(), this.by);
-    const final = check.ok ? false : check.state === 'completed' || check.state === 'cancelled';
-    // (An unforced flip to new that is not verified is refused below, with every precondition listed.)
-    const refusedNow = !check.ok && (final || (wide && (req.to === 'legacy' || Boolean(req.force))));
-    if (!check.ok && refusedNow) {
+    // An unforced flip to new that is not verified is refused further down, with every precondition listed.
+    const listedBelow = req.to === 'new' && !req.force;
+    if (!check.ok && (check.state === 'completed' || check.state === 'cancelled' || (wide && !listedBelow))) {
       throw new UserError(`Cutover to ${req.to} refused: ${check.refusal} (its lifecycle state is ${check.state ?? 'none'}).`, `Next: ${check.hint} Nothing was changed.`);
     }
     let { state, version } = await this.read();

@@ -310,7 +310,10 @@ export class Verifier {
   private async recordInLifecycle(run: VerifyRun): Promise<void> {
     try {
       const cur = (await this.store.readLifecycle())?.lifecycle;
-      if (cur && (cur.state === 'planned' || cur.state === 'copying')) {
+      // Looked at again now: a slice retried while this run went on reopens the copy.
+      const reopened = cur && (cur.state === 'planned' || cur.state === 'copying')
+        && (await this.store.slices()).some((s) => s.node.status === 'todo');
+      if (cur && (cur.state === 'planned' || cur.state === 'copying') && !reopened) {
         await this.store.applyLifecycle({ type: 'copy-finished', generation: cur.generation }, this.id);
       }
       const event = run.status === 'passed'

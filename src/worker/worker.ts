@@ -310,7 +310,11 @@ export class Worker {
   }
 
   private async beat(): Promise<void> {
-    await this.watchLifecycle().catch((e) => log.debug({ err: describeError(e) }, 'could not read the lifecycle'));
+    await this.watchLifecycle().catch((e) => {
+      // A corrupt lifecycle node has already stopped the lanes (store.onCorrupt): say why, loudly.
+      if (e instanceof UserError) log.error({ err: describeError(e) }, 'stopping: the lifecycle node cannot be read');
+      else log.debug({ err: describeError(e) }, 'could not read the lifecycle');
+    });
     try {
       await this.zk.setData(this.store.layout.worker(this.id), encodeJson(this.describeSelf()), -1);
     } catch (e) {
