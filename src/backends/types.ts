@@ -26,6 +26,18 @@ export interface Page {
   done: boolean;
 }
 
+/**
+ * The customers a read covers: one customer (null = the documents with no customer value), or a set
+ * of customers read together (a packed slice: one filter, never one request per customer).
+ */
+export type Customers = string | null | ReadonlyArray<string | null>;
+
+/** One customer's shape, from the aggregate planning pass (customerShapes). */
+export interface CustomerShapeRow extends CustomerShape {
+  /** null = documents with no customer value. */
+  customer: string | null;
+}
+
 export interface CustomerCount {
   /** null = documents with no customer value. */
   customer: string | null;
@@ -54,13 +66,22 @@ export interface SourceReader {
   check(): Promise<void>;
   customers(): Promise<CustomerCount[]>;
   shape(customer: string | null): Promise<CustomerShape>;
-  histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]>;
-  count(customer: string | null, bounds: SliceBounds): Promise<number>;
   /**
-   * One page of the slice after `cursor` (null = from the start), sorted on the unique key.
+   * Every customer holding at least one document (null = documents with no customer value), with its
+   * total, no-timestamp count and min/max timestamp, from paged aggregations: a few requests whatever
+   * the number of customers, each giving exactly what shape(customer) gives. `only`: restrict to these
+   * customers (an explicit customer list; those without documents are absent). Sorted by customer as
+   * the index orders terms (UTF-8 bytes), null last.
+   */
+  customerShapes(only?: ReadonlyArray<string | null>): Promise<CustomerShapeRow[]>;
+  histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]>;
+  count(customers: Customers, bounds: SliceBounds): Promise<number>;
+  /**
+   * One page of the slice after `cursor` (null = from the start), sorted on the unique key: the
+   * documents of one customer or of a set of customers (a packed slice) within the bounds.
    * `signal`: see TargetWriter.writeBatch.
    */
-  readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page>;
+  readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page>;
 }
 
 export interface TargetWriter {

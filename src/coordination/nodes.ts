@@ -62,6 +62,7 @@ const time = finite.nullable();
 const bounds = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('range'), from: time, to: time }).passthrough(),
   z.object({ kind: z.literal('no-timestamp') }).passthrough(),
+  z.object({ kind: z.literal('all') }).passthrough(),
 ]);
 
 const counts = z.object({ read: int(), written: int(), skipped: int(), rejected: int() }).passthrough();

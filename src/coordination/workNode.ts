@@ -9,7 +9,7 @@ export interface TimeRange {
 }
 
 /** Which documents of a customer a slice holds: a time range, or the documents with no timestamp. */
-export type SliceBounds = ({ kind: 'range' } & TimeRange) | { kind: 'no-timestamp' };
+export type SliceBounds = ({ kind: 'range' } & TimeRange) | { kind: 'no-timestamp' } | { kind: 'all' };
 
 export type SliceStatus = 'todo' | 'done' | 'failed';
 
@@ -107,6 +107,7 @@ function schemaProblem(schema: z.ZodTypeAny, v: unknown): string | null {
 
 export function describeBounds(b: SliceBounds): string {
   if (b.kind === 'no-timestamp') return '(no timestamp)';
+  if (b.kind === 'all') return '(all documents)';
   const f = (t: number | null, open: string) => (t === null ? open : new Date(t).toISOString());
   return `[${f(b.from, '-inf')}, ${f(b.to, '+inf')})`;
 }

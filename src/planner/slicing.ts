@@ -135,6 +135,7 @@ export function summarize(estimates: number[]): { min: number; median: number; m
 /** True when timestamp t (or a missing one) falls in the slice: the same rule the backends turn into filters. */
 export function inSlice(bounds: SliceBounds, t: number | null): boolean {
   if (bounds.kind === 'no-timestamp') return t === null;
+  if (bounds.kind === 'all') return true;
   if (t === null) return false;
   return (bounds.from === null || t >= bounds.from) && (bounds.to === null || t < bounds.to);
 }

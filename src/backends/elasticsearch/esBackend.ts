@@ -15,15 +15,17 @@ import { log, safeUrl } from '../../log';
 import type { Bucket, CustomerShape } from '../../planner/slicing';
 import type { BulkSettings, IndexPreparer } from '../../prepare/targetPrep';
 import { withBackoff } from '../../retry';
-import type { Backend, ConditionalResult, CustomerCount, Doc, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
+import type {
+  Backend, ConditionalResult, CustomerCount, Customers, CustomerShapeRow, Doc, Page, SourceDoc, VersionedDoc, WriteResult,
+} from '../types';
 import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf } from './bulk';
 import { EsApi, EsStatusError, detectServer } from './client';
 import { exactJson } from '../exactJson';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
 import {
-  customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
-  shapeRequest, sliceQuery, type FieldNames,
+  aggDate, customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
+  shapeRequest, shapeRows, shapesRequest, sliceQuery, type FieldNames,
 } from './queries';
 
 export interface EsBackendOptions {
@@ -34,7 +36,7 @@ export interface EsBackendOptions {
   versionField?: string;
   /** Retries of the documents of one bulk that the target was too busy to take (spec worker.requestRetries). */
   itemRetries?: number;
-  /** Customers per composite aggregation page. */
+  /** Customers per composite aggregation page (customers and customerShapes). */
   customersPageSize?: number;
 }
 
@@ -188,9 +190,23 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   async shape(customer: string | null): Promise<CustomerShape> {
     const res = await this.search(shapeRequest(this.fields, customer));
     const total = Number(res.hits.total?.value ?? res.hits.total);
-    // Whole milliseconds, rounded down: a date_nanos value stays inside [min, max + 1).
-    const ms = (agg: { value: unknown } | undefined) => (agg?.value === null || agg?.value === undefined ? null : Math.floor(Number(agg.value)));
-    return { total, noTimestamp: Number(res.aggregations.noTs.doc_count), minTs: ms(res.aggregations.minTs), maxTs: ms(res.aggregations.maxTs) };
+    return { total, noTimestamp: Number(res.aggregations.noTs.doc_count), minTs: aggDate(res.aggregations.minTs), maxTs: aggDate(res.aggregations.maxTs) };
+  }
+
+  /** Pages of a composite aggregation by `after_key`, each bucket with the aggregations of shape(). */
+  async customerShapes(only?: ReadonlyArray<string | null>): Promise<CustomerShapeRow[]> {
+    const pageSize = this.opts.customersPageSize ?? 1000;
+    const rows: CustomerShapeRow[] = [];
+    let after: Record<string, unknown> | undefined;
+    for (;;) {
+      const res = await this.search(shapesRequest(this.fields, pageSize, only, after));
+      const agg = res.aggregations.customers;
+      rows.push(...shapeRows(agg.buckets));
+      if (agg.buckets.length < pageSize || !agg.after_key) break;
+      after = agg.after_key;
+    }
+    // The missing bucket comes first in a composite's ascending order: last here, as in Solr's answer.
+    return [...rows.filter((r) => r.customer !== null), ...rows.filter((r) => r.customer === null)];
   }
 
   async histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]> {
@@ -199,19 +215,19 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return histogramBuckets(from, to, gap, res.aggregations.histogram.buckets);
   }
 
-  async count(customer: string | null, bounds: SliceBounds): Promise<number> {
+  async count(customers: Customers, bounds: SliceBounds): Promise<number> {
     const api = await this.client();
-    const res = await api.count(this.index, sliceQuery(this.fields, customer, bounds));
+    const res = await api.count(this.index, sliceQuery(this.fields, customers, bounds));
     const why = incompleteReason(res);
     if (why) throw new RetryableError(`partial count from ${this.describe()}: ${why}`);
     return Number(res.count);
   }
 
-  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
+  async readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
     // No filter_path and no _source filter: either makes the server re-render `_source` through
     // doubles (`1.0` stays, but `1E+2` → `100.0`, `1e-400` → `0.0`, 40 digits → 17). Unfiltered, the
     // `_source` comes back byte for byte as stored, and exactJson keeps every number's text.
-    const res = await this.search(pageRequest(this.fields, customer, bounds, cursor, rows), {}, signal);
+    const res = await this.search(pageRequest(this.fields, customers, bounds, cursor, rows), {}, signal);
     const hits: any[] = res.hits?.hits ?? [];
     const docs = hits.map((h) => this.toSourceDoc(h));
     const last = hits[hits.length - 1];

@@ -5,6 +5,7 @@
 import type { SliceBounds } from '../../coordination/workNode';
 import type { Bucket } from '../../planner/slicing';
 import { exactJson } from '../exactJson';
+import type { Customers, CustomerShapeRow } from '../types';
 
 export type Query = Record<string, unknown>;
 
@@ -22,11 +23,35 @@ export function customerFilter(field: string, customer: string | null): Query {
   return { term: { [field]: customer } };
 }
 
+/** Values per `terms` query: below index.max_terms_count's default (65,536); a larger set is several, OR'd. */
+export const TERMS_CHUNK = 50_000;
+
+/**
+ * The customers a read covers. One customer: as customerFilter. A set: one bool `should` of `terms`
+ * queries (the empty string is a term like any other) and, when null is in the set, the documents
+ * with no customer value. An empty set matches nothing.
+ */
+export function customersFilter(field: string, customers: Customers): Query {
+  if (customers === null || typeof customers === 'string') return customerFilter(field, customers);
+  const values = [...new Set(customers)];
+  const terms = values.filter((v): v is string => v !== null);
+  const should: Query[] = [];
+  for (let i = 0; i < terms.length; i += TERMS_CHUNK) should.push({ terms: { [field]: terms.slice(i, i + TERMS_CHUNK) } });
+  if (values.includes(null)) should.push(missing(field));
+  if (should.length === 0) return { match_none: {} };
+  if (should.length === 1) return should[0];
+  return { bool: { should, minimum_should_match: 1 } };
+}
+
 /** Below this (1966-11-01), epoch_millis is not trusted: Elasticsearch 7/8 refuse -10761609311986 (year 1628). */
 const EPOCH_MILLIS_FLOOR = -100_000_000_000;
 
-/** A slice's time range, half-open [from, to) with open ends, or the documents with no timestamp. */
-export function boundsFilter(field: string, bounds: SliceBounds): Query {
+/**
+ * A slice's time range, half-open [from, to) with open ends, or the documents with no timestamp;
+ * null for `all` (every document, with or without a timestamp: no time filter at all).
+ */
+export function boundsFilter(field: string, bounds: SliceBounds): Query | null {
+  if (bounds.kind === 'all') return null;
   if (bounds.kind === 'no-timestamp') return missing(field);
   if (bounds.from === null && bounds.to === null) return { exists: { field } };
   // Elasticsearch's epoch_millis refuses large negative values (before ~1660, say): those bounds go as
@@ -39,8 +64,9 @@ export function boundsFilter(field: string, bounds: SliceBounds): Query {
   return { range: { [field]: range } };
 }
 
-export function sliceQuery(fields: FieldNames, customer: string | null, bounds: SliceBounds): Query {
-  return { bool: { filter: [customerFilter(fields.customer, customer), boundsFilter(fields.timestamp, bounds)] } };
+export function sliceQuery(fields: FieldNames, customers: Customers, bounds: SliceBounds): Query {
+  const time = boundsFilter(fields.timestamp, bounds);
+  return { bool: { filter: [customersFilter(fields.customer, customers), ...(time ? [time] : [])] } };
 }
 
 /**
@@ -73,11 +99,11 @@ export const MAX_PAGE = 10_000;
  * One page of a slice after the cursor, sorted on the unique key. The whole `_source`, unfiltered:
  * a filtered one is rewritten by the server (sourceFilter.ts applies copy.excludeFields instead).
  */
-export function pageRequest(fields: FieldNames, customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number): Query {
+export function pageRequest(fields: FieldNames, customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number): Query {
   const after = decodeCursor(cursor);
   return {
     size: Math.max(1, Math.min(rows, MAX_PAGE)),
-    query: sliceQuery(fields, customer, bounds),
+    query: sliceQuery(fields, customers, bounds),
     sort: [{ [fields.uniqueKey]: { order: 'asc' } }],
     track_total_hits: false,
     ...(after ? { search_after: after } : {}),
@@ -116,16 +142,61 @@ export function customersRequest(field: string, pageSize: number, after?: Record
   };
 }
 
+/**
+ * One page of customer shapes: a composite aggregation on the customer (the missing bucket holds the
+ * documents with none), each bucket with the same min/max/missing aggregations as shapeRequest.
+ * `only`: restricted to those customers.
+ */
+export function shapesRequest(fields: FieldNames, pageSize: number, only?: ReadonlyArray<string | null>, after?: Record<string, unknown>): Query {
+  return {
+    size: 0,
+    track_total_hits: false,
+    ...(only === undefined ? {} : { query: customersFilter(fields.customer, only) }),
+    aggs: {
+      customers: {
+        composite: {
+          size: pageSize,
+          sources: [{ customer: { terms: { field: fields.customer, missing_bucket: true } } }],
+          ...(after ? { after } : {}),
+        },
+        aggs: timestampStats(fields.timestamp),
+      },
+    },
+  };
+}
+
+function timestampStats(field: string): Query {
+  return {
+    minTs: { min: { field } },
+    maxTs: { max: { field } },
+    noTs: { missing: { field } },
+  };
+}
+
+/** A min/max date aggregation's value in whole milliseconds, rounded down (a date_nanos value stays inside [min, max + 1)). */
+export function aggDate(agg: { value?: unknown } | undefined): number | null {
+  return agg?.value === null || agg?.value === undefined ? null : Math.floor(Number(agg.value));
+}
+
+interface ShapeBucket { key: { customer: unknown }; doc_count: unknown; minTs?: { value?: unknown }; maxTs?: { value?: unknown }; noTs?: { doc_count?: unknown } }
+
+/** The rows of one composite page (empty buckets dropped), in the server's order. */
+export function shapeRows(buckets: ShapeBucket[]): CustomerShapeRow[] {
+  return buckets.filter((b) => Number(b.doc_count) > 0).map((b) => ({
+    customer: b.key.customer === null || b.key.customer === undefined ? null : String(b.key.customer),
+    total: Number(b.doc_count),
+    noTimestamp: Number(b.noTs?.doc_count ?? 0),
+    minTs: aggDate(b.minTs),
+    maxTs: aggDate(b.maxTs),
+  }));
+}
+
 export function shapeRequest(fields: FieldNames, customer: string | null): Query {
   return {
     size: 0,
     track_total_hits: true,
     query: customerFilter(fields.customer, customer),
-    aggs: {
-      minTs: { min: { field: fields.timestamp } },
-      maxTs: { max: { field: fields.timestamp } },
-      noTs: { missing: { field: fields.timestamp } },
-    },
+    aggs: timestampStats(fields.timestamp),
   };
 }
 

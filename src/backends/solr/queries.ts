@@ -1,5 +1,6 @@
 /** Solr query text for slices: pure, so the filters are tested without a server. */
 import type { SliceBounds } from '../../coordination/workNode';
+import type { Customers, CustomerShapeRow } from '../types';
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -9,8 +10,64 @@ export function customerFilter(field: string, customer: string | null): string {
   return `{!term f=${field}}${customer}`;
 }
 
-/** Filter for a slice's time range, half-open [from, to), or for documents with no timestamp. */
-export function boundsFilter(field: string, bounds: SliceBounds): string {
+/**
+ * A filter query and the request parameters it refers to (`$name`): values travel as parameters of
+ * their own, never quoted inside query text, so no customer value can change what the query means.
+ */
+export interface SolrFilter {
+  fq: string;
+  params: Record<string, string>;
+}
+
+/** Separators for the terms query parser, tried in order: the first that occurs in none of the values. */
+const SEPARATORS = [',', '|', ';', '~', '^', '\u0001', '\u001f'];
+
+/**
+ * A separator for `{!terms}` that occurs in none of the values (not whitespace: a space separator
+ * makes Solr split on any whitespace and trim). Falls back to private-use characters.
+ */
+export function pickSeparator(values: ReadonlyArray<string>): string {
+  const used = (sep: string) => values.some((v) => v.includes(sep));
+  for (const sep of SEPARATORS) if (!used(sep)) return sep;
+  for (let cp = 0xe000; cp <= 0xf8ff; cp++) {
+    const sep = String.fromCharCode(cp);
+    if (!used(sep)) return sep;
+  }
+  throw new Error('no separator for the terms query: every candidate character occurs in a customer value');
+}
+
+/** Parameter names the customers filter uses (prefixed: never a Solr parameter). */
+export const CUSTOMER_PARAMS = { terms: 'bg_customers', empty: 'bg_customer_empty', none: 'bg_customer_none' } as const;
+
+/**
+ * Filter for the customers a read covers. One customer: as customerFilter. A set: one `{!bool}` of
+ * up to three clauses, each a request parameter: the non-empty values as one `{!terms}` query (the
+ * termsFilter method: a TermInSetQuery, no maxBooleanClauses limit, any number of values in a POST
+ * body), the empty string as a term of its own (a terms list cannot hold '' alone), and the
+ * documents with no customer value when null is in the set. An empty set matches nothing.
+ */
+export function customersFilter(field: string, customers: Customers): SolrFilter {
+  if (customers === null || typeof customers === 'string') return { fq: customerFilter(field, customers), params: {} };
+  const values = [...new Set(customers)];
+  const terms = values.filter((v): v is string => v !== null && v !== '');
+  const params: Record<string, string> = {};
+  if (terms.length > 0) {
+    const sep = pickSeparator(terms);
+    params[CUSTOMER_PARAMS.terms] = `{!terms f=${field} method=termsFilter separator='${sep}'}${terms.join(sep)}`;
+  }
+  if (values.includes('')) params[CUSTOMER_PARAMS.empty] = `{!term f=${field} v=''}`;
+  if (values.includes(null)) params[CUSTOMER_PARAMS.none] = customerFilter(field, null);
+  const names = Object.keys(params);
+  if (names.length === 0) return { fq: '-*:*', params: {} };
+  return { fq: `{!bool ${names.map((n) => `should=$${n}`).join(' ')}}`, params };
+}
+
+/**
+ * Filter for a slice's time range, half-open [from, to), or for documents with no timestamp; null
+ * for `all` (every document, with or without a timestamp: no time filter at all).
+ */
+export function boundsFilter(field: string, bounds: SliceBounds): string | null {
+  if (bounds.kind === 'all') return null;
   if (bounds.kind === 'no-timestamp') return `(*:* -${field}:[* TO *])`;
   const from = bounds.from === null ? '*' : iso(bounds.from);
   const to = bounds.to === null ? '*' : iso(bounds.to);
@@ -61,4 +118,62 @@ export function rootsFilter(mode: 'anonymous' | 'labelled', uniqueKey: string): 
   // Labelled children carry _nest_path_, their roots do not. Anonymous children (`_childDocuments_`) carry
   // nothing but _root_ = their root's id, and only a root's own _root_ is its id: the join keeps roots.
   return mode === 'labelled' ? '(*:* -_nest_path_:*)' : `{!join from=_root_ to=${uniqueKey}}*:*`;
+}
+
+/**
+ * The customers after `last` in index order, for keyset paging of the terms facet (an offset would
+ * skip a customer whenever one before it disappears between two pages). A quoted range term keeps
+ * every character once backslash and `"` are escaped; the empty string is the one value a quoted range
+ * cannot hold (Solr reads `""` as two quote characters), and it is the smallest term: after it
+ * comes every other value.
+ */
+export function customersAfter(field: string, last: string): string {
+  if (last === '') return `(${field}:[* TO *] -${field}:"")`;
+  return `${field}:{"${last.replace(/["\\]/g, (c) => `\\${c}`)}" TO *]`;
+}
+
+/**
+ * The JSON Facet request of one page of customer shapes: customers in index order from the page's
+ * domain (customersAfter), each with min/max of the timestamp and the count of documents without
+ * one; with `missing`, the documents with no customer value too (only on the first page: the
+ * keyset filter leaves them out of later ones).
+ */
+export function shapesFacet(fields: { customer: string; timestamp: string }, pageSize: number, missing: boolean): string {
+  const stats = {
+    minTs: `min(${fields.timestamp})`,
+    maxTs: `max(${fields.timestamp})`,
+    noTs: { type: 'query', q: `(*:* -${fields.timestamp}:[* TO *])` },
+  };
+  return JSON.stringify({
+    customers: { type: 'terms', field: fields.customer, sort: 'index asc', limit: pageSize, mincount: 1, missing, numBuckets: false, facet: stats },
+  });
+}
+
+/**
+ * A JSON Facet min/max of a date: Solr 8.11 and 9.x give the date text (`-0500-01-01T00:00:00Z`,
+ * as stats do); a number (ms since the epoch, older versions) is taken as is, rounded down.
+ */
+export function facetDate(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return parseSolrDate(v);
+  const n = Number(String(v));
+  if (!Number.isFinite(n)) throw new Error(`the facet value ${String(v)} is not a date`);
+  return Math.floor(n);
+}
+
+interface FacetBucket { val?: unknown; count?: unknown; minTs?: unknown; maxTs?: unknown; noTs?: { count?: unknown } }
+
+function shapeOf(customer: string | null, b: FacetBucket): CustomerShapeRow {
+  const total = Number(b.count ?? 0);
+  // A bucket whose documents all lack the timestamp carries no min/max.
+  return { customer, total, noTimestamp: Number(b.noTs?.count ?? 0), minTs: facetDate(b.minTs), maxTs: facetDate(b.maxTs) };
+}
+
+/** One page's rows (customers with documents, in the server's order) and the missing bucket, if asked for and not empty. */
+export function shapesPage(facets: any): { rows: CustomerShapeRow[]; missing: CustomerShapeRow | null; buckets: number; last: string | null } {
+  const agg = facets?.customers;
+  const buckets: FacetBucket[] = agg?.buckets ?? [];
+  const rows = buckets.map((b) => shapeOf(String(b.val), b)).filter((r) => r.total > 0);
+  const missing = agg?.missing && Number(agg.missing.count) > 0 ? shapeOf(null, agg.missing) : null;
+  return { rows, missing, buckets: buckets.length, last: buckets.length ? String(buckets[buckets.length - 1].val) : null };
 }

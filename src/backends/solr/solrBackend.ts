@@ -11,8 +11,17 @@ import { safeUrl } from '../../log';
 import type { Bucket, CustomerShape } from '../../planner/slicing';
 import { exactJson } from '../exactJson';
 import { HttpClient, HttpStatusError, unreachable } from '../http';
-import type { Backend, ConditionalResult, CustomerCount, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult } from '../types';
-import { boundsFilter, customerFilter, parseSolrDate, rangeGap, rootsFilter } from './queries';
+import type {
+  Backend, ConditionalResult, CustomerCount, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
+} from '../types';
+import {
+  boundsFilter, customerFilter, customersAfter, customersFilter, parseSolrDate, rangeGap, rootsFilter, shapesFacet, shapesPage,
+} from './queries';
+
+export interface SolrBackendOptions {
+  /** Customers per page of the planning facet (customerShapes). */
+  facetPageSize?: number;
+}
 
 /** Fields Solr maintains itself: never copied. */
 const SOLR_INTERNAL = new Set(['_version_', '_root_', '_nest_path_', '_nest_parent_', 'score']);
@@ -28,7 +37,7 @@ export class SolrBackend implements Backend {
   private nestingFound: Promise<Nesting> | null = null;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: Spec['fields'], excludeFields: string[] = [],
-    private readonly commitWithinMs = 10_000) {
+    private readonly commitWithinMs = 10_000, private readonly opts: SolrBackendOptions = {}) {
     const url = Array.isArray(endpoint.url) ? endpoint.url[0] : endpoint.url;
     this.base = url.replace(/\/+$/, '');
     this.http = new HttpClient({ timeoutMs: endpoint.requestTimeout, auth: endpoint.auth, tls: endpoint.tls });
@@ -182,6 +191,36 @@ export class SolrBackend implements Backend {
     };
   }
 
+  /**
+   * Pages of a JSON Facet terms facet in index order, each page after the last customer of the one
+   * before (keyset, not offset: see customersAfter), every bucket with its timestamp stats. The
+   * documents with no customer value come from the first page's missing bucket. Roots only (select).
+   */
+  async customerShapes(only?: ReadonlyArray<string | null>): Promise<CustomerShapeRow[]> {
+    const pageSize = this.opts.facetPageSize ?? 10_000;
+    const domain = only === undefined ? null : customersFilter(this.fields.customer, only);
+    const wantMissing = only === undefined || only.includes(null);
+    const out: CustomerShapeRow[] = [];
+    let missing: CustomerShapeRow | null = null;
+    let after: string | null = null;
+    for (;;) {
+      const fq = [...(domain ? [domain.fq] : []), ...(after === null ? [] : [customersAfter(this.fields.customer, after)])];
+      const first = after === null;
+      const res = await this.select({
+        q: '*:*', rows: 0, ...(fq.length ? { fq } : {}), ...domain?.params,
+        'json.facet': shapesFacet(this.fields, pageSize, first && wantMissing),
+      });
+      const page = shapesPage(res.facets);
+      if (first) missing = page.missing;
+      out.push(...page.rows);
+      if (page.buckets < pageSize || page.last === null) break;
+      after = page.last;
+    }
+    const wanted = only === undefined ? null : new Set(only);
+    const rows = wanted ? out.filter((r) => wanted.has(r.customer)) : out;
+    return missing ? [...rows, missing] : rows;
+  }
+
   async histogram(customer: string | null, from: number, to: number, buckets: number): Promise<Bucket[]> {
     const { gapMs: gap, text: gapText } = rangeGap(from, to, buckets);
     const res = await this.select({
@@ -200,19 +239,22 @@ export class SolrBackend implements Backend {
     return out;
   }
 
-  private sliceFilters(customer: string | null, bounds: SliceBounds): string[] {
-    return [customerFilter(this.fields.customer, customer), boundsFilter(this.fields.timestamp, bounds)];
+  /** The slice as request parameters: its filter queries and the parameters they refer to. */
+  private sliceParams(customers: Customers, bounds: SliceBounds): Record<string, string | string[]> {
+    const c = customersFilter(this.fields.customer, customers);
+    const time = boundsFilter(this.fields.timestamp, bounds);
+    return { ...c.params, fq: time === null ? [c.fq] : [c.fq, time] };
   }
 
-  async count(customer: string | null, bounds: SliceBounds): Promise<number> {
-    const res = await this.select({ q: '*:*', rows: 0, fq: this.sliceFilters(customer, bounds) });
+  async count(customers: Customers, bounds: SliceBounds): Promise<number> {
+    const res = await this.select({ q: '*:*', rows: 0, ...this.sliceParams(customers, bounds) });
     return Number(res.response.numFound);
   }
 
-  async readPage(customer: string | null, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
+  async readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
     const cursorMark = cursor ?? '*';
     const res = await this.select({
-      q: '*:*', fq: this.sliceFilters(customer, bounds), sort: `${this.fields.uniqueKey} asc`,
+      q: '*:*', ...this.sliceParams(customers, bounds), sort: `${this.fields.uniqueKey} asc`,
       rows, cursorMark, fl: (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN,
     }, signal);
     const docs: SourceDoc[] = (res.response.docs as Doc[]).map((d) => this.toSourceDoc(d));
