@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import {
-  boundsFilter, customerFilter, customersRequest, decodeCursor, encodeCursor, histogramBuckets, histogramRequest, incompleteReason,
-  MAX_PAGE, pageRequest, shapeRequest, sliceQuery,
+  aggDate, boundsFilter, customerFilter, customersFilter, customersRequest, decodeCursor, encodeCursor, histogramBuckets, histogramRequest,
+  incompleteReason, MAX_PAGE, pageRequest, shapeRequest, shapeRows, shapesRequest, sliceQuery, TERMS_CHUNK,
 } from '../../src/backends/elasticsearch/queries';
 import { prng } from '../../src/demo/dataset';
 import { assertTiles, inSlice } from '../../src/planner/slicing';
@@ -27,6 +27,59 @@ describe('elasticsearch slice filters', () => {
     expect(sliceQuery(fields, 'acme', { kind: 'no-timestamp' })).to.deep.equal({
       bool: { filter: [{ term: { tenant: 'acme' } }, { bool: { must_not: [{ exists: { field: 'ts' } }] } }] },
     });
+  });
+});
+
+describe('elasticsearch filters for sets of customers and bounds kind all', () => {
+  const none = { bool: { must_not: [{ exists: { field: 'tenant' } }] } };
+
+  it('reads a set as terms (the empty string among them) OR the documents with no customer', () => {
+    expect(customersFilter('tenant', 'a')).to.deep.equal({ term: { tenant: 'a' } });
+    expect(customersFilter('tenant', null)).to.deep.equal(none);
+    expect(customersFilter('tenant', ['a', '', 'a'])).to.deep.equal({ terms: { tenant: ['a', ''] } });
+    expect(customersFilter('tenant', [null])).to.deep.equal(none);
+    expect(customersFilter('tenant', ['a,b', null])).to.deep.equal({ bool: { should: [{ terms: { tenant: ['a,b'] } }, none], minimum_should_match: 1 } });
+    expect(customersFilter('tenant', [])).to.deep.equal({ match_none: {} });
+  });
+
+  it('splits a set larger than index.max_terms_count into several terms queries, every value once', () => {
+    const many = Array.from({ length: TERMS_CHUNK * 2 + 5 }, (_, i) => `c${i}`);
+    const q = customersFilter('tenant', many) as any;
+    expect(q.bool.should).to.have.length(3);
+    expect(q.bool.should.flatMap((t: any) => t.terms.tenant)).to.deep.equal(many);
+  });
+
+  it('puts no time filter on bounds all, and reads the set in pages', () => {
+    expect(boundsFilter('ts', { kind: 'all' })).to.equal(null);
+    expect(sliceQuery(fields, ['acme', null], { kind: 'all' })).to.deep.equal({
+      bool: { filter: [{ bool: { should: [{ terms: { tenant: ['acme'] } }, { bool: { must_not: [{ exists: { field: 'tenant' } }] } }], minimum_should_match: 1 } }] },
+    });
+    expect(pageRequest(fields, ['x', 'y'], { kind: 'no-timestamp' }, null, 10).query).to.deep.equal({
+      bool: { filter: [{ terms: { tenant: ['x', 'y'] } }, { bool: { must_not: [{ exists: { field: 'ts' } }] } }] },
+    });
+  });
+
+  it('asks for customer shapes as a composite with the stats of shapeRequest, restricted by `only`, after a key', () => {
+    const body = shapesRequest(fields, 100, undefined, { customer: null }) as any;
+    expect(body.query).to.equal(undefined);
+    expect(body.aggs.customers.composite).to.deep.equal({
+      size: 100, sources: [{ customer: { terms: { field: 'tenant', missing_bucket: true } } }], after: { customer: null },
+    });
+    expect(body.aggs.customers.aggs).to.deep.equal((shapeRequest(fields, 'x') as any).aggs);
+    expect((shapesRequest(fields, 100, ['a', null]) as any).query).to.deep.equal(customersFilter('tenant', ['a', null]));
+    expect((shapesRequest(fields, 100) as any).aggs.customers.composite.after).to.equal(undefined);
+  });
+
+  it('reads shape rows: the missing bucket as null, no stats as null, dates rounded down to the millisecond', () => {
+    expect(shapeRows([
+      { key: { customer: null }, doc_count: 2, minTs: { value: null }, maxTs: { value: null }, noTs: { doc_count: 2 } },
+      { key: { customer: '' }, doc_count: 3, minTs: { value: 1.7e12 + 0.123456 }, maxTs: { value: -1e13 }, noTs: { doc_count: 1 } },
+      { key: { customer: 'gone' }, doc_count: 0 },
+    ])).to.deep.equal([
+      { customer: null, total: 2, noTimestamp: 2, minTs: null, maxTs: null },
+      { customer: '', total: 3, noTimestamp: 1, minTs: 1.7e12, maxTs: -1e13 },
+    ]);
+    expect(aggDate(undefined)).to.equal(null);
   });
 });
 
