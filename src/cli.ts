@@ -15,11 +15,12 @@ import { Worker } from './worker/worker';
 import { Verifier, type VerifyReport } from './verifier/verifier';
 import { Cutover, type ReadSide } from './cutover/cutover';
 import { collectStatus, neverPlanned, releaseSlice, renderStatus } from './status/status';
-import { assertTargetIsNotSource } from './config/identity';
+import { assertTargetIsNotSource } from './backends/identity';
 import { CorruptNodeError } from './coordination/nodes';
-import { describeBounds } from './coordination/workNode';
+import { describeBounds, describeCustomers } from './coordination/workNode';
+import { customerFromNodeName } from './coordination/layout';
 import { MigrationStore } from './coordination/migration';
-import { cancelMigration, completeMigration } from './lifecycle/commands';
+import { cancelMigration, completeMigration } from './ops/lifecycle';
 import { OpsServer } from './ops/server';
 import { diagnostics } from './ops/diagnostics';
 import { observeFleet } from './metrics';
@@ -72,12 +73,12 @@ function httpPortOption<T>(y: Argv<T>, fallback = 9464) {
 
 /** Starts the ops server and the fleet gauges for a long-running command. */
 async function serveOps(s: Spec, zk: ZkSession, source: Backend, target: Backend, port: number): Promise<OpsServer | null> {
-  // Counting slices reads every work node: at most once per 30 s, and never two scans at once.
+  // Counting slices reads the bucket summaries and the queue: at most once per 30 s, never two at once.
   let cached: { at: number; counts: Record<string, number> } | null = null;
   let inFlight: Promise<Record<string, number>> | null = null;
   observeFleet(s.migration, async () => {
     if (cached && Date.now() - cached.at < 30_000) return cached.counts;
-    inFlight ??= collectStatus(s, zk).then((st) => {
+    inFlight ??= collectStatus(s, zk, { customers: false }).then((st) => {
       const t = st.totals.slices;
       cached = { at: Date.now(), counts: { todo: t.todo, in_progress: t.inProgress, done: t.done, failed: t.failed } };
       return cached.counts;
@@ -108,13 +109,20 @@ async function connect(s: Spec): Promise<ZkSession> {
   return ZkSession.connect({ connect: s.zookeeper.connect, sessionTimeout: s.zookeeper.sessionTimeout, connectTimeout: s.zookeeper.connectTimeout, auth: s.zookeeper.auth });
 }
 
+/** Rows a plan table shows; beyond that the biggest customers, and a line for the rest (--json lists all). */
+const PLAN_ROWS = 40;
+
 export function formatPlanTable(rows: CustomerPlan[]): string {
-  const head = ['customer', 'slices', 'docs', 'min', 'median', 'max', 'outcome'];
-  const body = rows.map((r) => [r.customer ?? '(no customer)', r.slices, r.docs, r.min, r.median, r.max, r.outcome].map(String));
+  const head = ['customer', 'slices', 'docs', 'min', 'median', 'max', 'shares a slice with', 'outcome'];
+  const shown = rows.length <= PLAN_ROWS ? rows : [...rows].sort((a, b) => b.docs - a.docs).slice(0, PLAN_ROWS);
+  const body = shown.map((r) => [r.customer ?? '(no customer)', r.slices, r.docs, r.min, r.median, r.max, r.packedWith ? `${r.packedWith} others` : '', r.outcome].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 6 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const total = rows.reduce((a, r) => ({ slices: a.slices + r.slices, docs: a.docs + r.docs }), { slices: 0, docs: 0 });
-  return [line(head), ...body.map(line), `${rows.length} customers, ${total.slices} slices, ${total.docs} documents`].join('\n');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= 6 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const total = rows.reduce((a, r) => ({ docs: a.docs + r.docs }), { docs: 0 });
+  const packed = rows.filter((r) => r.packedWith > 0).length;
+  const more = rows.length > shown.length ? [`… and ${rows.length - shown.length} smaller customers (the ${shown.length} biggest are shown; --json lists all)`] : [];
+  return [line(head), ...body.map(line), ...more,
+    `${rows.length} customers (${packed} packed with others into shared slices), ${total.docs} documents`].join('\n');
 }
 
 async function planCommand(argv: Common & { dryRun: boolean; json: boolean; concurrency: number }): Promise<number> {
@@ -140,7 +148,9 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
     const rows = await new Planner(s, source, zk).run(argv.concurrency).catch((e) => {
       throw e instanceof CorruptNodeError ? e.withChanges('Planning stopped there; customers planned before it are complete (see `bluegreen status`); the source was not touched.') : e;
     });
-    process.stdout.write(argv.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlanTable(rows)}\n`);
+    const plan = await store.readPlan();
+    process.stdout.write(argv.json ? `${JSON.stringify(rows, null, 2)}\n`
+      : `${formatPlanTable(rows)}\n${plan ? `plan: ${plan.slices} slices (median ${plan.summary.median}, largest ${plan.summary.max} documents) in ${plan.buckets} bucket(s)\n` : ''}`);
     return EXIT.OK;
   } finally {
     zk.close();
@@ -181,7 +191,7 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
 export function formatVerifyReport(r: VerifyReport): string {
   const head = ['customer', 'slice', 'bounds', 'source', 'target', 'missing', 'extra', 'different', 'in flight', 'repaired'];
   const rows = r.results.filter((x) => !x.clean || x.repaired).map((x) => [
-    x.customer ?? '(no customer)', x.index, describeBounds(x.bounds), x.sourceCount, x.targetCount, x.missingCount, x.extraCount, x.differentCount,
+    describeCustomers(x.customers), x.index, describeBounds(x.bounds), x.sourceCount, x.targetCount, x.missingCount, x.extraCount, x.differentCount,
     x.resolvedInFlight, x.repaired ? `+${x.repaired.created} ~${x.repaired.replaced} -${x.repaired.deleted}${x.repaired.conflicts ? ` (${x.repaired.conflicts} left: live writes)` : ''}` : '',
   ].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
@@ -195,7 +205,11 @@ export function formatVerifyReport(r: VerifyReport): string {
   }
   for (const x of r.results.filter((y) => !y.clean)) {
     const ids = [['missing', x.missing], ['extra', x.extra], ['different', x.different]].filter(([, l]) => (l as string[]).length);
-    for (const [k, l] of ids) out.push(`  ${x.customer ?? '(no customer)'}/${x.index} ${k}: ${(l as string[]).join(' ')}`);
+    for (const [k, l] of ids) out.push(`  slice ${x.index} ${k}: ${(l as string[]).join(' ')}`);
+    // A packed slice holds many customers: whose documents differ.
+    if (x.customers.length > 1) {
+      for (const [cn, d] of Object.entries(x.byCustomer ?? {})) out.push(`    customer ${customerFromNodeName(cn) ?? '(no customer)'}: missing ${d.missing}, extra ${d.extra}, different ${d.different}: ${d.ids.join(' ')}`);
+    }
   }
   return out.join('\n');
 }
@@ -238,12 +252,14 @@ async function cutoverCommand(argv: Common & { to: ReadSide; customer?: string; 
   }
 }
 
-async function statusCommand(argv: Common & { json: boolean; watch: boolean; interval: number }): Promise<number> {
+async function statusCommand(argv: Common & { json: boolean; watch: boolean; interval: number; top?: number; all: boolean }): Promise<number> {
   const s = spec(argv);
   const zk = await connect(s);
+  // A table a person reads stays short at 100,000 tenants: the customers with most work left; JSON lists all.
+  const top = argv.all ? undefined : argv.top ?? (argv.json ? undefined : 40);
   try {
     for (;;) {
-      const st = await collectStatus(s, zk);
+      const st = await collectStatus(s, zk, { top });
       if (!st.planned && !argv.watch) throw neverPlanned(s);
       if (argv.json) process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
       else process.stdout.write(`${argv.watch ? '\x1b[2J\x1b[H' : ''}${renderStatus(st)}\n`);
@@ -343,11 +359,13 @@ export async function main(args: string[]): Promise<number> {
       common(y)
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
         .option('watch', { type: 'boolean', default: false, describe: 'Refresh until interrupted' })
-        .option('interval', numberOption('Seconds between refreshes with --watch (0.5-3600)', 2, numberFlag('interval', 0.5, 3600, { integer: false }))),
+        .option('interval', numberOption('Seconds between refreshes with --watch (0.5-3600)', 2, numberFlag('interval', 0.5, 3600, { integer: false })))
+        .option('top', { requiresArg: true, describe: 'List only the N customers with most work left (1-100000; default 40, JSON: all)', coerce: numberFlag('top', 1, 100_000) })
+        .option('all', { type: 'boolean', default: false, describe: 'List every customer' }),
     (argv) => run(() => statusCommand(argv as any)))
     .command('release', 'Take a (stuck) slice away from its worker; it resumes from its checkpoint elsewhere', (y) =>
       common(y)
-        .option('slice', { type: 'string', demandOption: true, describe: '<customer>/<slice number>, as status shows it' })
+        .option('slice', { type: 'string', demandOption: true, describe: 'the slice number, as status shows it' })
         .option('retry', { type: 'boolean', default: false, describe: 'Put a failed slice back in the queue (failures reset)' }),
     (argv) => run(() => releaseCommand(argv as any)))
     .command('verify-integrity', 'Compare legacy and new slice by slice; report (and --repair) persistent differences', (y) =>

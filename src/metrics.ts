@@ -13,12 +13,32 @@ export const metrics = {
   docsRejected: new client.Counter({ name: 'bluegreen_documents_rejected_total', help: 'Documents the target refused', labelNames, registers: [registry] }),
   slicesFinished: new client.Counter({ name: 'bluegreen_slices_finished_total', help: 'Slices finished by this process', labelNames: ['migration', 'status'] as const, registers: [registry] }),
   claimsTaken: new client.Counter({ name: 'bluegreen_claims_taken_total', help: 'Slice claims taken', labelNames: ['migration'] as const, registers: [registry] }),
+  claimRetries: new client.Counter({ name: 'bluegreen_claim_retries_total', help: 'Claims tried and lost to another worker (contention)', labelNames: ['migration'] as const, registers: [registry] }),
+  zkRequests: new client.Counter({ name: 'bluegreen_zookeeper_requests_total', help: 'Requests sent to ZooKeeper by this process, by purpose', labelNames: ['migration', 'purpose'] as const, registers: [registry] }),
   claimsLost: new client.Counter({ name: 'bluegreen_claims_lost_total', help: 'Slice claims lost to fencing', labelNames: ['migration'] as const, registers: [registry] }),
   retries: new client.Counter({ name: 'bluegreen_backoffs_total', help: 'Requests retried after a transient failure', labelNames: ['migration', 'side'] as const, registers: [registry] }),
   throttle: new client.Gauge({ name: 'bluegreen_throttle_documents_per_second', help: 'Documents/s a worker allows itself now (0 = no limit); halves when the target pushes back', labelNames: ['migration'] as const, registers: [registry] }),
   readSeconds: new client.Histogram({ name: 'bluegreen_read_batch_seconds', help: 'Time to read one page from the source', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
   writeSeconds: new client.Histogram({ name: 'bluegreen_write_batch_seconds', help: 'Time to write one batch to the target', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
 };
+
+/**
+ * Per-customer series are bounded: only the plan's biggest customers (PlanNode.top, at most
+ * TOP_CUSTOMERS) get a series of their own; every other customer is counted under "other", so
+ * 100,000 tenants make 4 × (TOP_CUSTOMERS + 1) series, not 400,000.
+ */
+export const TOP_CUSTOMERS = 20;
+let topCustomers = new Set<string>();
+
+export function setTopCustomers(top: Array<string | null>): void {
+  topCustomers = new Set(top.slice(0, TOP_CUSTOMERS).map((c) => c ?? '(none)'));
+}
+
+/** The `customer` label for a customer's documents ('(none)': documents with no customer). */
+export function customerLabel(customer: string | null): string {
+  const name = customer ?? '(none)';
+  return topCustomers.has(name) ? name : 'other';
+}
 
 /** Gauges read at scrape time: values come from whoever registers a source (cli.ts, for work and verify). */
 let sliceStates: () => Promise<Record<string, number> | null> = async () => null;

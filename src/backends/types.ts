@@ -3,7 +3,21 @@
  * Solr source can one day feed an Elasticsearch target without either side knowing.
  */
 import type { Rejection, SliceBounds } from '../coordination/workNode';
-import type { Bucket, CustomerShape } from '../planner/slicing';
+
+/** Half-open [from, to) in ms since the epoch, and how many documents fall in it (a histogram bucket). */
+export interface Bucket {
+  from: number;
+  to: number;
+  count: number;
+}
+
+/** What planning needs of one customer: its documents, those without a timestamp, its time range. */
+export interface CustomerShape {
+  total: number;
+  noTimestamp: number;
+  minTs: number | null;
+  maxTs: number | null;
+}
 
 /** A document as read from the source: field → value. Numbers keep their text (exactJson: BigInt, RawNumber). */
 export type Doc = Record<string, unknown>;
@@ -134,4 +148,20 @@ export interface Backend extends SourceReader, TargetWriter, Repairer {
   /** Solr: how the collection holds nested (child) documents; absent = it holds none (plan-time checks). */
   nesting?(): Promise<Nesting>;
   close(): Promise<void>;
+}
+
+/** The two index settings bulk loading changes; null = not set on the index (its default applies). */
+export interface BulkSettings {
+  refresh_interval: string | null;
+  number_of_replicas: string | null;
+}
+
+/** What a target must do for preparation (prepare/targetPrep.ts). Each call is idempotent (it may be repeated after a crash). */
+export interface IndexPreparer {
+  indexExists(): Promise<boolean>;
+  /** Creates the index from the endpoint's prepare files; succeeds if it exists already. */
+  createIndex(): Promise<void>;
+  /** refresh_interval and number_of_replicas of every concrete index behind the name. */
+  readBulkSettings(): Promise<Record<string, BulkSettings>>;
+  applyBulkSettings(values: Record<string, BulkSettings>): Promise<void>;
 }

@@ -237,6 +237,8 @@ export const specSchema = z
         rechecks: numberIn(1, 10).default(1),
         /** Fields left out of the content comparison (besides each backend's own, such as _version_). */
         ignoreFields: z.array(z.string()).default([]),
+        /** Verification runs kept in ZooKeeper (the newest; older ones are pruned when a run finishes). */
+        keepRuns: numberIn(1, 1000).default(5),
       })
       .strict()
       .default({}),

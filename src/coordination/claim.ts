@@ -20,10 +20,9 @@
  */
 import { FencedError } from '../errors';
 import { sleep } from '../retry';
-import { Layout } from './layout';
-import type { WorkNode } from './workNode';
-import { workNodeProblem } from './workNode';
-import { CreateMode, MultiError, ZkSession, decodeJson, encodeJson, isBadVersion, isNoNode, isNodeExists, type Stat } from './zk';
+import { Layout, type SliceAddress } from './layout';
+import { emptySummary, type SummaryNode, type WorkNode } from './workNode';
+import { CreateMode, MultiError, ZkSession, decodeJson, encodeJson, isBadVersion, isNoNode, type MultiOp, type Stat } from './zk';
 
 export interface ClaimInfo {
   worker: string;
@@ -94,10 +93,13 @@ export class SliceClaim {
   private readonly fence = new AbortController();
   private readonly watch: NodeJS.Timeout;
 
+  /** The slice's name across the migration (its number, zero-padded). */
+  readonly key: string;
+
   private constructor(
     private readonly zk: ZkSession,
-    /** "<customer node>/<slice name>": the slice's name across the migration. */
-    readonly key: string,
+    readonly address: SliceAddress,
+    private readonly layout: Layout,
     readonly claimPath: string,
     readonly slicePath: string,
     /** The work node as this claim last wrote it. */
@@ -106,6 +108,7 @@ export class SliceClaim {
     private readonly identity: ClaimIdentity,
   ) {
     this.epoch = identity.epoch;
+    this.key = address.name;
     // The fence must fall while a request or a backoff is pending, not only at the next assertHeld().
     const every = Math.min(1000, Math.max(50, Math.floor(zk.sessionTimeout / 10)));
     this.watch = setInterval(() => this.problem(), every);
@@ -138,48 +141,33 @@ export class SliceClaim {
   }
 
   /**
-   * Tries to claim a slice. Returns null when another worker holds it or it is already finished.
-   * `isFinished` nodes are reported through `onFinished` so callers can remember them.
+   * Claims a slice the caller has just read (`current`): one multi creates the ephemeral claim beside
+   * the queue entry and writes the work node at the version read (owner, attempts), so of two workers
+   * that read the same slice exactly one gets it, and a stale holder is fenced by the version bump.
+   * Null when the slice is not claimable now (finished, or another worker was first).
    */
-  static async tryClaim(zk: ZkSession, layout: Layout, customerNode: string, sliceName: string, workerId: string,
-    onFinished?: (node: WorkNode) => void): Promise<SliceClaim | null> {
-    const claimPath = layout.claim(customerNode, sliceName);
-    const slicePath = layout.slice(customerNode, sliceName);
+  static async take(zk: ZkSession, layout: Layout, address: SliceAddress, workerId: string,
+    current: { node: WorkNode; version: number }): Promise<SliceClaim | null> {
+    if (current.node.status !== 'todo') return null;
+    const claimPath = layout.claim(address);
+    const slicePath = layout.slice(address);
     const info: ClaimInfo = { worker: workerId, session: zk.sessionId, since: Date.now() };
     const id: ClaimIdentity = { epoch: zk.epoch };
+    const node = current.node;
+    const claimed: WorkNode = { ...node, owner: workerId, attempts: node.attempts + 1, stalls: (node.stalls ?? 0) + 1, startedAt: node.startedAt ?? Date.now() };
     try {
-      await zk.create(claimPath, encodeJson(info), CreateMode.EPHEMERAL);
-    } catch (e) {
-      if (isNodeExists(e)) return null;
-      if (isNoNode(e)) await zk.mkdirp(layout.claims(customerNode)).then(() => zk.create(claimPath, encodeJson(info), CreateMode.EPHEMERAL));
-      else throw e;
-    }
-    let sliceVersion: number | undefined;
-    try {
-      // The work node first, then whose the claim is: a release after this look moves the work node's
-      // version (the multi below fails); one before it shows here as a claim that is not ours.
-      const { data, stat } = await zk.getData(slicePath);
-      sliceVersion = stat.version;
-      const own = await zk.exists(claimPath);
-      // Released (and perhaps claimed by another worker) since our create: nothing of ours to remove.
-      if (!own || !isOurs(zk, own, id)) return null;
-      id.czxid = Buffer.from(own.czxid);
-      const node = decodeJson<WorkNode>(data, slicePath, workNodeProblem);
-      if (node.status !== 'todo') {
-        onFinished?.(node);
-        await removeIfOurs(zk, claimPath, slicePath, id, sliceVersion);
-        return null;
-      }
-      // Taking the slice is itself a fenced write: it bumps the version any stale holder still has.
-      const claimed: WorkNode = { ...node, owner: workerId, attempts: node.attempts + 1, stalls: (node.stalls ?? 0) + 1, startedAt: node.startedAt ?? Date.now() };
       const [, set] = await zk.multi([
-        { op: 'check', path: claimPath, version: 0 },
-        { op: 'set', path: slicePath, data: encodeJson(claimed), version: stat.version },
+        { op: 'create', path: claimPath, data: encodeJson(info), mode: CreateMode.EPHEMERAL },
+        { op: 'set', path: slicePath, data: encodeJson(claimed), version: current.version },
       ]);
-      return new SliceClaim(zk, `${customerNode}/${sliceName}`, claimPath, slicePath, claimed, set.stat!.version, id);
+      // Both writes are one transaction: the claim's czxid is the work node's new mzxid.
+      id.czxid = Buffer.from(set.stat!.mzxid);
+      return new SliceClaim(zk, address, layout, claimPath, slicePath, claimed, set.stat!.version, id);
     } catch (e) {
-      // Only this very claim is ours to take back (after a release, or a renewal, it may be another's).
-      await removeIfOurs(zk, claimPath, slicePath, id, e instanceof MultiError ? undefined : sliceVersion);
+      // Another worker's claim, a write since our read (a release, a finish), or the bucket gone: not ours.
+      if (e instanceof MultiError) return null;
+      // No answer: the multi may have gone through. Only this very claim is ours to take back.
+      await removeIfOurs(zk, claimPath, slicePath, id);
       throw e;
     }
   }
@@ -191,25 +179,48 @@ export class SliceClaim {
   }
 
   /**
-   * Writes the work node, only if this claim still exists and nobody else wrote the node since.
-   * Throws FencedError otherwise (and then this claim is dead: the caller must drop the slice).
+   * Writes the work node, only if this claim still exists and nobody else wrote the node since: one
+   * multi, one request. Throws FencedError otherwise (and then this claim is dead: the caller must drop
+   * the slice). A write that finishes the slice (done or failed) also takes it off the queue and adds
+   * it to its bucket's summary, in the same multi: status reads summaries, never a half-finished slice.
    */
   async checkpoint(update: (node: WorkNode) => WorkNode): Promise<WorkNode> {
     this.assertHeld();
     const next = update(structuredClone(this.node));
-    try {
-      const [, set] = await this.zk.multi([
+    const finishing = next.status !== 'todo';
+    // Off the queue in the same multi; an entry already gone (an operator's hand) is no reason to fail.
+    let queued = finishing;
+    for (let attempt = 0; ; attempt++) {
+      const ops: MultiOp[] = [
         { op: 'check', path: this.claimPath, version: 0 },
         { op: 'set', path: this.slicePath, data: encodeJson(next), version: this.version },
-      ]);
-      this.node = next;
-      this.version = set.stat!.version;
-      return next;
-    } catch (e) {
-      if (e instanceof MultiError && (isNoNode({ code: e.code }) || isBadVersion({ code: e.code }))) {
-        throw this.lose(`lost the claim on ${this.slicePath}: ${e.op.op === 'check' ? 'the claim node is gone' : 'another worker wrote the work node'}`);
+      ];
+      if (finishing) {
+        const summaryPath = this.layout.summary(this.address.bucket);
+        const got = await this.zk.getDataOrNull(summaryPath);
+        const summary = got ? decodeJson<SummaryNode>(got.data, summaryPath, (v) => (Number.isInteger(v?.done) && Array.isArray(v?.failed) ? null : 'not a bucket summary')) : emptySummary();
+        ops.push(got
+          ? { op: 'set', path: summaryPath, data: encodeJson(addToSummary(summary, next)), version: got.stat.version }
+          : { op: 'create', path: summaryPath, data: encodeJson(addToSummary(summary, next)) });
+        if (queued) ops.push({ op: 'remove', path: this.layout.queued(this.address), version: -1 });
       }
-      throw e;
+      try {
+        const results = await this.zk.multi(ops);
+        this.node = next;
+        this.version = results[1].stat!.version;
+        return next;
+      } catch (e) {
+        if (e instanceof MultiError && e.index === 3 && isNoNode({ code: e.code })) {
+          queued = false;
+          continue;
+        }
+        // Another slice of the bucket finished meanwhile (the summary moved): read it again.
+        if (e instanceof MultiError && e.index === 2 && attempt < 50) continue;
+        if (e instanceof MultiError && e.index < 2 && (isNoNode({ code: e.code }) || isBadVersion({ code: e.code }))) {
+          throw this.lose(`lost the claim on ${this.slicePath}: ${e.op.op === 'check' ? 'the claim node is gone' : 'another worker wrote the work node'}`);
+        }
+        throw e;
+      }
     }
   }
 
@@ -242,4 +253,16 @@ export class SliceClaim {
   private removeClaim(): Promise<boolean> {
     return removeIfOurs(this.zk, this.claimPath, this.slicePath, this.identity, this.version);
   }
+}
+
+/** A bucket's summary with one more finished slice (done: counted; failed: listed for status and retry). */
+export function addToSummary(s: SummaryNode, node: WorkNode): SummaryNode {
+  const c = node.counts;
+  return {
+    ...s,
+    done: s.done + (node.status === 'done' ? 1 : 0),
+    failed: node.status === 'failed' ? [...new Set([...s.failed, node.index])].sort((a, b) => a - b) : s.failed,
+    lastFinishedAt: Math.max(s.lastFinishedAt ?? 0, node.finishedAt ?? 0) || null,
+    counts: { read: s.counts.read + c.read, written: s.counts.written + c.written, skipped: s.counts.skipped + c.skipped, rejected: s.counts.rejected + c.rejected },
+  };
 }

@@ -1,6 +1,23 @@
 /**
- * Where everything lives in ZooKeeper (see README "ZooKeeper layout"). Customer values become node
- * names through encodeURIComponent, so any value (slashes, spaces, unicode) is a legal single name.
+ * Where everything lives in ZooKeeper (see README "ZooKeeper layout"). The tree stays small whatever
+ * the number of customers and slices: work nodes, the queue of unfinished slices and the customer
+ * index are spread over hash buckets, so no listing grows without bound (ZooKeeper answers a
+ * getChildren in one packet, capped by jute.maxbuffer).
+ *
+ *   <base>/spec, lifecycle, cutover, target     one node each
+ *   <base>/planning                             ephemeral: the planner at work (one at a time)
+ *   <base>/planners/<id>                        ephemeral: every planner process running
+ *   <base>/plan                                 written last: the plan is complete
+ *   <base>/slices/<bucket>/<slice>              the work node of each slice (persistent)
+ *   <base>/queue/<bucket>/<slice>               marker: the slice is unfinished (removed when it is)
+ *   <base>/queue/<bucket>/<slice>~claim         ephemeral: the worker that holds it
+ *   <base>/summary/<bucket>                     what the bucket's finished slices did (status reads these)
+ *   <base>/customers/<bucket>                   customer index: which slices hold each customer
+ *   <base>/workers/<id>                         ephemeral: live workers
+ *   <base>/verify/<run>/…                       verification runs (verifier.ts)
+ *
+ * Customer values become names (in the index and in metrics) through encodeURIComponent, so any value
+ * (slashes, spaces, unicode) is a legal single name.
  */
 export const NO_CUSTOMER = '_none';
 
@@ -21,8 +38,46 @@ export function customerFromNodeName(name: string): string | null {
   return decodeURIComponent(name);
 }
 
+/** A slice's name: its number across the migration, zero-padded so names sort as numbers. */
 export function sliceNodeName(index: number): string {
   return String(index).padStart(6, '0');
+}
+
+/** The suffix that marks a claim beside its queue entry (one listing shows both). */
+export const CLAIM_SUFFIX = '~claim';
+
+/** How many buckets for `n` items: about `per` items each, a power of two, 1 to 4096. */
+export function bucketCount(n: number, per: number): number {
+  let b = 1;
+  while (b < 4096 && b * per < n) b *= 2;
+  return b;
+}
+
+/** A bucket's name: hex, fixed width for its count (so names sort). */
+export function bucketName(i: number, buckets: number): string {
+  const width = Math.max(1, (buckets - 1).toString(16).length);
+  return i.toString(16).padStart(width, '0');
+}
+
+/** The bucket of slice `index`: consecutive slices land in different buckets (spread for claims). */
+export function sliceBucket(index: number, buckets: number): string {
+  return bucketName(index % buckets, buckets);
+}
+
+/** FNV-1a of the customer's name: stable across processes and versions. */
+export function customerBucket(customer: string | null, buckets: number): string {
+  let h = 0x811c9dc5;
+  for (const ch of customerNodeName(customer)) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return bucketName(h % buckets, buckets);
+}
+
+/** Where a slice's nodes are: its bucket and name. */
+export interface SliceAddress {
+  bucket: string;
+  name: string;
 }
 
 export class Layout {
@@ -34,29 +89,46 @@ export class Layout {
   get spec(): string {
     return `${this.base}/spec`;
   }
+  /** The plan node: written last, so its presence means every slice and the index exist. */
+  get plan(): string {
+    return `${this.base}/plan`;
+  }
+  /** Ephemeral barrier of the planner at work. */
+  get planning(): string {
+    return `${this.base}/planning`;
+  }
+  get slices(): string {
+    return `${this.base}/slices`;
+  }
+  sliceBucket(bucket: string): string {
+    return `${this.slices}/${bucket}`;
+  }
+  slice(a: SliceAddress): string {
+    return `${this.slices}/${a.bucket}/${a.name}`;
+  }
+  get queue(): string {
+    return `${this.base}/queue`;
+  }
+  queueBucket(bucket: string): string {
+    return `${this.queue}/${bucket}`;
+  }
+  queued(a: SliceAddress): string {
+    return `${this.queue}/${a.bucket}/${a.name}`;
+  }
+  claim(a: SliceAddress): string {
+    return `${this.queue}/${a.bucket}/${a.name}${CLAIM_SUFFIX}`;
+  }
+  get summaries(): string {
+    return `${this.base}/summary`;
+  }
+  summary(bucket: string): string {
+    return `${this.summaries}/${bucket}`;
+  }
   get customers(): string {
     return `${this.base}/customers`;
   }
-  customer(c: string): string {
-    return `${this.customers}/${c}`;
-  }
-  planning(c: string): string {
-    return `${this.customer(c)}/planning`;
-  }
-  plan(c: string): string {
-    return `${this.customer(c)}/plan`;
-  }
-  slices(c: string): string {
-    return `${this.customer(c)}/slices`;
-  }
-  slice(c: string, n: string): string {
-    return `${this.slices(c)}/${n}`;
-  }
-  claims(c: string): string {
-    return `${this.customer(c)}/claims`;
-  }
-  claim(c: string, n: string): string {
-    return `${this.claims(c)}/${n}`;
+  customerIndex(bucket: string): string {
+    return `${this.customers}/${bucket}`;
   }
   get workers(): string {
     return `${this.base}/workers`;

@@ -1,9 +1,13 @@
-/** The migration's own nodes: the spec it was planned with, and reading plans and work nodes. */
+/**
+ * The one store of the migration's ZooKeeper nodes: the spec it was planned with, the plan, work
+ * nodes, the queue of unfinished slices, bucket summaries and the customer index. Every read decodes
+ * through `decode` (nodes.ts); paths come from the Layout and nowhere else.
+ */
 import { publicSpec, specHash, type Spec } from '../config/spec';
 import { UserError } from '../errors';
-import { Layout, customerNodeName, sliceNodeName } from './layout';
+import { CLAIM_SUFFIX, Layout, customerBucket, customerNodeName, sliceBucket, sliceNodeName, type SliceAddress } from './layout';
 import { CorruptNodeError, decodeNode, type NodeKind } from './nodes';
-import type { PlanNode, WorkNode } from './workNode';
+import type { CustomerEntry, CustomerIndexNode, PlanNode, SummaryNode, WorkNode } from './workNode';
 import { ZkSession, encodeJson, isBadVersion, isNodeExists } from './zk';
 import type { ClaimInfo } from './claim';
 import { transition, type Lifecycle, type LifecycleEvent } from '../lifecycle/machine';
@@ -122,83 +126,148 @@ export class MigrationStore {
       'Use the spec the migration was planned with, or start a new migration under another name. Batch sizes, rates and URLs may change freely; what is sliced and copied may not.');
   }
 
-  async customerNodes(): Promise<string[]> {
-    return this.zk.childrenOrEmpty(this.layout.customers);
+  /** The plan node: null until a planner has written every slice and the customer index. */
+  async readPlan(): Promise<PlanNode | null> {
+    const got = await this.zk.getDataOrNull(this.layout.plan);
+    return got ? ((await this.decode('plan', got.data, this.layout.plan)) as unknown as PlanNode) : null;
   }
 
-  async readPlan(customerNode: string): Promise<PlanNode | null> {
-    const path = this.layout.plan(customerNode);
+  /** Where slice `index` lives under a plan of `buckets` buckets. */
+  static address(index: number, buckets: number): SliceAddress {
+    return { bucket: sliceBucket(index, buckets), name: sliceNodeName(index) };
+  }
+
+  async readSlice(a: SliceAddress): Promise<{ node: WorkNode; version: number } | null> {
+    const path = this.layout.slice(a);
     const got = await this.zk.getDataOrNull(path);
     if (!got) return null;
-    return (await this.decode('plan', got.data, path, (v) => (customerNodeName(v.customer) === customerNode ? null
-      : `it is the plan of customer ${JSON.stringify(v.customer)}, not of ${customerNode}`))) as PlanNode;
+    const node = (await this.decode('slice', got.data, path, (v) => (sliceNodeName(v.index) !== a.name ? `it says index ${v.index}, but it is slice ${a.name}` : null))) as unknown as WorkNode;
+    return { node, version: got.stat.version };
   }
 
   /** A claim's content, or null when the slice is not claimed. */
-  async readClaim(customerNode: string, name: string): Promise<{ claim: ClaimInfo; version: number } | null> {
-    const path = this.layout.claim(customerNode, name);
+  async readClaim(a: SliceAddress): Promise<{ claim: ClaimInfo; version: number } | null> {
+    const path = this.layout.claim(a);
     const got = await this.zk.getDataOrNull(path);
     return got ? { claim: (await this.decode('claim', got.data, path)) as ClaimInfo, version: got.stat.version } : null;
   }
 
-  /**
-   * Reads and decodes every node of the migration a command relies on — spec, target record, cutover,
-   * every plan, work node and claim — and throws the first corrupt one (CorruptNodeError) before the
-   * command registers, claims or writes anything. Requests run a few at a time.
-   */
-  async validateAll(): Promise<{ customers: number; slices: number }> {
-    const reads: Array<() => Promise<unknown>> = [];
-    const single = (kind: NodeKind, path: string) => reads.push(async () => {
-      const got = await this.zk.getDataOrNull(path);
-      if (got) await this.decode(kind, got.data, path);
-    });
-    single('spec', this.layout.spec);
-    single('cutover', this.layout.cutover);
-    single('target', `${this.layout.base}/target`);
-    single('lifecycle', this.layout.lifecycle);
-    const customers = await this.customerNodes();
-    let slices = 0;
-    for (const cn of customers) {
-      reads.push(() => this.readPlan(cn));
-      const [names, claims] = await Promise.all([this.sliceNames(cn), this.zk.childrenOrEmpty(this.layout.claims(cn))]);
-      slices += names.length;
-      for (const n of names) reads.push(() => this.readSlice(cn, n));
-      for (const n of claims) reads.push(() => this.readClaim(cn, n));
+  /** Buckets that still hold unfinished slices (or claims): the queue's first level. */
+  async queueBuckets(): Promise<string[]> {
+    return this.zk.childrenOrEmpty(this.layout.queue);
+  }
+
+  /** One bucket of the queue: its unfinished slices, and which of them are claimed. One request. */
+  async queueEntries(bucket: string): Promise<{ entries: string[]; claimed: Set<string> }> {
+    const names = await this.zk.childrenOrEmpty(this.layout.queueBucket(bucket));
+    const claimed = new Set<string>();
+    const entries: string[] = [];
+    for (const n of names) {
+      if (n.endsWith(CLAIM_SUFFIX)) claimed.add(n.slice(0, -CLAIM_SUFFIX.length));
+      else entries.push(n);
     }
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(16, reads.length) }, async () => {
-      while (next < reads.length) await reads[next++]();
-    }));
-    return { customers: customers.length, slices };
+    return { entries: entries.sort(), claimed };
   }
 
-  async sliceNames(customerNode: string): Promise<string[]> {
-    return (await this.zk.childrenOrEmpty(this.layout.slices(customerNode))).sort();
-  }
-
-  async claimNames(customerNode: string): Promise<Set<string>> {
-    return new Set(await this.zk.childrenOrEmpty(this.layout.claims(customerNode)));
-  }
-
-  /** Every work node of the migration (or of one customer node), in customer then slice order. */
-  async slices(onlyCustomer?: string): Promise<Array<{ cn: string; n: string; node: WorkNode }>> {
-    const out: Array<{ cn: string; n: string; node: WorkNode }> = [];
-    for (const cn of (await this.customerNodes()).sort()) {
-      if (onlyCustomer !== undefined && cn !== onlyCustomer) continue;
-      for (const n of await this.sliceNames(cn)) {
-        const got = await this.readSlice(cn, n);
-        if (got) out.push({ cn, n, node: got.node });
-      }
+  /** Every unfinished slice (queued), with whether it is claimed: one listing per bucket. */
+  async unfinished(): Promise<Array<SliceAddress & { claimed: boolean }>> {
+    const out: Array<SliceAddress & { claimed: boolean }> = [];
+    for (const bucket of (await this.queueBuckets()).sort()) {
+      const { entries, claimed } = await this.queueEntries(bucket);
+      for (const name of entries) out.push({ bucket, name, claimed: claimed.has(name) });
     }
     return out;
   }
 
-  async readSlice(customerNode: string, name: string): Promise<{ node: WorkNode; version: number } | null> {
-    const path = this.layout.slice(customerNode, name);
+  async readSummary(bucket: string): Promise<{ summary: SummaryNode; version: number } | null> {
+    const path = this.layout.summary(bucket);
     const got = await this.zk.getDataOrNull(path);
-    if (!got) return null;
-    const node = (await this.decode('slice', got.data, path, (v) => (sliceNodeName(v.index) !== name ? `it says index ${v.index}, but it is slice ${name}`
-      : customerNodeName(v.customer) !== customerNode ? `it belongs to customer ${JSON.stringify(v.customer)}, not to ${customerNode}` : null))) as WorkNode;
-    return { node, version: got.stat.version };
+    return got ? { summary: (await this.decode('summary', got.data, path)) as unknown as SummaryNode, version: got.stat.version } : null;
   }
+
+  /** Every bucket's summary of finished slices (one read per bucket). */
+  async summaries(): Promise<Map<string, SummaryNode>> {
+    const out = new Map<string, SummaryNode>();
+    for (const b of await this.zk.childrenOrEmpty(this.layout.summaries)) {
+      const got = await this.readSummary(b);
+      if (got) out.set(b, got.summary);
+    }
+    return out;
+  }
+
+  async readCustomerIndex(bucket: string): Promise<CustomerIndexNode | null> {
+    const path = this.layout.customerIndex(bucket);
+    const got = await this.zk.getDataOrNull(path);
+    return got ? ((await this.decode('customerIndex', got.data, path)) as unknown as CustomerIndexNode) : null;
+  }
+
+  /** One customer's entry in the index (which slices hold it), or null when the plan does not hold it. */
+  async customerEntry(customer: string | null, plan?: PlanNode | null): Promise<CustomerEntry | null> {
+    const p = plan ?? (await this.readPlan());
+    if (!p) return null;
+    const index = await this.readCustomerIndex(customerBucket(customer, p.customerBuckets));
+    return index?.customers[customerNodeName(customer)] ?? null;
+  }
+
+  /** The whole customer index, by customer node name (one read per bucket). */
+  async customerIndex(): Promise<Map<string, CustomerEntry>> {
+    const out = new Map<string, CustomerEntry>();
+    for (const b of await this.zk.childrenOrEmpty(this.layout.customers)) {
+      const index = await this.readCustomerIndex(b);
+      for (const [cn, e] of Object.entries(index?.customers ?? {})) out.set(cn, e);
+    }
+    return out;
+  }
+
+  /** Every work node (O(slices) reads: for verification, completion and diagnostics, never per claim). */
+  async slices(): Promise<Array<{ address: SliceAddress; node: WorkNode; version: number }>> {
+    const addresses: SliceAddress[] = [];
+    for (const bucket of await this.zk.childrenOrEmpty(this.layout.slices)) {
+      for (const name of await this.zk.childrenOrEmpty(this.layout.sliceBucket(bucket))) addresses.push({ bucket, name });
+    }
+    const out = await pool(addresses, 16, async (a) => {
+      const got = await this.readSlice(a);
+      return got ? { address: a, ...got } : null;
+    });
+    return out.filter((x): x is NonNullable<typeof x> => x !== null).sort((a, b) => a.node.index - b.node.index);
+  }
+
+  /**
+   * Reads and decodes every node of the migration a worker relies on — spec, target record, cutover,
+   * lifecycle, plan, summaries, the customer index, and the work node and claim of every unfinished
+   * slice (finished ones are never touched again) — and throws the first corrupt one
+   * (CorruptNodeError) before the command registers, claims or writes anything.
+   */
+  async validateAll(): Promise<{ slices: number }> {
+    const single = async (kind: NodeKind, path: string) => {
+      const got = await this.zk.getDataOrNull(path);
+      if (got) await this.decode(kind, got.data, path);
+    };
+    await single('spec', this.layout.spec);
+    await single('cutover', this.layout.cutover);
+    await single('target', `${this.layout.base}/target`);
+    await single('lifecycle', this.layout.lifecycle);
+    await this.readPlan();
+    await this.summaries();
+    await this.customerIndex();
+    const open = await this.unfinished();
+    await pool(open, 16, async (a) => {
+      await this.readSlice(a);
+      if (a.claimed) await this.readClaim(a);
+    });
+    return { slices: open.length };
+  }
+}
+
+/** Runs `fn` over `items`, `n` at a time; results in the items' order. */
+export async function pool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }));
+  return out;
 }

@@ -26,12 +26,14 @@ export class CorruptNodeError extends UserError {
 
 /** What an operator can do about a corrupt node of this kind. */
 function repair(kind: NodeKind, path: string): string {
-  const customer = /^(.*\/customers\/[^/]+)\//.exec(path)?.[1];
+  const base = /^(.*)\/(?:slices|customers|summary|plan)(?:\/|$)/.exec(path)?.[1];
   const run = /^(.*\/verify\/[^/]+)/.exec(path)?.[1];
   switch (kind) {
     case 'slice':
     case 'plan':
-      return `restore it from a backup (zkCli.sh set), or delete the customer's nodes (zkCli.sh deleteall ${customer ?? '<customer node>'}) and run \`bluegreen plan\` to plan that customer again (documents already copied are skipped, never overwritten).`;
+    case 'customerIndex':
+    case 'summary':
+      return `restore it from a backup (zkCli.sh set), or plan again: delete the plan (zkCli.sh deleteall ${base ?? '<migration>'}/plan, then /slices, /queue, /summary, /customers) and run \`bluegreen plan\` (documents already copied are skipped, never overwritten).`;
     case 'claim':
     case 'planning':
     case 'worker':
@@ -39,6 +41,7 @@ function repair(kind: NodeKind, path: string): string {
     case 'verifyRun':
     case 'verifyResult':
     case 'verifyClaim':
+    case 'verifyTally':
       return `delete that verification run (zkCli.sh deleteall ${run ?? '<run node>'}) and run \`bluegreen verify-integrity --new\`.`;
     case 'spec':
       return 'restore it from a backup (zkCli.sh set), or plan the migration again under a new name.';
@@ -68,7 +71,7 @@ const bounds = z.discriminatedUnion('kind', [
 const counts = z.object({ read: int(), written: int(), skipped: int(), rejected: int() }).passthrough();
 
 export const workNodeSchema = z.object({
-  customer: z.string().nullable(),
+  customers: z.array(z.string().nullable()).min(1),
   index: int(),
   bounds,
   estimate: finite.nonnegative(),
@@ -88,18 +91,26 @@ export const workNodeSchema = z.object({
 }).passthrough();
 
 export const planNodeSchema = z.object({
-  customer: z.string().nullable(),
+  generation: int(1),
+  customers: int(),
   slices: int(),
+  buckets: int(1).max(4096),
+  customerBuckets: int(1).max(4096),
   estimate: finite.nonnegative(),
-  minTimestamp: time,
-  maxTimestamp: time,
-  noTimestamp: int(),
-  retentionFrom: time,
   plannedAt: stamp,
   plannedBy: z.string(),
   specHash: z.string().min(1),
   summary: z.object({ docs: finite, min: finite, median: finite, max: finite }).passthrough(),
+  top: z.array(z.string().nullable()),
 }).passthrough();
+
+const customerEntry = z.object({
+  first: int(), count: int(), docs: int(), noTimestamp: int(), minTimestamp: time, maxTimestamp: time, retentionFrom: time,
+}).passthrough();
+
+export const customerIndexSchema = z.object({ customers: z.record(customerEntry) }).passthrough();
+
+export const summarySchema = z.object({ done: int(), failed: z.array(int()), counts, lastFinishedAt: nullableStamp.optional() }).passthrough();
 
 export const specNodeSchema = z.object({
   hash: z.string().min(1),
@@ -161,8 +172,11 @@ export const verifyRunSchema = z.object({
   totals: totals.optional(),
 }).passthrough();
 
+const perCustomerDiff = z.object({ missing: int(), extra: int(), different: int(), ids: z.array(z.string()) }).passthrough();
+
 export const verifyResultSchema = z.object({
-  customer: z.string().nullable(),
+  customers: z.array(z.string().nullable()),
+  byCustomer: z.record(perCustomerDiff).optional(),
   index: int(),
   bounds,
   sourceCount: int(), targetCount: int(), missingCount: int(), extraCount: int(), differentCount: int(),
@@ -200,15 +214,18 @@ export const NODE_SCHEMAS = {
   verifyRun: verifyRunSchema,
   verifyResult: verifyResultSchema,
   verifyClaim: verifyClaimSchema,
+  verifyTally: z.object({ checked: z.array(int()), clean: int(), sourceDocs: int(), targetDocs: int(), oldestCheckAt: nullableStamp, finished: z.boolean() }).passthrough(),
   lifecycle: lifecycleSchema,
   planner: planningSchema,
+  customerIndex: customerIndexSchema,
+  summary: summarySchema,
 } as const;
 
 export type NodeKind = keyof typeof NODE_SCHEMAS;
 
 const KIND_LABEL: Record<NodeKind, string> = {
   spec: 'the migration\'s spec node',
-  plan: 'a customer\'s plan node',
+  plan: 'the plan node',
   slice: 'a work node',
   claim: 'a slice claim',
   planning: 'a planning barrier',
@@ -218,19 +235,25 @@ const KIND_LABEL: Record<NodeKind, string> = {
   verifyRun: 'a verification run',
   verifyResult: 'a slice verification result',
   verifyClaim: 'a verification claim',
+  verifyTally: 'a verification tally',
   lifecycle: 'the lifecycle node',
   planner: 'a planner registration',
+  customerIndex: 'a bucket of the customer index',
+  summary: 'a bucket summary of finished slices',
 };
 
 /** The node kind a path of the layout holds (for readers that name a path, not a kind), else null. */
 export function nodeKindOf(path: string): NodeKind | null {
-  if (/\/verify\/[^/]+\/customers\/[^/]+\/results\/[^/]+$/.test(path)) return 'verifyResult';
-  if (/\/verify\/[^/]+\/customers\/[^/]+\/claims\/[^/]+$/.test(path)) return 'verifyClaim';
+  if (/\/verify\/[^/]+\/results\/[^/]+$/.test(path)) return 'verifyResult';
+  if (/\/verify\/[^/]+\/queue\/[^/]+\/[^/]+~claim$/.test(path)) return 'verifyClaim';
+  if (/\/verify\/[^/]+\/tally\/[^/]+$/.test(path)) return 'verifyTally';
   if (/\/verify\/[^/]+$/.test(path)) return 'verifyRun';
-  if (/\/customers\/[^/]+\/slices\/[^/]+$/.test(path)) return 'slice';
-  if (/\/customers\/[^/]+\/claims\/[^/]+$/.test(path)) return 'claim';
-  if (/\/customers\/[^/]+\/plan$/.test(path)) return 'plan';
-  if (/\/customers\/[^/]+\/planning$/.test(path)) return 'planning';
+  if (/\/slices\/[^/]+\/[^/]+$/.test(path)) return 'slice';
+  if (/\/queue\/[^/]+\/[^/]+~claim$/.test(path)) return 'claim';
+  if (/\/customers\/[^/]+$/.test(path)) return 'customerIndex';
+  if (/\/summary\/[^/]+$/.test(path)) return 'summary';
+  if (/\/plan$/.test(path)) return 'plan';
+  if (/\/planning$/.test(path)) return 'planning';
   if (/\/workers\/[^/]+$/.test(path)) return 'worker';
   if (/\/spec$/.test(path)) return 'spec';
   if (/\/cutover$/.test(path)) return 'cutover';

@@ -1,6 +1,9 @@
-/** The persistent work node of one slice, and the plan node of one customer: their shapes and checks. */
+/**
+ * The persistent work node of one slice, the plan node, the per-bucket summary of finished slices and
+ * the customer index: their shapes and checks.
+ */
 import type { z } from 'zod';
-import { planNodeSchema, workNodeSchema } from './nodes';
+import { workNodeSchema } from './nodes';
 
 /** A slice's time range on the timestamp field, half-open [from, to); null = unbounded on that side. */
 export interface TimeRange {
@@ -8,7 +11,10 @@ export interface TimeRange {
   to: number | null;
 }
 
-/** Which documents of a customer a slice holds: a time range, or the documents with no timestamp. */
+/**
+ * Which documents of its customers a slice holds: a time range, the documents with no timestamp, or
+ * all of them (small customers packed together: their whole data, timestamp or not).
+ */
 export type SliceBounds = ({ kind: 'range' } & TimeRange) | { kind: 'no-timestamp' } | { kind: 'all' };
 
 export type SliceStatus = 'todo' | 'done' | 'failed';
@@ -30,8 +36,12 @@ export interface Rejection {
 }
 
 export interface WorkNode {
-  /** The customer value (null: documents with no customer). */
-  customer: string | null;
+  /**
+   * The customers whose documents the slice holds (null: documents with no customer): one for a slice
+   * of a big customer cut by time, several for small customers packed together.
+   */
+  customers: Array<string | null>;
+  /** The slice's number across the migration (its node name). */
   index: number;
   bounds: SliceBounds;
   estimate: number;
@@ -61,27 +71,63 @@ export interface WorkNode {
 }
 
 export interface PlanNode {
-  customer: string | null;
+  /** The plan generation (lifecycle) it was made in. */
+  generation: number;
+  customers: number;
   slices: number;
+  /** Buckets of slices/, queue/ and summary/; of the customer index. */
+  buckets: number;
+  customerBuckets: number;
   estimate: number;
-  minTimestamp: number | null;
-  maxTimestamp: number | null;
-  noTimestamp: number;
-  retentionFrom: number | null;
   plannedAt: number;
   plannedBy: string;
   specHash: string;
   /** Slice estimates: documents in all, smallest, median, largest slice. */
   summary: { docs: number; min: number; median: number; max: number };
+  /** The biggest customers (by documents): the only ones with series of their own in metrics. */
+  top: Array<string | null>;
+}
+
+/** One customer in the index: where its documents are and what planning saw. */
+export interface CustomerEntry {
+  /** Its slices: `first` and the `count` that follow (a customer's slices are numbered together). */
+  first: number;
+  count: number;
+  docs: number;
+  noTimestamp: number;
+  minTimestamp: number | null;
+  maxTimestamp: number | null;
+  retentionFrom: number | null;
+}
+
+/** A bucket of the customer index (immutable once the plan is written). */
+export interface CustomerIndexNode {
+  customers: Record<string, CustomerEntry>;
+}
+
+/**
+ * What the finished slices of one bucket did: written in the same multi that finishes a slice, so
+ * status and the gauges read buckets, not work nodes. `failed` lists the failed slices' numbers.
+ */
+export interface SummaryNode {
+  done: number;
+  failed: number[];
+  counts: SliceCounts;
+  /** The latest finishedAt of its done slices (a verification must have started after it). */
+  lastFinishedAt?: number | null;
 }
 
 export function emptyCounts(): SliceCounts {
   return { read: 0, written: 0, skipped: 0, rejected: 0 };
 }
 
-export function newWorkNode(customer: string | null, index: number, bounds: SliceBounds, estimate: number): WorkNode {
+export function emptySummary(): SummaryNode {
+  return { done: 0, failed: [], counts: emptyCounts() };
+}
+
+export function newWorkNode(customers: Array<string | null>, index: number, bounds: SliceBounds, estimate: number): WorkNode {
   return {
-    customer, index, bounds, estimate,
+    customers, index, bounds, estimate,
     status: 'todo', cursor: null, counts: emptyCounts(),
     attempts: 0, failures: 0, lastError: null, rejections: [], owner: null,
     progressAt: null, startedAt: null, finishedAt: null,
@@ -93,9 +139,6 @@ export function workNodeProblem(v: any): string | null {
   return schemaProblem(workNodeSchema, v);
 }
 
-export function planNodeProblem(v: any): string | null {
-  return schemaProblem(planNodeSchema, v);
-}
 
 function schemaProblem(schema: z.ZodTypeAny, v: unknown): string | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not an object';
@@ -110,4 +153,11 @@ export function describeBounds(b: SliceBounds): string {
   if (b.kind === 'all') return '(all documents)';
   const f = (t: number | null, open: string) => (t === null ? open : new Date(t).toISOString());
   return `[${f(b.from, '-inf')}, ${f(b.to, '+inf')})`;
+}
+
+/** "acme", "acme + 41 more": a slice's customers in a log line or a table cell. */
+export function describeCustomers(customers: Array<string | null>): string {
+  const name = (c: string | null) => (c === null ? '(no customer)' : c === '' ? '(empty)' : c);
+  if (customers.length === 0) return '(none)';
+  return customers.length === 1 ? name(customers[0]) : `${name(customers[0])} + ${customers.length - 1} more`;
 }

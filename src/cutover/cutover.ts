@@ -19,7 +19,7 @@ import { readPrepRecord } from '../prepare/targetPrep';
 import { formatDuration } from '../config/units';
 import { UserError } from '../errors';
 import { log } from '../log';
-import { VerifyStore, oldestCheck } from '../verifier/verifier';
+import { VerifyStore } from '../verifier/verifier';
 import { pointAlias } from './aliases';
 import { NEXT_STEP, transition, type LifecycleEvent, type LifecycleState } from '../lifecycle/machine';
 
@@ -104,26 +104,34 @@ export class Cutover {
     }
   }
 
-  /** Why `--to new` may not go ahead (empty = it may), and the verification run that allows it. */
+  /**
+   * Why `--to new` may not go ahead (empty = it may), and the verification run that allows it. From
+   * the plan, the summaries, the queue and the latest run's results with differences: never every work
+   * node. A customer's own cutover needs its slices done and no difference of its own in the latest run
+   * (in a packed slice, another customer's difference is that customer's, not this one's).
+   */
   async preconditions(customer: string | null | undefined): Promise<{ problems: string[]; verification: string | null }> {
     const problems: string[] = [];
-    let lastFinished = 0;
-    let slices = 0;
     const wanted = customer === undefined ? null : customerNodeName(customer);
-    for (const cn of await this.store.customerNodes()) {
-      if ((wanted === null || cn === wanted) && !(await this.store.readPlan(cn))) problems.push(`customer ${cn} is not planned`);
-    }
-    for (const { cn, n, node } of await this.store.slices(wanted ?? undefined)) {
-      slices++;
-      if (node.status !== 'done') problems.push(`slice ${cn}/${n} is ${node.status}`);
-      lastFinished = Math.max(lastFinished, node.finishedAt ?? 0);
-    }
-    if (slices === 0) {
+    const plan = await this.store.readPlan();
+    const entry = plan && customer !== undefined ? await this.store.customerEntry(customer, plan) : null;
+    const noSlices = !plan || plan.slices === 0 || (customer !== undefined && (!entry || entry.count === 0));
+    if (noSlices) {
       // Nothing to verify and nothing copied: say that, not "differences" (a verification of no slices is neither clean nor dirty).
       problems.push(wanted
         ? `nothing was planned for customer ${customer}: it has no slices (is it part of this migration? \`bluegreen status\` lists the planned customers)`
-        : 'nothing was planned: the migration has no slices (run `bluegreen plan`; a source with no documents has nothing to cut over)');
+        : plan ? 'nothing was planned: the migration has no slices (run `bluegreen plan`; a source with no documents has nothing to cut over)'
+          : 'the migration has no finished plan (run `bluegreen plan`)');
       return { problems, verification: null };
+    }
+    const mine = (n: number) => !entry || (n >= entry.first && n < entry.first + entry.count);
+    let lastFinished = 0;
+    for (const sm of (await this.store.summaries()).values()) {
+      lastFinished = Math.max(lastFinished, sm.lastFinishedAt ?? 0);
+      for (const n of sm.failed) if (mine(n)) problems.push(`slice ${n} is failed`);
+    }
+    for (const a of await this.store.unfinished()) {
+      if (mine(Number(a.name))) problems.push(`slice ${Number(a.name)} is ${a.claimed ? 'in progress' : 'todo'}`);
     }
     const runs = new VerifyStore(this.zk, this.store);
     const ids = await runs.runs();
@@ -131,23 +139,24 @@ export class Cutover {
     for (let i = ids.length - 1; i >= 0 && verification === null; i--) {
       const run = (await runs.readRun(ids[i]))?.run;
       if (!run || run.status === 'running') continue;
-      const results = (await runs.results(run.id)).filter((r) => wanted === null || customerNodeName(r.customer) === wanted);
-      // Every slice clean, and the run itself passed (it also checks the documents outside every slice).
-      const clean = results.length > 0 && results.every((r) => r.clean) && run.status === 'passed';
-      // What counts is the oldest check behind the pass: a slice carried over by --only-failed keeps the
-      // times of the run that really checked it (runStartedAt, checkedAt), so a re-run that re-checks
-      // nothing does not make an old verification fresh.
-      const stale = results.find((r) => !(r.runStartedAt >= lastFinished));
-      const oldest = oldestCheck(results);
-      const age = oldest ? Date.now() - oldest.at : Infinity;
-      const sliceRef = (r: { customer: string | null; index: number; carriedFrom?: string }) =>
-        `slice ${customerNodeName(r.customer)}/${r.index}${r.carriedFrom ? `, carried over from run ${r.carriedFrom}` : ''}`;
-      const full = 'run a full verification (`bluegreen verify-integrity --new`; --only-failed carries clean slices over with their original check time)';
-      if (results.length === 0) problems.push(`the latest verification (${run.id}) checked no slices${wanted ? ` of ${customer}` : ''}: run \`bluegreen verify-integrity --new\``);
+      const results = await runs.results(run.id);
+      const complete = (run.totals?.slices ?? 0) === plan!.slices;
+      const own = wanted === null ? results.filter((r) => !r.clean)
+        : results.filter((r) => mine(r.index) && !r.clean && (r.byCustomer ? Boolean(r.byCustomer[wanted]) : true));
+      const outside = (run.uncovered ?? []).filter((u) => wanted === null || customerNodeName(u.customer) === wanted);
+      // Every slice clean (a customer's: none of its documents differ), and nothing outside the slices.
+      const clean = complete && own.length === 0 && outside.length === 0 && (wanted !== null || run.status === 'passed');
+      // What counts is the oldest check behind the pass: a run with --only-failed carries the check
+      // times of the runs that really checked its clean slices, so a re-run that re-checks nothing
+      // does not make an old verification fresh.
+      const basis = run.carried?.startedAt ?? run.startedAt;
+      const age = Date.now() - (run.oldestCheckAt ?? 0);
+      const full = 'run a full verification (`bluegreen verify-integrity --new`; --only-failed keeps the check times of the slices it carries over)';
+      if (!complete) problems.push(`the latest verification (${run.id}) did not check every slice: run \`bluegreen verify-integrity --new\``);
       else if (!clean) problems.push(`the latest verification (${run.id}) found differences${wanted ? ` for ${customer}` : ''}: repair them and verify again`);
-      else if (stale) problems.push(`the verification behind the latest run (${run.id}) started before the copy finished (${sliceRef(stale)}): ${full}`);
+      else if (!(basis >= lastFinished)) problems.push(`the verification behind the latest run (${run.id}) started before the copy finished (a slice finished at ${new Date(lastFinished).toISOString()}): ${full}`);
       else if (age > this.spec.cutover.maxVerificationAge) {
-        problems.push(`the verification behind the latest run (${run.id}) is too old: its oldest check (${sliceRef(oldest!.result)}) is ${formatDuration(age)} old, more than cutover.maxVerificationAge (${formatDuration(this.spec.cutover.maxVerificationAge)}): ${full}`);
+        problems.push(`the verification behind the latest run (${run.id}) is too old: its oldest check is ${formatDuration(age)} old, more than cutover.maxVerificationAge (${formatDuration(this.spec.cutover.maxVerificationAge)}): ${full}`);
       }
       else verification = run.id;
       break;

@@ -43,9 +43,9 @@ function runCli(args: string[], quiet = false): Promise<number> {
 
 async function sliceNodes(zk: ZkSession, layout: Layout): Promise<WorkNode[]> {
   const out: WorkNode[] = [];
-  for (const c of await zk.childrenOrEmpty(layout.customers)) {
-    for (const n of await zk.childrenOrEmpty(layout.slices(c))) {
-      const got = await zk.getDataOrNull(layout.slice(c, n));
+  for (const bucket of await zk.childrenOrEmpty(layout.slices)) {
+    for (const name of await zk.childrenOrEmpty(layout.sliceBucket(bucket))) {
+      const got = await zk.getDataOrNull(layout.slice({ bucket, name }));
       if (got) out.push(JSON.parse(got.data.toString()));
     }
   }
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     const rows = [];
     for (const p of DEMO_CUSTOMERS) {
       const q = p.name === null ? '*:* -customer:[* TO *]' : `customer:"${p.name}"`;
-      const mine = nodes.filter((n) => n.customer === p.name);
+      const mine = nodes.filter((n) => n.customers.includes(p.name));
       rows.push([p.name ?? '(no customer)', await legacy.count(COLLECTION, q), await next.count(COLLECTION, q), mine.length,
         mine.reduce((s, n) => s + n.counts.written, 0), mine.reduce((s, n) => s + n.counts.skipped, 0)]);
     }

@@ -3,8 +3,8 @@
  * the spec (no secrets), every plan, work node and claim, live workers, verification runs, the read
  * flag. On demand (seed 003): as detailed as needed, no cost when nobody asks.
  */
-import { publicSpec, specHash, type Spec } from '../config/spec';
 import { customerFromNodeName } from '../coordination/layout';
+import { publicSpec, specHash, type Spec } from '../config/spec';
 import { MigrationStore } from '../coordination/migration';
 import type { ZkSession } from '../coordination/zk';
 import { Cutover } from '../cutover/cutover';
@@ -21,22 +21,24 @@ const parse = (b: Buffer | undefined): unknown => {
   }
 };
 
+/** Work nodes included in a bundle, at most. */
+const DIAGNOSTIC_SLICES = 10_000;
+
 export async function diagnostics(spec: Spec, zk: ZkSession, backends: Record<string, string>): Promise<object> {
   const store = new MigrationStore(zk, spec);
   const layout = store.layout;
+  // Every work node up to a cap (a bundle to attach to a ticket, not a scan per request), then the
+  // claims of the unfinished ones and the planner's nodes.
+  const all = await store.slices();
+  const slices: Record<string, unknown> = {};
+  for (const s of all.slice(0, DIAGNOSTIC_SLICES)) slices[s.address.name] = s.node;
+  const claims: Record<string, unknown> = {};
+  for (const a of await store.unfinished()) if (a.claimed) claims[a.name] = parse((await zk.getDataOrNull(layout.claim(a)))?.data);
   const customers: Record<string, unknown> = {};
-  for (const cn of await store.customerNodes()) {
-    const slices: Record<string, unknown> = {};
-    for (const n of await store.sliceNames(cn)) slices[n] = parse((await zk.getDataOrNull(layout.slice(cn, n)))?.data);
-    const claims: Record<string, unknown> = {};
-    for (const n of await zk.childrenOrEmpty(layout.claims(cn))) claims[n] = parse((await zk.getDataOrNull(layout.claim(cn, n)))?.data);
-    customers[cn] = {
-      customer: customerFromNodeName(cn),
-      planning: parse((await zk.getDataOrNull(layout.planning(cn)))?.data),
-      plan: parse((await zk.getDataOrNull(layout.plan(cn)))?.data),
-      slices, claims,
-    };
-  }
+  let customerCount = 0;
+  for (const [cn, e] of await store.customerIndex()) if (customerCount++ < DIAGNOSTIC_SLICES) customers[customerFromNodeName(cn) ?? '(no customer)'] = e;
+  const summaries: Record<string, unknown> = {};
+  for (const [b, sm] of await store.summaries()) summaries[b] = sm;
   const runs = new VerifyStore(zk, store);
   const verification = [];
   for (const id of await runs.runs()) {
@@ -57,7 +59,11 @@ export async function diagnostics(spec: Spec, zk: ZkSession, backends: Record<st
     backends,
     summary: { totals: status.totals, docsPerSecond: status.docsPerSecond, etaMs: status.etaMs, stuck: status.stuck, failed: status.failed },
     workers: status.workers,
-    customers,
+    plan: parse((await zk.getDataOrNull(layout.plan))?.data),
+    planning: parse((await zk.getDataOrNull(layout.planning))?.data),
+    slices, slicesTruncated: all.length > DIAGNOSTIC_SLICES ? `${all.length - DIAGNOSTIC_SLICES} more slices not included` : undefined,
+    claims, summaries,
+    customers, customersTruncated: customerCount > DIAGNOSTIC_SLICES ? `${customerCount - DIAGNOSTIC_SLICES} more customers not included` : undefined,
     verification,
     cutover: (await new Cutover(spec, zk).read()).state,
     targetPreparation: parse((await zk.getDataOrNull(`${layout.base}/target`))?.data),

@@ -8,12 +8,9 @@
  */
 import type { SliceBounds } from '../coordination/workNode';
 
-export interface Bucket {
-  /** Half-open [from, to) in ms since the epoch. */
-  from: number;
-  to: number;
-  count: number;
-}
+import type { Bucket, CustomerShape } from '../backends/types';
+
+export type { Bucket, CustomerShape };
 
 /** Counts of documents in `buckets` equal-width buckets over [from, to). */
 export type Histogram = (from: number, to: number, buckets: number) => Promise<Bucket[]>;
@@ -95,12 +92,6 @@ export function assertTiles(buckets: Bucket[], from: number, to: number): void {
   }
 }
 
-export interface CustomerShape {
-  total: number;
-  noTimestamp: number;
-  minTs: number | null;
-  maxTs: number | null;
-}
 
 /**
  * Plans one customer. With a retention start inside the data, the window before it is one bucket
@@ -138,4 +129,40 @@ export function inSlice(bounds: SliceBounds, t: number | null): boolean {
   if (bounds.kind === 'all') return true;
   if (t === null) return false;
   return (bounds.from === null || t >= bounds.from) && (bounds.to === null || t < bounds.to);
+}
+
+export interface PackOptions {
+  targetDocs: number;
+  /** Most customers in one packed slice (its work node lists them). */
+  maxCustomers: number;
+  /** Most bytes of customer names in one packed slice (ZooKeeper node size). */
+  maxNameBytes: number;
+}
+
+/**
+ * Packs small customers (in the order given) into groups of about `targetDocs` documents: a group
+ * closes when the next customer would push it past the target, or past the caps. A customer with
+ * more than the target alone is a group of its own. Customers without documents are in no group.
+ * Every customer with documents is in exactly one group, groups keep the order given.
+ */
+export function packCustomers<T extends { customer: string | null; total: number }>(customers: T[], opts: PackOptions): T[][] {
+  const groups: T[][] = [];
+  let pack: T[] = [];
+  let docs = 0;
+  let bytes = 0;
+  for (const c of customers) {
+    if (c.total <= 0) continue;
+    const size = Buffer.byteLength(c.customer ?? '') + 8;
+    if (pack.length && (docs + c.total > opts.targetDocs || pack.length >= opts.maxCustomers || bytes + size > opts.maxNameBytes)) {
+      groups.push(pack);
+      pack = [];
+      docs = 0;
+      bytes = 0;
+    }
+    pack.push(c);
+    docs += c.total;
+    bytes += size;
+  }
+  if (pack.length) groups.push(pack);
+  return groups;
 }

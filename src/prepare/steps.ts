@@ -13,11 +13,9 @@ export type PrepState = 'creating' | 'created' | 'tuning' | 'tuned' | 'restoring
 
 export const PREP_STATES: readonly PrepState[] = ['creating', 'created', 'tuning', 'tuned', 'restoring', 'restored'];
 
-/** The two index settings bulk loading changes; null = not set on the index (its default applies). */
-export interface BulkSettings {
-  refresh_interval: string | null;
-  number_of_replicas: string | null;
-}
+import type { BulkSettings } from '../backends/types';
+
+export type { BulkSettings };
 
 /** During the copy: no refreshes, no replicas to write twice (seed 004). */
 export const BULK_LOAD: BulkSettings = { refresh_interval: '-1', number_of_replicas: '0' };

@@ -8,10 +8,10 @@
  * either finds nothing left to do or redoes an idempotent step.
  */
 import { openBackend } from '../backends';
-import type { Backend } from '../backends/types';
+import type { Backend, IndexPreparer } from '../backends/types';
 import type { Spec } from '../config/spec';
 import { Layout } from '../coordination/layout';
-import { assertNotSourceIndices, assertTargetIsNotSource } from '../config/identity';
+import { assertNotSourceIndices, assertTargetIsNotSource } from '../backends/identity';
 import { CorruptNodeError, decodeNode } from '../coordination/nodes';
 import { ZkSession, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
 import { UserError, describeError } from '../errors';
@@ -21,15 +21,7 @@ import { advance, bulkLoadFor, initialRecord, nextAction, prepRecordProblem, typ
 
 export type { BulkSettings, PrepRecord } from './steps';
 
-/** What a target must do for preparation. Each call is idempotent (it may be repeated after a crash). */
-export interface IndexPreparer {
-  indexExists(): Promise<boolean>;
-  /** Creates the index from the endpoint's prepare files; succeeds if it exists already. */
-  createIndex(): Promise<void>;
-  /** refresh_interval and number_of_replicas of every concrete index behind the name. */
-  readBulkSettings(): Promise<Record<string, BulkSettings>>;
-  applyBulkSettings(values: Record<string, BulkSettings>): Promise<void>;
-}
+export type { IndexPreparer };
 
 export function isIndexPreparer(b: unknown): b is IndexPreparer {
   const p = b as Partial<IndexPreparer>;

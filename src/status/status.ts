@@ -5,11 +5,10 @@
  */
 import type { Spec } from '../config/spec';
 import { formatDuration } from '../config/units';
-import { Layout, customerFromNodeName, customerNodeName, sliceNodeName } from '../coordination/layout';
-import { MigrationStore } from '../coordination/migration';
-import type { WorkNode } from '../coordination/workNode';
-import { describeBounds } from '../coordination/workNode';
-import { MultiError, ZK_CODES, ZkSession, encodeJson } from '../coordination/zk';
+import { Layout, customerFromNodeName } from '../coordination/layout';
+import { MigrationStore, pool } from '../coordination/migration';
+import { describeBounds, describeCustomers, emptySummary, type SummaryNode, type WorkNode } from '../coordination/workNode';
+import { MultiError, ZK_CODES, ZkSession, encodeJson, type MultiOp } from '../coordination/zk';
 import { UserError } from '../errors';
 import { Cutover, type CutoverState } from '../cutover/cutover';
 import { VerifyStore, type VerifyRun } from '../verifier/verifier';
@@ -18,12 +17,14 @@ import { NEXT_STEP, type Lifecycle } from '../lifecycle/machine';
 export interface CustomerStatus {
   customer: string | null;
   slices: { todo: number; inProgress: number; done: number; failed: number; total: number };
-  docs: { estimate: number; read: number; written: number; skipped: number; rejected: number };
+  /** Documents as planned, and those in finished slices (a packed slice counts the customer's own). */
+  docs: { estimate: number; finished: number };
 }
 
 export interface SliceRef {
-  customer: string | null;
+  /** The slice's number (`release --slice <n>`). */
   slice: number;
+  customers: Array<string | null>;
   bounds: string;
   owner: string | null;
   cursor: string | null;
@@ -47,8 +48,10 @@ export interface WorkerStatus {
 export interface MigrationStatus {
   migration: string;
   planned: boolean;
+  /** Customers in the plan; `customers` lists them all, or with --top the ones with most work left. */
+  customerCount: number;
   customers: CustomerStatus[];
-  totals: CustomerStatus['docs'] & { slices: CustomerStatus['slices'] };
+  totals: { estimate: number; read: number; written: number; skipped: number; rejected: number; slices: CustomerStatus['slices'] };
   docsPerSecond: number;
   etaMs: number | null;
   workers: WorkerStatus[];
@@ -62,62 +65,88 @@ export interface MigrationStatus {
   at: number;
 }
 
-export async function collectStatus(spec: Spec, zk: ZkSession): Promise<MigrationStatus> {
+/** Failed slices read in full for the report (the count is always exact). */
+const FAILED_SHOWN = 50;
+
+/**
+ * The migration's progress from summaries, not work nodes: one read per bucket summary and customer
+ * index bucket, one listing per queue bucket, and the work nodes of the slices in progress (as many as
+ * lanes at work) — whatever the number of customers and finished slices. `top`: list only the
+ * customers with the most work left (the count stays exact).
+ */
+export async function collectStatus(spec: Spec, zk: ZkSession, opts: { top?: number; customers?: boolean } = {}): Promise<MigrationStatus> {
   const store = new MigrationStore(zk, spec);
   const planned = (await store.readSpecNode()) !== null;
   const now = Date.now();
-  const customers: CustomerStatus[] = [];
+  const plan = await store.readPlan();
+  const summaries = await store.summaries();
+  const open = await store.unfinished();
+  const totals: MigrationStatus['totals'] = { estimate: plan?.estimate ?? 0, read: 0, written: 0, skipped: 0, rejected: 0, slices: { todo: 0, inProgress: 0, done: 0, failed: 0, total: plan?.slices ?? 0 } };
+  const failedIds: number[] = [];
+  for (const sm of summaries.values()) {
+    totals.slices.done += sm.done;
+    totals.slices.failed += sm.failed.length;
+    failedIds.push(...sm.failed);
+    for (const k of ['read', 'written', 'skipped', 'rejected'] as const) totals[k] += sm.counts[k];
+  }
+  const claimedIds = new Set<number>();
+  const todoIds = new Set<number>();
   const inProgress: SliceRef[] = [];
+  await pool(open, 16, async (a) => {
+    if (!a.claimed) {
+      todoIds.add(Number(a.name));
+      return;
+    }
+    claimedIds.add(Number(a.name));
+    const [got, claim] = await Promise.all([store.readSlice(a), store.readClaim(a)]);
+    if (!got) return;
+    for (const k of ['read', 'written', 'skipped', 'rejected'] as const) totals[k] += got.node.counts[k];
+    inProgress.push(ref(got.node, now, claim ? claim.claim.since : now));
+  });
+  // Not yet claimed: what they read before (a resumed slice) is in their work nodes, not read here.
+  totals.slices.todo = todoIds.size;
+  totals.slices.inProgress = claimedIds.size;
+  const failedSet = new Set(failedIds);
   const failed: SliceRef[] = [];
-  for (const cn of await store.customerNodes()) {
-    const claims = await store.claimNames(cn);
+  if (plan) {
+    for (const n of failedIds.sort((a, b) => a - b).slice(0, FAILED_SHOWN)) {
+      const got = await store.readSlice(MigrationStore.address(n, plan.buckets));
+      if (got) failed.push(ref(got.node, now));
+    }
+  }
+  const customers: CustomerStatus[] = [];
+  const index = opts.customers === false ? new Map() : await store.customerIndex();
+  for (const [cn, e] of index) {
     const cs: CustomerStatus = {
       customer: customerFromNodeName(cn),
-      slices: { todo: 0, inProgress: 0, done: 0, failed: 0, total: 0 },
-      docs: { estimate: 0, read: 0, written: 0, skipped: 0, rejected: 0 },
+      slices: { todo: 0, inProgress: 0, done: 0, failed: 0, total: e.count },
+      docs: { estimate: e.docs, finished: 0 },
     };
-    for (const n of await store.sliceNames(cn)) {
-      const got = await store.readSlice(cn, n);
-      if (!got) continue;
-      const w = got.node;
-      cs.slices.total++;
-      cs.docs.estimate += w.estimate;
-      cs.docs.read += w.counts.read;
-      cs.docs.written += w.counts.written;
-      cs.docs.skipped += w.counts.skipped;
-      cs.docs.rejected += w.counts.rejected;
-      if (w.status === 'done') cs.slices.done++;
-      else if (w.status === 'failed') {
-        cs.slices.failed++;
-        failed.push(ref(w, now));
-      } else if (claims.has(n)) {
-        cs.slices.inProgress++;
-        const claim = await store.readClaim(cn, n);
-        const since = claim ? claim.claim.since : now;
-        inProgress.push(ref(w, now, since));
-      } else cs.slices.todo++;
+    for (let n = e.first; n < e.first + e.count; n++) {
+      if (claimedIds.has(n)) cs.slices.inProgress++;
+      else if (todoIds.has(n)) cs.slices.todo++;
+      else if (failedSet.has(n)) cs.slices.failed++;
+      else cs.slices.done++;
     }
+    cs.docs.finished = e.count === 0 ? 0 : Math.round(e.docs * (cs.slices.done / e.count));
     customers.push(cs);
   }
+  const customerCount = opts.customers === false ? plan?.customers ?? 0 : customers.length;
+  const byName = (a: CustomerStatus, b: CustomerStatus) => String(a.customer).localeCompare(String(b.customer));
+  const shown = opts.top !== undefined
+    ? customers.sort((a, b) => (b.docs.estimate - b.docs.finished) - (a.docs.estimate - a.docs.finished) || byName(a, b)).slice(0, opts.top)
+    : customers.sort(byName);
   const workers: WorkerStatus[] = [];
   for (const id of await zk.childrenOrEmpty(store.layout.workers)) {
     const got = await zk.getDataOrNull(store.layout.worker(id));
     if (got) workers.push((await store.decode('worker', got.data, store.layout.worker(id))) as WorkerStatus);
   }
-  const totals = customers.reduce((t, c) => ({
-    estimate: t.estimate + c.docs.estimate, read: t.read + c.docs.read, written: t.written + c.docs.written,
-    skipped: t.skipped + c.docs.skipped, rejected: t.rejected + c.docs.rejected,
-    slices: {
-      todo: t.slices.todo + c.slices.todo, inProgress: t.slices.inProgress + c.slices.inProgress, done: t.slices.done + c.slices.done,
-      failed: t.slices.failed + c.slices.failed, total: t.slices.total + c.slices.total,
-    },
-  }), { estimate: 0, read: 0, written: 0, skipped: 0, rejected: 0, slices: { todo: 0, inProgress: 0, done: 0, failed: 0, total: 0 } });
   const docsPerSecond = workers.reduce((s, w) => s + (w.docsPerSecond ?? 0), 0);
   const remaining = Math.max(0, totals.estimate - totals.read);
   return {
-    migration: spec.migration, planned, customers: customers.sort((a, b) => String(a.customer).localeCompare(String(b.customer))),
+    migration: spec.migration, planned, customerCount, customers: shown,
     totals, docsPerSecond, etaMs: remaining === 0 ? 0 : docsPerSecond > 0 ? (remaining / docsPerSecond) * 1000 : null,
-    workers, inProgress, stuck: inProgress.filter((s) => s.idleMs > spec.status.stuckAfter), failed,
+    workers, inProgress: inProgress.sort((a, b) => a.slice - b.slice), stuck: inProgress.filter((s) => s.idleMs > spec.status.stuckAfter), failed,
     verification: await new VerifyStore(zk, store).latest(),
     cutover: (await new Cutover(spec, zk).read()).state,
     lifecycle: (await store.readLifecycle())?.lifecycle ?? null,
@@ -135,7 +164,7 @@ export function neverPlanned(spec: Spec): UserError {
 function ref(w: WorkNode, now: number, claimedSince?: number): SliceRef {
   const last = Math.max(w.progressAt ?? 0, claimedSince ?? 0);
   return {
-    customer: w.customer, slice: w.index, bounds: describeBounds(w.bounds), owner: w.owner, cursor: w.cursor,
+    slice: w.index, customers: w.customers, bounds: describeBounds(w.bounds), owner: w.owner, cursor: w.cursor,
     read: w.counts.read, estimate: w.estimate, idleMs: last ? now - last : 0, lastError: w.lastError,
   };
 }
@@ -162,22 +191,23 @@ export function renderStatus(s: MigrationStatus): string {
   }
   const t = s.totals;
   out.push(`${bar(t.read, t.estimate)}  ${t.read}/${t.estimate} documents, slices ${t.slices.done}/${t.slices.total} done, ${t.slices.inProgress} in progress, ${t.slices.failed} failed`);
-  out.push(`rate ${Math.round(s.docsPerSecond)} docs/s, ETA ${s.etaMs === null ? 'unknown (no live worker)' : formatDuration(s.etaMs)}; copied ${t.written}, skipped (live write won) ${t.skipped}, rejected ${t.rejected}`);
+  out.push(`${s.customerCount} customers; rate ${Math.round(s.docsPerSecond)} docs/s, ETA ${s.etaMs === null ? 'unknown (no live worker)' : formatDuration(s.etaMs)}; copied ${t.written}, skipped (live write won) ${t.skipped}, rejected ${t.rejected}`);
   out.push('');
-  const head = ['customer', 'progress', 'todo', 'running', 'done', 'failed', 'copied', 'skipped', 'rejected'];
-  const rows = s.customers.map((c) => [c.customer ?? '(no customer)', bar(c.docs.read, c.docs.estimate, 12), c.slices.todo, c.slices.inProgress, c.slices.done, c.slices.failed, c.docs.written, c.docs.skipped, c.docs.rejected].map(String));
+  const head = ['customer', 'progress', 'todo', 'running', 'done', 'failed', 'documents'];
+  const rows = s.customers.map((c) => [c.customer ?? '(no customer)', bar(c.docs.finished, c.docs.estimate, 12), c.slices.todo, c.slices.inProgress, c.slices.done, c.slices.failed, c.docs.estimate].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
   out.push(line(head), ...rows.map(line));
+  if (s.customers.length < s.customerCount) out.push(`… and ${s.customerCount - s.customers.length} more customers (the ${s.customers.length} with most work left are shown; --all lists every one)`);
   out.push('', `workers: ${s.workers.length} live`);
   for (const wk of s.workers) out.push(`  ${wk.id}  ${Math.round(wk.docsPerSecond)} docs/s  holds ${wk.slices.length ? wk.slices.map((p) => p.split('/').slice(-3).join('/')).join(', ') : 'nothing'}`);
   if (s.stuck.length) {
-    out.push('', `STUCK: ${s.stuck.length} claimed slice(s) without cursor progress — release with: bluegreen release --spec <file> --slice <customer>/<n>`);
-    for (const x of s.stuck) out.push(`  ${x.customer ?? '(no customer)'}/${x.slice}  ${x.bounds}  idle ${formatDuration(x.idleMs)}  owner ${x.owner}  read ${x.read}/${x.estimate}`);
+    out.push('', `STUCK: ${s.stuck.length} claimed slice(s) without cursor progress — release with: bluegreen release --spec <file> --slice <n>`);
+    for (const x of s.stuck) out.push(`  slice ${x.slice}  ${describeCustomers(x.customers)}  ${x.bounds}  idle ${formatDuration(x.idleMs)}  owner ${x.owner}  read ${x.read}/${x.estimate}`);
   }
   if (s.failed.length) {
-    out.push('', `FAILED: ${s.failed.length} slice(s) — after fixing the cause: bluegreen release --spec <file> --slice <customer>/<n> --retry`);
-    for (const x of s.failed) out.push(`  ${x.customer ?? '(no customer)'}/${x.slice}  ${x.bounds}  ${x.lastError ?? ''}`);
+    out.push('', `FAILED: ${s.totals.slices.failed} slice(s) — after fixing the cause: bluegreen release --spec <file> --slice <n> --retry`);
+    for (const x of s.failed) out.push(`  slice ${x.slice}  ${describeCustomers(x.customers)}  ${x.bounds}  ${x.lastError ?? ''}`);
   }
   const v = s.verification;
   out.push('', v ? `verification ${v.id}: ${v.status}${v.totals ? ` (${v.totals.clean}/${v.totals.slices} slices clean; missing ${v.totals.missing}, extra ${v.totals.extra}, different ${v.totals.different})` : ''}` : 'verification: none yet');
@@ -190,23 +220,26 @@ export function renderStatus(s: MigrationStatus): string {
 
 /**
  * Takes a slice from its worker: removes the claim and bumps the work node in one multi, so the old
- * holder is fenced at its next checkpoint, and the slice resumes from its checkpoint elsewhere.
+ * holder is fenced at its next checkpoint, and the slice resumes from its checkpoint elsewhere. With
+ * --retry a failed slice goes back in the queue (and out of its bucket's failed list) in the same multi.
  */
 export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string, opts: { retry?: boolean } = {}): Promise<string> {
-  const m = /^(.*)\/(\d+)$/.exec(ref);
-  if (!m) throw new UserError(`--slice "${ref}" is not <customer>/<slice number>.`, 'Copy it from the STUCK list of `bluegreen status` (use _none for no customer).');
+  // "<n>", or "<anything>/<n>" as older notes wrote it: the number names the slice.
+  const m = /^(?:(.*)\/)?(\d+)$/.exec(ref.trim());
+  if (!m) throw new UserError(`--slice "${ref}" is not a slice number.`, 'Copy it from the STUCK or FAILED list of `bluegreen status` (e.g. --slice 42).');
   const store = new MigrationStore(zk, spec);
-  const cn = m[1] === '_none' || m[1] === '(no customer)' ? '_none' : customerNodeName(m[1]);
-  const n = sliceNodeName(Number(m[2]));
-  const path = store.layout.slice(cn, n);
-  const got = await store.readSlice(cn, n);
-  if (!got) throw new UserError(`There is no slice ${ref} (${path}).`, 'Check the customer and slice number in `bluegreen status`.');
+  const plan = await store.readPlan();
+  if (!plan) throw new UserError(`Migration "${spec.migration}" has no finished plan, so it has no slice ${ref}.`, 'Run `bluegreen plan --spec <file>` first; `bluegreen status` lists the slices.');
+  const index = Number(m[2]);
+  const a = MigrationStore.address(index, plan.buckets);
+  const path = store.layout.slice(a);
+  const got = index < plan.slices ? await store.readSlice(a) : null;
+  if (!got) throw new UserError(`There is no slice ${index} (the plan has slices 0 to ${plan.slices - 1}).`, 'Check the slice number in `bluegreen status`.');
   const { node } = got;
-  const claimPath = store.layout.claim(cn, n);
-  const claim = await store.readClaim(cn, n);
-  if (node.status === 'done') throw new UserError(`Slice ${ref} is done; there is nothing to release.`, 'To copy it again, plan a new migration; verify-integrity --repair fixes single documents.');
+  const claim = await store.readClaim(a);
+  if (node.status === 'done') throw new UserError(`Slice ${index} is done; there is nothing to release.`, 'To copy it again, plan a new migration; verify-integrity --repair fixes single documents.');
   if (node.status === 'failed' && !opts.retry) {
-    throw new UserError(`Slice ${ref} has failed (${node.lastError ?? 'no error recorded'}).`, `Fix the cause, then \`bluegreen release --slice ${ref} --retry\` to put it back in the queue; it resumes from its checkpoint.`);
+    throw new UserError(`Slice ${index} has failed (${node.lastError ?? 'no error recorded'}).`, `Fix the cause, then \`bluegreen release --slice ${index} --retry\` to put it back in the queue; it resumes from its checkpoint.`);
   }
   const next: WorkNode = {
     ...node, owner: null,
@@ -214,18 +247,33 @@ export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string, opts:
     lastError: node.status === 'failed' ? `retried by operator after: ${node.lastError}` : `released by operator (was ${node.owner})`,
   };
   // One multi: the claim goes and the work node's version moves, so the old holder is fenced.
-  const ops: Parameters<ZkSession['multi']>[0] = [{ op: 'set', path, data: encodeJson(next), version: got.version }];
-  if (claim) ops.unshift({ op: 'remove', path: claimPath, version: claim.version });
+  const ops: MultiOp[] = [{ op: 'set', path, data: encodeJson(next), version: got.version }];
+  if (claim) ops.unshift({ op: 'remove', path: store.layout.claim(a), version: claim.version });
+  if (node.status === 'failed') {
+    // Back in the queue, and out of the summary (its counts come back when it finishes again).
+    const sum = await store.readSummary(a.bucket);
+    const before = sum?.summary ?? emptySummary();
+    const c = node.counts;
+    const after: SummaryNode = {
+      ...before, failed: before.failed.filter((x) => x !== index),
+      counts: { read: before.counts.read - c.read, written: before.counts.written - c.written, skipped: before.counts.skipped - c.skipped, rejected: before.counts.rejected - c.rejected },
+    };
+    await zk.mkdirp(store.layout.queueBucket(a.bucket));
+    ops.push({ op: 'create', path: store.layout.queued(a) });
+    ops.push(sum ? { op: 'set', path: store.layout.summary(a.bucket), data: encodeJson(after), version: sum.version } : { op: 'create', path: store.layout.summary(a.bucket), data: encodeJson(after) });
+  }
   try {
     await zk.multi(ops);
   } catch (e) {
     // Only a version or existence conflict means the slice moved meanwhile; NO_AUTH and the rest are
     // what they are (the CLI names wrong credentials). A multi is atomic: nothing was written.
-    if (e instanceof MultiError && (e.code === ZK_CODES.BAD_VERSION || e.code === ZK_CODES.NO_NODE)) {
-      throw new UserError(`Slice ${ref} changed while it was being released (${e.message}); nothing was written.`, 'Look at `bluegreen status` again and retry if it is still stuck.');
+    if (e instanceof MultiError && (e.code === ZK_CODES.BAD_VERSION || e.code === ZK_CODES.NO_NODE || e.code === ZK_CODES.NODE_EXISTS)) {
+      throw new UserError(`Slice ${index} changed while it was being released (${e.message}); nothing was written.`, 'Look at `bluegreen status` again and retry if it is still stuck.');
     }
     throw e;
   }
-  if (node.status === 'failed') return `${ref} is back in the queue (failures reset); it resumes from its checkpoint`;
-  return claim ? `released ${ref} (was held by ${node.owner}); it resumes from its checkpoint` : `${ref} was not claimed; its owner field was cleared`;
+  // Idle --follow workers watch the queue node: wake them.
+  await zk.setData(store.layout.queue, Buffer.from(String(Date.now())), -1).catch(() => undefined);
+  if (node.status === 'failed') return `slice ${index} is back in the queue (failures reset); it resumes from its checkpoint`;
+  return claim ? `released slice ${index} (was held by ${node.owner}); it resumes from its checkpoint` : `slice ${index} was not claimed; its owner field was cleared`;
 }

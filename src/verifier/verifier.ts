@@ -4,20 +4,23 @@
  * clusters at different moments, and commits make documents visible later), report only persistent
  * ones, and optionally repair them without ever touching a document the live flow wrote since.
  *
- * Runs live in ZooKeeper (<migration>/verify/<run>): per-slice results are persistent, per-slice
- * claims ephemeral, so verifiers share the slices the way workers do and a killed one is resumed.
+ * Runs live in ZooKeeper (<migration>/verify/<run>), sized by buckets, not slices: verifiers claim a
+ * bucket of slices at a time (ephemeral), check its slices and checkpoint the bucket's tally after
+ * each one, so a killed verifier is resumed and several share the work. Only slices with differences
+ * keep a result node; clean ones are counted in the tallies. Old runs are pruned (verify.keepRuns).
+ * A slice's re-check after the grace period does not hold a lane: others are read meanwhile.
  */
 import type { Backend, SourceDoc, VersionedDoc } from '../backends/types';
 import type { Spec } from '../config/spec';
 
-import { customerNodeName } from '../coordination/layout';
+import { customerNodeName, sliceBucket, sliceNodeName } from '../coordination/layout';
 import { MigrationStore } from '../coordination/migration';
-import type { SliceBounds, WorkNode } from '../coordination/workNode';
-import { CreateMode, ZkSession, decodeJson, encodeJson, isBadVersion, isNoNode, isNodeExists } from '../coordination/zk';
+import type { PlanNode, SliceBounds, WorkNode } from '../coordination/workNode';
+import { CreateMode, ZkSession, encodeJson, isBadVersion, isNoNode, isNodeExists } from '../coordination/zk';
 import { UserError } from '../errors';
 import { log } from '../log';
 import { requestRetry, sleep, withBackoff } from '../retry';
-import { processId } from '../util';
+import { processId, shuffle } from '../util';
 import { NEXT_STEP } from '../lifecycle/machine';
 import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
 
@@ -34,10 +37,21 @@ interface Persistent {
   /** The target document's version token at the re-check (absent: not in the target). */
   targetVersion?: string;
   routing?: string;
+  /** Whose document it is (its customer field): a packed slice reports each customer. */
+  customer: string | null;
+}
+
+/** Differences of one customer inside a slice (a packed slice reports each of its customers). */
+export interface CustomerDiff {
+  missing: number;
+  extra: number;
+  different: number;
+  /** The first ids (all kinds), so an operator can look. */
+  ids: string[];
 }
 
 export interface SliceVerification {
-  customer: string | null;
+  customers: Array<string | null>;
   index: number;
   bounds: SliceBounds;
   sourceCount: number;
@@ -52,25 +66,44 @@ export interface SliceVerification {
   missing: string[];
   extra: string[];
   different: string[];
+  /** Persistent differences by customer node name (the customer field of the documents involved). */
+  byCustomer?: Record<string, CustomerDiff>;
   repaired?: { created: number; replaced: number; deleted: number; conflicts: number };
   clean: boolean;
-  /** When the run that checked this slice started (a carried result keeps its original run's). */
+  /** When the run that checked this slice started. */
   runStartedAt: number;
   checkedAt: number;
   by: string;
-  carriedFrom?: string;
+}
+
+/** A bucket of a run: which of its slices are checked, and what the clean ones held. The bucket's checkpoint. */
+export interface BucketTally {
+  /** Slice numbers checked so far (clean or not). */
+  checked: number[];
+  clean: number;
+  sourceDocs: number;
+  targetDocs: number;
+  /** The earliest check in the bucket (ms): the cutover judges a run by its oldest check. */
+  oldestCheckAt: number | null;
+  finished: boolean;
 }
 
 export interface VerifyRun {
   id: string;
   startedAt: number;
   startedBy: string;
-  /** 'all', or the run whose unclean slices this run re-checks (clean ones are carried over). */
+  /** 'all', or the run whose unclean slices this run re-checks (its clean ones count as they were). */
   scope: 'all' | { failedOf: string };
+  /** With --only-failed: the slices re-checked (the parent's unclean ones). */
+  slices?: number[];
+  /** With --only-failed: what the parent's clean slices contribute (their check times included). */
+  carried?: { clean: number; oldestCheckAt: number | null; startedAt: number };
   repair: boolean;
   status: 'running' | 'passed' | 'failed';
   finishedAt?: number;
   totals?: { slices: number; clean: number; missing: number; extra: number; different: number; unstable: number; repaired: number };
+  /** The oldest check behind the run (carried ones included), once finished. */
+  oldestCheckAt?: number | null;
   /**
    * Customers that hold documents but no plan, where source and target disagree on their count: their
    * documents are in no slice, so no slice check could see them (a document planted in the target, a
@@ -88,26 +121,26 @@ export interface VerifyOptions {
 
 export interface VerifyReport {
   run: VerifyRun;
+  /** The slices with differences (clean ones are only counted). */
   results: SliceVerification[];
 }
 
+/** The most slices an --only-failed run re-checks (its list lives in the run node). */
+const MAX_ONLY_FAILED = 50_000;
+
 /**
- * The oldest check behind a set of results: when its slice was really compared. A result carried over
- * by `--only-failed` keeps the times of the run that checked it (`carriedFrom`), so a run that re-checks
- * nothing is exactly as old as its parent. Null when there are no results.
+ * The oldest check behind a run: the earliest check of its buckets, and of the slices it carries over
+ * from the run it re-checks (they keep their own times). A run is as old as its oldest check: a re-run
+ * that re-checks nothing is exactly as old as its parent. A carried part without a time counts as the
+ * oldest possible (0). Null when nothing was checked.
  */
-export function oldestCheck(results: SliceVerification[]): { at: number; result: SliceVerification } | null {
-  let oldest: { at: number; result: SliceVerification } | null = null;
-  for (const r of results) {
-    // A result without usable times is as old as can be (it proves nothing about freshness).
-    const at = Number.isFinite(r.checkedAt) ? r.checkedAt : Number.isFinite(r.runStartedAt) ? r.runStartedAt : 0;
-    if (!oldest || at < oldest.at) oldest = { at, result: r };
-  }
-  return oldest;
+export function oldestCheckOf(tallies: BucketTally[], carried?: VerifyRun['carried']): number | null {
+  const times = tallies.map((t) => t.oldestCheckAt).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (carried && carried.clean > 0) times.push(typeof carried.oldestCheckAt === 'number' ? carried.oldestCheckAt : 0);
+  return times.length ? Math.min(...times) : null;
 }
 
-const runProblem = (v: any) => (typeof v?.id === 'string' && typeof v?.startedAt === 'number' ? null : 'not a verification run');
-const resultProblem = (v: any) => (typeof v?.clean === 'boolean' && Number.isFinite(v?.missingCount) ? null : 'not a slice verification');
+const emptyTally = (): BucketTally => ({ checked: [], clean: 0, sourceDocs: 0, targetDocs: 0, oldestCheckAt: null, finished: false });
 
 export class VerifyStore {
   constructor(private readonly zk: ZkSession, private readonly store: MigrationStore) {}
@@ -115,11 +148,14 @@ export class VerifyStore {
   runPath(id: string): string {
     return `${this.store.layout.verify}/${id}`;
   }
-  resultPath(run: string, cn: string, n: string): string {
-    return `${this.runPath(run)}/customers/${cn}/results/${n}`;
+  resultPath(run: string, slice: number): string {
+    return `${this.runPath(run)}/results/${sliceNodeName(slice)}`;
   }
-  claimPath(run: string, cn: string, n: string): string {
-    return `${this.runPath(run)}/customers/${cn}/claims/${n}`;
+  tallyPath(run: string, bucket: string): string {
+    return `${this.runPath(run)}/tally/${bucket}`;
+  }
+  claimPath(run: string, bucket: string): string {
+    return `${this.runPath(run)}/claims/${bucket}`;
   }
 
   /**
@@ -133,9 +169,10 @@ export class VerifyStore {
   }
 
   async readRun(id: string): Promise<{ run: VerifyRun; version: number } | null> {
-    const got = await this.zk.getDataOrNull(this.runPath(id));
+    const path = this.runPath(id);
+    const got = await this.zk.getDataOrNull(path);
     // The id is the node's name (ZooKeeper completed it when the run was created).
-    return got ? { run: { ...decodeJson<VerifyRun>(got.data, this.runPath(id), runProblem), id }, version: got.stat.version } : null;
+    return got ? { run: { ...((await this.store.decode('verifyRun', got.data, path)) as unknown as VerifyRun), id }, version: got.stat.version } : null;
   }
 
   async latest(): Promise<VerifyRun | null> {
@@ -143,34 +180,100 @@ export class VerifyStore {
     return ids.length ? (await this.readRun(ids[ids.length - 1]))?.run ?? null : null;
   }
 
-  async readResult(run: string, cn: string, n: string): Promise<SliceVerification | null> {
-    const path = this.resultPath(run, cn, n);
+  async readTally(run: string, bucket: string): Promise<{ tally: BucketTally; version: number } | null> {
+    const path = this.tallyPath(run, bucket);
     const got = await this.zk.getDataOrNull(path);
-    return got ? decodeJson<SliceVerification>(got.data, path, resultProblem) : null;
+    return got ? { tally: (await this.store.decode('verifyTally', got.data, path)) as unknown as BucketTally, version: got.stat.version } : null;
   }
 
-  async writeResult(run: string, cn: string, n: string, r: SliceVerification): Promise<void> {
-    const path = this.resultPath(run, cn, n);
+  async writeResult(run: string, r: SliceVerification): Promise<void> {
+    const path = this.resultPath(run, r.index);
     try {
       await this.zk.create(path, encodeJson(r));
     } catch (e) {
       if (isNoNode(e)) {
         await this.zk.mkdirp(path.slice(0, path.lastIndexOf('/')));
         await this.zk.create(path, encodeJson(r));
-      } else if (!isNodeExists(e)) throw e;
+      } else if (isNodeExists(e)) {
+        await this.zk.setData(path, encodeJson(r), -1); // checked again after a resume: the newer check stands
+      } else throw e;
     }
   }
 
+  /** The slices of a run that have differences (only those keep a result node). */
   async results(run: string): Promise<SliceVerification[]> {
     const out: SliceVerification[] = [];
-    for (const cn of await this.zk.childrenOrEmpty(`${this.runPath(run)}/customers`)) {
-      for (const n of await this.zk.childrenOrEmpty(`${this.runPath(run)}/customers/${cn}/results`)) {
-        const r = await this.readResult(run, cn, n);
-        if (r) out.push(r);
-      }
+    const dir = `${this.runPath(run)}/results`;
+    for (const n of await this.zk.childrenOrEmpty(dir)) {
+      const got = await this.zk.getDataOrNull(`${dir}/${n}`);
+      if (got) out.push((await this.store.decode('verifyResult', got.data, `${dir}/${n}`)) as unknown as SliceVerification);
     }
-    return out.sort((a, b) => String(a.customer).localeCompare(String(b.customer)) || a.index - b.index);
+    return out.sort((a, b) => a.index - b.index);
   }
+
+  /** Every bucket tally of a run. */
+  async tallies(run: string): Promise<Map<string, BucketTally>> {
+    const out = new Map<string, BucketTally>();
+    for (const b of await this.zk.childrenOrEmpty(`${this.runPath(run)}/tally`)) {
+      const got = await this.readTally(run, b);
+      if (got) out.set(b, got.tally);
+    }
+    return out;
+  }
+
+  /** Removes the oldest finished runs beyond `keep` (never a running one, nor `protect`). */
+  async prune(keep: number, protect: Array<string | undefined>): Promise<number> {
+    const ids = await this.runs();
+    let pruned = 0;
+    for (const id of ids.slice(0, Math.max(0, ids.length - keep))) {
+      if (protect.includes(id)) continue;
+      const run = (await this.readRun(id).catch(() => null))?.run;
+      if (run?.status === 'running') continue;
+      await this.zk.removeRecursive(this.runPath(id));
+      pruned++;
+    }
+    return pruned;
+  }
+}
+
+/** A counting semaphore: `n` holders at a time, the others wait in order. */
+class Semaphore {
+  private waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+  async with<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/** The slices of a run, by bucket (bucket name → slice numbers). */
+function runBuckets(plan: PlanNode, run: VerifyRun): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const add = (n: number) => {
+    const b = sliceBucket(n, plan.buckets);
+    const list = out.get(b) ?? [];
+    list.push(n);
+    out.set(b, list);
+  };
+  if (run.slices) run.slices.forEach(add);
+  else for (let n = 0; n < plan.slices; n++) add(n);
+  return out;
 }
 
 export class Verifier {
@@ -185,33 +288,32 @@ export class Verifier {
     this.ignore = new Set(spec.verify.ignoreFields);
   }
 
-  /** Every slice of the migration, with its work node. Refuses while copying is unfinished. */
-  private async slices(): Promise<Array<{ cn: string; n: string; node: WorkNode }>> {
+  /** The plan, once every slice is done. Refuses while copying is unfinished (summaries, not work nodes). */
+  private async plan(): Promise<PlanNode> {
     // The lifecycle first: nothing is verified while the plan is unfinished or after the migration ended.
     const life = (await this.store.readLifecycle())?.lifecycle.state ?? null;
     if (life === null || life === 'planning' || life === 'completed' || life === 'cancelled') {
       throw new UserError(`Migration "${this.spec.migration}" is ${life ?? 'without a lifecycle record'}: ${life === 'planning' ? 'its plan is not finished, so its slices do not cover every document yet' : life === null ? 'it was never planned' : 'there is nothing left to verify'}.`,
         `Next: ${life ? NEXT_STEP[life] : 'run `bluegreen plan --spec <file>`.'} Nothing was changed.`);
     }
-    // A customer without its plan node was never fully planned (its planner failed or is still at it):
-    // its documents are in no slice, so a verification of the others would prove nothing about them.
-    const unplanned: string[] = [];
-    for (const cn of await this.store.customerNodes()) if (!(await this.store.readPlan(cn))) unplanned.push(cn);
-    if (unplanned.length) {
-      throw new UserError(`${unplanned.length} customer(s) have no plan (e.g. ${unplanned.slice(0, 5).join(', ')}): planning failed or is still under way, so their documents are in no slice and cannot be verified.`,
-        'Run `bluegreen plan --spec <file>` again (it plans only what is missing) and let the workers copy, then verify.');
+    const plan = await this.store.readPlan();
+    if (!plan) {
+      throw new UserError(`Migration "${this.spec.migration}" has no finished plan: planning failed or is still under way, so its documents are in no slice and cannot be verified.`,
+        'Run `bluegreen plan --spec <file>` again and let the workers copy, then verify.');
     }
-    const out = await this.store.slices();
-    const unfinished = out.filter((s) => s.node.status !== 'done');
-    if (unfinished.length) {
-      throw new UserError(`${unfinished.length} of ${out.length} slices are not done (e.g. ${unfinished[0].cn}/${unfinished[0].n}: ${unfinished[0].node.status}); verification compares finished copies.`,
+    const open = await this.store.unfinished();
+    let failed = 0;
+    for (const s of (await this.store.summaries()).values()) failed += s.failed.length;
+    if (open.length || failed) {
+      const first = open[0] ? `slice ${Number(open[0].name)}: ${open[0].claimed ? 'in progress' : 'todo'}` : 'failed slices';
+      throw new UserError(`${open.length + failed} of ${plan.slices} slices are not done (e.g. ${first}${failed ? `; ${failed} failed` : ''}); verification compares finished copies.`,
         'Let the workers finish (bluegreen status), then verify.');
     }
-    return out;
+    return plan;
   }
 
   /** Joins the latest unfinished run, or starts one. */
-  private async openRun(opts: VerifyOptions, slices: Array<{ cn: string; n: string }>): Promise<VerifyRun> {
+  private async openRun(opts: VerifyOptions): Promise<VerifyRun> {
     const latest = await this.runs.latest();
     if (latest && latest.status === 'running' && !opts.newRun && !opts.onlyFailed) {
       log.info({ run: latest.id }, 'joining the unfinished verification run');
@@ -220,90 +322,138 @@ export class Verifier {
     const now = new Date();
     // "<UTC time>-" and ZooKeeper appends its sequence number when the node is created (runs()).
     const prefix = `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-`;
-    let scope: VerifyRun['scope'] = 'all';
-    const parent = opts.onlyFailed ? latest : null;
+    const draft: VerifyRun = { id: prefix, startedAt: now.getTime(), startedBy: this.id, scope: 'all', repair: Boolean(opts.repair), status: 'running' };
     if (opts.onlyFailed) {
+      const parent = latest;
       if (!parent || parent.status === 'running') {
         throw new UserError('--only-failed needs a finished verification run to start from.', 'Run `bluegreen verify-integrity` first.');
       }
-      scope = { failedOf: parent.id };
+      const unclean = (await this.runs.results(parent.id)).filter((r) => !r.clean).map((r) => r.index);
+      if (unclean.length > MAX_ONLY_FAILED) {
+        throw new UserError(`The last run found ${unclean.length} slices with differences, more than --only-failed re-checks (${MAX_ONLY_FAILED}).`, 'Run a full verification (`bluegreen verify-integrity --new`). Nothing was changed.');
+      }
+      const t = parent.totals;
+      draft.scope = { failedOf: parent.id };
+      draft.slices = unclean;
+      // The parent's clean slices count as they were, with their own check times (the cutover judges a
+      // run by its oldest check: a re-run that re-checks nothing does not make an old verification fresh).
+      draft.carried = { clean: t ? t.clean : 0, oldestCheckAt: parent.oldestCheckAt ?? parent.startedAt, startedAt: parent.carried?.startedAt ?? parent.startedAt };
+      if (Date.now() - (draft.carried.oldestCheckAt ?? 0) > this.spec.cutover.maxVerificationAge) {
+        log.warn({ parent: parent.id, oldestCheckAt: new Date(draft.carried.oldestCheckAt ?? 0).toISOString() },
+          'clean slices carried over were checked longer ago than cutover.maxVerificationAge: this run will not allow a cutover (verify with --new)');
+      }
     }
-    const draft: VerifyRun = { id: prefix, startedAt: now.getTime(), startedBy: this.id, scope, repair: Boolean(opts.repair), status: 'running' };
     await this.zk.mkdirp(this.store.layout.verify);
     const created = await this.zk.create(this.runs.runPath(prefix), encodeJson(draft), CreateMode.PERSISTENT_SEQUENTIAL);
     const id = created.slice(created.lastIndexOf('/') + 1);
     const run: VerifyRun = { ...draft, id };
-    if (parent) {
-      // Clean slices of the parent are carried over as they were (their original check times included:
-      // the cutover judges a run by its oldest check); only the others are checked again.
-      const carried: SliceVerification[] = [];
-      for (const { cn, n } of slices) {
-        const prev = await this.runs.readResult(parent.id, cn, n);
-        if (prev?.clean) {
-          carried.push(prev);
-          await this.runs.writeResult(id, cn, n, { ...prev, carriedFrom: prev.carriedFrom ?? parent.id });
-        }
-      }
-      const oldest = oldestCheck(carried);
-      if (oldest && Date.now() - oldest.at > this.spec.cutover.maxVerificationAge) {
-        log.warn({ run: id, carried: carried.length, oldestCheckAt: new Date(oldest.at).toISOString() },
-          'clean slices carried over were checked longer ago than cutover.maxVerificationAge: this run will not allow a cutover (verify with --new)');
-      }
-    }
-    log.info({ run: id, scope }, 'verification run started');
+    log.info({ run: id, scope: run.scope, slices: run.slices?.length }, 'verification run started');
     return run;
   }
 
   async run(opts: VerifyOptions = {}, onSlice?: (r: SliceVerification) => void): Promise<VerifyReport> {
     await this.store.requireSpec();
-    const slices = await this.slices();
-    let run = await this.openRun(opts, slices);
+    const plan = await this.plan();
+    let run = await this.openRun(opts);
     const repair = run.repair || Boolean(opts.repair);
     const lanes = Math.max(1, opts.concurrency ?? 2);
+    const buckets = runBuckets(plan, run);
+    const reads = new Semaphore(lanes);
     for (;;) {
-      let waiting = 0;
-      const todo: Array<{ cn: string; n: string; node: WorkNode }> = [];
-      for (const s of slices) {
-        if (await this.zk.exists(this.runs.resultPath(run.id, s.cn, s.n))) continue;
-        todo.push(s);
+      const open: string[] = [];
+      for (const b of buckets.keys()) {
+        const t = await this.runs.readTally(run.id, b);
+        if (!t?.tally.finished) open.push(b);
       }
-      if (todo.length === 0) break;
-      const queue = [...todo];
-      await Promise.all(Array.from({ length: lanes }, async () => {
-        for (let s = queue.shift(); s; s = queue.shift()) {
-          const claim = this.runs.claimPath(run.id, s.cn, s.n);
-          const epoch = this.zk.epoch;
-          try {
-            await this.zk.mkdirp(claim.slice(0, claim.lastIndexOf('/')));
-            await this.zk.create(claim, encodeJson({ by: this.id, since: Date.now() }), CreateMode.EPHEMERAL);
-          } catch (e) {
-            if (isNodeExists(e)) {
-              waiting++;
-              continue;
-            }
-            throw e;
-          }
-          try {
-            if (await this.zk.exists(this.runs.resultPath(run.id, s.cn, s.n))) continue;
-            const r = await this.verifySlice(s.node, run, repair);
-            await this.runs.writeResult(run.id, s.cn, s.n, r);
-            onSlice?.(r);
-          } finally {
-            if (this.zk.epoch === epoch) await this.zk.remove(claim).catch(() => undefined);
-          }
+      if (open.length === 0) break;
+      let waiting = 0;
+      // As many buckets at once as lanes; within a bucket, slices overlap their grace periods.
+      const queue = shuffle(open);
+      await Promise.all(Array.from({ length: Math.min(lanes, queue.length) }, async () => {
+        for (let b = queue.pop(); b !== undefined; b = queue.pop()) {
+          if (!(await this.verifyBucket(run, b, buckets.get(b)!, plan, repair, reads, lanes, onSlice))) waiting++;
         }
       }));
-      // Slices another verifier holds: wait for its result (or for its claim to vanish with it).
+      // Buckets another verifier holds: wait for its tally (or for its claim to vanish with it).
       if (waiting > 0) await sleep(1000);
     }
-    run = await this.finish(run.id);
+    run = await this.finish(run.id, plan);
     await this.recordInLifecycle(run);
+    const life = (await this.store.readLifecycle())?.lifecycle;
+    const pruned = await this.runs.prune(this.spec.verify.keepRuns, [run.id, life?.verification?.run]).catch((e) => {
+      log.warn({ err: String(e) }, 'could not prune old verification runs');
+      return 0;
+    });
+    if (pruned) log.info({ pruned, keep: this.spec.verify.keepRuns }, 'old verification runs pruned');
     return { run, results: await this.runs.results(run.id) };
   }
 
   /**
+   * Claims one bucket of the run and checks its unchecked slices, checkpointing the tally after each.
+   * False when another verifier holds it.
+   */
+  private async verifyBucket(run: VerifyRun, bucket: string, slices: number[], plan: PlanNode, repair: boolean,
+    reads: Semaphore, lanes: number, onSlice?: (r: SliceVerification) => void): Promise<boolean> {
+    const claim = this.runs.claimPath(run.id, bucket);
+    const epoch = this.zk.epoch;
+    try {
+      await this.zk.mkdirp(claim.slice(0, claim.lastIndexOf('/')));
+      await this.zk.create(claim, encodeJson({ by: this.id, since: Date.now() }), CreateMode.EPHEMERAL);
+    } catch (e) {
+      if (isNodeExists(e)) return false;
+      throw e;
+    }
+    try {
+      const tallyPath = this.runs.tallyPath(run.id, bucket);
+      let got = await this.runs.readTally(run.id, bucket);
+      if (!got) {
+        await this.zk.mkdirp(tallyPath.slice(0, tallyPath.lastIndexOf('/')));
+        await this.zk.create(tallyPath, encodeJson(emptyTally())).catch((e) => {
+          if (!isNodeExists(e)) throw e;
+        });
+        got = await this.runs.readTally(run.id, bucket);
+      }
+      let { tally, version } = got!;
+      if (tally.finished) return true;
+      const checked = new Set(tally.checked);
+      const todo = slices.filter((n) => !checked.has(n));
+      // Tally writes in order, one at a time (the bucket is ours: a version conflict means it is not any more).
+      let writes = Promise.resolve();
+      const record = (r: SliceVerification) => {
+        writes = writes.then(async () => {
+          if (!r.clean) await this.runs.writeResult(run.id, r);
+          tally = {
+            ...tally, checked: [...tally.checked, r.index], clean: tally.clean + (r.clean ? 1 : 0),
+            sourceDocs: tally.sourceDocs + r.sourceCount, targetDocs: tally.targetDocs + r.targetCount,
+            oldestCheckAt: tally.oldestCheckAt === null ? r.checkedAt : Math.min(tally.oldestCheckAt, r.checkedAt),
+          };
+          version = (await this.zk.setData(tallyPath, encodeJson(tally), version)).version;
+          onSlice?.(r);
+        });
+        return writes;
+      };
+      let next = 0;
+      // Slices in flight: a few per lane, so grace periods overlap while reads stay at `lanes`.
+      await Promise.all(Array.from({ length: Math.min(todo.length, lanes * 4) }, async () => {
+        while (next < todo.length) {
+          const n = todo[next++];
+          const found = await this.store.readSlice(MigrationStore.address(n, plan.buckets));
+          if (!found) throw new Error(`slice ${n} has no work node (${this.store.layout.slice(MigrationStore.address(n, plan.buckets))})`);
+          await record(await this.verifySlice(found.node, run, repair, reads));
+        }
+      }));
+      await writes;
+      tally = { ...tally, finished: true };
+      await this.zk.setData(tallyPath, encodeJson(tally), version);
+      return true;
+    } finally {
+      if (this.zk.epoch === epoch) await this.zk.remove(claim).catch(() => undefined);
+    }
+  }
+
+  /**
    * A finished run moves the lifecycle: passed → verified, failed → back to copied. This verifier saw
-   * every slice done with the plan finished (slices()), so a lifecycle still at planned/copying (no
+   * every slice done with the plan finished (plan()), so a lifecycle still at planned/copying (no
    * worker made the last look yet) is first recorded copied. A lifecycle that moved on meanwhile (a
    * slice retried: copying again) keeps its state; the report stands as it is.
    */
@@ -311,13 +461,12 @@ export class Verifier {
     try {
       const cur = (await this.store.readLifecycle())?.lifecycle;
       // Looked at again now: a slice retried while this run went on reopens the copy.
-      const reopened = cur && (cur.state === 'planned' || cur.state === 'copying')
-        && (await this.store.slices()).some((s) => s.node.status === 'todo');
+      const reopened = cur && (cur.state === 'planned' || cur.state === 'copying') && (await this.store.unfinished()).length > 0;
       if (cur && (cur.state === 'planned' || cur.state === 'copying') && !reopened) {
         await this.store.applyLifecycle({ type: 'copy-finished', generation: cur.generation }, this.id);
       }
       const event = run.status === 'passed'
-        ? { type: 'verification-passed' as const, run: run.id, startedAt: run.startedAt }
+        ? { type: 'verification-passed' as const, run: run.id, startedAt: run.carried?.startedAt ?? run.startedAt }
         : { type: 'verification-failed' as const, run: run.id };
       const after = await this.store.applyLifecycle(event, this.id);
       log.info({ run: run.id, lifecycle: after?.state }, 'lifecycle after the verification');
@@ -336,8 +485,7 @@ export class Verifier {
     if (!this.spec.customers.discover) return [];
     const retry = requestRetry(this.spec);
     const [src, dst] = await Promise.all([withBackoff(() => this.source.customers(), retry), withBackoff(() => this.target.customers(), retry)]);
-    const planned = new Set<string>();
-    for (const cn of await this.store.customerNodes()) if (await this.store.readPlan(cn)) planned.add(cn);
+    const planned = new Set((await this.store.customerIndex()).keys());
     const counts = new Map<string, { customer: string | null; source: number; target: number }>();
     for (const [side, list] of [['source', src], ['target', dst]] as const) {
       for (const c of list) {
@@ -353,22 +501,29 @@ export class Verifier {
     return out;
   }
 
-  /** Marks the run passed/failed once every slice has a result. Idempotent across verifiers. */
-  private async finish(id: string): Promise<VerifyRun> {
+  /** Marks the run passed/failed once every bucket is finished. Idempotent across verifiers. */
+  private async finish(id: string, plan: PlanNode): Promise<VerifyRun> {
     for (;;) {
       const got = await this.runs.readRun(id);
       if (!got) throw new Error(`verification run ${id} vanished`);
       if (got.run.status !== 'running') return got.run;
       const results = await this.runs.results(id);
+      const tallies = [...(await this.runs.tallies(id)).values()];
       const sum = (f: (r: SliceVerification) => number) => results.reduce((a, r) => a + f(r), 0);
+      const checked = tallies.reduce((a, t) => a + t.checked.length, 0);
+      const clean = tallies.reduce((a, t) => a + t.clean, 0);
+      const carried = got.run.carried;
       const uncovered = await this.uncovered();
+      const slices = carried ? carried.clean + checked : checked;
+      const allClean = results.every((r) => r.clean) && clean === checked;
       const done: VerifyRun = {
         ...got.run,
-        status: results.every((r) => r.clean) && uncovered.length === 0 ? 'passed' : 'failed',
+        status: allClean && uncovered.length === 0 && slices === plan.slices ? 'passed' : 'failed',
         uncovered,
         finishedAt: Date.now(),
+        oldestCheckAt: oldestCheckOf(tallies, carried),
         totals: {
-          slices: results.length, clean: results.filter((r) => r.clean).length, missing: sum((r) => r.missingCount),
+          slices, clean: (carried?.clean ?? 0) + clean, missing: sum((r) => r.missingCount),
           extra: sum((r) => r.extraCount), different: sum((r) => r.differentCount), unstable: sum((r) => r.unstableCount),
           repaired: sum((r) => (r.repaired ? r.repaired.created + r.repaired.replaced + r.repaired.deleted : 0)),
         },
@@ -390,7 +545,7 @@ export class Verifier {
       async *[Symbol.asyncIterator]() {
         let cursor: string | null = null;
         for (;;) {
-          const page = await withBackoff(() => side.readPage(node.customer, node.bounds, cursor, rows), retry);
+          const page = await withBackoff(() => side.readPage(node.customers, node.bounds, cursor, rows), retry);
           yield* page.docs;
           if (page.done) return;
           cursor = page.nextCursor;
@@ -399,15 +554,21 @@ export class Verifier {
     };
   }
 
-  async verifySlice(node: WorkNode, run: VerifyRun, repair: boolean): Promise<SliceVerification> {
-    const ctx = { customer: node.customer, slice: node.index, run: run.id };
+  /**
+   * Checks one slice. `reads` bounds the requests in flight across slices: it is held while reading
+   * and re-reading, never while waiting out the grace period, so other slices are read meanwhile.
+   */
+  async verifySlice(node: WorkNode, run: VerifyRun, repair: boolean, reads: Semaphore = new Semaphore(1)): Promise<SliceVerification> {
+    const ctx = { customers: node.customers.length, slice: node.index, run: run.id };
     const counts = { source: 0, target: 0 };
     let candidates: Candidate[] = [];
     let overflow = { missing: 0, extra: 0, different: 0 };
-    for await (const c of mergeDiff(this.stream(this.source, node), this.stream(this.target, node), this.ignore, counts)) {
-      if (candidates.length < MAX_CANDIDATES) candidates.push(c);
-      else overflow[c.kind]++;
-    }
+    await reads.with(async () => {
+      for await (const c of mergeDiff(this.stream(this.source, node), this.stream(this.target, node), this.ignore, counts)) {
+        if (candidates.length < MAX_CANDIDATES) candidates.push(c);
+        else overflow[c.kind]++;
+      }
+    });
     const firstSight = candidates.length;
     // Only what repair needs is kept per difference (the target's version token), never documents:
     // memory is bounded by the ids, and re-reads go by chunks.
@@ -418,35 +579,19 @@ export class Verifier {
     for (let round = 0; round <= rounds && candidates.length > 0; round++) {
       await sleep(this.spec.verify.gracePeriod);
       const next: Candidate[] = [];
-      for (let i = 0; i < candidates.length; i += RECHECK_CHUNK) {
-        const chunk = candidates.slice(i, i + RECHECK_CHUNK);
-        const [src, tgt] = await this.readBoth(chunk.map((c) => c.id));
-        // A document the target's search missed but its real-time get holds is not yet visible to
-        // readers (never committed, or a write still in flight): after the grace period it must be
-        // searchable too, or it counts as missing (readers would not find it after the cutover).
-        const unseen = chunk.filter((c) => c.kind === 'missing' && tgt.has(c.id) && src.has(c.id)).map((c) => c.id);
-        const unseenIds = new Set(unseen);
-        const visible = unseen.length && this.target.searchableIds ? await withBackoff(() => this.target.searchableIds!(unseen), requestRetry(this.spec)) : null;
-        for (const c of chunk) {
-          const s = src.get(c.id);
-          const t = visible && unseenIds.has(c.id) && !visible.has(c.id) ? undefined : tgt.get(c.id);
-          const now = recheck(c, s?.doc, t?.doc, this.ignore);
-          if (now === 'gone') continue;
-          if (now === 'unstable') {
-            // Compare with what the source holds now at the next round; past the last one, leave it to live traffic.
-            if (round === rounds) unstable++;
-            else next.push({ ...c, sourceHash: contentHash(s!.doc.fields, this.ignore) });
-            continue;
-          }
-          if (round < rounds - 1) next.push(c);
-          else persistent.set(c.id, { kind: now, targetVersion: t?.version, routing: t?.doc.routing ?? s?.doc.routing });
-        }
-      }
+      const these = candidates;
+      unstable += await reads.with(() => this.recheckRound(these, round, rounds, node, persistent, next));
       candidates = next;
     }
     const ids = (k: DiffKind) => [...persistent].filter(([, v]) => v.kind === k).map(([id]) => id);
+    const byCustomer: Record<string, CustomerDiff> = {};
+    for (const [id, p] of persistent) {
+      const e = (byCustomer[customerNodeName(p.customer)] ??= { missing: 0, extra: 0, different: 0, ids: [] });
+      e[p.kind]++;
+      if (e.ids.length < IDS_KEPT) e.ids.push(id);
+    }
     const result: SliceVerification = {
-      customer: node.customer, index: node.index, bounds: node.bounds,
+      customers: node.customers, index: node.index, bounds: node.bounds, byCustomer,
       sourceCount: counts.source, targetCount: counts.target,
       missingCount: ids('missing').length + overflow.missing,
       extraCount: ids('extra').length + overflow.extra,
@@ -458,8 +603,46 @@ export class Verifier {
     };
     result.clean = result.missingCount + result.extraCount + result.differentCount === 0;
     if (!result.clean) log.warn({ ...ctx, missing: result.missingCount, extra: result.extraCount, different: result.differentCount }, 'persistent differences');
-    if (repair && persistent.size > 0) result.repaired = await this.repair(persistent, ctx);
+    if (repair && persistent.size > 0) result.repaired = await reads.with(() => this.repair(persistent, ctx));
     return result;
+  }
+
+  /** One re-check round over `candidates` (re-read by chunks): what persists goes to `persistent`, what to look at again to `next`. Returns the unstable ones. */
+  private async recheckRound(candidates: Candidate[], round: number, rounds: number, node: WorkNode, persistent: Map<string, Persistent>, next: Candidate[]): Promise<number> {
+    let unstable = 0;
+    for (let i = 0; i < candidates.length; i += RECHECK_CHUNK) {
+      const chunk = candidates.slice(i, i + RECHECK_CHUNK);
+      const [src, tgt] = await this.readBoth(chunk.map((c) => c.id));
+      // A document the target's search missed but its real-time get holds is not yet visible to
+      // readers (never committed, or a write still in flight): after the grace period it must be
+      // searchable too, or it counts as missing (readers would not find it after the cutover).
+      const unseen = chunk.filter((c) => c.kind === 'missing' && tgt.has(c.id) && src.has(c.id)).map((c) => c.id);
+      const unseenIds = new Set(unseen);
+      const visible = unseen.length && this.target.searchableIds ? await withBackoff(() => this.target.searchableIds!(unseen), requestRetry(this.spec)) : null;
+      for (const c of chunk) {
+        const s = src.get(c.id);
+        const t = visible && unseenIds.has(c.id) && !visible.has(c.id) ? undefined : tgt.get(c.id);
+        const now = recheck(c, s?.doc, t?.doc, this.ignore);
+        if (now === 'gone') continue;
+        if (now === 'unstable') {
+          // Compare with what the source holds now at the next round; past the last one, leave it to live traffic.
+          if (round === rounds) unstable++;
+          else next.push({ ...c, sourceHash: contentHash(s!.doc.fields, this.ignore) });
+          continue;
+        }
+        if (round < rounds - 1) next.push(c);
+        else persistent.set(c.id, { kind: now, targetVersion: t?.version, routing: t?.doc.routing ?? s?.doc.routing, customer: this.customerOf(s?.doc ?? t?.doc, node) });
+      }
+    }
+    return unstable;
+  }
+
+  /** The customer a document belongs to (its customer field); a single-customer slice's own when unread. */
+  private customerOf(doc: SourceDoc | undefined, node: WorkNode): string | null {
+    const v = doc?.fields[this.spec.fields.customer];
+    if (typeof v === 'string') return v;
+    if (v === undefined && !doc && node.customers.length === 1) return node.customers[0];
+    return null;
   }
 
   private readBoth(ids: string[]): Promise<[Map<string, VersionedDoc>, Map<string, VersionedDoc>]> {

@@ -1,24 +1,25 @@
 /**
- * `bluegreen work`: claim → copy page by page → checkpoint → done → next (seed 001). Any worker can
- * take any slice; everything a worker knows that matters is in ZooKeeper.
+ * `bluegreen work`: the fleet side of a worker process (seed 001): lanes that ask the scheduler for a
+ * slice (scheduler.ts) and hand it to the slice copier (sliceCopier.ts), the registration and
+ * heartbeat, the lifecycle (copy started, copy finished, stop when cut over or cancelled), and the exit
+ * code. Any worker can take any slice; everything a worker knows that matters is in ZooKeeper.
  */
 import { hostname } from 'node:os';
 import type { Backend } from '../backends/types';
 import type { Spec } from '../config/spec';
-import { SliceClaim } from '../coordination/claim';
+import type { SliceClaim } from '../coordination/claim';
 import { MigrationStore } from '../coordination/migration';
-import type { Rejection, WorkNode } from '../coordination/workNode';
-import { describeBounds } from '../coordination/workNode';
 import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists, isZkOutage } from '../coordination/zk';
-import { EXIT, FencedError, RetryableError, UserError, describeError } from '../errors';
+import { EXIT, UserError, describeError } from '../errors';
 import { log } from '../log';
-import { metrics } from '../metrics';
+import { metrics, setTopCustomers } from '../metrics';
 import { restoreTarget } from '../prepare/targetPrep';
 import { NEXT_STEP, mayCopy } from '../lifecycle/machine';
 import { backoffDelay, requestRetry, sleep, withBackoff } from '../retry';
-import { processId, shuffle } from '../util';
-import { nextPageRows, splitByBytes } from './batching';
+import { processId } from '../util';
 import { RateLimiter } from './rateLimiter';
+import { Scheduler, type ScanResult } from './scheduler';
+import { SliceCopier } from './sliceCopier';
 
 export interface WorkerOptions {
   /** Keep waiting for new work instead of exiting when none is left. */
@@ -28,27 +29,14 @@ export interface WorkerOptions {
   id?: string;
 }
 
-interface ScanResult {
-  claim: SliceClaim | null;
-  /** Unfinished slices that other workers (or other lanes) hold, or customers not planned yet. */
-  othersHold: boolean;
-}
-
 export class Worker {
   readonly id: string;
   private stopping = false;
-  /**
-   * Slices known to be `done`: final, never looked at again. A `failed` slice is not final
-   * (`release --retry` puts it back to `todo`), so it is kept with its work node's version and
-   * checked again each pass with a stat (no data): a retried slice is taken without a restart.
-   */
-  private readonly finished = new Map<string, 'done'>();
-  private readonly failedAt = new Map<string, number>();
   private readonly limiter: RateLimiter;
   private readonly holding = new Set<SliceClaim>();
-  /** Slices a lane of this process is claiming or holding (its claim node may exist before `holding` knows it). */
-  private readonly mine = new Set<string>();
   private readonly store: MigrationStore;
+  private readonly scheduler: Scheduler;
+  private readonly copier: SliceCopier;
   private copiedDocs = 0;
   private readonly startedAt = Date.now();
   private heartbeat?: NodeJS.Timeout;
@@ -59,6 +47,13 @@ export class Worker {
     this.id = opts.id ?? processId();
     this.limiter = new RateLimiter(spec.worker.docsPerSecond);
     this.store = new MigrationStore(zk, spec);
+    this.scheduler = new Scheduler(this.store, this.id, spec.migration);
+    this.copier = new SliceCopier({
+      spec, source, target, limiter: this.limiter, workerId: this.id,
+      stopping: () => this.stopping,
+      doing: (lane, what) => this.laneDoing(lane, what),
+      retryOptions: (side, signal) => this.retryOptions(side, signal),
+    });
   }
 
   /** Asks the worker to finish its current batches, checkpoint, release its claims and return. */
@@ -74,6 +69,9 @@ export class Worker {
     await this.untilZooKeeperAnswers('read the migration', () => this.store.requireSpec());
     // Every plan, work node and claim decodes before this worker registers or claims anything.
     await this.untilZooKeeperAnswers('check every node of the migration', () => this.store.validateAll());
+    // Metrics name the plan's biggest customers; every other one is "other" (bounded series).
+    const plan = await this.untilZooKeeperAnswers('read the plan', () => this.store.readPlan());
+    if (plan) setTopCustomers(plan.top);
     // The lifecycle decides whether workers copy at all (not once cut over, completed or cancelled).
     await this.untilZooKeeperAnswers('read the lifecycle', () => this.assertMayCopy());
     // A corrupt node met later (changed since, or planned since): every lane stops at its checkpoint,
@@ -102,7 +100,7 @@ export class Worker {
           let scan: ScanResult;
           try {
             this.laneDoing(lane, 'looking for a slice to claim');
-            scan = await this.claimNext();
+            scan = await this.scheduler.next(() => this.stopping);
             trouble = 0;
           } catch (e) {
             // ZooKeeper unreachable or restarting: wait for it (readiness shows it), never crash the fleet.
@@ -119,10 +117,12 @@ export class Worker {
             await this.copy(scan.claim, lane);
             continue;
           }
+          if (scan.more) continue; // lost races to other workers: more slices may be free
           if (!scan.othersHold && !this.stopping) await this.copyFinished();
           if (!this.opts.follow) break;
           this.laneDoing(lane, 'waiting for new work (--follow)');
-          await this.pause(this.opts.pollMs ?? 2000);
+          await this.waitForWork(this.opts.pollMs ?? 2000);
+          this.scheduler.refresh();
         }
         this.lanes.delete(lane);
       });
@@ -182,8 +182,7 @@ export class Worker {
       log.info({ lifecycle: got?.lifecycle.state ?? null }, 'every planned slice is finished, but planning is not: the target keeps its bulk-load settings');
       return false;
     }
-    const open = (await this.store.slices()).filter((s) => s.node.status === 'todo');
-    if (open.length) return false; // claimed by others (or new): whoever finishes the last one records it
+    if ((await this.store.unfinished()).length) return false; // claimed by others (or new): whoever finishes the last one records it
     try {
       // Conditional on the generation read above: a re-plan begun since makes it a refusal.
       const after = await this.store.applyLifecycle({ type: 'copy-finished', generation: got.lifecycle.generation }, this.id);
@@ -326,133 +325,42 @@ export class Worker {
 
   /**
    * After every lane stopped: is anything left that others hold (or that is still being planned), and
-   * did slices fail? Decides the exit code; lanes' own scans raced each other's claims.
+   * did slices fail? Decides the exit code: one listing per bucket of the queue, one read per summary.
    */
   private async outlook(): Promise<{ othersHold: boolean; failed: number }> {
     // While the plan is unfinished (a planner at work, or one that died part-way) more slices may come:
     // never "done" then, whatever the slices seen say.
     const life = (await this.store.readLifecycle())?.lifecycle.state;
-    let othersHold = life === 'planning';
+    let othersHold = life === 'planning' || (await this.store.readPlan()) === null;
     if (othersHold) log.warn('every slice this worker can see is finished, but the plan is not (lifecycle: planning): exit 3; run `bluegreen plan` if no planner is at work');
+    if ((await this.store.unfinished()).length > 0) othersHold = true;
     let failed = 0;
-    for (const cn of await this.store.customerNodes()) {
-      if (!(await this.store.readPlan(cn))) {
-        othersHold = true;
-        continue;
-      }
-      const claims = await this.store.claimNames(cn);
-      for (const name of await this.store.sliceNames(cn)) {
-        // Only `done` is final; a failed slice may have been retried (and taken, or finished) since.
-        const status = this.finished.has(`${cn}/${name}`) ? 'done' : (await this.store.readSlice(cn, name))?.node.status;
-        if (status === 'failed') failed++;
-        else if (status !== 'done' && (claims.has(name) || status === 'todo')) othersHold = true;
-      }
-    }
+    for (const s of (await this.store.summaries()).values()) failed += s.failed.length;
     return { othersHold, failed };
   }
 
-  /** Finds an unfinished, unclaimed slice and claims it. Customers in random order, to spread workers. */
-  private async claimNext(): Promise<ScanResult> {
-    let othersHold = false;
-    const customers = shuffle(await this.store.customerNodes());
-    for (const cn of customers) {
-      if (this.stopping) break;
-      if (!(await this.store.readPlan(cn))) {
-        othersHold = true; // planning under way (or never finished): work may still come
-        continue;
-      }
-      const [names, claims] = await Promise.all([this.store.sliceNames(cn), this.store.claimNames(cn)]);
-      for (const name of names) {
-        const key = `${cn}/${name}`;
-        if (this.finished.has(key)) continue;
-        if (await this.stillFailed(cn, name)) continue;
-        if (claims.has(name)) {
-          if (!(await this.removeOrphanClaim(cn, name))) {
-            othersHold = true;
-            continue;
-          }
-        }
-        // Reserved for this lane with no await between the check and the add: two lanes of one
-        // process reading the same slice at once must not both try it, or the loser's cleanup would
-        // drop the winner's reservation (and the orphan sweep then removes the winner's live claim).
-        if (this.mine.has(key)) {
-          othersHold = true; // another lane of this process has it: not finished yet
-          continue;
-        }
-        this.mine.add(key);
-        let claim: SliceClaim | null = null;
-        let finished = false;
-        try {
-          // Read before claiming: finished slices are never claimed (a claim is a write).
-          const current = await this.store.readSlice(cn, name);
-          if (!current) continue;
-          if (current.node.status !== 'todo') {
-            this.remember(key, current.node.status, current.version);
-            continue;
-          }
-          claim = await SliceClaim.tryClaim(this.zk, this.store.layout, cn, name, this.id, (node) => {
-            // Finished between the read and the claim (its version is not known here: a failed one is read again next pass).
-            finished = true;
-            if (node.status === 'done') this.finished.set(key, 'done');
-          });
-        } finally {
-          if (!claim) this.mine.delete(key);
-        }
-        if (claim) {
-          metrics.claimsTaken.inc({ migration: this.spec.migration });
-          return { claim, othersHold };
-        }
-        if (!finished) othersHold = true; // lost the race to another worker
-      }
-    }
-    return { claim: null, othersHold };
-  }
-
-  /** Caches what a scan read: `done` for good, `failed` with the work node's version it was read at. */
-  private remember(key: string, status: WorkNode['status'], version: number): void {
-    if (status === 'done') {
-      this.finished.set(key, 'done');
-      this.failedAt.delete(key);
-    } else if (status === 'failed') {
-      this.failedAt.set(key, version);
-    }
-  }
-
   /**
-   * A slice this worker saw `failed` whose work node has not been written since (one stat, no data).
-   * Any write (`release --retry`, above all) makes it unknown again: the scan reads it as it is now.
+   * Waits for new work: a watch on the queue node (a plan and a `release --retry` touch it) or `ms`,
+   * whichever comes first, so an idle follower wakes within a round trip. One watch per process at a
+   * time (a watch fires once; a renewed session has lost it, so one is set again), and the poll stays
+   * as the fallback.
    */
-  private async stillFailed(cn: string, name: string): Promise<boolean> {
-    const key = `${cn}/${name}`;
-    const version = this.failedAt.get(key);
-    if (version === undefined) return false;
-    const stat = await this.zk.exists(this.store.layout.slice(cn, name));
-    if (stat && stat.version === version) return true;
-    this.failedAt.delete(key);
-    return false;
-  }
-
-  /**
-   * A claim of this worker's own session that no lane holds (its release failed while ZooKeeper was
-   * unreachable, and the session survived): remove it, or the slice would stay blocked.
-   */
-  private async removeOrphanClaim(cn: string, name: string): Promise<boolean> {
-    if (this.mine.has(`${cn}/${name}`)) return false;
-    const got = await this.zk.getDataOrNull(this.store.layout.claim(cn, name));
-    if (!got) return true;
-    let info: { worker?: string; session?: string } = {};
-    try {
-      info = JSON.parse(got.data.toString('utf8'));
-    } catch {
-      return false;
+  private watching: { epoch: number } | null = null;
+  private wakeups = 0;
+  private async waitForWork(ms: number): Promise<void> {
+    const seen = this.wakeups;
+    if (!this.watching || this.watching.epoch !== this.zk.epoch) {
+      const mark = { epoch: this.zk.epoch };
+      this.watching = mark;
+      await this.zk.getData(this.store.layout.queue, () => {
+        if (this.watching === mark) this.watching = null;
+        this.wakeups++;
+      }).catch(() => {
+        if (this.watching === mark) this.watching = null;
+      });
     }
-    if (info.worker !== this.id || info.session !== this.zk.sessionId) return false;
-    // Checked again after the read: a lane of ours may have claimed the slice meanwhile. No await
-    // between this check and the remove request, and a lane marks `mine` before its create request.
-    if (this.mine.has(`${cn}/${name}`)) return false;
-    log.warn({ slice: `${cn}/${name}` }, "removing an orphaned claim of this worker");
-    await this.zk.remove(this.store.layout.claim(cn, name), got.stat.version).catch(() => undefined);
-    return true;
+    const until = Date.now() + ms;
+    while (!this.stopping && this.wakeups === seen && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
   }
 
   /** `signal`: the claim's, so a lost claim ends the backoff at once (claim.ts). */
@@ -472,123 +380,15 @@ export class Worker {
     };
   }
 
+  /** Hands a claimed slice to the copier, and gives the claim back whatever happens. */
   private async copy(claim: SliceClaim, lane: number): Promise<void> {
-    const { customer, bounds, index } = claim.node;
-    const ctx = { worker: this.id, customer, slice: index, bounds: describeBounds(bounds) };
-    const labels = { migration: this.spec.migration, customer: customer ?? '' };
-    const { docs: maxDocs, bytes: maxBytes } = this.spec.batch;
     this.holding.add(claim);
-    log.info({ ...ctx, cursor: claim.node.cursor, attempt: claim.node.attempts }, claim.node.cursor ? 'resuming slice' : 'starting slice');
-    // The first page of a slice is small (documents may be huge); later pages follow the sizes seen.
-    // A resumed slice's learned size is capped by today's batch.docs (lowered after an out-of-memory).
-    let rows = Math.max(1, Math.min(claim.node.pageRows ?? 100, maxDocs));
     try {
-      // Claims that ended with neither progress nor a recorded failure: its workers die on it.
-      const stalls = (claim.node.stalls ?? 0) - claim.node.failures;
-      if (stalls > this.spec.worker.maxAttempts * 2) {
-        // Claimed again and again with no progress and no failure recorded: its workers die on it.
-        await claim.checkpoint((n) => ({ ...n, status: 'failed', owner: null, lastError: `claimed ${stalls} times without progress: do workers crash on it (out of memory on a large page?); lower batch.docs / batch.bytes, then release --retry` }));
-        metrics.slicesFinished.inc({ migration: this.spec.migration, status: 'failed' });
-        log.error({ ...ctx, stalls }, 'slice failed: no progress across many claims');
-        return;
-      }
-      for (;;) {
-        if (this.stopping) {
-          log.info({ ...ctx, cursor: claim.node.cursor }, 'stopping: slice left at its checkpoint');
-          return;
-        }
-        claim.assertHeld();
-        this.laneDoing(lane, `reading a page of ${claim.key} (${rows} rows)`);
-        const endRead = metrics.readSeconds.startTimer({ migration: this.spec.migration });
-        const page = await withBackoff(() => this.source.readPage(customer, bounds, claim.node.cursor, rows, claim.signal), this.retryOptions('read', claim.signal));
-        endRead();
-        let written = 0;
-        let skipped = 0;
-        const rejected: Rejection[] = [];
-        for (const batch of splitByBytes(page.docs, maxDocs, maxBytes)) {
-          await this.limiter.take(batch.length);
-          claim.assertHeld();
-          this.laneDoing(lane, `writing ${batch.length} documents of ${claim.key}`);
-          const endWrite = metrics.writeSeconds.startTimer({ migration: this.spec.migration });
-          // The claim goes along into the backend: its own retries stop, and its requests are
-          // aborted, the moment the claim is lost.
-          const r = await withBackoff(() => {
-            claim.assertHeld();
-            return this.target.writeBatch(batch, claim.signal);
-          }, this.retryOptions('write', claim.signal));
-          endWrite();
-          this.limiter.recovered(batch.length);
-          written += r.written;
-          skipped += r.skipped;
-          rejected.push(...r.rejected);
-        }
-        for (const r of rejected) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'target rejected a document');
-        if (page.docs.length >= 10 && rejected.length === page.docs.length) {
-          // Not poison documents but a target that refuses everything (schema or mapping mismatch):
-          // fail the attempt instead of "finishing" the slice with nothing copied.
-          throw new Error(`the target rejected every document of a page (${rejected[0].reason}); check the target's schema/mapping`);
-        }
-        rows = nextPageRows(page.docs, maxDocs, maxBytes);
-        this.laneDoing(lane, `checkpointing ${claim.key}`);
-        await claim.checkpoint((n) => ({
-          ...n,
-          cursor: page.nextCursor,
-          counts: {
-            read: n.counts.read + page.docs.length,
-            written: n.counts.written + written,
-            skipped: n.counts.skipped + skipped,
-            rejected: n.counts.rejected + rejected.length,
-          },
-          rejections: [...n.rejections, ...rejected].slice(0, this.spec.worker.keepRejections),
-          progressAt: Date.now(),
-          pageRows: rows,
-          // Progress: earlier failed attempts (and claims that got nowhere) no longer count.
-          failures: 0,
-          stalls: 0,
-          ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
-        }));
-        metrics.docsRead.inc(labels, page.docs.length);
-        metrics.docsWritten.inc(labels, written);
-        metrics.docsSkipped.inc(labels, skipped);
-        metrics.docsRejected.inc(labels, rejected.length);
-        this.copiedDocs += page.docs.length;
-        if (page.done) {
-          metrics.slicesFinished.inc({ migration: this.spec.migration, status: 'done' });
-          this.finished.set(claim.key, 'done');
-          log.info({ ...ctx, counts: claim.node.counts }, 'slice done');
-          return;
-        }
-      }
-    } catch (e) {
-      if (e instanceof FencedError) {
-        metrics.claimsLost.inc({ migration: this.spec.migration });
-        log.warn({ ...ctx, reason: e.message }, 'dropped the slice: claim lost');
-        return;
-      }
-      if (this.stopping) {
-        // A retry cut short by SIGTERM is not the slice's fault: leave it at its checkpoint.
-        log.info({ ...ctx, err: describeError(e) }, 'stopping: slice left at its checkpoint');
-        return;
-      }
-      await this.recordFailure(claim, e, ctx);
+      await this.copier.copy(claim, lane, (n) => (this.copiedDocs += n));
     } finally {
       this.holding.delete(claim);
       await claim.release();
-      this.mine.delete(claim.key);
-    }
-  }
-
-  private async recordFailure(claim: SliceClaim, err: unknown, ctx: object): Promise<void> {
-    const message = describeError(err).slice(0, 500);
-    try {
-      const n = await claim.checkpoint((node) => {
-        const failures = node.failures + 1;
-        return { ...node, failures, lastError: message, owner: null, status: failures >= this.spec.worker.maxAttempts ? 'failed' : node.status };
-      });
-      log.error({ ...ctx, err: message, failures: n.failures, status: n.status, transient: err instanceof RetryableError }, 'slice attempt failed');
-      if (n.status === 'failed') metrics.slicesFinished.inc({ migration: this.spec.migration, status: 'failed' });
-    } catch (e) {
-      log.error({ ...ctx, err: message, checkpointErr: describeError(e) }, 'slice attempt failed and could not be recorded');
+      this.scheduler.mine.delete(claim.key);
     }
   }
 }

@@ -8,6 +8,7 @@ import { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
 import { HttpClient } from '../../src/backends/http';
 import { run, start, writeSpec } from '../support/cli';
+import { allClaims, allSlices } from '../support/fleet';
 import { solrSnapshot, zkSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
@@ -214,7 +215,7 @@ describe('bad input', function () {
     it('release of a slice that does not exist', async () => {
       const r = await run(['release', '--spec', writeSpec(base()), '--slice', 'nobody/99']);
       expect(r.code).to.equal(EXIT.USAGE);
-      expect(r.stderr).to.match(/There is no slice nobody\/99/);
+      expect(r.stderr).to.match(/There is no slice 99 \(the plan has slices 0 to \d+\)/);
     });
 
     /** Sets a node to `content`, runs the command, expects exit 2 naming the node, and everything as it was; then restores the node. */
@@ -236,11 +237,7 @@ describe('bad input', function () {
       }
     }
 
-    const slicePath = async () => {
-      const [c] = await zk.getChildren(layout.customers);
-      const [n] = await zk.getChildren(layout.slices(c));
-      return layout.slice(c, n);
-    };
+    const firstSlice = async () => (await allSlices(zk, layout))[0];
 
     const corruptWorkNodes: Array<[string, RegExp]> = [
       ['{not json', /does not hold JSON/],
@@ -251,33 +248,41 @@ describe('bad input', function () {
       ['"todo"', /it holds a string/],
     ];
     for (const [content, message] of corruptWorkNodes) {
-      it(`a work node holding ${JSON.stringify(content)}: work, release, status and cutover refuse it, and nothing changes`, async () => {
-        const path = await slicePath();
-        const ref = `${decodeURIComponent(path.split('/').slice(-3)[0])}/${Number(path.split('/').pop())}`;
+      it(`a work node holding ${JSON.stringify(content)}: work and release refuse it, and nothing changes`, async () => {
+        const { path, node } = await firstSlice();
+        const ref = String(node.index);
         await expectCorrupt(path, content, ['work'], message);
         await expectCorrupt(path, content, ['release', '--slice', ref], message);
         await expectCorrupt(path, content, ['release', '--slice', ref, '--retry'], message);
-        await expectCorrupt(path, content, ['status'], message);
-        await expectCorrupt(path, content, ['cutover', '--to', 'new'], message);
       });
     }
 
     it('a work node of the right shape but at the wrong place (index of another slice)', async () => {
-      const path = await slicePath();
+      const { path } = await firstSlice();
       const node = JSON.parse((await zk.getData(path)).data.toString());
       await expectCorrupt(path, JSON.stringify({ ...node, index: node.index + 7 }), ['work'], /it says index \d+, but it is slice/);
     });
 
+    it('a corrupt bucket summary or customer index: work, status and cutover refuse it, and nothing changes', async () => {
+      const [bucket] = await zk.getChildren(layout.summaries);
+      await expectCorrupt(layout.summary(bucket), '{"done":"x"}', ['work'], /done is "x"/);
+      await expectCorrupt(layout.summary(bucket), '{"done":"x"}', ['status'], /done is "x"/);
+      await expectCorrupt(layout.summary(bucket), '{"done":"x"}', ['cutover', '--to', 'new'], /done is "x"/);
+      const [ib] = await zk.getChildren(layout.customers);
+      await expectCorrupt(layout.customerIndex(ib), '{"customers":{"c":{"first":-1}}}', ['status'], /customers\.c\.first is -1/);
+      await expectCorrupt(layout.customerIndex(ib), '[]', ['work'], /it holds a list/);
+    });
+
     it('a work node with a count that is not a number', async () => {
-      const path = await slicePath();
+      const { path } = await firstSlice();
       const node = JSON.parse((await zk.getData(path)).data.toString());
       await expectCorrupt(path, JSON.stringify({ ...node, counts: { ...node.counts, read: 'many' } }), ['work'], /counts\.read is "many"/);
     });
 
     it('a corrupt plan node stops work and plan before anything is written', async () => {
-      const [c] = await zk.getChildren(layout.customers);
-      await expectCorrupt(layout.plan(c), '{"slices":-1}', ['work'], /slices is -1/);
-      await expectCorrupt(layout.plan(c), '[1,2]', ['plan'], /it holds a list/);
+      await expectCorrupt(layout.plan, '{"slices":-1}', ['work'], /slices is -1/);
+      await expectCorrupt(layout.plan, '[1,2]', ['plan'], /it holds a list/);
+      await expectCorrupt(layout.plan, '[1,2]', ['status'], /it holds a list/);
     });
 
     it('a corrupt spec node', () => expectCorrupt(layout.spec, '{"hash":7}', ['status'], /hash is 7/));
@@ -293,14 +298,12 @@ describe('bad input', function () {
     });
 
     it('a claim node that is not a claim: work refuses before claiming anything', async () => {
-      const [c] = await zk.getChildren(layout.customers);
-      const [n] = await zk.getChildren(layout.slices(c));
-      await zk.mkdirp(layout.claims(c));
-      await zk.create(layout.claim(c, n), Buffer.from('{"worker":""}'));
+      const { address } = await firstSlice();
+      await zk.create(layout.claim(address), Buffer.from('{"worker":""}'));
       try {
-        await expectCorrupt(layout.claim(c, n), '{"worker":""}', ['work'], /worker is ""/);
+        await expectCorrupt(layout.claim(address), '{"worker":""}', ['work'], /worker is ""/);
       } finally {
-        await zk.remove(layout.claim(c, n));
+        await zk.remove(layout.claim(address));
       }
     });
   });
@@ -365,25 +368,21 @@ describe('bad input', function () {
         // The condition: every slice done (the worker is then polling for new work).
         const deadline = Date.now() + 60_000;
         for (;;) {
-          const nodes = [];
-          for (const c of await zk.childrenOrEmpty(layout.customers)) {
-            for (const n of await zk.childrenOrEmpty(layout.slices(c))) nodes.push(JSON.parse((await zk.getData(layout.slice(c, n))).data.toString()));
-          }
+          const nodes = (await allSlices(zk, layout)).map((x) => x.node);
           if (nodes.length && nodes.every((x) => x.status === 'done')) break;
           expect(w.child.exitCode, w.output().stderr).to.equal(null);
           if (Date.now() > deadline) throw new Error('the slices were not done in time');
           await new Promise((r) => setTimeout(r, 200));
         }
-        const [c] = await zk.getChildren(layout.customers);
-        await zk.setData(layout.plan(c), Buffer.from('{"slices":"x"}'), -1);
+        await zk.setData(layout.plan, Buffer.from('{"slices":"x"}'), -1);
         const r = await w.done;
         expect(r.code, r.stderr).to.equal(EXIT.USAGE);
-        expect(r.stderr).to.contain(`The ZooKeeper node ${layout.plan(c)} is corrupt`);
+        expect(r.stderr).to.contain(`The ZooKeeper node ${layout.plan} is corrupt`);
         expect(r.stderr).to.match(/this worker had copied 1 document\(s\) into the target/);
         expect(r.stderr).not.to.match(/bluegreen changed nothing/);
         expect(await zk.childrenOrEmpty(layout.workers), 'its registration is gone').to.deep.equal([]);
-        expect(await zk.childrenOrEmpty(layout.claims(c)), 'no claim left behind').to.deep.equal([]);
-        expect((await zk.getData(layout.plan(c))).data.toString()).to.equal('{"slices":"x"}');
+        expect(await allClaims(zk, layout), 'no claim left behind').to.deep.equal([]);
+        expect((await zk.getData(layout.plan)).data.toString()).to.equal('{"slices":"x"}');
       } finally {
         w.child.kill('SIGKILL');
       }

@@ -95,10 +95,8 @@ describe('Elasticsearch 8: same cluster, old index → new index with a new mapp
     // The settings of the index as created, saved before they were changed.
     expect(rec.original).to.deep.equal({ [newIndex]: { refresh_interval: '2s', number_of_replicas: '1' } });
     const tunedAt = rec.steps[3].at;
-    for (const c of await zk.getChildren(layout.customers)) {
-      const plan: PlanNode = JSON.parse((await zk.getData(layout.plan(c))).data.toString());
-      expect(plan.plannedAt, `${c} planned after tuning`).to.be.at.least(tunedAt);
-    }
+    const plan: PlanNode = JSON.parse((await zk.getData(layout.plan)).data.toString());
+    expect(plan.plannedAt, 'planned after tuning').to.be.at.least(tunedAt);
 
     // Planning again prepares nothing again.
     const again = await run(['plan', '--spec', specFile]);

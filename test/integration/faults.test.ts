@@ -166,7 +166,7 @@ describe('faults', function () {
       const a = start(['work', '--spec', f.spec]);
       const [held] = await waitFor('worker A to hold a slice with progress', ownedBy(zk, f, a));
       a.child.kill('SIGSTOP');
-      const claimPath = held.path.replace('/slices/', '/claims/');
+      const claimPath = f.layout.claim(held.address);
       await waitFor('the paused worker\'s claim to vanish with its session', async () => !(await zk.exists(claimPath)), 30_000);
       const b = await run(['work', '--spec', f.spec]);
       expect(b.code, b.stderr).to.equal(EXIT.OK);
@@ -251,7 +251,7 @@ describe('faults', function () {
         expect(st.totals.rejected).to.equal(poison.length);
         expect(st.totals.slices.done).to.equal(st.totals.slices.total);
         const diag = JSON.parse((await run(['diagnostics', '--spec', spec])).stdout);
-        const rejections = Object.values(diag.customers).flatMap((c: any) => Object.values(c.slices).flatMap((s: any) => s.rejections));
+        const rejections = Object.values(diag.slices).flatMap((s: any) => s.rejections);
         expect(rejections.map((x: any) => x.id).sort()).to.deep.equal([...poison].sort());
         for (const x of rejections as Array<{ reason: string }>) expect(x.reason).to.match(/unknown field 'flag_b'/);
         const v = await run(['verify-integrity', '--spec', spec, '--json']);
@@ -308,20 +308,20 @@ describe('faults', function () {
     it('a slice its workers keep dying on (claimed, no progress, no failure recorded) is failed, not retried forever', async () => {
       const f = await fixture('stall', stack.zk, root, [{ name: 'a', docs: 100, spanDays: 5 }], { worker: { maxAttempts: 2 } });
       collections.push(f.collection);
-      const [cn] = await zk.getChildren(f.layout.customers);
-      const [first] = (await zk.getChildren(f.layout.slices(cn))).sort();
+      const [first] = await allSlices(zk, f.layout);
       // Five workers that claimed the slice and died before their first checkpoint.
       for (let i = 0; i < 5; i++) {
-        const claim = await SliceClaim.tryClaim(zk, f.layout, cn, first, `doomed-${i}`);
+        const got = await zk.getData(first.path);
+        const claim = await SliceClaim.take(zk, f.layout, first.address, `doomed-${i}`, { node: JSON.parse(got.data.toString()), version: got.stat.version });
         expect(claim, `claim ${i}`).to.not.equal(null);
         await claim!.release();
       }
       const w = await run(['work', '--spec', f.spec]);
       expect(w.code, w.stderr.slice(-1500)).to.equal(EXIT.SLICES_FAILED);
-      const node: WorkNode = JSON.parse((await zk.getData(f.layout.slice(cn, first))).data.toString());
+      const node: WorkNode = JSON.parse((await zk.getData(first.path)).data.toString());
       expect(node.status).to.equal('failed');
       expect(node.lastError).to.match(/claimed 6 times without progress/);
-      expect((await run(['release', '--spec', f.spec, '--slice', `a/${node.index}`, '--retry'])).code).to.equal(0);
+      expect((await run(['release', '--spec', f.spec, '--slice', String(node.index), '--retry'])).code).to.equal(0);
       expect((await run(['work', '--spec', f.spec])).code).to.equal(EXIT.OK);
       await assertCopied(f);
     });

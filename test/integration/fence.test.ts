@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { hostname } from 'node:os';
 import { SliceClaim } from '../../src/coordination/claim';
-import { Layout, customerNodeName, sliceNodeName } from '../../src/coordination/layout';
+import { Layout, sliceNodeName } from '../../src/coordination/layout';
 import type { SliceBounds, WorkNode } from '../../src/coordination/workNode';
 import { emptyCounts } from '../../src/coordination/workNode';
 import { CreateMode, ZkSession, encodeJson } from '../../src/coordination/zk';
@@ -50,28 +50,36 @@ describe('the fence', function () {
     const migration = uniqueName('fence');
     const layout = new Layout(root, migration);
     const spec = { migration, zookeeper: { root } } as unknown as Spec;
-    const cn = customerNodeName('acme');
-    const n = sliceNodeName(0);
-    const slicePath = layout.slice(cn, n);
-    const claimPath = layout.claim(cn, n);
+    const address = { bucket: '0', name: sliceNodeName(0) };
+    const slicePath = layout.slice(address);
+    const claimPath = layout.claim(address);
     let zkA: ZkSession;
     let zkB: ZkSession;
     let zkOperator: ZkSession;
     const held: SliceClaim[] = [];
+
+    /** What a worker's scheduler does: read the work node, then claim it at the version read. */
+    async function claimVia(zk: ZkSession, worker: string): Promise<SliceClaim | null> {
+      const got = await zk.getData(slicePath);
+      return SliceClaim.take(zk, layout, address, worker, { node: JSON.parse(got.data.toString()), version: got.stat.version });
+    }
 
     before(async () => {
       [zkA, zkB, zkOperator] = await Promise.all([connectZk(), connectZk(), connectZk()]);
     });
     beforeEach(async () => {
       const node: WorkNode = {
-        customer: 'acme', index: 0, bounds: { kind: 'range', from: null, to: null }, estimate: 10, status: 'todo', cursor: null,
+        customers: ['acme'], index: 0, bounds: { kind: 'range', from: null, to: null }, estimate: 10, status: 'todo', cursor: null,
         counts: emptyCounts(), attempts: 0, stalls: 0, failures: 0, lastError: null, rejections: [], owner: null,
         progressAt: null, startedAt: null, finishedAt: null,
       };
       await zkOperator.removeRecursive(root);
-      await zkOperator.mkdirp(layout.slices(cn));
-      await zkOperator.mkdirp(layout.claims(cn));
+      await zkOperator.mkdirp(layout.sliceBucket(address.bucket));
+      await zkOperator.mkdirp(layout.queueBucket(address.bucket));
       await zkOperator.create(slicePath, encodeJson(node));
+      await zkOperator.create(layout.queued(address));
+      // The plan node (release needs its bucket count): one bucket, one slice.
+      await zkOperator.create(layout.plan, encodeJson({ generation: 1, customers: 1, slices: 1, buckets: 1, customerBuckets: 1, estimate: 10, plannedAt: 1, plannedBy: 't', specHash: 'h', summary: { docs: 10, min: 10, median: 10, max: 10 }, top: ['acme'] }));
     });
     afterEach(async () => {
       for (const c of held.splice(0)) await c.release();
@@ -81,11 +89,10 @@ describe('the fence', function () {
       for (const z of [zkA, zkB, zkOperator]) z.close();
     });
 
-    /** The operator releases worker A's claim, and worker B claims the slice: what happens between A's create and A's next step. */
+    /** The operator releases worker A's claim, and worker B claims the slice: what happens between A's steps. */
     const releaseThenBClaims = async () => {
-      expect((await zkOperator.exists(claimPath))!.ephemeralOwner).to.deep.equal(zkA.client.getSessionId(), 'A created the claim');
-      expect(await releaseSlice(spec, zkOperator, 'acme/0')).to.match(/^released acme\/0/);
-      const b = await SliceClaim.tryClaim(zkB, layout, cn, n, 'worker-b');
+      expect(await releaseSlice(spec, zkOperator, '0')).to.match(/^(released slice 0|slice 0 was not claimed)/);
+      const b = await claimVia(zkB, 'worker-b');
       expect(b, 'B claims the released slice').to.not.equal(null);
       held.push(b!);
     };
@@ -100,45 +107,90 @@ describe('the fence', function () {
       expect(JSON.parse((await zkOperator.getData(slicePath)).data.toString()).cursor).to.equal('b-was-here');
     }
 
-    it('released before A read the work node: A takes nothing and removes nothing', async () => {
-      const a = await SliceClaim.tryClaim(interleaved(zkA, 'getData', slicePath, releaseThenBClaims), layout, cn, n, 'worker-a');
-      expect(a, 'A does not take the slice on B\'s claim').to.equal(null);
-      await bStillHolds();
-    });
-
-    it('released before A read the work node, and the read fails: A\'s cleanup leaves B\'s claim alone', async () => {
-      const failing = interleaved(zkA, 'getData', slicePath, async () => {
-        await releaseThenBClaims();
-        throw new Error('connection lost (test)');
-      });
-      let err: unknown;
-      await SliceClaim.tryClaim(failing, layout, cn, n, 'worker-a').catch((e) => (err = e));
-      expect(String(err)).to.match(/connection lost \(test\)/);
-      await bStillHolds();
-    });
-
-    it('released between A\'s look and A\'s multi: A\'s multi fails, its cleanup leaves B\'s claim alone', async () => {
-      const racing = interleaved(zkA, 'multi', slicePath, async () => {
-        // B has only created its claim (its own multi comes later): the claim node is B's, at version 0, like A's was.
-        expect(await releaseSlice(spec, zkOperator, 'acme/0')).to.match(/^released acme\/0/);
-        await zkB.create(claimPath, encodeJson({ worker: 'worker-b', session: zkB.sessionId, since: Date.now() }), CreateMode.EPHEMERAL);
-      });
-      let err: unknown;
-      await SliceClaim.tryClaim(racing, layout, cn, n, 'worker-a').catch((e) => (err = e));
-      expect(String(err)).to.match(/multi failed/);
+    it('two workers that read the same version: exactly one gets the slice, the other takes and removes nothing', async () => {
+      const [ga, gb] = await Promise.all([zkA.getData(slicePath), zkB.getData(slicePath)]);
+      expect(ga.stat.version).to.equal(gb.stat.version);
+      const [a, b] = await Promise.all([
+        SliceClaim.take(zkA, layout, address, 'worker-a', { node: JSON.parse(ga.data.toString()), version: ga.stat.version }),
+        SliceClaim.take(zkB, layout, address, 'worker-b', { node: JSON.parse(gb.data.toString()), version: gb.stat.version }),
+      ]);
+      expect([a, b].filter((x) => x !== null), 'one claim').to.have.length(1);
+      const winner = (a ?? b)!;
+      held.push(winner);
       const stat = await zkOperator.exists(claimPath);
-      expect(stat, "B's claim survived A's cleanup").to.not.equal(null);
-      expect(stat!.ephemeralOwner).to.deep.equal(zkB.client.getSessionId());
-      await zkB.remove(claimPath, 0);
+      expect(stat!.ephemeralOwner).to.deep.equal((a ? zkA : zkB).client.getSessionId());
+      const node: WorkNode = JSON.parse((await zkOperator.getData(slicePath)).data.toString());
+      expect(node.owner).to.equal(a ? 'worker-a' : 'worker-b');
+      expect(node.attempts).to.equal(1);
+    });
+
+    it('released and claimed by B between A\'s read and A\'s multi: A takes nothing and B\'s claim survives', async () => {
+      const got = await zkA.getData(slicePath);
+      const first = await claimVia(zkA, 'worker-a');
+      expect(first).to.not.equal(null);
+      // A's claim is released (as if A had died) and B claims; then A tries with what it read before.
+      await releaseThenBClaims();
+      const again = await SliceClaim.take(zkA, layout, address, 'worker-a', { node: JSON.parse(got.data.toString()), version: got.stat.version });
+      expect(again, 'A does not take the slice on B\'s claim').to.equal(null);
+      // A giving back its old claim (same session, same path) leaves B's alone.
+      await first!.release();
+      await bStillHolds();
+    });
+
+    it('a stale holder is fenced: after release and B\'s claim, A\'s checkpoint fails and moves nothing', async () => {
+      const a = await claimVia(zkA, 'worker-a');
+      await releaseThenBClaims();
+      let err: unknown;
+      await a!.checkpoint((node) => ({ ...node, cursor: 'a-was-here' })).catch((e) => (err = e));
+      expect(err).to.be.instanceOf(FencedError);
+      await bStillHolds();
+    });
+
+    it('the claim multi went through but its answer was lost: A removes its own claim only, and never B\'s', async () => {
+      let committed = false;
+      const lost = new Proxy(zkA, {
+        get(target, key) {
+          const value = Reflect.get(target, key, target);
+          if (key !== 'multi') return typeof value === 'function' ? value.bind(target) : value;
+          return async (ops: any) => {
+            if (committed) return target.multi(ops);
+            committed = true;
+            await target.multi(ops);
+            throw new Error('connection lost (test)');
+          };
+        },
+      }) as ZkSession;
+      let err: unknown;
+      await claimVia(lost, 'worker-a').catch((e) => (err = e));
+      expect(String(err)).to.match(/connection lost \(test\)/);
+      expect(await zkOperator.exists(claimPath), 'A cleaned up its own claim').to.equal(null);
+      // And the same cleanup never touches a claim of another session on that path.
+      const b = await claimVia(zkB, 'worker-b');
+      held.push(b!);
+      const racing = interleaved(zkA, 'getData', slicePath, async () => undefined);
+      expect(await claimVia(racing, 'worker-a')).to.equal(null);
+      await bStillHolds();
     });
 
     it('a claim given back is removed (its own), and its signal is aborted with a FencedError', async () => {
-      const a = await SliceClaim.tryClaim(zkA, layout, cn, n, 'worker-a');
+      const a = await claimVia(zkA, 'worker-a');
       expect(a).to.not.equal(null);
       expect(a!.signal.aborted).to.equal(false);
       await a!.release();
       expect(a!.signal.aborted).to.equal(true);
       expect(a!.signal.reason).to.have.property('name', 'FencedError');
+      expect(await zkOperator.exists(claimPath)).to.equal(null);
+    });
+
+    it('a finishing checkpoint takes the slice off the queue and adds it to its bucket summary in one multi', async () => {
+      await zkOperator.create(layout.summaries).catch(() => undefined);
+      const a = await claimVia(zkA, 'worker-a');
+      await a!.checkpoint((node) => ({ ...node, cursor: 'end', status: 'done', finishedAt: Date.now(), counts: { read: 10, written: 9, skipped: 1, rejected: 0 } }));
+      expect(await zkOperator.exists(layout.queued(address)), 'off the queue').to.equal(null);
+      const sum = JSON.parse((await zkOperator.getData(layout.summary(address.bucket))).data.toString());
+      expect(sum.done).to.equal(1);
+      expect(sum.counts).to.deep.equal({ read: 10, written: 9, skipped: 1, rejected: 0 });
+      await a!.release();
       expect(await zkOperator.exists(claimPath)).to.equal(null);
     });
   });
@@ -185,7 +237,7 @@ describe('the fence', function () {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
           size, sort: [{ id: 'asc' }], _source: false, search_after: JSON.parse(node.cursor!),
-          query: { bool: { filter: [{ term: { customer: node.customer } }, { range: { timestamp: range } }] } },
+          query: { bool: { filter: [{ term: { customer: node.customers[0] } }, { range: { timestamp: range } }] } },
         }),
       });
       return ((await res.json()) as any).hits.hits.map((h: { _id: string }) => h._id);
@@ -214,7 +266,7 @@ describe('the fence', function () {
         if (!/target busy: sending the refused documents again/.test(a.output().stderr)) return null;
         return mine();
       });
-      const claimPath = held.path.replace('/slices/', '/claims/');
+      const claimPath = layout.claim(held.address);
       try {
         await blockWrites(false);
         await waitFor("the paused worker's claim to vanish with its session", async () => !(await zk.exists(claimPath)), 30_000);

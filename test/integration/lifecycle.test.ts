@@ -13,7 +13,7 @@ import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
 import type { Lifecycle } from '../../src/lifecycle/machine';
 import { run, start, writeSpec } from '../support/cli';
-import { allSlices, waitFor } from '../support/fleet';
+import { allSlices, customerIndex, waitFor } from '../support/fleet';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { EXIT } from '../../src/errors';
 import { connectZk, stack, uniqueName } from '../support/stack';
@@ -41,9 +41,8 @@ describe('the lifecycle of a migration (Solr)', function () {
   };
   const plannedCustomers = async (migration: string) => {
     const layout = new Layout(root, migration);
-    let n = 0;
-    for (const c of await zk.childrenOrEmpty(layout.customers)) if (await zk.exists(layout.plan(c))) n++;
-    return n;
+    // The customers of a complete plan (its node is written last, after the customer index).
+    return (await zk.exists(layout.plan)) ? (await customerIndex(zk, layout)).size : 0;
   };
 
   before(async () => {
@@ -75,12 +74,12 @@ describe('the lifecycle of a migration (Solr)', function () {
     const migration = uniqueName('life');
     const file = spec(migration);
     const p = start(['plan', '--spec', file, '--concurrency', '1']);
-    // Frozen once some customers are planned and others not, then killed: what a crash leaves.
-    await waitFor('the planner to plan a few customers', async () => {
-      if ((await plannedCustomers(migration)) < 2) return false;
+    const layout = new Layout(root, migration);
+    // Frozen while it holds the planning barrier, before its plan node (written last), then killed: what a crash leaves.
+    await waitFor('the planner to be at work', async () => {
+      if (!(await zk.exists(layout.planning))) return false;
       p.child.kill('SIGSTOP');
-      const n = await plannedCustomers(migration);
-      if (n >= PROFILES.length) {
+      if (await zk.exists(layout.plan)) {
         p.child.kill('SIGCONT');
         throw new Error('the planner finished before it could be stopped part-way');
       }
@@ -88,6 +87,13 @@ describe('the lifecycle of a migration (Solr)', function () {
     });
     p.child.kill('SIGKILL');
     await p.done;
+    // What a leader that died after writing some slices leaves (whatever this one had written): the next one clears it.
+    await zk.mkdirp(layout.sliceBucket('0'));
+    await zk.mkdirp(layout.queueBucket('0'));
+    const leftover = { bucket: '0', name: '000999' };
+    await zk.create(layout.slice(leftover), Buffer.from(JSON.stringify({ customers: ['c00'], index: 999, bounds: { kind: 'all' }, estimate: 40, status: 'todo', cursor: null, counts: { read: 0, written: 0, skipped: 0, rejected: 0 }, attempts: 0, failures: 0, lastError: null, rejections: [], owner: null, progressAt: null, startedAt: null, finishedAt: null })));
+    await zk.create(layout.queued(leftover));
+    expect(await plannedCustomers(migration), 'no plan node: no customer counts as planned').to.equal(0);
     expect((await lifecycle(migration))!.state, 'a half-made plan is not a finished one').to.equal('planning');
     // A worker copies what is planned, but never calls the copy finished (exit 3, not 0).
     const early = await run(['work', '--spec', file]);
@@ -104,6 +110,10 @@ describe('the lifecycle of a migration (Solr)', function () {
     expect(l.state).to.equal('planned');
     expect(l.planned!.customers).to.equal(PROFILES.length);
     expect(await plannedCustomers(migration)).to.equal(PROFILES.length);
+    const slices = await allSlices(zk, layout);
+    expect(slices.map((x) => x.node.index), 'the dead leader\'s slices were cleared').to.not.include(999);
+    expect(slices.reduce((n, x) => n + x.node.estimate, 0)).to.equal(PROFILES.length * 40);
+    expect(await zk.exists(layout.queued(leftover))).to.equal(null);
     const w = await run(['work', '--spec', file]);
     expect(w.code, w.stderr.slice(-600)).to.equal(EXIT.OK);
     expect((await lifecycle(migration))!.state).to.equal('copied');
@@ -147,10 +157,10 @@ describe('the lifecycle of a migration (Solr)', function () {
     const l = (await lifecycle(migration))!;
     expect(l.state).to.equal('completed');
     expect(l.history.map((h) => h.to)).to.include.members(['planning', 'planned', 'copying', 'copied', 'verified', 'cut-over', 'completed']);
-    for (const cn of await zk.getChildren(layout.customers)) {
-      expect(await zk.exists(layout.slices(cn)), `${cn}: work nodes pruned`).to.equal(null);
-      expect(await zk.exists(layout.plan(cn)), `${cn}: plan kept`).to.not.equal(null);
-    }
+    expect(await zk.exists(layout.slices), 'work nodes pruned').to.equal(null);
+    expect(await zk.exists(layout.queue), 'queue pruned').to.equal(null);
+    expect(await zk.exists(layout.plan), 'plan kept').to.not.equal(null);
+    expect((await customerIndex(zk, layout)).size, 'customer index kept').to.be.greaterThan(0);
     expect(await zk.getChildren(layout.verify), 'only the run behind the cutover is kept').to.deep.equal([verified.verification!.run]);
     expect(JSON.parse((await zk.getData(layout.cutover)).data.toString()).read, 'the read flag is kept').to.equal('new');
     const back = await run(['cutover', '--spec', file, '--to', 'legacy']);

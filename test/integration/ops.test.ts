@@ -104,7 +104,7 @@ describe('operations: metrics, health, logs', function () {
     for (const l of lines) expect(l, JSON.stringify(l)).to.include.keys('migration', 'worker');
     const sliceLines = lines.filter((l) => /slice (done|starting)|starting slice/.test(l.msg));
     expect(sliceLines.length).to.be.greaterThan(0);
-    for (const l of sliceLines) expect(l).to.include.keys('customer', 'slice');
+    for (const l of sliceLines) expect(l).to.include.keys('customers', 'slice');
 
     const diag = await run(['diagnostics', '--spec', spec], env);
     expect(diag.code, diag.stderr).to.equal(0);

@@ -44,13 +44,13 @@ describe('security: ZooKeeper ACLs and secrets', function () {
     const plan = await run(['plan', '--spec', spec], { BLUEGREEN_ZK_AUTH: AUTH });
     expect(plan.code, plan.stderr).to.equal(0);
     const layout = new Layout(root, 'sec');
-    const [c] = await anon.getChildren(layout.customers);
-    const [n] = await anon.getChildren(layout.slices(c));
-    const path = layout.slice(c, n);
+    const [b] = await anon.getChildren(layout.slices);
+    const [n] = await anon.getChildren(layout.sliceBucket(b));
+    const path = layout.slice({ bucket: b, name: n });
     const before = await anon.getData(path);
     const err = await anon.setData(path, Buffer.from('{"status":"done"}'), -1).then(() => null, (e) => e);
     expect(zkCode(err)).to.equal(ZK_CODES.NO_AUTH);
-    const multiErr = await anon.multi([{ op: 'create', path: `${layout.claims(c)}/${n}`, data: Buffer.from('x'), mode: 1 }]).then(() => null, (e: MultiError) => e);
+    const multiErr = await anon.multi([{ op: 'create', path: layout.claim({ bucket: b, name: n }), data: Buffer.from('x'), mode: 1 }]).then(() => null, (e: MultiError) => e);
     expect(multiErr && multiErr.code).to.equal(ZK_CODES.NO_AUTH);
     expect((await anon.getData(path)).stat.version).to.equal(before.stat.version);
 

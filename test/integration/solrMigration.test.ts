@@ -7,11 +7,10 @@ import { hostname } from 'node:os';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { Layout } from '../../src/coordination/layout';
-import type { PlanNode } from '../../src/coordination/workNode';
 import type { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
 import { run, start, writeSpec } from '../support/cli';
-import { allSlices, freezeWhen, midSlice } from '../support/fleet';
+import { allClaims, allSlices, customerIndex, freezeWhen, midSlice, planNode } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 const PROFILES: CustomerProfile[] = [
@@ -64,23 +63,27 @@ describe('Solr 8 → Solr 9 migration, end to end', function () {
     const [a, b] = await Promise.all([run(['plan', '--spec', specFile]), run(['plan', '--spec', specFile])]);
     expect(a.code, a.stderr).to.equal(0);
     expect(b.code, b.stderr).to.equal(0);
-    const customers = await zk.getChildren(layout.customers);
-    expect(customers.sort()).to.deep.equal(['_none', 'big', 'medium', 'small']);
-    let planned = 0;
-    let estimate = 0;
-    for (const c of customers) {
-      const plan: PlanNode = JSON.parse((await zk.getData(layout.plan(c))).data.toString());
-      const names = await zk.getChildren(layout.slices(c));
-      expect(names.length, `slices of ${c}`).to.equal(plan.slices);
-      planned += plan.slices;
-      estimate += plan.estimate;
-    }
-    expect(estimate).to.equal(TOTAL);
-    // The busy customer gets many short slices, the long-retention one few long ones.
+    const index = await customerIndex(zk, layout);
+    const customers = [...index.keys()].sort();
+    expect(customers).to.deep.equal(['_none', 'big', 'medium', 'small']);
+    const plan = (await planNode(zk, layout))!;
+    expect(plan.estimate).to.equal(TOTAL);
+    expect(plan.customers).to.equal(4);
     const slices = await allSlices(zk, layout);
-    const perCustomer = (c: string) => slices.filter((s) => s.node.customer === c).length;
-    expect(perCustomer('big')).to.be.greaterThan(perCustomer('small'));
-    expect(slices.length).to.equal(planned);
+    expect(slices.length, 'one work node per planned slice').to.equal(plan.slices);
+    expect(slices.reduce((n, s) => n + s.node.estimate, 0), 'every document in exactly one slice').to.equal(TOTAL);
+    for (const [cn, e] of index) {
+      const docs = PROFILES.find((p) => (p.name ?? '_none') === cn)!.docs;
+      expect(e.docs, `documents of ${cn}`).to.equal(docs);
+    }
+    // The busy customer is cut into many short slices; the small ones share one (packed).
+    const perCustomer = (c: string | null) => slices.filter((s) => s.node.customers.includes(c)).length;
+    expect(perCustomer('big')).to.be.greaterThan(2);
+    expect(perCustomer('small')).to.equal(1);
+    const packed = slices.find((s) => s.node.customers.includes('small'))!;
+    expect(packed.node.customers, 'small customers packed together').to.include(null);
+    expect(packed.node.bounds.kind).to.equal('all');
+    const planned = slices.length;
     // "outcome" tells which planner led each customer; between them they planned each exactly once.
     const led = (out: string) => out.split('\n').filter((l) => /\bplanned$/.test(l)).length;
     expect(led(a.stdout) + led(b.stdout)).to.equal(customers.length);
@@ -113,12 +116,7 @@ describe('Solr 8 → Solr 9 migration, end to end', function () {
     expect(r2.stderr).to.contain('stopping: finishing current batches');
     // None of the claims left is w2's (another worker may already have taken one of its slices).
     const w2Prefix = `${host}-${w2.child.pid}-`;
-    for (const c of await zk.getChildren(layout.customers)) {
-      for (const n of await zk.childrenOrEmpty(layout.claims(c))) {
-        const got = await zk.getDataOrNull(layout.claim(c, n));
-        if (got) expect(JSON.parse(got.data.toString()).worker, `claim ${c}/${n} released by w2`).to.not.match(new RegExp(`^${w2Prefix}`));
-      }
-    }
+    for (const c of await allClaims(zk, layout)) expect(c.worker, `claim ${c.path} released by w2`).to.not.match(new RegExp(`^${w2Prefix}`));
 
     // A fourth worker joins; w1's claims vanish with its session (6 s), then its slices resume.
     const w4 = start(['work', '--spec', specFile]);

@@ -110,8 +110,10 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
     await live;
     expect(code, `${stderr}\n${JSON.stringify(report.run.totals)}`).to.equal(EXIT.OK);
     expect(report.run.status).to.equal('passed');
-    expect(report.results.length).to.be.greaterThan(3);
-    expect(report.results.every((r) => r.clean)).to.equal(true);
+    // Only slices with differences keep a result: none here; every slice counted clean.
+    expect(report.run.totals!.slices).to.be.greaterThan(3);
+    expect(report.run.totals!.clean).to.equal(report.run.totals!.slices);
+    expect(report.results).to.deep.equal([]);
   });
 
   it('orders verification runs as ZooKeeper created them, not by a clock: a later failed run from a machine whose clock is behind blocks the cutover', async () => {
@@ -155,7 +157,8 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
     await next.commit(collection);
     const again = await verify('--only-failed');
     expect(again.code, again.stderr).to.equal(EXIT.OK);
-    expect(again.report.results.filter((r) => r.carriedFrom).length, 'clean slices carried over').to.be.greaterThan(0);
+    expect(again.report.run.carried!.clean, 'clean slices carried over').to.be.greaterThan(0);
+    expect(again.report.run.totals!.clean).to.equal(again.report.run.totals!.slices);
     const dst = await next.all(collection, 'id,title');
     for (const id of deleted) expect(dst.has(id), `${id} restored`).to.equal(true);
     for (const d of extra) expect(dst.has(d.id), `${d.id} removed`).to.equal(false);
@@ -209,11 +212,8 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
       const stuck = start(['work', '--spec', spec2]);
       const layout = new Layout(root, m2);
       const held = async () => {
-        for (const c of await zk.childrenOrEmpty(layout.customers)) {
-          for (const n of await zk.childrenOrEmpty(layout.slices(c))) {
-            const w: WorkNode = JSON.parse((await zk.getData(layout.slice(c, n))).data.toString());
-            if (w.owner?.startsWith(`${hostname()}-${stuck.child.pid}-`) && w.status === 'todo' && w.counts.read >= 40) return { c, n, w };
-          }
+        for (const { address, node: w } of await allSlices(zk, layout)) {
+          if (w.owner?.startsWith(`${hostname()}-${stuck.child.pid}-`) && w.status === 'todo' && w.counts.read >= 40) return { a: address, w };
         }
         return null;
       };
@@ -228,27 +228,27 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
       const st = await run(['status', '--spec', spec2, '--json']);
       expect(st.code).to.equal(EXIT.SLICES_FAILED);
       const status: MigrationStatus = JSON.parse(st.stdout);
-      const ref = `${h!.w.customer ?? '_none'}/${h!.w.index}`;
-      expect(status.stuck.map((s) => `${s.customer ?? '_none'}/${s.slice}`)).to.include(ref);
+      const ref = String(h!.w.index);
+      expect(status.stuck.map((s) => String(s.slice))).to.include(ref);
       expect(status.workers.length).to.equal(1);
       const human = await run(['status', '--spec', spec2]);
       expect(human.stdout).to.match(/STUCK: 1 claimed slice/);
 
       const rel = await run(['release', '--spec', spec2, '--slice', ref]);
       expect(rel.code, rel.stderr).to.equal(0);
-      expect(await zk.exists(layout.claim(h!.c, h!.n))).to.equal(null);
-      const atRelease: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.c, h!.n))).data.toString());
+      expect(await zk.exists(layout.claim(h!.a))).to.equal(null);
+      const atRelease: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.a))).data.toString());
 
       const rescuer = await run(['work', '--spec', spec2]);
       expect(rescuer.code, rescuer.stderr).to.equal(EXIT.OK);
-      const finished: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.c, h!.n))).data.toString());
+      const finished: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.a))).data.toString());
       expect(finished.status).to.equal('done');
       expect(finished.counts.read).to.be.at.least(atRelease.counts.read);
 
       stuck.child.kill('SIGCONT');
       const woke = await stuck.done;
       expect(woke.stderr).to.match(/dropped the slice: claim lost|stopping/);
-      const afterWake: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.c, h!.n))).data.toString());
+      const afterWake: WorkNode = JSON.parse((await zk.getData(layout.slice(h!.a))).data.toString());
       expect(afterWake).to.deep.equal(finished, 'the woken worker changed nothing: no cursor moved back');
       await next.commit(target2);
       expect(await next.count(target2)).to.equal(await legacy.count(collection));
@@ -257,22 +257,22 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
     }
   });
 
-  it('refuses to verify (and to cut over) while a customer has no plan: a half-made plan never passes', async () => {
-    // What a planner that died after creating a customer's node, before its plan node, leaves behind.
+  it('refuses to verify (and to cut over) a half-made plan: slices without the plan node never pass', async () => {
+    // What a planner that died after writing slices, before its plan node (written last), leaves behind.
     const layout = new Layout(root, migration);
-    const ghost = `${layout.customers}/ghost`;
-    await zk.mkdirp(ghost);
+    const plan = await zk.getData(layout.plan);
+    await zk.remove(layout.plan);
     try {
       const runsBefore = (await zk.getChildren(layout.verify)).sort();
       const r = await run(['verify-integrity', '--spec', specFile]);
       expect(r.code, r.stderr).to.equal(EXIT.USAGE);
-      expect(r.stderr).to.match(/customer\(s\) have no plan \(e\.g\. ghost\)[\s\S]*bluegreen plan/);
+      expect(r.stderr).to.match(/has no finished plan[\s\S]*bluegreen plan/);
       expect((await zk.getChildren(layout.verify)).sort(), 'no verification run was started').to.deep.equal(runsBefore);
       const c = await run(['cutover', '--spec', specFile, '--to', 'new']);
       expect(c.code).to.equal(EXIT.USAGE);
-      expect(c.stderr).to.match(/customer ghost is not planned/);
+      expect(c.stderr).to.match(/no finished plan/);
     } finally {
-      await zk.removeRecursive(ghost);
+      await zk.create(layout.plan, plan.data);
     }
   });
 
@@ -291,33 +291,33 @@ describe('verify-integrity, cutover, read router, status (Solr)', function () {
     // That run, made ten days old: its own times and each slice's check times, as ZooKeeper would hold them.
     const then = Date.now() - 10 * DAY;
     const runPath = `${layout.verify}/${base.report.run.id}`;
-    await rewrite(runPath, (r) => ({ ...r, startedAt: then, finishedAt: then + 60_000 }));
+    await rewrite(runPath, (r) => ({ ...r, startedAt: then, finishedAt: then + 60_000, oldestCheckAt: then + 1000 }));
     let rewritten = 0;
-    for (const cn of await zk.getChildren(`${runPath}/customers`)) {
-      for (const n of await zk.childrenOrEmpty(`${runPath}/customers/${cn}/results`)) {
-        await rewrite(`${runPath}/customers/${cn}/results/${n}`, (r) => ({ ...r, runStartedAt: then, checkedAt: then + 1000 }));
-        rewritten++;
-      }
+    for (const b of await zk.getChildren(`${runPath}/tally`)) {
+      await rewrite(`${runPath}/tally/${b}`, (t) => ({ ...t, oldestCheckAt: then + 1000 }));
+      rewritten++;
     }
-    expect(rewritten).to.equal(base.report.results.length);
+    expect(rewritten).to.be.greaterThan(0);
 
     // --only-failed re-checks nothing (every slice was clean): it passes at once, carrying every slice over.
     const again = await verify('--only-failed');
     expect(again.code, again.stderr).to.equal(EXIT.OK);
     expect(again.report.run.startedAt, 'the run itself is new').to.be.greaterThan(Date.now() - DAY);
-    expect(again.report.results.map((r) => r.carriedFrom)).to.deep.equal(again.report.results.map(() => base.report.run.id));
+    expect(again.report.run.scope).to.deep.equal({ failedOf: base.report.run.id });
+    expect(again.report.run.carried).to.deep.include({ clean: base.report.run.totals!.slices, oldestCheckAt: then + 1000, startedAt: then });
+    expect(again.report.run.oldestCheckAt).to.equal(then + 1000);
     const flagBefore = await readFlag();
 
     // The copy finished after those checks: refused as such, naming a carried slice.
     const early = await run(['cutover', '--spec', specFile, '--to', 'new']);
     expect(early.code, early.stderr).to.equal(EXIT.USAGE);
-    expect(early.stderr).to.match(new RegExp(`verification behind the latest run \\(${again.report.run.id}\\) started before the copy finished \\(slice \\S+, carried over from run ${base.report.run.id}\\)`));
+    expect(early.stderr).to.match(new RegExp(`verification behind the latest run \\(${again.report.run.id}\\) started before the copy finished \\(a slice finished at \\S+\\)`));
 
     // The copy finished before them (eleven days ago): now only their age stands in the way.
-    for (const { path } of await allSlices(zk, layout)) await rewrite(path, (w) => ({ ...w, finishedAt: then - DAY }));
+    for (const b of await zk.getChildren(layout.summaries)) await rewrite(layout.summary(b), (sm) => ({ ...sm, lastFinishedAt: then - DAY }));
     const old = await run(['cutover', '--spec', specFile, '--to', 'new']);
     expect(old.code, old.stderr).to.equal(EXIT.USAGE);
-    expect(old.stderr).to.match(new RegExp(`verification behind the latest run \\(${again.report.run.id}\\) is too old: its oldest check \\(slice \\S+, carried over from run ${base.report.run.id}\\) is 10d\\d\\dh old, more than cutover\\.maxVerificationAge \\(1d00h\\)`));
+    expect(old.stderr).to.match(new RegExp(`verification behind the latest run \\(${again.report.run.id}\\) is too old: its oldest check is 10d\\d\\dh old, more than cutover\\.maxVerificationAge \\(1d00h\\)`));
     expect(old.stderr).to.match(/verify-integrity --new/);
     expect(await readFlag(), 'a refusal writes nothing').to.deep.equal(flagBefore);
     expect(router.readSide()).to.equal('legacy');

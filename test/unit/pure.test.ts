@@ -40,9 +40,9 @@ describe('customer node names', () => {
 
 describe('work node checks', () => {
   it('accepts a fresh node and names what is wrong with a corrupt one', () => {
-    expect(workNodeProblem(newWorkNode('a', 0, { kind: 'range', from: null, to: 5 }, 3))).to.equal(null);
-    expect(workNodeProblem({ ...newWorkNode('a', 0, { kind: 'no-timestamp' }, 3), status: 'weird' })).to.match(/status/);
-    expect(workNodeProblem({ ...newWorkNode('a', 0, { kind: 'no-timestamp' }, 3), cursor: 5 })).to.match(/cursor/);
+    expect(workNodeProblem(newWorkNode(['a'], 0, { kind: 'range', from: null, to: 5 }, 3))).to.equal(null);
+    expect(workNodeProblem({ ...newWorkNode(['a'], 0, { kind: 'no-timestamp' }, 3), status: 'weird' })).to.match(/status/);
+    expect(workNodeProblem({ ...newWorkNode(['a'], 0, { kind: 'no-timestamp' }, 3), cursor: 5 })).to.match(/cursor/);
     expect(workNodeProblem('hello')).to.match(/not an object/);
   });
 });

@@ -1,25 +1,20 @@
 /** The age of a verification: the oldest check behind it, carried slices keeping their own times. */
 import { expect } from 'chai';
-import { oldestCheck, type SliceVerification } from '../../src/verifier/verifier';
+import { oldestCheckOf, type BucketTally } from '../../src/verifier/verifier';
 
-const result = (index: number, times: Partial<SliceVerification>): SliceVerification => ({
-  customer: 'acme', index, bounds: {} as SliceVerification['bounds'], sourceCount: 1, targetCount: 1,
-  missingCount: 0, extraCount: 0, differentCount: 0, unstableCount: 0, resolvedInFlight: 0,
-  missing: [], extra: [], different: [], clean: true, runStartedAt: 0, checkedAt: 0, by: 'test', ...times,
-});
+const tally = (oldestCheckAt: number | null, checked = [0]): BucketTally => ({ checked, clean: checked.length, sourceDocs: 1, targetDocs: 1, oldestCheckAt, finished: true });
 
-describe('oldestCheck', () => {
-  it('is the earliest check time, a carried result counting with its original one', () => {
-    const fresh = result(0, { runStartedAt: 1_000, checkedAt: 2_000 });
-    const carried = result(1, { runStartedAt: 100, checkedAt: 150, carriedFrom: 'run-1' });
-    const got = oldestCheck([fresh, carried]);
-    expect(got?.at).to.equal(150);
-    expect(got?.result.carriedFrom).to.equal('run-1');
+describe('oldestCheckOf', () => {
+  it('is the earliest check of the buckets, and the carried slices count with their original time', () => {
+    expect(oldestCheckOf([tally(2_000), tally(1_500)])).to.equal(1_500);
+    expect(oldestCheckOf([tally(2_000)], { clean: 10, oldestCheckAt: 150, startedAt: 100 })).to.equal(150);
+    // A re-run that re-checks nothing is exactly as old as its parent.
+    expect(oldestCheckOf([], { clean: 10, oldestCheckAt: 150, startedAt: 100 })).to.equal(150);
   });
 
-  it('counts a result without usable times as the oldest possible, and is null without results', () => {
-    expect(oldestCheck([result(0, { checkedAt: 5_000 }), result(1, { checkedAt: undefined as any, runStartedAt: undefined as any })])?.at).to.equal(0);
-    expect(oldestCheck([result(0, { checkedAt: undefined as any, runStartedAt: 700 })])?.at).to.equal(700);
-    expect(oldestCheck([])).to.equal(null);
+  it('counts a carried part without a time as the oldest possible, and is null when nothing was checked', () => {
+    expect(oldestCheckOf([tally(5_000)], { clean: 3, oldestCheckAt: null, startedAt: 0 })).to.equal(0);
+    expect(oldestCheckOf([tally(null, [])])).to.equal(null);
+    expect(oldestCheckOf([], { clean: 0, oldestCheckAt: 7, startedAt: 0 })).to.equal(null);
   });
 });

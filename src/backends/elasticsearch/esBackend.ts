@@ -12,11 +12,9 @@ import type { Endpoint, Spec } from '../../config/spec';
 import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError, describeError } from '../../errors';
 import { log, safeUrl } from '../../log';
-import type { Bucket, CustomerShape } from '../../planner/slicing';
-import type { BulkSettings, IndexPreparer } from '../../prepare/targetPrep';
 import { withBackoff } from '../../retry';
 import type {
-  Backend, ConditionalResult, CustomerCount, Customers, CustomerShapeRow, Doc, Page, SourceDoc, VersionedDoc, WriteResult,
+  Backend, Bucket, BulkSettings, ConditionalResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, IndexPreparer, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
 import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf } from './bulk';
 import { EsApi, EsStatusError, detectServer } from './client';

@@ -3,7 +3,7 @@
  * server. The filters mean exactly what the Solr ones mean (solr/queries.ts) and what `inSlice` says.
  */
 import type { SliceBounds } from '../../coordination/workNode';
-import type { Bucket } from '../../planner/slicing';
+import type { Bucket } from '../types';
 import { exactJson } from '../exactJson';
 import type { Customers, CustomerShapeRow } from '../types';
 

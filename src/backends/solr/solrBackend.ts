@@ -8,11 +8,10 @@ import type { Endpoint, Spec } from '../../config/spec';
 import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
-import type { Bucket, CustomerShape } from '../../planner/slicing';
 import { exactJson } from '../exactJson';
 import { HttpClient, HttpStatusError, unreachable } from '../http';
 import type {
-  Backend, ConditionalResult, CustomerCount, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
+  Backend, Bucket, ConditionalResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
 import {
   boundsFilter, customerFilter, customersAfter, customersFilter, parseSolrDate, rangeGap, rootsFilter, shapesFacet, shapesPage,

@@ -15,7 +15,7 @@ import { MigrationStore } from '../coordination/migration';
 import type { ZkSession } from '../coordination/zk';
 import { log } from '../log';
 import { restoreTarget } from '../prepare/targetPrep';
-import type { Lifecycle } from './machine';
+import type { Lifecycle } from '../lifecycle/machine';
 
 export interface CompleteResult {
   lifecycle: Lifecycle;
@@ -27,28 +27,21 @@ export async function completeMigration(spec: Spec, zk: ZkSession, by: string): 
   const store = new MigrationStore(zk, spec);
   await store.requireSpec();
   // The totals are read before anything is pruned, and recorded with the transition.
-  const totals = { slices: 0, read: 0, written: 0, skipped: 0, rejected: 0 };
-  for (const { node } of await store.slices()) {
-    totals.slices++;
-    totals.read += node.counts.read;
-    totals.written += node.counts.written;
-    totals.skipped += node.counts.skipped;
-    totals.rejected += node.counts.rejected;
+  const totals = { slices: (await store.readPlan())?.slices ?? 0, read: 0, written: 0, skipped: 0, rejected: 0 };
+  for (const sm of (await store.summaries()).values()) {
+    totals.read += sm.counts.read;
+    totals.written += sm.counts.written;
+    totals.skipped += sm.counts.skipped;
+    totals.rejected += sm.counts.rejected;
   }
   const current = (await store.readLifecycle())?.lifecycle;
   const lifecycle = current?.state === 'completed'
     ? current // a prune cut short: finish it
     : (await store.applyLifecycle({ type: 'completed' }, by))!;
   const keepRun = lifecycle.verification?.run;
-  const pruned = { slices: 0, verifyRuns: 0 };
-  for (const cn of await store.customerNodes()) {
-    for (const n of await store.sliceNames(cn)) {
-      await zk.removeRecursive(store.layout.slice(cn, n));
-      pruned.slices++;
-    }
-    await zk.removeRecursive(store.layout.slices(cn));
-    await zk.removeRecursive(store.layout.claims(cn));
-  }
+  const pruned = { slices: totals.slices, verifyRuns: 0 };
+  // The work goes (slices, queue, summaries); the plan node and the customer index stay, small and bounded.
+  for (const dir of [store.layout.queue, store.layout.slices, store.layout.summaries]) await zk.removeRecursive(dir);
   for (const run of await zk.childrenOrEmpty(store.layout.verify)) {
     if (run === keepRun) continue;
     await zk.removeRecursive(`${store.layout.verify}/${run}`);

@@ -11,11 +11,11 @@
  * Same cluster with another index/collection is a shadow-index migration, and allowed.
  */
 import { lookup } from 'node:dns/promises';
-import { HttpClient, HttpStatusError } from '../backends/http';
+import { HttpClient, HttpStatusError } from './http';
 import { UserError, describeError } from '../errors';
 import { safeUrl } from '../log';
-import { normalizeUrl, urlKeys, zkConnectKey } from './endpoints';
-import type { Endpoint, Spec } from './spec';
+import { normalizeUrl, urlKeys, zkConnectKey } from '../config/endpoints';
+import type { Endpoint, Spec } from '../config/spec';
 
 export interface EndpointIdentity {
   /** What identifies the cluster (cluster UUID, zkHost, or resolved addresses), for the message. */
