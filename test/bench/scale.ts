@@ -9,7 +9,9 @@
  * ZooKeeper tree are used, never the layout: the benchmark must measure the layout that replaces it.
  *
  * Run: npm run bench:scale [-- --kind solr|elasticsearch --docs 164266 --customers 10000 --few 10
- *      --workers 4 --slices-in-flight 2 --lanes 10x10 (0: skip)]
+ *      --workers 4 --slices-in-flight 2 --planners 3 --slice-docs 5000 --batch 1000
+ *      --lanes 10x10 (processes x lanes; 0: skip) --lanes-slice-docs 200]
+ * Quick: npm run bench:scale -- --docs 20000 --customers 2000
  */
 import { once } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
