@@ -3,7 +3,7 @@
  * start ZooKeeper without disturbing the shared one the Solr nodes live in. Stopped by its pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,7 +51,7 @@ export class PrivateZk {
 
   async up(): Promise<void> {
     const cfg = join(this.dir, 'zoo.cfg');
-    writeFileSync(cfg, `tickTime=500\ndataDir=${join(this.dir, 'data')}\nclientPort=${this.port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\nminSessionTimeout=1000\nmaxSessionTimeout=${this.maxSessionTimeout}\n`);
+    writeFileSync(cfg, `tickTime=500\ndataDir=${join(this.dir, 'data')}\nclientPort=${this.port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr,mntr\nminSessionTimeout=1000\nmaxSessionTimeout=${this.maxSessionTimeout}\n`);
     this.child = spawn('java', ['-Xmx128m', '-XX:+UseSerialGC', `-Dlogback.configurationFile=${join(repo, 'scripts/zookeeper/logback.xml')}`,
       '-cp', `${zkLib()}/*`, 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg], { stdio: 'ignore' });
     const until = Date.now() + 30_000;
@@ -70,6 +70,26 @@ export class PrivateZk {
     await exited;
   }
 
+  /** Stops it (by its pid) and deletes its data: every path written to it goes with it. */
+  async remove(): Promise<void> {
+    await this.down();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The server's counters (`mntr`: zk_packets_received, zk_znode_count, ...) as numbers: exact request
+   * counts for a benchmark, since only its own clients talk to this server.
+   */
+  async mntr(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const line of (await this.fourLetters('mntr')).split('\n')) {
+      const [k, v] = line.split('\t');
+      if (k && v !== undefined && Number.isFinite(Number(v))) out[k] = Number(v);
+    }
+    if (!('zk_packets_received' in out)) throw new Error('private ZooKeeper did not answer mntr');
+    return out;
+  }
+
   /** Client connections the server holds now (`srvr`); a session it expired has its connection closed. */
   async connections(): Promise<number> {
     const m = /Connections: (\d+)/.exec(await this.srvr());
@@ -82,9 +102,13 @@ export class PrivateZk {
   }
 
   private srvr(): Promise<string> {
+    return this.fourLetters('srvr');
+  }
+
+  private fourLetters(word: string): Promise<string> {
     return new Promise((res) => {
       const net = require('node:net') as typeof import('node:net');
-      const sock = net.connect(this.port, '127.0.0.1', () => sock.write('srvr'));
+      const sock = net.connect(this.port, '127.0.0.1', () => sock.write(word));
       let out = '';
       sock.on('data', (d) => (out += d));
       sock.on('end', () => res(out));
