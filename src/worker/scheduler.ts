@@ -83,11 +83,11 @@ export class Scheduler {
       if (claim) {
         this.taken++;
         metrics.claimsTaken.inc({ migration: this.migration });
+        metrics.claimRetries.observe({ migration: this.migration }, lost);
         return { claim, othersHold };
       }
       // Another worker was first (or the slice was finished or released since the read).
       this.retries++;
-      metrics.claimRetries.inc({ migration: this.migration });
       othersHold = true;
       if (++lost >= LOST_RACES) return { claim: null, othersHold, more: true };
     }
