@@ -110,6 +110,10 @@ export interface TargetWriter {
   writeBatch(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult>;
   /** Makes written documents visible to searches (tests and the end of a slice). */
   refresh(): Promise<void>;
+  /** Merges segments after the copy (target.optimize): drops deleted documents, or merges to one segment. */
+  optimize?(mode: 'expunge-deletes' | 'force-merge'): Promise<void>;
+  /** Segments of the collection (primaries / shard leaders) and the documents they still hold as deleted. */
+  segmentStats?(): Promise<{ segments: number; deleted: number } | null>;
 }
 
 /** What verify-integrity and its repair need: point reads, and writes that never clobber a newer live write. */

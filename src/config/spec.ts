@@ -135,6 +135,12 @@ const endpoint = z
       })
       .strict()
       .optional(),
+    /**
+     * Target only, opt-in: once every slice is done, merge the target's segments — `expunge-deletes`
+     * drops the deleted documents that re-copied pages and live updates leave behind, `force-merge`
+     * merges down to one segment (seed 004). Once per copy; slow on big indices.
+     */
+    optimize: z.enum(['expunge-deletes', 'force-merge']).optional(),
   })
   .strict();
 
@@ -261,6 +267,9 @@ export const specSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
+    if (spec.source.optimize) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'optimize'], message: 'optimize is for the target only: bluegreen never changes the source' });
+    }
     if (spec.source.prepare) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'prepare'], message: 'prepare is for the target only: bluegreen never changes the source' });
     }

@@ -14,6 +14,7 @@
  *   <base>/summary/<bucket>                     what the bucket's finished slices did (status reads these)
  *   <base>/customers/<bucket>                   customer index: which slices hold each customer
  *   <base>/workers/<id>                         ephemeral: live workers
+ *   <base>/optimizing, optimized                target.optimize: the worker merging the target, and its record
  *   <base>/verify/<run>/…                       verification runs (verifier.ts)
  *
  * Customer values become names (in the index and in metrics) through encodeURIComponent, so any value
@@ -145,6 +146,13 @@ export class Layout {
   /** The migration's lifecycle state (lifecycle/machine.ts). */
   get lifecycle(): string {
     return `${this.base}/lifecycle`;
+  }
+  /** target.optimize: ephemeral while a worker merges the target; `optimized` records that it did. */
+  get optimizing(): string {
+    return `${this.base}/optimizing`;
+  }
+  get optimized(): string {
+    return `${this.base}/optimized`;
   }
   /** Ephemeral: one per planner at work (a plan is finished only when no other planner is). */
   get planners(): string {

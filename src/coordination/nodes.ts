@@ -49,6 +49,8 @@ function repair(kind: NodeKind, path: string): string {
       return 'restore it from a backup (zkCli.sh set) with "read" set to where reads go now; the read router keeps its last good state meanwhile.';
     case 'lifecycle':
       return 'restore it from a backup (zkCli.sh set), or delete it and run `bluegreen plan` again (it re-records the state as planning, then planned).';
+    case 'optimized':
+      return 'delete it (zkCli.sh delete): the next worker that sees the copy finished optimizes the target again.';
     case 'planner':
       return 'if no live planner holds it (its session is gone), delete it (zkCli.sh delete).';
     case 'target':
@@ -219,6 +221,7 @@ export const NODE_SCHEMAS = {
   planner: planningSchema,
   customerIndex: customerIndexSchema,
   summary: summarySchema,
+  optimized: z.object({ mode: z.enum(['expunge-deletes', 'force-merge']), by: z.string(), at: stamp, ms: int(), segmentsBefore: int().nullable(), segmentsAfter: int().nullable(), deletedBefore: int().nullable(), deletedAfter: int().nullable() }).passthrough(),
 } as const;
 
 export type NodeKind = keyof typeof NODE_SCHEMAS;
@@ -240,6 +243,7 @@ const KIND_LABEL: Record<NodeKind, string> = {
   planner: 'a planner registration',
   customerIndex: 'a bucket of the customer index',
   summary: 'a bucket summary of finished slices',
+  optimized: 'the record of the target\'s optimization',
 };
 
 /** The node kind a path of the layout holds (for readers that name a path, not a kind), else null. */
@@ -260,6 +264,7 @@ export function nodeKindOf(path: string): NodeKind | null {
   if (/\/target$/.test(path)) return 'target';
   if (/\/lifecycle$/.test(path)) return 'lifecycle';
   if (/\/planners\/[^/]+$/.test(path)) return 'planner';
+  if (/\/optimized$/.test(path)) return 'optimized';
   return null;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `target.prepare`: create the target index if it is missing and tune it for bulk loading before the
  * copy (the planner), put its settings back once every slice is finished (a worker). The steps and
- * their order are in steps.ts; this module runs them against ZooKeeper and the cluster.
+ * their order are in steps.ts; this module runs them against ZooKeeper and the cluster. And
+ * `target.optimize`: merge the target's segments once the copy is finished (optimizeTarget).
  *
  * Concurrency: every transition is a conditional write on the record's ZooKeeper version. Two
  * planners, or two workers finishing together, race harmlessly: the loser re-reads the record and
@@ -13,7 +14,8 @@ import type { Spec } from '../config/spec';
 import { Layout } from '../coordination/layout';
 import { assertNotSourceIndices, assertTargetIsNotSource } from '../backends/identity';
 import { CorruptNodeError, decodeNode } from '../coordination/nodes';
-import { ZkSession, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
+import { MigrationStore } from '../coordination/migration';
+import { CreateMode, ZkSession, encodeJson, isBadVersion, isNodeExists } from '../coordination/zk';
 import { UserError, describeError } from '../errors';
 import { log } from '../log';
 import { requestRetry, withBackoff } from '../retry';
@@ -131,4 +133,68 @@ async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', tar
       // Another process moved the record meanwhile: read it again and carry on from there.
     }
   }
+}
+
+/**
+ * target.optimize, once the copy is finished: one worker at a time (an ephemeral lock) merges the
+ * target's segments, then records it (`optimized`), so the others and later runs skip it. A failure
+ * is logged and leaves no record: the next worker that sees the copy finished tries again. Returns the
+ * record (null: not asked for, another worker is at it, or it failed).
+ */
+export async function optimizeTarget(zk: ZkSession, spec: Spec, by: string, target: Backend): Promise<OptimizedRecord | null> {
+  const mode = spec.target.optimize;
+  if (!mode) return null;
+  const layout = new Layout(spec.zookeeper.root, spec.migration);
+  const store = new MigrationStore(zk, spec);
+  const done = await zk.getDataOrNull(layout.optimized);
+  if (done) return (await store.decode('optimized', done.data, layout.optimized)) as unknown as OptimizedRecord;
+  if (!target.optimize) {
+    log.warn({ mode }, `target.optimize is set, but a ${spec.target.kind} target cannot be optimized by bluegreen`);
+    return null;
+  }
+  try {
+    await zk.create(layout.optimizing, encodeJson({ by, since: Date.now() }), CreateMode.EPHEMERAL);
+  } catch (e) {
+    if (isNodeExists(e)) return null; // another worker is merging it
+    throw e;
+  }
+  try {
+    // Never the source (identity.ts), checked again right before the one heavy write of this step.
+    await assertTargetIsNotSource(spec);
+    const before = (await target.segmentStats?.().catch(() => null)) ?? null;
+    const started = Date.now();
+    log.info({ mode, segments: before?.segments, deleted: before?.deleted }, 'optimizing the target (target.optimize): merging segments');
+    await withBackoff(() => target.optimize!(mode), requestRetry(spec));
+    await target.refresh();
+    const after = (await target.segmentStats?.().catch(() => null)) ?? null;
+    const record: OptimizedRecord = {
+      mode, by, at: Date.now(), ms: Date.now() - started,
+      segmentsBefore: before?.segments ?? null, segmentsAfter: after?.segments ?? null, deletedBefore: before?.deleted ?? null, deletedAfter: after?.deleted ?? null,
+    };
+    await zk.create(layout.optimized, encodeJson(record)).catch((e) => {
+      if (!isNodeExists(e)) throw e;
+    });
+    log.info({ ...record }, 'target optimized');
+    return record;
+  } catch (e) {
+    log.error({ mode, err: describeError(e) }, 'could not optimize the target; the next worker that sees the copy finished tries again');
+    return null;
+  } finally {
+    await zk.remove(layout.optimizing).catch(() => undefined);
+  }
+}
+
+export interface OptimizedRecord {
+  mode: 'expunge-deletes' | 'force-merge';
+  by: string;
+  at: number;
+  ms: number;
+  segmentsBefore: number | null;
+  segmentsAfter: number | null;
+  /**
+   * Elasticsearch keeps soft-deleted documents for its retention leases (index.soft_deletes.retention_lease.period,
+   * 12 h by default) whatever the merge: they go at a later merge. Solr drops them in this one.
+   */
+  deletedBefore: number | null;
+  deletedAfter: number | null;
 }

@@ -13,7 +13,7 @@ import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists, isZkOutage }
 import { EXIT, UserError, describeError } from '../errors';
 import { log } from '../log';
 import { metrics, setTopCustomers } from '../metrics';
-import { restoreTarget } from '../prepare/targetPrep';
+import { optimizeTarget, restoreTarget } from '../prepare/targetPrep';
 import { NEXT_STEP, mayCopy } from '../lifecycle/machine';
 import { backoffDelay, requestRetry, sleep, withBackoff } from '../retry';
 import { processId } from '../util';
@@ -159,6 +159,8 @@ export class Worker {
       // refresh (none while tuned for bulk): one now, so counts right after the copy are right.
       await withBackoff(() => this.target.refresh(), this.retryOptions('write'));
       log.info('copy finished: target refreshed, every copied document is searchable');
+      // target.optimize (opt-in): merge away what re-copies and live updates left deleted.
+      await optimizeTarget(this.zk, this.spec, this.id, this.target);
     }, (e) => {
       this.targetRestored = undefined;
       log.error({ err: describeError(e) }, 'could not restore the target index settings; the next `bluegreen work` tries again');

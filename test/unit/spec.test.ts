@@ -48,6 +48,14 @@ describe('spec', () => {
     expect(problems({ ...minimal, target: minimal.source })).to.match(/same collection on the same cluster/);
   });
 
+  it('takes target.optimize (opt-in, not part of the plan) and refuses it on the source', () => {
+    const s = validateSpec({ ...minimal, target: { ...minimal.target, optimize: 'expunge-deletes' } });
+    expect(s.target.optimize).to.equal('expunge-deletes');
+    expect(specHash(s), 'optimizing changes neither the plan nor the copy').to.equal(specHash(validateSpec(minimal)));
+    expect(problems({ ...minimal, source: { ...minimal.source, optimize: 'force-merge' } })).to.match(/optimize is for the target only/);
+    expect(problems({ ...minimal, target: { ...minimal.target, optimize: 'defrag' } })).to.match(/optimize/);
+  });
+
   it('requires a list when discovery is off', () => {
     expect(problems({ ...minimal, customers: { discover: false } })).to.match(/customers\.list/);
   });

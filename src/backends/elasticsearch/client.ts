@@ -212,6 +212,15 @@ export class EsApi {
     return this.call(`refresh ${index}`, (c) => c.indices.refresh({ index }));
   }
 
+  /** Waits for the merge (its own timeout: an hour; the endpoint's is for documents). */
+  forceMerge(index: string, params: Params): Promise<any> {
+    return this.call(`force merge ${index}`, (c) => c.indices.forcemerge({ index, ...params }, { requestTimeout: 3_600_000 }));
+  }
+
+  docStats(index: string): Promise<any> {
+    return this.call(`stats of ${index}`, (c) => c.indices.stats({ index, metric: ['docs', 'segments'] }));
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

@@ -292,6 +292,16 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     await (await this.client()).refresh(this.index);
   }
 
+  async optimize(mode: 'expunge-deletes' | 'force-merge'): Promise<void> {
+    await (await this.client()).forceMerge(this.index, mode === 'force-merge' ? { max_num_segments: 1 } : { only_expunge_deletes: true });
+  }
+
+  async segmentStats(): Promise<{ segments: number; deleted: number } | null> {
+    const p = (await (await this.client()).docStats(this.index))?._all?.primaries;
+    if (p?.docs?.deleted === undefined || p?.segments?.count === undefined) return null;
+    return { segments: Number(p.segments.count), deleted: Number(p.docs.deleted) };
+  }
+
   /**
    * Real-time mget by id. mget finds a document by hashing its id to a shard, so a document written
    * with custom routing may not be found that way on a multi-shard index: ids mget does not find are

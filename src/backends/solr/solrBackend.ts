@@ -384,6 +384,34 @@ export class SolrBackend implements Backend {
     await this.http.request('POST', this.coll('/update', { commit: true, openSearcher: true }), '[]');
   }
 
+  /** A merge can take long on a big collection: its own request timeout (an hour), not the endpoint's. */
+  async optimize(mode: 'expunge-deletes' | 'force-merge'): Promise<void> {
+    const slow = new HttpClient({ ...this.http.opts, timeoutMs: 3_600_000 });
+    const params: Record<string, boolean | number> = mode === 'force-merge' ? { optimize: true, maxSegments: 1, waitSearcher: true } : { commit: true, expungeDeletes: true, waitSearcher: true };
+    await slow.request('POST', this.coll('/update', params), '[]');
+  }
+
+  /** Segments and deleted documents over the collection's shards: each shard leader's core, asked by the Luke handler. */
+  async segmentStats(): Promise<{ segments: number; deleted: number } | null> {
+    const plain = new HttpClient({ ...this.http.opts, json: 'plain' });
+    const st = await plain.request('GET', `${this.base}/admin/collections?action=CLUSTERSTATUS&wt=json&collection=${encodeURIComponent(this.endpoint.collection)}`);
+    const collections = st?.cluster?.collections ?? {};
+    // An alias names its collection(s) in the answer: every one of them counts.
+    const total = { segments: 0, deleted: 0 };
+    for (const c of Object.values<any>(collections)) {
+      for (const shard of Object.values<any>(c?.shards ?? {})) {
+        const leader = Object.values<any>(shard?.replicas ?? {}).find((r) => r.leader === 'true' || r.leader === true);
+        if (!leader) return null;
+        const luke = await plain.request('GET', `${String(leader.base_url).replace(/\/+$/, '')}/${encodeURIComponent(leader.core)}/admin/luke?numTerms=0&wt=json`);
+        const n = luke?.index?.deletedDocs;
+        if (n === undefined) return null;
+        total.deleted += Number(n);
+        total.segments += Number(luke.index.segmentCount ?? 0);
+      }
+    }
+    return total;
+  }
+
   async close(): Promise<void> {
     /* HTTP keep-alive sockets close with the process. */
   }
