@@ -19,13 +19,22 @@ export class SolrAdmin {
     await this.http.request('GET', `${this.baseUrl}/admin/collections?action=CREATE&name=${name}&numShards=${shards}&replicationFactor=1&maxShardsPerNode=-1&collection.configName=${configSet}&wt=json`);
   }
 
+  /**
+   * Deletes the collection if it exists. Solr refuses while an alias still names it, and an alias
+   * deleted a moment ago may still be seen: tried again for a few seconds, then the refusal is thrown
+   * (a collection left behind is a leak, not something to swallow).
+   */
   async deleteCollection(name: string): Promise<void> {
-    try {
+    for (let attempt = 1; ; attempt++) {
       const list = await this.http.request('GET', `${this.baseUrl}/admin/collections?action=LIST&wt=json`);
       if (!list.collections.includes(name)) return;
-      await this.http.request('GET', `${this.baseUrl}/admin/collections?action=DELETE&name=${name}&wt=json`);
-    } catch (e) {
-      if (!(e instanceof HttpStatusError)) throw e;
+      try {
+        await this.http.request('GET', `${this.baseUrl}/admin/collections?action=DELETE&name=${name}&wt=json`);
+        return;
+      } catch (e) {
+        if (!(e instanceof HttpStatusError) || attempt >= 20) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
   }
 

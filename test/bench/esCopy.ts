@@ -1,7 +1,8 @@
 /**
  * Figures, not a test: documents/second of the fleet (plan + N workers, real processes) copying
  * Elasticsearch 7.17 → 8.19 on the local stack, beside a tight loop with no coordination
- * (search_after pages → bulk create: the ceiling) and beside `elasticdump` on the same data.
+ * (search_after pages → bulk create), beside `elasticdump` on the same data, and beside the machine's
+ * limits: the source's read ceiling and the target's ingest ceiling with as many streams (ceilings.ts).
  *
  * elasticdump is not a dependency of the project: the first run installs it with npm into .bench/
  * (git-ignored). Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500]
@@ -15,6 +16,7 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { stack, uniqueName } from '../support/stack';
+import { ceilingRows, esCeilings } from './ceilings';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -143,6 +145,14 @@ async function main(): Promise<void> {
       process.stdout.write(`${rows[rows.length - 1]}\n`);
     });
 
+    // The physical limits: as many streams as the largest fleet runs (workers × slicesInFlight).
+    const streams = Math.max(...WORKERS) * 2;
+    const ceiling = await esCeilings(stack.esLegacy, src, stack.esNew, await newTarget(), streams, BATCH);
+    for (const line of ceilingRows(ceiling)) {
+      rows.push(line);
+      process.stdout.write(`${line}\n`);
+    }
+
     const dstTight = await newTarget();
     const tight = await tightLoop(src, dstTight);
     await row('tight loop (no coordination, 1 stream)', tight, dstTight);
@@ -153,12 +163,12 @@ async function main(): Promise<void> {
     for (const w of WORKERS) {
       const dst = await newTarget();
       const r = await fleet(src, dst, w, root, false);
-      await row(`fleet, ${w} worker(s) x 2 slices`, r.rate, dst, `; plan ${r.planMs} ms; ${Math.round((r.rate / tight) * 100)} % of the tight loop`);
+      await row(`fleet, ${w} worker(s) x 2 slices`, r.rate, dst, `; plan ${r.planMs} ms; ${(r.rate / tight).toFixed(2)}× the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling`);
     }
     const w = Math.max(...WORKERS);
     const dst = await newTarget(false);
     const r = await fleet(src, dst, w, root, true);
-    await row(`fleet, ${w} worker(s), target.prepare tuneForBulk`, r.rate, dst, `; plan incl. create + tune ${r.planMs} ms`);
+    await row(`fleet, ${w} worker(s), target.prepare tuneForBulk`, r.rate, dst, `; plan incl. create + tune ${r.planMs} ms; ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling`);
     process.stdout.write(`\n${DOCS} documents, batch ${BATCH}, Elasticsearch 7.17 → 8.19 on one ${require('node:os').cpus().length}-core machine (servers and workers share it):\n${rows.join('\n')}\n`);
   } finally {
     await zk.removeRecursive(root);

@@ -1,7 +1,8 @@
 /**
  * Figures, not a test: documents/second of the fleet (plan + N workers, real processes) beside a
  * tight loop with no coordination (cursorMark pages → create-only batches), on the local stack.
- * The gap is the fleet's overhead. Run: npm run bench:solr [-- --docs 50000 --workers 1,3]
+ * The gap is the fleet's overhead; the source's read ceiling and the target's ingest ceiling with as
+ * many streams (ceilings.ts) show the machine's limit. Run: npm run bench:solr [-- --docs 50000 --workers 1,3]
  */
 import { spawn } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -12,6 +13,7 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
+import { ceilingRows, solrCeilings } from './ceilings';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -82,6 +84,12 @@ async function main(): Promise<void> {
     const profiles = [{ name: 'big', docs: Math.floor(DOCS * 0.7), spanDays: 7 }, { name: 'mid', docs: Math.floor(DOCS * 0.2), spanDays: 90 }, { name: 'small', docs: DOCS - Math.floor(DOCS * 0.7) - Math.floor(DOCS * 0.2), spanDays: 900 }];
     await legacy.index(coll, [...generateDocs(profiles, Date.now(), 3)], true);
     const rows: string[] = [];
+    // The physical limits: as many streams as the largest fleet runs (workers × slicesInFlight).
+    const dstCeiling = uniqueName('bench_dst');
+    targets.push(dstCeiling);
+    await next.createCollection(dstCeiling, 2);
+    const ceiling = await solrCeilings(stack.solrLegacy, coll, stack.solrNew, dstCeiling, Math.max(...WORKERS) * 2, BATCH);
+    rows.push(...ceilingRows(ceiling));
     const dstTight = uniqueName('bench_dst');
     targets.push(dstTight);
     await next.createCollection(dstTight, 2);
@@ -94,7 +102,7 @@ async function main(): Promise<void> {
       const r = await fleet(coll, dst, w, root);
       await next.commit(dst);
       const copied = await next.count(dst);
-      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop)`);
+      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling)`);
     }
     process.stdout.write(`\n${DOCS} documents, batch ${BATCH}, Solr 8.11 → 9.10 on one 2-core machine (servers and workers share it):\n${rows.join('\n')}\n`);
   } finally {

@@ -1,0 +1,93 @@
+/**
+ * The physical limits on this machine, for the benchmarks to set the fleet's rate against (issue 15,
+ * "the limit, measured"): the source's read ceiling (as many parallel streams as the fleet uses,
+ * reading everything, writing nothing) and the target's ingest ceiling (the same streams bulk-loading
+ * pages serialized beforehand, reading nothing). No coordination, no checks, plain JSON.
+ */
+
+export interface Ceilings {
+  streams: number;
+  /** Documents per second read from the source. */
+  read: number;
+  /** Documents per second the target took. */
+  ingest: number;
+  /** MB/s of the pages bulk-loaded. */
+  ingestMBps: number;
+}
+
+async function post(url: string, body: string, contentType = 'application/json'): Promise<any> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${(await r.text()).slice(0, 300)}`);
+  return r.json();
+}
+
+/** Runs `streams` workers over `work` at once; seconds taken. */
+async function parallel<T>(items: T[], streams: number, fn: (item: T) => Promise<void>): Promise<number> {
+  const t0 = Date.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: streams }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+  return (Date.now() - t0) / 1000;
+}
+
+/**
+ * Solr: each stream reads its own hash partition of the ids (`{!hash workers=N worker=i}`) with
+ * cursorMark; the pages, serialized create-only (`_version_: -1`), are then loaded into `dst`.
+ */
+export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number): Promise<Ceilings> {
+  const bodies: string[] = [];
+  let docs = 0;
+  const readSecs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (worker) => {
+    let cursor = '*';
+    for (;;) {
+      const q = new URLSearchParams({ q: '*:*', fq: `{!hash workers=${streams} worker=${worker}}`, partitionKeys: 'id', sort: 'id asc', rows: String(rows), fl: '*', cursorMark: cursor, wt: 'json' });
+      const page = await post(`${source}/${coll}/select`, q.toString(), 'application/x-www-form-urlencoded');
+      const got = page.response.docs as Array<Record<string, unknown>>;
+      if (got.length) {
+        bodies.push(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))));
+        docs += got.length;
+      }
+      if (page.nextCursorMark === cursor || got.length === 0) break;
+      cursor = page.nextCursorMark;
+    }
+  });
+  const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
+  const ingestSecs = await parallel(bodies, streams, async (body) => {
+    await post(`${target}/${dst}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, body);
+  });
+  return { streams, read: docs / readSecs, ingest: docs / ingestSecs, ingestMBps: bytes / 1e6 / ingestSecs };
+}
+
+/**
+ * Elasticsearch: each stream reads its own slice of a sliced scroll; the pages, serialized as bulk
+ * `create` bodies, are then loaded into `dst`.
+ */
+export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number): Promise<Ceilings> {
+  const bodies: string[] = [];
+  let docs = 0;
+  const readSecs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
+    const slice = streams > 1 ? { slice: { id, max: streams } } : {};
+    let page = await post(`${source}/${index}/_search?scroll=1m`, JSON.stringify({ size, sort: ['_doc'], ...slice }));
+    while (page.hits.hits.length) {
+      const hits = page.hits.hits as Array<{ _id: string; _routing?: string; _source: unknown }>;
+      bodies.push(hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join(''));
+      docs += hits.length;
+      page = await post(`${source}/_search/scroll`, JSON.stringify({ scroll: '1m', scroll_id: page._scroll_id }));
+    }
+    await fetch(`${source}/_search/scroll`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scroll_id: page._scroll_id }) });
+  });
+  const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
+  const ingestSecs = await parallel(bodies, streams, async (body) => {
+    const res = await post(`${target}/${dst}/_bulk`, body, 'application/x-ndjson');
+    if (res.errors) throw new Error('ingest ceiling: bulk item errors');
+  });
+  return { streams, read: docs / readSecs, ingest: docs / ingestSecs, ingestMBps: bytes / 1e6 / ingestSecs };
+}
+
+export function ceilingRows(c: Ceilings): string[] {
+  return [
+    `source read ceiling (${c.streams} streams, no writes)       ${Math.round(c.read)} docs/s`,
+    `target ingest ceiling (${c.streams} streams, pre-serialized) ${Math.round(c.ingest)} docs/s  (${c.ingestMBps.toFixed(1)} MB/s)`,
+  ];
+}
