@@ -195,27 +195,36 @@ export class SliceClaim {
         { op: 'check', path: this.claimPath, version: 0 },
         { op: 'set', path: this.slicePath, data: encodeJson(next), version: this.version },
       ];
+      let summaryOp: MultiOp | undefined;
+      let queueOp: MultiOp | undefined;
       if (finishing) {
         const summaryPath = this.layout.summary(this.address.bucket);
         const got = await this.zk.getDataOrNull(summaryPath);
         const summary = got ? decodeJson<SummaryNode>(got.data, summaryPath, (v) => (Number.isInteger(v?.done) && Array.isArray(v?.failed) ? null : 'not a bucket summary')) : emptySummary();
-        ops.push(got
+        summaryOp = got
           ? { op: 'set', path: summaryPath, data: encodeJson(addToSummary(summary, next)), version: got.stat.version }
-          : { op: 'create', path: summaryPath, data: encodeJson(addToSummary(summary, next)) });
-        if (queued) ops.push({ op: 'remove', path: this.layout.queued(this.address), version: -1 });
+          : { op: 'create', path: summaryPath, data: encodeJson(addToSummary(summary, next)) };
+        ops.push(summaryOp);
+        if (queued) ops.push((queueOp = { op: 'remove', path: this.layout.queued(this.address), version: -1 }));
+        // The claim goes with the finish: nothing is left to give back (one request less per slice).
+        ops.push({ op: 'remove', path: this.claimPath, version: 0 });
       }
       try {
         const results = await this.zk.multi(ops);
         this.node = next;
         this.version = results[1].stat!.version;
+        if (finishing) {
+          this.claimRemoved = true;
+          this.lose(`slice ${this.key} is ${next.status}: its claim went with the finishing checkpoint`);
+        }
         return next;
       } catch (e) {
-        if (e instanceof MultiError && e.index === 3 && isNoNode({ code: e.code })) {
+        if (e instanceof MultiError && queueOp && e.op === queueOp && isNoNode({ code: e.code })) {
           queued = false;
           continue;
         }
         // Another slice of the bucket finished meanwhile (the summary moved): read it again.
-        if (e instanceof MultiError && e.index === 2 && attempt < 50) continue;
+        if (e instanceof MultiError && summaryOp && e.op === summaryOp && attempt < 50) continue;
         if (e instanceof MultiError && e.index < 2 && (isNoNode({ code: e.code }) || isBadVersion({ code: e.code }))) {
           throw this.lose(`lost the claim on ${this.slicePath}: ${e.op.op === 'check' ? 'the claim node is gone' : 'another worker wrote the work node'}`);
         }
@@ -223,6 +232,9 @@ export class SliceClaim {
       }
     }
   }
+
+  /** Set when the finishing checkpoint removed the claim itself. */
+  private claimRemoved = false;
 
   /**
    * Gives the slice back. Removes the claim only while the work node is still ours (never another's
@@ -239,7 +251,7 @@ export class SliceClaim {
   private releasing?: Promise<void>;
 
   private async tryRelease(): Promise<void> {
-    if (await this.removeClaim()) return;
+    if (this.claimRemoved || (await this.removeClaim())) return;
     // Not reachable now: keep trying in the background, so a stopping lane is not held up.
     void (async () => {
       while (this.zk.epoch === this.epoch && !this.zk.isClosed) {

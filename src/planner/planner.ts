@@ -50,8 +50,31 @@ export interface ComputedPlan {
   customers: Map<string, CustomerEntry & { customer: string | null }>;
 }
 
-/** Creates per multi: far below jute.maxbuffer whatever the slice count. */
+/**
+ * A multi is one ZooKeeper request, refused whole (the server drops the connection) beyond its
+ * jute.maxbuffer (1 MB by default): at most 200 ops and about 512 KB of paths and data each.
+ */
 const OPS_PER_MULTI = 200;
+const BYTES_PER_MULTI = 512 * 1024;
+
+/** Ops cut into multis that each fit a ZooKeeper request (an op larger than the cap goes alone). */
+export function multiBatches(ops: MultiOp[]): MultiOp[][] {
+  const out: MultiOp[][] = [];
+  let batch: MultiOp[] = [];
+  let bytes = 0;
+  for (const o of ops) {
+    const size = Buffer.byteLength(o.path) + ('data' in o && o.data ? o.data.length : 0) + 64;
+    if (batch.length && (batch.length >= OPS_PER_MULTI || bytes + size > BYTES_PER_MULTI)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(o);
+    bytes += size;
+  }
+  if (batch.length) out.push(batch);
+  return out;
+}
 /** A packed slice's customers: at most this many, and their names at most this many bytes (node size). */
 const MAX_PACKED_CUSTOMERS = 1000;
 const MAX_PACKED_NAME_BYTES = 64 * 1024;
@@ -220,8 +243,10 @@ export class Planner {
      * slices with the next leader's.
      */
     const fenced = async (ops: MultiOp[]) => {
-      if (zk.epoch !== barrier.epoch) throw new Error('lost the planning barrier (ZooKeeper session expired); plan again');
-      for (let i = 0; i < ops.length; i += OPS_PER_MULTI) await zk.multi([{ op: 'check', path: barrier.path, version: 0 }, ...ops.slice(i, i + OPS_PER_MULTI)]);
+      for (const batch of multiBatches(ops)) {
+        if (zk.epoch !== barrier.epoch) throw new Error('lost the planning barrier (ZooKeeper session expired); plan again');
+        await zk.multi([{ op: 'check', path: barrier.path, version: 0 }, ...batch]);
+      }
     };
     // Leftovers of a leader that died before writing the plan node: no worker ever touched them.
     for (const dir of [layout.slices, layout.queue, layout.summaries, layout.customers]) {

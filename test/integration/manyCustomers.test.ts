@@ -19,12 +19,17 @@ import { connectZk, stack, uniqueName } from '../support/stack';
 
 const TARGET = 400;
 const BATCH = 40;
-/** 2,000 customers: three big ones cut by time, the rest 1 to 12 documents each (a few without a timestamp). */
+/**
+ * 2,000 customers: three big ones cut by time, the rest 1 to 12 documents each (a few without a
+ * timestamp), with long names (as tenant ids can be): a packed slice's work node is then tens of KB,
+ * and a plan's writes must still fit ZooKeeper's request limit (jute.maxbuffer, 1 MB).
+ */
+const LONG = 'x'.repeat(600);
 const PROFILES: CustomerProfile[] = [
   { name: 'huge-a', docs: 1500, spanDays: 30 },
   { name: 'huge-b', docs: 1200, spanDays: 200, noTimestamp: 7 },
   { name: 'huge-c', docs: 900, spanDays: 5 },
-  ...Array.from({ length: 1996 }, (_, i) => ({ name: `tenant-${String(i).padStart(4, '0')}`, docs: 1 + ((i * 7) % 12), spanDays: 400, noTimestamp: i % 50 === 0 ? 1 : 0 })),
+  ...Array.from({ length: 1996 }, (_, i) => ({ name: `tenant-${String(i).padStart(4, '0')}-${LONG}`, docs: 1 + ((i * 7) % 12), spanDays: 400, noTimestamp: i % 50 === 0 ? 1 : 0 })),
   { name: null, docs: 30, spanDays: 10 },
 ];
 const TOTAL = PROFILES.reduce((s, p) => s + p.docs, 0);

@@ -4,6 +4,7 @@ import { addToSummary } from '../../src/coordination/claim';
 import { bucketCount, bucketName, customerBucket, sliceBucket } from '../../src/coordination/layout';
 import { emptySummary, newWorkNode } from '../../src/coordination/workNode';
 import { packCustomers } from '../../src/planner/slicing';
+import { multiBatches } from '../../src/planner/planner';
 
 const opts = { targetDocs: 100, maxCustomers: 1000, maxNameBytes: 64 * 1024 };
 const shapes = (sizes: number[]) => sizes.map((total, i) => ({ customer: i === sizes.length - 1 ? null : `c${String(i).padStart(5, '0')}`, total }));
@@ -68,5 +69,21 @@ describe('bucket summaries', () => {
     expect(s.failed).to.deep.equal([7]);
     expect(s.lastFinishedAt).to.equal(5);
     expect(s.counts.read).to.equal(18);
+  });
+});
+
+describe('multiBatches', () => {
+  it('cuts a plan\'s writes into multis that fit a ZooKeeper request, in order, a large op alone', () => {
+    const op = (i: number, bytes: number) => ({ op: 'create' as const, path: `/m/slices/0/${String(i).padStart(6, '0')}`, data: Buffer.alloc(bytes) });
+    const ops = [...Array.from({ length: 300 }, (_, i) => op(i, 20_000)), op(300, 900_000), op(301, 10)];
+    const batches = multiBatches(ops);
+    expect(batches.flat()).to.deep.equal(ops);
+    for (const b of batches) {
+      const bytes = b.reduce((n, o) => n + ((o as { data?: Buffer }).data?.length ?? 0), 0);
+      expect(b.length).to.be.at.most(200);
+      if (b.length > 1) expect(bytes).to.be.at.most(512 * 1024);
+    }
+    expect(batches.find((b) => b.includes(ops[300]))).to.have.length(1);
+    expect(multiBatches(Array.from({ length: 450 }, (_, i) => op(i, 10))).map((b) => b.length)).to.deep.equal([200, 200, 50]);
   });
 });
