@@ -137,8 +137,7 @@ function parseScanned(text: string): unknown {
 
 /**
  * Turns the `marks` marked strings in v back into numbers (numberFromText), in place; stops once all
- * are found. Iterative, so that any depth JSON.parse reads is fine. A key named `__proto__` stays an
- * own property (content).
+ * are found. Iterative, so that any depth JSON.parse reads is fine.
  */
 function unmark(v: unknown, marks: number): unknown {
   if (typeof v === 'string') return v.charCodeAt(0) === 0xe000 ? numberFromText(v.slice(1)) : v;
@@ -163,9 +162,8 @@ function unmark(v: unknown, marks: number): unknown {
       const x = r[k];
       if (typeof x === 'string') {
         if (x.charCodeAt(0) !== 0xe000) continue;
-        const y = numberFromText(x.slice(1));
-        if (k === '__proto__') Object.defineProperty(r, k, { value: y, writable: true, enumerable: true, configurable: true });
-        else r[k] = y;
+        // An own property, also `__proto__` (JSON.parse made it one): this sets it, not the prototype.
+        r[k] = numberFromText(x.slice(1));
         marks--;
       } else if (typeof x === 'object' && x !== null) todo.push(x);
     }
