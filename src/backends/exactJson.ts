@@ -82,7 +82,10 @@ const SUSPECT_OUTSIDE_STRINGS = new RegExp(`(?:[^"]*${STRING})*?(?:[^"]*?${VALUE
 const INTEGER = /^-?\d+$/;
 
 /** The value a number token stands for, given its text: number, BigInt or RawNumber (see above). */
-export function numberFromText(text: string, value: number = Number(text)): number | bigint | RawNumber {
+export function numberFromText(text: string, value?: number): number | bigint | RawNumber {
+  // JavaScript never writes `E`, nor a fraction ending in 0: those texts need no conversion to know.
+  if (text.includes('E') || (text.charCodeAt(text.length - 1) === 48 && text.includes('.') && !text.includes('e'))) return new RawNumber(text);
+  value ??= Number(text);
   if (String(value) === text) return value;
   if (INTEGER.test(text) && !/^-0+$/.test(text)) {
     const big = BigInt(text);
