@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from '../../src/backends/elasticsearch/que
 import { sourceExcluder } from '../../src/backends/elasticsearch/sourceFilter';
 import { exactJson, numberText, RawNumber } from '../../src/backends/exactJson';
 import { prng } from '../../src/demo/dataset';
+import { legacyParse } from '../bench/json';
 import { canonicalContent, contentHash } from '../../src/verifier/diff';
 
 /** The numbers of the field report: each one changed on the way before. */
@@ -26,6 +27,53 @@ function numberTexts(seed: number, n: number): string[] {
     else out.push(`${sign}${int(1 + Math.floor(r() * 6))}.${digits(Math.floor(r() * 5))}0`);
   }
   return out;
+}
+
+/** A parsed value spelled out: each number's kind and text, each object's own keys in order and prototype. */
+function spell(v: unknown): unknown {
+  if (typeof v === 'number') return `number:${Object.is(v, -0) ? '-0' : String(v)}`;
+  if (typeof v === 'bigint') return `bigint:${v}`;
+  if (v instanceof RawNumber) return `raw:${v.text}`;
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null) return v;
+  if (Array.isArray(v)) return v.map(spell);
+  const o = v as Record<string, unknown>;
+  return { proto: Object.getPrototypeOf(o) === Object.prototype, own: Object.keys(o).map((k) => [k, spell(o[k])]) };
+}
+
+/** Random JSON texts: nested objects and arrays with every kind of number text, strings that hold number-like text, odd keys and whitespace. */
+function randomDocuments(seed: number, n: number): string[] {
+  const r = prng(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  const nums = numberTexts(seed + 1, 4000).concat(REPORTED, ['0', '-0', '0.0', '1e400', '1E+2', '0.10', '12345678901234567890', '-9007199254740993',
+    '9007199254740993', '9007199254740992', '1234567890123456', '1000000000000000', '0.0000001', '1e-7', '-0e0', '5e-324', '123.450']);
+  const strings = ['', 'x', '1.0', ' 1.0, ', ': 1E+2]', '[-0,', 'a, 12345678901234567890}', 'q\\"1.0\\"', 'b\\\\', ', 0.10 ', 'caf\u00e9 \u2028 1e5 ', '\\n, 1.50\\t', 'v: 1.0'];
+  const keys = ['a', 'id', '__proto__', '1.0', 'n', 'constructor', 'x y', ''];
+  const ws = () => pick(['', '', '', ' ', '\n', '\t ', '\r\n  ']);
+  const value = (depth: number): string => {
+    const k = r();
+    if (depth > 4 || k < 0.45) return pick(nums);
+    if (k < 0.6) return `"${pick(strings)}"`;
+    if (k < 0.65) return pick(['true', 'false', 'null']);
+    const len = Math.floor(r() * 5);
+    if (k < 0.8) return `[${ws()}${Array.from({ length: len }, () => value(depth + 1)).join(`${ws()},${ws()}`)}${ws()}]`;
+    return `{${ws()}${Array.from({ length: len }, () => `"${pick(keys)}"${ws()}:${ws()}${value(depth + 1)}`).join(`${ws()},${ws()}`)}${ws()}}`;
+  };
+  return Array.from({ length: n }, () => `${ws()}${value(0)}${ws()}`);
+}
+
+/** exactJson.parse, the previous parser (the oracle) and the reviver with context.source give the same, or all reject the text. */
+function expectSameAsBefore(text: string): void {
+  let old: unknown;
+  try {
+    old = legacyParse(text);
+  } catch {
+    expect(() => exactJson.parse(text), text).to.throw(SyntaxError);
+    return;
+  }
+  const now = exactJson.parse(text);
+  expect(spell(now), text).to.deep.equal(spell(old));
+  expect(spell(exactJson.parseWithReviver(text)), text).to.deep.equal(spell(old));
+  expect(exactJson.stringify(now), text).to.equal(exactJson.stringify(old));
 }
 
 describe('exact JSON', () => {
@@ -86,10 +134,74 @@ describe('exact JSON', () => {
     expect(exactJson.stringify(v)).to.equal('{"a":"1.0","b":" 1E+2, ","c":"\ue000 1.0","d":"\ue0001.0","e":["-0",-0],"1.0":1.0}');
   });
 
+  it('reads every text exactly as the previous parser did (random nested documents, every kind of number text)', () => {
+    for (const text of randomDocuments(7, 3000)) expectSameAsBefore(text);
+    // Whole pages: many documents in one text, as a search response brings them.
+    const docs = randomDocuments(8, 2000);
+    for (let i = 0; i < docs.length; i += 200) expectSameAsBefore(`{"response":{"docs":[${docs.slice(i, i + 200).join(',')}]}}`);
+  });
+
+  it('reads the edge cases exactly', () => {
+    const v = exactJson.parse('{"a":-0,"b":1e400,"c":1E+2,"d":0.10,"e":12345678901234567890,"f":-9007199254740993,"g":9007199254740993,"h":1234567890123456,"i":-0.0}');
+    expect(spell(v)).to.deep.equal({ proto: true, own: [['a', 'raw:-0'], ['b', 'raw:1e400'], ['c', 'raw:1E+2'], ['d', 'raw:0.10'], ['e', 'bigint:12345678901234567890'],
+      ['f', 'bigint:-9007199254740993'], ['g', 'bigint:9007199254740993'], ['h', 'number:1234567890123456'], ['i', 'raw:-0.0']] });
+    for (const t of ['-0', '1e400', ' 1E+2 ', '0.10', '12345678901234567890', '-9007199254740993', '7', '"1.0"']) expectSameAsBefore(t);
+    expect(exactJson.parse(' 12345678901234567890\n')).to.equal(12345678901234567890n);
+  });
+
+  it('reads numbers as the values of keys inside arrays, and deep nesting', () => {
+    const text = '[{"a":1.0},[{"b":[1E+2,{"c":12345678901234567890}]}],{"d":{"e":[[-0]]}}]';
+    expectSameAsBefore(text);
+    expect(exactJson.stringify(exactJson.parse(text))).to.equal(text);
+    const deep = `${'{"x":['.repeat(3000)}1.0${']}'.repeat(3000)}`;
+    let v = exactJson.parse(deep);
+    for (let i = 0; i < 3000; i++) v = v.x[0];
+    expect(v).to.be.instanceOf(RawNumber);
+    expect(String(v)).to.equal('1.0');
+  });
+
+  it('reads any whitespace around numbers', () => {
+    for (const text of ['[1.0 ,\t2E+2\n,\r\n-0 ]', '{ "a" :\n 1.0\t}', '\n\t[\r\n12345678901234567890\n]\n', '{"a":[ 0.10 ],"b" : 1E+2 }']) {
+      expectSameAsBefore(text);
+      expect(exactJson.stringify(exactJson.parse(text))).to.equal(JSON.stringify(JSON.parse(text.replace(/(-?\d[\d.eE+-]*)/g, '"$1"'))).replace(/"(-?\d[\d.eE+-]*)"/g, '$1'));
+    }
+  });
+
+  it('leaves numbers inside strings untouched, also where they look like values', () => {
+    const text = '{"s":"a, 1.0, [12345678901234567890] : 1E+2","t":"x\\", 1.0,\\"","u":[", -0", "\\\\", 0.10],"v":"\\u00e9: 2.0"}';
+    const v = exactJson.parse(text);
+    expect(v.s).to.equal('a, 1.0, [12345678901234567890] : 1E+2');
+    expect(v.t).to.equal('x", 1.0,"');
+    expect(v.u[0]).to.equal(', -0');
+    expect(v.u[1]).to.equal('\\');
+    expect(String(v.u[2])).to.equal('0.10');
+    expect(v.v).to.equal('é: 2.0');
+    expectSameAsBefore(text);
+  });
+
+  it('rejects what is not JSON with JSON.parse\'s own message about the text as it came', () => {
+    for (const text of ['{"a":1.0,}', '{"a":1.0', '[1.0, "x]', '{"a": 1.0 "b"}', '[1.00', '{"s":"a, 1.0', '']) {
+      let expected = '';
+      try {
+        JSON.parse(text);
+      } catch (e) {
+        expected = (e as Error).message;
+      }
+      expect(expected, text).to.not.equal('');
+      expect(() => exactJson.parse(text), text).to.throw(SyntaxError, expected);
+    }
+  });
+
   it('keeps a key named __proto__ as content', () => {
     const v = exactJson.parse('{"__proto__":1.0,"x":1}');
     expect(Object.keys(v)).to.deep.equal(['__proto__', 'x']);
     expect(exactJson.stringify(v)).to.equal('{"__proto__":1.0,"x":1}');
+    for (const text of ['{"__proto__":{"a":1E+2},"b":[{"__proto__":12345678901234567890}]}', '{"s":", 1.0,","__proto__":0.10}']) {
+      const w = exactJson.parse(text);
+      expect(Object.getPrototypeOf(w)).to.equal(Object.prototype);
+      expect(exactJson.stringify(w)).to.equal(text);
+      expectSameAsBefore(text);
+    }
   });
 
   it('keeps search_after cursors exact', () => {
