@@ -234,8 +234,9 @@ export class MigrationStore {
 
   /**
    * Reads and decodes every node of the migration a worker relies on — spec, target record, cutover,
-   * lifecycle, plan, summaries, the customer index, and the work node and claim of every unfinished
-   * slice (finished ones are never touched again) — and throws the first corrupt one
+   * lifecycle, plan, summaries, and the work node and claim of every unfinished slice (finished ones
+   * are never touched again; the customer index is for status and cutover, which read it themselves)
+   * — and throws the first corrupt one
    * (CorruptNodeError) before the command registers, claims or writes anything.
    */
   async validateAll(): Promise<{ slices: number }> {
@@ -249,7 +250,6 @@ export class MigrationStore {
     await single('lifecycle', this.layout.lifecycle);
     await this.readPlan();
     await this.summaries();
-    await this.customerIndex();
     const open = await this.unfinished();
     await pool(open, 16, async (a) => {
       await this.readSlice(a);

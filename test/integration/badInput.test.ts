@@ -263,14 +263,15 @@ describe('bad input', function () {
       await expectCorrupt(path, JSON.stringify({ ...node, index: node.index + 7 }), ['work'], /it says index \d+, but it is slice/);
     });
 
-    it('a corrupt bucket summary or customer index: work, status and cutover refuse it, and nothing changes', async () => {
+    it('a corrupt bucket summary (work, status, cutover) or customer index (status, a customer\'s cutover) is refused, and nothing changes', async () => {
       const [bucket] = await zk.getChildren(layout.summaries);
       await expectCorrupt(layout.summary(bucket), '{"done":"x"}', ['work'], /done is "x"/);
       await expectCorrupt(layout.summary(bucket), '{"done":"x"}', ['status'], /done is "x"/);
       await expectCorrupt(layout.summary(bucket), '{"done":"x"}', ['cutover', '--to', 'new'], /done is "x"/);
       const [ib] = await zk.getChildren(layout.customers);
       await expectCorrupt(layout.customerIndex(ib), '{"customers":{"c":{"first":-1}}}', ['status'], /customers\.c\.first is -1/);
-      await expectCorrupt(layout.customerIndex(ib), '[]', ['work'], /it holds a list/);
+      const [cn] = Object.keys(JSON.parse((await zk.getData(layout.customerIndex(ib))).data.toString()).customers);
+      await expectCorrupt(layout.customerIndex(ib), '[]', ['cutover', '--to', 'new', '--customer', decodeURIComponent(cn)], /it holds a list/);
     });
 
     it('a work node with a count that is not a number', async () => {

@@ -13,7 +13,8 @@ import type { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import type { MigrationStatus } from '../../src/status/status';
-import { run, start, writeSpec } from '../support/cli';
+import { spawn } from 'node:child_process';
+import { BIN, run, start, writeSpec } from '../support/cli';
 import { allSlices, customerIndex, freezeWhen, midSlice, planNode } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
@@ -152,7 +153,18 @@ describe('thousands of customers: packed slices, one plan, a queue (Solr 8 → 9
     for (const b of await zk.childrenOrEmpty(layout.queue)) {
       expect((await zk.childrenOrEmpty(layout.queueBucket(b))).filter((n) => !n.endsWith(CLAIM_SUFFIX)), `queue bucket ${b}`).to.deep.equal([]);
     }
-    const st: MigrationStatus = JSON.parse((await run(['status', '--spec', specFile, '--json'])).stdout);
+    // A long answer into a pipe its reader drains late (a slow `| jq`) arrives whole: the CLI waits for
+    // stdout before it exits.
+    const slow = spawn(process.execPath, [BIN, 'status', '--spec', specFile, '--json', '--all'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    slow.stdout!.pause();
+    await new Promise((r) => setTimeout(r, 1500));
+    let text = '';
+    slow.stdout!.on('data', (d) => (text += d));
+    slow.stdout!.resume();
+    await new Promise((r) => slow.on('close', r));
+    expect(text.length, 'more than a pipe buffer').to.be.greaterThan(256 * 1024);
+    const st: MigrationStatus = JSON.parse(text);
+    expect(st.customers).to.have.length(PROFILES.length);
     expect(st.totals.slices.done).to.equal(slices.length);
     expect(st.totals.read).to.equal(slices.reduce((n, s) => n + s.node.counts.read, 0));
     expect(st.customerCount).to.equal(PROFILES.length);
