@@ -180,16 +180,19 @@ async function readText(res: Response, limit: number | undefined, what: string):
       throw new ResponseTooLargeError(declared, limit, what);
     }
   }
-  const decoder = new TextDecoder();
-  let text = '';
+  // Bytes outside the JS heap until the end, then one decoding: the text is the only copy the heap
+  // holds (decoding chunk by chunk would leave a rope of pieces and then its flattened copy).
+  const chunks: Uint8Array[] = [];
   let bytes = 0;
   for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
     bytes += chunk.byteLength;
     // Thrown inside the loop: leaving it cancels the stream (the rest is never received).
     if (limit !== undefined && bytes > limit) throw new ResponseTooLargeError(bytes, limit, what);
-    text += decoder.decode(chunk, { stream: true });
+    chunks.push(chunk);
   }
-  return text + decoder.decode();
+  const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
+  chunks.length = 0;
+  return Buffer.from(all.buffer, all.byteOffset, all.byteLength).toString('utf8');
 }
 
 /** Turns a first-contact failure into the sentence an operator needs. */

@@ -567,7 +567,8 @@ export class Verifier {
     const ctx = { slice: node.index, side: side.describe() };
     return {
       async *[Symbol.asyncIterator]() {
-        const sizer = new PageSizer(docs, bytes);
+        // Half of batch.bytes per side: a slice's comparison holds a page of each side at once.
+        const sizer = new PageSizer(docs, Math.max(1, Math.floor(bytes / 2)));
         let cursor: string | null = null;
         for (;;) {
           const page: Page = await shrinking(sizer, ctx, (rows, cap) => withBackoff(() => side.readPage(node.customers, node.bounds, cursor, rows, undefined, cap), retry));

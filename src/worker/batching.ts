@@ -33,7 +33,7 @@ export function nextPageRows(page: SourceDoc[], maxDocs: number, maxBytes: numbe
  * The largest answer a page read may give, from batch.bytes: pages aim at batch.bytes (nextPageRows),
  * this only catches the page whose documents turned out much bigger than the ones before.
  */
-export const PAGE_CAP_FACTOR = 3;
+export const PAGE_CAP_FACTOR = 2;
 export function pageByteCap(maxBytes: number): number {
   return PAGE_CAP_FACTOR * maxBytes;
 }

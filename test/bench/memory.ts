@@ -8,7 +8,7 @@
  * the targets, then one JSON line with every figure.
  *
  * Run: npm run bench:memory [-- --small 20000 --big 200 --big-mb 5 --heap 256 --slice-docs 5000
- *      --batch-docs <default> --batch-bytes <default>]
+ *      --batch-docs <default> --batch-bytes <default> --node-options "<more node flags>"]
  * Quick: npm run bench:memory -- --small 2000 --big 20
  */
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,8 @@ const HEAP = Number(arg('heap', '256'));
 const SLICE_DOCS = Number(arg('slice-docs', '5000'));
 const BATCH_DOCS = arg('batch-docs', '');
 const BATCH_BYTES = arg('batch-bytes', '');
+/** More node options for the measured processes (e.g. "--trace-gc"). */
+const NODE_EXTRA = arg('node-options', '');
 const MiB = 1024 * 1024;
 const QUIET = { BLUEGREEN_LOG_LEVEL: 'warn' };
 const WORDS = ['search', 'cluster', 'shard', 'replica', 'cursor', 'slice', 'migration', 'verify', 'green', 'blue', 'legacy', 'index'];
@@ -87,7 +89,7 @@ interface ProcFigures {
 
 async function measured(args: string[], docs: number, bytes: number): Promise<ProcFigures & { stdout: string; stderr: string }> {
   const t0 = Date.now();
-  const p = start(args, { ...QUIET, NODE_OPTIONS: `--max-old-space-size=${HEAP}` });
+  const p = start(args, { ...QUIET, NODE_OPTIONS: `--max-old-space-size=${HEAP} ${NODE_EXTRA}`.trim() });
   const peak = sampleRss(p);
   const r = await p.done;
   const seconds = (Date.now() - t0) / 1000;
