@@ -33,9 +33,9 @@ export function nextPageRows(page: SourceDoc[], maxDocs: number, maxBytes: numbe
  * The largest answer a page read may give, from batch.bytes: pages aim at batch.bytes (nextPageRows),
  * this only catches the page whose documents turned out much bigger than the ones before.
  */
-export const PAGE_CAP_FACTOR = 2;
+export const PAGE_CAP_FACTOR = 1.5;
 export function pageByteCap(maxBytes: number): number {
-  return PAGE_CAP_FACTOR * maxBytes;
+  return Math.floor(PAGE_CAP_FACTOR * maxBytes);
 }
 
 /**
@@ -62,8 +62,9 @@ export class PageSizer {
     return this.rows > 1 ? pageByteCap(this.maxBytes) : undefined;
   }
 
+  /** The next read follows the sizes seen, growing at most twofold a page (sizes come in runs: don't bet on the small ones). */
   seen(page: SourceDoc[]): void {
-    this.rows = nextPageRows(page, this.maxDocs, this.maxBytes);
+    this.rows = Math.min(nextPageRows(page, this.maxDocs, this.maxBytes), Math.max(2, this.rows * 2));
   }
 
   /** After a read that failed for its size: true if there is a smaller read to try. */

@@ -397,13 +397,23 @@ export class SolrBackend implements Backend {
  * own, so the heap never holds the whole batch twice (the pieces and their join) besides the pages.
  */
 function createOnlyBody(docs: SourceDoc[]): Buffer {
-  const parts: Buffer[] = [Buffer.from('[')];
-  docs.forEach((d, i) => {
-    if (i > 0) parts.push(Buffer.from(','));
-    parts.push(Buffer.from(exactJson.stringify({ ...d.fields, _version_: -1 })));
-  });
-  parts.push(Buffer.from(']'));
-  return Buffer.concat(parts);
+  // One buffer of the batch's measured size (grown if escapes made a document longer), each
+  // document written into it as soon as it is serialized.
+  let buf = Buffer.allocUnsafe(docs.reduce((n, d) => n + d.bytes + 20, 2));
+  let at = 0;
+  const put = (text: string) => {
+    const need = Buffer.byteLength(text);
+    if (at + need > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + need));
+      buf.copy(bigger, 0, 0, at);
+      buf = bigger;
+    }
+    at += buf.write(text, at);
+  };
+  put('[');
+  docs.forEach((d, i) => put(`${i > 0 ? ',' : ''}${exactJson.stringify({ ...d.fields, _version_: -1 })}`));
+  put(']');
+  return buf.subarray(0, at);
 }
 
 function solrMessage(e: HttpStatusError): string {
