@@ -15,8 +15,12 @@ describe('page sizing within batch.bytes', () => {
     const s = new PageSizer(500, 8 * MB);
     expect(s.rows).to.equal(100);
     expect(s.cap).to.equal(pageByteCap(8 * MB));
-    s.seen(Array.from({ length: 100 }, (_, i) => doc(`s${i}`, 1000)));
-    expect(s.rows).to.equal(500); // small documents: up to batch.docs
+    const smallPage = Array.from({ length: 100 }, (_, i) => doc(`s${i}`, 1000));
+    s.seen(smallPage);
+    expect(s.rows).to.equal(200); // small documents: twice as many a page...
+    s.seen(smallPage);
+    s.seen(smallPage);
+    expect(s.rows).to.equal(500); // ...up to batch.docs
     s.seen([doc('a', 5 * MB), doc('b', 5 * MB)]);
     expect(s.rows).to.equal(1); // 5 MB each: one per page of 8 MB
     expect(s.cap).to.equal(undefined); // a single document is read whole
