@@ -8,12 +8,77 @@ import { Agent, fetch, type Response } from 'undici';
 import { RetryableError, UserError } from '../errors';
 import { safeUrl } from '../log';
 import type { Endpoint } from '../config/spec';
-import { exactJson } from './exactJson';
+import { formatBytes } from '../config/units';
+import { exactJson, numberText } from './exactJson';
 
 export class HttpStatusError extends Error {
   constructor(readonly status: number, readonly url: string, readonly body: string) {
     super(`HTTP ${status} from ${safeUrl(url)}: ${body.slice(0, 500)}`);
   }
+}
+
+/**
+ * An answer larger than the caller allowed (a page of huge documents): it was not read to the end,
+ * and nothing of it is kept. The caller asks again for less (fewer rows).
+ */
+export class ResponseTooLargeError extends Error {
+  constructor(readonly bytes: number, readonly limit: number, what: string) {
+    super(`${what} answered more than ${formatBytes(limit)} (${bytes >= limit ? `${formatBytes(bytes)} read` : 'by its content-length'}): asking for fewer documents`);
+    this.name = 'ResponseTooLargeError';
+  }
+}
+
+/**
+ * A read that failed for its size: the answer was over the caller's cap, or the process could not
+ * hold it (V8 refuses a string or buffer that large). Read fewer documents, don't crash.
+ */
+export function tooLargeToRead(e: unknown): boolean {
+  if (e instanceof ResponseTooLargeError) return true;
+  const err = e as { name?: string; message?: string; code?: string };
+  return err?.code === 'ERR_STRING_TOO_LONG' || (err?.name === 'RangeError' && /invalid string length|array buffer allocation failed|allocation failed/i.test(err.message ?? ''));
+}
+
+/**
+ * What a target says when a document (or a request) is over its size limit: HTTP 413, Solr's
+ * IgnoreLargeDocumentProcessor ("Size of the document ... is too large"), max content length.
+ */
+export function sizeRefusal(status: number | undefined, message: string): boolean {
+  return status === 413 || /too large|too_long_frame|content length|max_bytes_length_exceeded|request entity/i.test(message);
+}
+
+/** A refusal reason that names the document's size (an operator sees at once why it was refused). */
+export function withSize(reason: string, bytes: number): string {
+  return `document of ${formatBytes(bytes)} (${bytes} bytes) too large for the target: ${reason}`.slice(0, 300);
+}
+
+/**
+ * The size of a value written as JSON, without writing it (no second copy of a 5 MB document just
+ * to measure it): UTF-8 bytes of strings and keys, numbers by their text, the punctuation. Escapes
+ * (quotes, backslashes, control characters) are not counted: the figure is for bounding batches.
+ */
+export function jsonBytes(v: unknown): number {
+  if (typeof v === 'string') return Buffer.byteLength(v, 'utf8') + 2;
+  if (v === null || v === undefined) return 4;
+  if (typeof v === 'boolean') return v ? 4 : 5;
+  const n = numberText(v);
+  if (n !== undefined) return n.length;
+  if (Array.isArray(v)) {
+    let total = 2 + Math.max(0, v.length - 1);
+    for (const x of v) total += jsonBytes(x);
+    return total;
+  }
+  if (typeof v === 'object') {
+    let total = 2;
+    let first = true;
+    for (const k in v as Record<string, unknown>) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x === undefined) continue;
+      total += (first ? 0 : 1) + Buffer.byteLength(k, 'utf8') + 3 + jsonBytes(x);
+      first = false;
+    }
+    return total;
+  }
+  return String(v).length;
 }
 
 export interface HttpClientOptions {
@@ -57,8 +122,10 @@ export class HttpClient {
    * statuses become HttpStatusError. The body is parsed exactly (exactJson).
    * `signal` (a claim's: claim.ts) aborts the request at once and is never retryable: the error
    * thrown is its reason (a FencedError), whatever the request was doing.
+   * `maxResponseBytes`: an answer over it is not read further (ResponseTooLargeError, not retryable
+   * as such: the caller asks for less).
    */
-  async request<T = any>(method: string, url: string, body?: string | Buffer, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
+  async request<T = any>(method: string, url: string, body?: string | Buffer, contentType = 'application/json', signal?: AbortSignal, maxResponseBytes?: number): Promise<T> {
     signal?.throwIfAborted();
     const headers: Record<string, string> = { ...this.headers, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = contentType;
@@ -81,7 +148,7 @@ export class HttpClient {
     }
     let text: string;
     try {
-      text = await res.text();
+      text = await readText(res, maxResponseBytes, `${method} ${safeUrl(url)}`);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       throw e;
@@ -98,6 +165,34 @@ export class HttpClient {
       throw new HttpStatusError(res.status, url, `not JSON: ${text.slice(0, 200)}`);
     }
   }
+}
+
+/**
+ * The body as text, decoded chunk by chunk as it arrives (the chunks are let go as they are decoded:
+ * the answer is held once, as text), and no further than `limit` bytes when one is given.
+ */
+async function readText(res: Response, limit: number | undefined, what: string): Promise<string> {
+  if (!res.body) return '';
+  if (limit !== undefined) {
+    const declared = Number(res.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      await res.body.cancel().catch(() => undefined);
+      throw new ResponseTooLargeError(declared, limit, what);
+    }
+  }
+  // Bytes outside the JS heap until the end, then one decoding: the text is the only copy the heap
+  // holds (decoding chunk by chunk would leave a rope of pieces and then its flattened copy).
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.byteLength;
+    // Thrown inside the loop: leaving it cancels the stream (the rest is never received).
+    if (limit !== undefined && bytes > limit) throw new ResponseTooLargeError(bytes, limit, what);
+    chunks.push(chunk);
+  }
+  const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
+  chunks.length = 0;
+  return Buffer.from(all.buffer, all.byteOffset, all.byteLength).toString('utf8');
 }
 
 /** Turns a first-contact failure into the sentence an operator needs. */

@@ -93,9 +93,10 @@ export interface SourceReader {
   /**
    * One page of the slice after `cursor` (null = from the start), sorted on the unique key: the
    * documents of one customer or of a set of customers (a packed slice) within the bounds.
-   * `signal`: see TargetWriter.writeBatch.
+   * `signal`: see TargetWriter.writeBatch. `maxBytes`: an answer larger than this is not read
+   * (ResponseTooLargeError, http.ts): the caller asks again with fewer rows.
    */
-  readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page>;
+  readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal, maxBytes?: number): Promise<Page>;
 }
 
 export interface TargetWriter {
@@ -120,8 +121,8 @@ export interface TargetWriter {
 export interface Repairer {
   /** Of these ids, the ones a search finds now (committed / refreshed): what readers of the cluster see. */
   searchableIds?(ids: string[]): Promise<Set<string>>;
-  /** The documents with these ids that exist now (committed or not: real-time get / mget). */
-  getByIds(ids: string[]): Promise<Map<string, VersionedDoc>>;
+  /** The documents with these ids that exist now (committed or not: real-time get / mget); `maxBytes` as readPage's. */
+  getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>>;
   /** Replaces the document only if it is still at `version` (nobody wrote it since we read it). */
   replaceIfUnchanged(doc: SourceDoc, version: string): Promise<ConditionalResult>;
   /** Deletes the document only if it is still at `version`. */

@@ -10,7 +10,8 @@
  * keep a result node; clean ones are counted in the tallies. Old runs are pruned (verify.keepRuns).
  * A slice's re-check after the grace period does not hold a lane: others are read meanwhile.
  */
-import type { Backend, SourceDoc, VersionedDoc } from '../backends/types';
+import { tooLargeToRead } from '../backends/http';
+import type { Backend, Page, SourceDoc, VersionedDoc } from '../backends/types';
 import type { Spec } from '../config/spec';
 
 import { customerNodeName, sliceBucket, sliceNodeName } from '../coordination/layout';
@@ -22,13 +23,14 @@ import { log } from '../log';
 import { requestRetry, sleep, withBackoff } from '../retry';
 import { processId, shuffle } from '../util';
 import { NEXT_STEP } from '../lifecycle/machine';
+import { PageSizer } from '../worker/batching';
 import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
 
 /** Ids kept per kind in a result node (the counts are always exact). */
 const IDS_KEPT = 100;
 /** First-sight differences kept in memory per slice for the re-check; past this the slice is plainly broken. */
 const MAX_CANDIDATES = 20_000;
-/** Ids re-read (from each side) per request at re-check and repair. */
+/** Most ids re-read (from each side) per request at re-check and repair; fewer as batch.bytes says. */
 const RECHECK_CHUNK = 500;
 
 /** A difference that persisted: what repair needs, and nothing more. */
@@ -233,6 +235,22 @@ export class VerifyStore {
       pruned++;
     }
     return pruned;
+  }
+}
+
+/**
+ * One read within the sizer's bounds: an answer too big to read (over the cap, or more than the
+ * process can hold) is asked for again with half the rows, down to one document (read whole).
+ */
+async function shrinking<T>(sizer: PageSizer, ctx: object, read: (rows: number, cap: number | undefined) => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await read(sizer.rows, sizer.cap);
+    } catch (e) {
+      const rows = sizer.rows;
+      if (!tooLargeToRead(e) || !sizer.shrink()) throw e;
+      log.warn({ ...ctx, rows, next: sizer.rows, err: (e as Error).message }, 'answer too big to read: reading fewer documents');
+    }
   }
 }
 
@@ -538,20 +556,44 @@ export class Verifier {
     }
   }
 
+  /**
+   * One side of a slice, page by page within batch.bytes as the copy reads it (PageSizer: small at
+   * first, then as the sizes seen say, fewer rows when a page is too big), not batch.docs rows of
+   * documents that may weigh megabytes each.
+   */
   private stream(side: Backend, node: WorkNode): AsyncIterable<SourceDoc> {
-    const rows = this.spec.batch.docs;
+    const { docs, bytes } = this.spec.batch;
     const retry = requestRetry(this.spec);
+    const ctx = { slice: node.index, side: side.describe() };
     return {
       async *[Symbol.asyncIterator]() {
+        // Half of batch.bytes per side: a slice's comparison holds a page of each side at once.
+        const sizer = new PageSizer(docs, Math.max(1, Math.floor(bytes / 2)));
         let cursor: string | null = null;
         for (;;) {
-          const page = await withBackoff(() => side.readPage(node.customers, node.bounds, cursor, rows), retry);
+          const page: Page = await shrinking(sizer, ctx, (rows, cap) => withBackoff(() => side.readPage(node.customers, node.bounds, cursor, rows, undefined, cap), retry));
+          sizer.seen(page.docs);
           yield* page.docs;
           if (page.done) return;
           cursor = page.nextCursor;
         }
       },
     };
+  }
+
+  /**
+   * Goes through `items` by chunks whose answers stay within batch.bytes: `read` re-reads a chunk
+   * (both sides: each gets half the bytes) and gives back the documents it read, which size the next
+   * chunk; a chunk whose answer was too big is read again halved.
+   */
+  private async byBytes<T>(items: T[], ctx: object, read: (chunk: T[], cap: number | undefined) => Promise<SourceDoc[]>): Promise<void> {
+    const sizer = new PageSizer(RECHECK_CHUNK, Math.max(1, Math.floor(this.spec.batch.bytes / 2)));
+    for (let i = 0; i < items.length;) {
+      const chunk = items.slice(i, i + sizer.rows);
+      const docs = await shrinking(sizer, ctx, (rows, cap) => read(chunk.slice(0, rows), cap));
+      i += Math.min(chunk.length, sizer.rows);
+      sizer.seen(docs);
+    }
   }
 
   /**
@@ -610,9 +652,8 @@ export class Verifier {
   /** One re-check round over `candidates` (re-read by chunks): what persists goes to `persistent`, what to look at again to `next`. Returns the unstable ones. */
   private async recheckRound(candidates: Candidate[], round: number, rounds: number, node: WorkNode, persistent: Map<string, Persistent>, next: Candidate[]): Promise<number> {
     let unstable = 0;
-    for (let i = 0; i < candidates.length; i += RECHECK_CHUNK) {
-      const chunk = candidates.slice(i, i + RECHECK_CHUNK);
-      const [src, tgt] = await this.readBoth(chunk.map((c) => c.id));
+    await this.byBytes(candidates, { slice: node.index, recheck: round }, async (chunk, cap) => {
+      const [src, tgt] = await this.readBoth(chunk.map((c) => c.id), cap);
       // A document the target's search missed but its real-time get holds is not yet visible to
       // readers (never committed, or a write still in flight): after the grace period it must be
       // searchable too, or it counts as missing (readers would not find it after the cutover).
@@ -633,7 +674,8 @@ export class Verifier {
         if (round < rounds - 1) next.push(c);
         else persistent.set(c.id, { kind: now, targetVersion: t?.version, routing: t?.doc.routing ?? s?.doc.routing, customer: this.customerOf(s?.doc ?? t?.doc, node) });
       }
-    }
+      return [...src.values(), ...tgt.values()].map((v) => v.doc);
+    });
     return unstable;
   }
 
@@ -645,9 +687,9 @@ export class Verifier {
     return null;
   }
 
-  private readBoth(ids: string[]): Promise<[Map<string, VersionedDoc>, Map<string, VersionedDoc>]> {
+  private readBoth(ids: string[], cap?: number): Promise<[Map<string, VersionedDoc>, Map<string, VersionedDoc>]> {
     const retry = requestRetry(this.spec);
-    return Promise.all([withBackoff(() => this.source.getByIds(ids), retry), withBackoff(() => this.target.getByIds(ids), retry)]);
+    return Promise.all([withBackoff(() => this.source.getByIds(ids, cap), retry), withBackoff(() => this.target.getByIds(ids, cap), retry)]);
   }
 
   /**
@@ -659,10 +701,9 @@ export class Verifier {
   private async repair(found: Map<string, Persistent>, ctx: object) {
     const out = { created: 0, replaced: 0, deleted: 0, conflicts: 0 };
     const entries = [...found];
-    for (let i = 0; i < entries.length; i += RECHECK_CHUNK) {
-      const chunk = entries.slice(i, i + RECHECK_CHUNK);
+    await this.byBytes(entries, { ...ctx, repair: true }, async (chunk, cap) => {
       const retry = requestRetry(this.spec);
-      const src = await withBackoff(() => this.source.getByIds(chunk.map(([id]) => id)), retry);
+      const src = await withBackoff(() => this.source.getByIds(chunk.map(([id]) => id), cap), retry);
       for (const [id, d] of chunk) {
         const s = src.get(id);
         if (d.kind === 'missing' && s) {
@@ -679,7 +720,8 @@ export class Verifier {
           out.conflicts++; // the source changed since the re-check: left for the next verification
         }
       }
-    }
+      return [...src.values()].map((v) => v.doc);
+    });
     log.info({ ...ctx, ...out }, 'repaired');
     return out;
   }

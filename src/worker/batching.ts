@@ -28,3 +28,50 @@ export function nextPageRows(page: SourceDoc[], maxDocs: number, maxBytes: numbe
   const avg = page.reduce((s, d) => s + d.bytes, 0) / page.length;
   return Math.max(1, Math.min(maxDocs, Math.floor(maxBytes / Math.max(1, avg))));
 }
+
+/**
+ * The largest answer a page read may give, from batch.bytes: pages aim at batch.bytes (nextPageRows),
+ * this only catches the page whose documents turned out much bigger than the ones before.
+ */
+export const PAGE_CAP_FACTOR = 1.5;
+export function pageByteCap(maxBytes: number): number {
+  return Math.floor(PAGE_CAP_FACTOR * maxBytes);
+}
+
+/**
+ * Rows to read a page again with, after it was too big to read (over the cap, or more than the
+ * process could hold): half, down to one. Null: one row was already too big.
+ */
+export function fewerRows(rows: number): number | null {
+  return rows > 1 ? Math.floor(rows / 2) : null;
+}
+
+/**
+ * How a reader pages a slice within batch.bytes: starts small (or at what the slice taught before),
+ * follows the sizes seen, and reads fewer rows when a page is too big. A single row is read without
+ * a cap: one document is read whole, however big (it is then copied alone).
+ */
+export class PageSizer {
+  rows: number;
+  constructor(private readonly maxDocs: number, private readonly maxBytes: number, start = 100) {
+    this.rows = Math.max(1, Math.min(start, maxDocs));
+  }
+
+  /** The byte cap of the next read (none for a single row). */
+  get cap(): number | undefined {
+    return this.rows > 1 ? pageByteCap(this.maxBytes) : undefined;
+  }
+
+  /** The next read follows the sizes seen, growing at most twofold a page (sizes come in runs: don't bet on the small ones). */
+  seen(page: SourceDoc[]): void {
+    this.rows = Math.min(nextPageRows(page, this.maxDocs, this.maxBytes), Math.max(2, this.rows * 2));
+  }
+
+  /** After a read that failed for its size: true if there is a smaller read to try. */
+  shrink(): boolean {
+    const next = fewerRows(this.rows);
+    if (next === null) return false;
+    this.rows = next;
+    return true;
+  }
+}

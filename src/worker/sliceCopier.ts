@@ -3,7 +3,8 @@
  * cursor (fenced), until the slice is done. Knows nothing of how the slice was found (scheduler.ts)
  * or of the fleet (worker.ts); what counts as a failure is the failure policy's (failurePolicy.ts).
  */
-import type { Backend } from '../backends/types';
+import { tooLargeToRead } from '../backends/http';
+import type { Backend, Page } from '../backends/types';
 import type { Spec } from '../config/spec';
 import type { SliceClaim } from '../coordination/claim';
 import type { Rejection } from '../coordination/workNode';
@@ -12,7 +13,7 @@ import { FencedError, RetryableError, describeError } from '../errors';
 import { log } from '../log';
 import { customerLabel, metrics } from '../metrics';
 import { withBackoff, type BackoffOptions } from '../retry';
-import { nextPageRows, splitByBytes } from './batching';
+import { PageSizer, splitByBytes } from './batching';
 import { afterFailure, keptRejections, refusesEverything, stalledTooOften } from './failurePolicy';
 import { RateLimiter } from './rateLimiter';
 
@@ -40,9 +41,10 @@ export class SliceCopier {
     const ctx = { worker: this.c.workerId, customers: describeCustomers(customers), slice: index, bounds: describeBounds(bounds) };
     const { docs: maxDocs, bytes: maxBytes } = spec.batch;
     log.info({ ...ctx, cursor: claim.node.cursor, attempt: claim.node.attempts }, claim.node.cursor ? 'resuming slice' : 'starting slice');
-    // The first page of a slice is small (documents may be huge); later pages follow the sizes seen.
-    // A resumed slice's learned size is capped by today's batch.docs (lowered after an out-of-memory).
-    let rows = Math.max(1, Math.min(claim.node.pageRows ?? 100, maxDocs));
+    // The first page of a slice is small (documents may be huge); later pages follow the sizes seen,
+    // and a page too big to read is read again with fewer rows (PageSizer). A resumed slice's learned
+    // size is capped by today's batch.docs (lowered after an out-of-memory).
+    const sizer = new PageSizer(maxDocs, maxBytes, claim.node.pageRows ?? 100);
     try {
       const stalled = stalledTooOften(claim.node, spec);
       if (stalled) {
@@ -57,10 +59,7 @@ export class SliceCopier {
           return 'stopped';
         }
         claim.assertHeld();
-        this.c.doing(lane, `reading a page of slice ${claim.key} (${rows} rows)`);
-        const endRead = metrics.readSeconds.startTimer({ migration: spec.migration });
-        const page = await withBackoff(() => source.readPage(customers, bounds, claim.node.cursor, rows, claim.signal), this.c.retryOptions('read', claim.signal));
-        endRead();
+        const page = await this.readPage(claim, lane, sizer, ctx);
         let written = 0;
         let skipped = 0;
         const rejected: Rejection[] = [];
@@ -68,6 +67,8 @@ export class SliceCopier {
           await limiter.take(batch.length);
           claim.assertHeld();
           this.c.doing(lane, `writing ${batch.length} documents of slice ${claim.key}`);
+          const batchBytes = batch.reduce((n, d) => n + d.bytes, 0);
+          log.debug({ ...ctx, docs: batch.length, bytes: batchBytes, from: batch[0].id, to: batch[batch.length - 1].id }, batch.length === 1 && batchBytes > maxBytes ? 'writing a document larger than batch.bytes alone' : 'writing a batch');
           const endWrite = metrics.writeSeconds.startTimer({ migration: spec.migration });
           // The claim goes along into the backend: its own retries stop, and its requests are aborted,
           // the moment the claim is lost.
@@ -84,7 +85,7 @@ export class SliceCopier {
         for (const r of rejected) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'target rejected a document');
         const broken = refusesEverything(page.docs.length, rejected);
         if (broken) throw new Error(broken);
-        rows = nextPageRows(page.docs, maxDocs, maxBytes);
+        sizer.seen(page.docs);
         this.c.doing(lane, `checkpointing slice ${claim.key}`);
         await claim.checkpoint((n) => ({
           ...n,
@@ -97,7 +98,7 @@ export class SliceCopier {
           },
           rejections: keptRejections(n.rejections, rejected, spec.worker.keepRejections),
           progressAt: Date.now(),
-          pageRows: rows,
+          pageRows: sizer.rows,
           // Progress: earlier failed attempts (and claims that got nowhere) no longer count.
           failures: 0,
           stalls: 0,
@@ -123,6 +124,31 @@ export class SliceCopier {
         return 'stopped';
       }
       return this.recordFailure(claim, e, ctx);
+    }
+  }
+
+  /**
+   * The next page of the slice, within the byte cap: a page too big to read (over the cap, or more
+   * than this process can hold) is asked for again with half the rows, down to one document.
+   */
+  private async readPage(claim: SliceClaim, lane: number, sizer: PageSizer, ctx: object): Promise<Page> {
+    const { spec, source } = this.c;
+    const { customers, bounds } = claim.node;
+    for (;;) {
+      this.c.doing(lane, `reading a page of slice ${claim.key} (${sizer.rows} rows)`);
+      const endRead = metrics.readSeconds.startTimer({ migration: spec.migration });
+      try {
+        return await withBackoff(() => source.readPage(customers, bounds, claim.node.cursor, sizer.rows, claim.signal, sizer.cap), this.c.retryOptions('read', claim.signal));
+      } catch (e) {
+        if (!tooLargeToRead(e)) throw e;
+        const rows = sizer.rows;
+        if (!sizer.shrink()) {
+          throw new Error(`one document after cursor ${claim.node.cursor ?? '(start)'} is more than this worker can hold (${describeError(e)}): give the worker more memory`);
+        }
+        log.warn({ ...ctx, rows, next: sizer.rows, err: describeError(e) }, 'page too big to read: reading fewer documents');
+      } finally {
+        endRead();
+      }
     }
   }
 

@@ -4,6 +4,7 @@
  */
 import type { Rejection } from '../../coordination/workNode';
 import { exactJson, RawNumber } from '../exactJson';
+import { sizeRefusal, withSize } from '../http';
 import type { SourceDoc } from '../types';
 
 /** Elasticsearch's largest version (a Java long). */
@@ -122,7 +123,9 @@ export function bulkOutcome(sent: SourceDoc[], response: any): BulkOutcome {
     } else if ((type && INDEX_TYPES.has(type)) || status === 401 || status === 403 || status === 404) {
       out.indexProblem ??= `HTTP ${status} ${describeItemError(result?.error)}`;
     } else {
-      out.rejected.push({ id: sent[i].id, reason: describeItemError(result?.error) });
+      // Refused for its size (an immense term, a limit of the target): the reason says how big it is.
+      const reason = describeItemError(result?.error);
+      out.rejected.push({ id: sent[i].id, reason: sizeRefusal(status, reason) ? withSize(reason, sent[i].bytes) : reason });
     }
   });
   return out;

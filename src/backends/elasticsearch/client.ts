@@ -11,7 +11,7 @@ import { Client as Client8, Serializer as Serializer8 } from 'es8';
 import type { Endpoint } from '../../config/spec';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
-import { HttpClient, HttpStatusError, unreachable } from '../http';
+import { HttpClient, HttpStatusError, ResponseTooLargeError, unreachable } from '../http';
 import { exactJson } from '../exactJson';
 
 /** A refusal from the server that retrying will not change (400, 404, 409, ...). */
@@ -58,6 +58,9 @@ export function normalizeError(err: unknown, what: string): Error {
     }
     return new EsStatusError(status, type, reason, body);
   }
+  // The answer was over the caller's maxResponseSize (the client stopped reading it): ask for less.
+  const over = /content length \((\d+)\) is bigger than the maximum allowed string \((\d+)\)/.exec(e?.message ?? '');
+  if (e?.name === 'RequestAbortedError' && over) return new ResponseTooLargeError(Number(over[1]), Number(over[2]), what);
   if (e?.name && RETRYABLE_NAMES.has(e.name)) return new RetryableError(`${what}: ${e.name} ${e.message ?? ''}`.trim());
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -144,12 +147,14 @@ export class EsApi {
    * reason (a FencedError), never a retryable one. The v8 client takes `{ signal }` as a request
    * option; the v7 client has none, but its request promise has `abort()`.
    */
-  private async call<T = any>(what: string, fn: (client: any, options: Params) => Promise<any>, signal?: AbortSignal): Promise<T> {
+  private async call<T = any>(what: string, fn: (client: any, options: Params) => Promise<any>, signal?: AbortSignal, maxResponseSize?: number): Promise<T> {
     signal?.throwIfAborted();
     let request: { abort?: () => void } | undefined;
     const onAbort = () => request?.abort?.();
     try {
-      const pending = fn(this.client, signal && this.info.major !== 7 ? { signal } : {});
+      // maxResponseSize: the client stops reading an answer past it (ResponseTooLargeError).
+      const options: Params = { ...(signal && this.info.major !== 7 ? { signal } : {}), ...(maxResponseSize ? { maxResponseSize } : {}) };
+      const pending = fn(this.client, options);
       request = pending as { abort?: () => void };
       if (signal && this.info.major === 7) signal.addEventListener('abort', onAbort, { once: true });
       const res = await pending;
@@ -162,8 +167,8 @@ export class EsApi {
     }
   }
 
-  search(index: string, body: Params, params: Params = {}, signal?: AbortSignal): Promise<any> {
-    return this.call(`search ${index}`, (c, options) => c.search({ index, body, ...params }, options), signal);
+  search(index: string, body: Params, params: Params = {}, signal?: AbortSignal, maxResponseSize?: number): Promise<any> {
+    return this.call(`search ${index}`, (c, options) => c.search({ index, body, ...params }, options), signal, maxResponseSize);
   }
 
   count(index: string, query: Params): Promise<any> {
@@ -175,8 +180,8 @@ export class EsApi {
     return this.call(`bulk ${index}`, (c, options) => c.bulk({ index, body: ndjson, filter_path: 'errors,items.*.status,items.*.error' }, options), signal);
   }
 
-  mget(index: string, docs: Array<{ _id: string; routing?: string }>, params: Params = {}): Promise<any> {
-    return this.call(`mget ${index}`, (c) => c.mget({ index, body: { docs }, ...params }));
+  mget(index: string, docs: Array<{ _id: string; routing?: string }>, params: Params = {}, maxResponseSize?: number): Promise<any> {
+    return this.call(`mget ${index}`, (c, options) => c.mget({ index, body: { docs }, ...params }, options), undefined, maxResponseSize);
   }
 
   /** Index one document (params: id, routing, if_seq_no, if_primary_term, ...). */

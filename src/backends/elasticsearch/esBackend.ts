@@ -18,7 +18,7 @@ import type {
 } from '../types';
 import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf } from './bulk';
 import { EsApi, EsStatusError, detectServer } from './client';
-import { exactJson } from '../exactJson';
+import { jsonBytes, withSize } from '../http';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
 import {
@@ -162,9 +162,9 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   /** One search that must be complete: partial answers are retried, never taken for the truth. */
-  private async search(body: Record<string, unknown>, params: Record<string, unknown> = {}, signal?: AbortSignal): Promise<any> {
+  private async search(body: Record<string, unknown>, params: Record<string, unknown> = {}, signal?: AbortSignal, maxBytes?: number): Promise<any> {
     const api = await this.client();
-    const res = await api.search(this.index, body, { allow_partial_search_results: false, ...params }, signal);
+    const res = await api.search(this.index, body, { allow_partial_search_results: false, ...params }, signal, maxBytes);
     const why = incompleteReason(res);
     if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
     return res;
@@ -221,11 +221,11 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return Number(res.count);
   }
 
-  async readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
+  async readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal, maxBytes?: number): Promise<Page> {
     // No filter_path and no _source filter: either makes the server re-render `_source` through
     // doubles (`1.0` stays, but `1E+2` → `100.0`, `1e-400` → `0.0`, 40 digits → 17). Unfiltered, the
     // `_source` comes back byte for byte as stored, and exactJson keeps every number's text.
-    const res = await this.search(pageRequest(this.fields, customers, bounds, cursor, rows), {}, signal);
+    const res = await this.search(pageRequest(this.fields, customers, bounds, cursor, rows), {}, signal, maxBytes);
     const hits: any[] = res.hits?.hits ?? [];
     const docs = hits.map((h) => this.toSourceDoc(h));
     const last = hits[hits.length - 1];
@@ -243,11 +243,31 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       id: String(hit._id),
       fields,
       ...(hit._routing !== undefined && hit._routing !== null ? { routing: String(hit._routing) } : {}),
-      bytes: Buffer.byteLength(exactJson.stringify(fields)),
+      // Measured, not written out (no second copy of a large document only to count it).
+      bytes: jsonBytes(fields),
     };
   }
 
+  /**
+   * A bulk over the target's size limit (HTTP 413: http.max_content_length) is sent again in halves;
+   * a document refused for its size on its own is rejected with its size, never retried.
+   */
   async writeBatch(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
+    try {
+      return await this.writeBulk(docs, signal);
+    } catch (e) {
+      if (!(e instanceof EsStatusError) || e.status !== 413 || docs.length === 0) throw e;
+      if (docs.length === 1) {
+        return { written: 0, skipped: 0, rejected: [{ id: docs[0].id, reason: withSize(`HTTP ${e.status} ${e.reason || 'request entity too large'}`, docs[0].bytes) }] };
+      }
+      const mid = Math.ceil(docs.length / 2);
+      const a = await this.writeBatch(docs.slice(0, mid), signal);
+      const b = await this.writeBatch(docs.slice(mid), signal);
+      return { written: a.written + b.written, skipped: a.skipped + b.skipped, rejected: [...a.rejected, ...b.rejected] };
+    }
+  }
+
+  private async writeBulk(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
     signal?.throwIfAborted();
     const api = await this.client();
     const first = bulkRequest(docs, this.opts.versionField);
@@ -318,13 +338,13 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return out;
   }
 
-  async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
+  async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {
     const api = await this.client();
     const out = new Map<string, VersionedDoc>();
     for (let i = 0; i < ids.length; i += MGET_CHUNK) {
       const chunk = ids.slice(i, i + MGET_CHUNK);
       // The whole _source (as readPage): _source_excludes would have the server re-render it.
-      const res = await api.mget(this.index, chunk.map((_id) => ({ _id })));
+      const res = await api.mget(this.index, chunk.map((_id) => ({ _id })), {}, maxBytes);
       for (const d of res.docs as any[]) {
         // An item error (e.g. routing required by the mapping) is a miss here: the search below finds it.
         if (d.found) out.set(String(d._id), this.versioned(d));
@@ -333,7 +353,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       if (missing.length === 0) continue;
       const found = await this.search({
         size: missing.length, track_total_hits: false, seq_no_primary_term: true, query: { ids: { values: missing } },
-      });
+      }, {}, undefined, maxBytes);
       for (const h of found.hits.hits as any[]) out.set(String(h._id), this.versioned(h));
     }
     return out;

@@ -9,7 +9,7 @@ import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import { exactJson } from '../exactJson';
-import { HttpClient, HttpStatusError, unreachable } from '../http';
+import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
 import type {
   Backend, Bucket, ConditionalResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
@@ -149,17 +149,17 @@ export class SolrBackend implements Backend {
   }
 
   /** A search over the blocks' roots (children travel with them, never on their own). */
-  private async select(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal): Promise<any> {
+  private async select(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
     const roots = await this.rootsOnly();
-    if (roots.length === 0) return this.rawSelect(params, signal);
+    if (roots.length === 0) return this.rawSelect(params, signal, maxBytes);
     const fq = params.fq === undefined ? [] : Array.isArray(params.fq) ? params.fq : [String(params.fq)];
-    return this.rawSelect({ ...params, fq: [...fq, ...roots] }, signal);
+    return this.rawSelect({ ...params, fq: [...fq, ...roots] }, signal, maxBytes);
   }
 
-  private async rawSelect(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal): Promise<any> {
+  private async rawSelect(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
     const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`,
       new URLSearchParams(Object.entries({ wt: 'json', ...params }).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)]))).toString(),
-      'application/x-www-form-urlencoded', signal);
+      'application/x-www-form-urlencoded', signal, maxBytes);
     if (res?.responseHeader?.partialResults) {
       // A shard timed out or failed: this is not the end of the slice, and not a count to trust.
       throw new RetryableError(`Solr returned partial results for ${this.describe()}`);
@@ -250,12 +250,12 @@ export class SolrBackend implements Backend {
     return Number(res.response.numFound);
   }
 
-  async readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal): Promise<Page> {
+  async readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal, maxBytes?: number): Promise<Page> {
     const cursorMark = cursor ?? '*';
     const res = await this.select({
       q: '*:*', ...this.sliceParams(customers, bounds), sort: `${this.fields.uniqueKey} asc`,
       rows, cursorMark, fl: (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN,
-    }, signal);
+    }, signal, maxBytes);
     const docs: SourceDoc[] = (res.response.docs as Doc[]).map((d) => this.toSourceDoc(d));
     const next = String(res.nextCursorMark);
     return { docs, nextCursor: next, done: docs.length === 0 || next === cursorMark };
@@ -263,8 +263,9 @@ export class SolrBackend implements Backend {
 
   private toSourceDoc(d: Doc): SourceDoc {
     const fields = this.withoutInternal(d);
-    const json = exactJson.stringify(fields);
-    return { id: String(d[this.fields.uniqueKey]), fields, bytes: Buffer.byteLength(json) };
+    // Measured, not written out: a second copy of a 5 MB document only to count its bytes is the
+    // memory this bound is for.
+    return { id: String(d[this.fields.uniqueKey]), fields, bytes: jsonBytes(fields) };
   }
 
   /**
@@ -308,10 +309,10 @@ export class SolrBackend implements Backend {
     return new Set((await this.realTimeGet(ids, this.fields.uniqueKey, signal)).map((d) => String(d[this.fields.uniqueKey])));
   }
 
-  private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal): Promise<Doc[]> {
+  private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number): Promise<Doc[]> {
     const form = new URLSearchParams({ wt: 'json', fl });
     for (const id of ids) form.append('id', id);
-    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/get`, form.toString(), 'application/x-www-form-urlencoded', signal);
+    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/get`, form.toString(), 'application/x-www-form-urlencoded', signal, maxBytes);
     return res?.response?.docs ?? (res?.doc ? [res.doc] : []);
   }
 
@@ -328,10 +329,10 @@ export class SolrBackend implements Backend {
     return out;
   }
 
-  async getByIds(ids: string[]): Promise<Map<string, VersionedDoc>> {
+  async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {
     const out = new Map<string, VersionedDoc>();
     for (let i = 0; i < ids.length; i += 500) {
-      for (const d of await this.realTimeGet(ids.slice(i, i + 500), (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN)) {
+      for (const d of await this.realTimeGet(ids.slice(i, i + 500), (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN, undefined, maxBytes)) {
         const doc = this.toSourceDoc(d);
         out.set(doc.id, { doc, version: String(d._version_) });
       }
@@ -361,21 +362,23 @@ export class SolrBackend implements Backend {
   /**
    * Sends the documents with `_version_=-1`. 400: one bad document rejects a whole Solr batch.
    * 409: Solr 8.x does not pass failOnVersionConflicts on to other shard leaders, so one existing
-   * document fails the batch. Either way, halve until the culprits stand alone (create-only makes
-   * re-sending harmless). Every halving step is a request of its own, so each one first checks the
+   * document fails the batch. 413 (or Solr's "too large"): the request or a document is over the
+   * target's size limit. Either way, halve until the culprits stand alone (create-only makes
+   * re-sending harmless); a document refused for its size is rejected with its size, not retried. Every halving step is a request of its own, so each one first checks the
    * claim's signal: a worker that lost its claim sends no more halves.
    */
   private async createOnly(docs: SourceDoc[], signal?: AbortSignal): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
     signal?.throwIfAborted();
     try {
-      const body = `[${docs.map((d) => exactJson.stringify({ ...d.fields, _version_: -1 })).join(',')}]`;
+      const body = createOnlyBody(docs);
       await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }), body, 'application/json', signal);
       return { rejected: [], conflicts: new Set() };
     } catch (e) {
-      if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409)) throw e;
+      if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409 && e.status !== 413)) throw e;
       if (docs.length === 1) {
         if (e.status === 409) return { rejected: [], conflicts: new Set([docs[0].id]) };
-        return { rejected: [{ id: docs[0].id, reason: solrMessage(e) }], conflicts: new Set() };
+        const reason = solrMessage(e);
+        return { rejected: [{ id: docs[0].id, reason: sizeRefusal(e.status, reason) ? withSize(reason, docs[0].bytes) : reason }], conflicts: new Set() };
       }
       const mid = Math.ceil(docs.length / 2);
       const a = await this.createOnly(docs.slice(0, mid), signal);
@@ -419,6 +422,30 @@ export class SolrBackend implements Backend {
   async close(): Promise<void> {
     /* HTTP keep-alive sockets close with the process. */
   }
+}
+
+/**
+ * `[doc,doc,...]` with `_version_: -1`, as bytes: each document is written out and encoded on its
+ * own, so the heap never holds the whole batch twice (the pieces and their join) besides the pages.
+ */
+function createOnlyBody(docs: SourceDoc[]): Buffer {
+  // One buffer of the batch's measured size (grown if escapes made a document longer), each
+  // document written into it as soon as it is serialized.
+  let buf = Buffer.allocUnsafe(docs.reduce((n, d) => n + d.bytes + 20, 2));
+  let at = 0;
+  const put = (text: string) => {
+    const need = Buffer.byteLength(text);
+    if (at + need > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + need));
+      buf.copy(bigger, 0, 0, at);
+      buf = bigger;
+    }
+    at += buf.write(text, at);
+  };
+  put('[');
+  docs.forEach((d, i) => put(`${i > 0 ? ',' : ''}${exactJson.stringify({ ...d.fields, _version_: -1 })}`));
+  put(']');
+  return buf.subarray(0, at);
 }
 
 function solrMessage(e: HttpStatusError): string {
