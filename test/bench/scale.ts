@@ -16,7 +16,11 @@
 import { once } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import { prng } from '../../src/demo/dataset';
-import { run, start, writeSpec, type Running } from '../support/cli';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, run, start, writeSpec, type CliResult, type Running } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { PrivateZk, freePort } from '../support/privateZk';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
@@ -275,8 +279,28 @@ interface StatusFigures {
   read: number;
 }
 
+/**
+ * As `run`, with stdout into a file: bin/bluegreen leaves with process.exit 100 ms after its answer,
+ * and into a pipe a multi-megabyte answer (status --json or plan --json at 100,000 customers) is cut
+ * short then; writes to a file are synchronous, so the whole answer is read.
+ */
+function runToFile(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'bg-scale-'));
+  const file = join(dir, 'stdout');
+  const fd = openSync(file, 'w');
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, BLUEGREEN_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', fd, 'pipe'] });
+  closeSync(fd);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((res) => child.on('close', (code, signal) => {
+    const stdout = readFileSync(file, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    res({ code, signal, stdout, stderr });
+  }));
+}
+
 async function status(spec: string): Promise<StatusFigures> {
-  const [r, ms] = await timed(() => run(['status', '--spec', spec, '--json'], QUIET));
+  const [r, ms] = await timed(() => runToFile(['status', '--spec', spec, '--json'], QUIET));
   must('status', r, [0, 4]);
   const st = JSON.parse(r.stdout);
   return { ms, slices: st.totals.slices.total, done: st.totals.slices.done, estimate: st.totals.estimate, read: st.totals.read };
@@ -337,7 +361,7 @@ function specFor(zk: PrivateZk, c: Cluster, root: string, src: string, dst: stri
  * slices equal the source's count.
  */
 async function planPhase(spec: string, sourceDocs: number, customers: number) {
-  const [results, ms] = await timed(() => Promise.all(Array.from({ length: PLANNERS }, () => run(['plan', '--spec', spec, '--json'], QUIET))));
+  const [results, ms] = await timed(() => Promise.all(Array.from({ length: PLANNERS }, () => runToFile(['plan', '--spec', spec, '--json'], QUIET))));
   results.forEach((r, i) => must(`planner ${i + 1}`, r));
   const rows = results.flatMap((r) => JSON.parse(r.stdout) as Array<{ customer: string | null; docs: number; outcome: string }>).filter((x) => x.outcome === 'planned');
   const plannedDocs = rows.reduce((a, x) => a + x.docs, 0);
