@@ -16,7 +16,11 @@
 import { once } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import { prng } from '../../src/demo/dataset';
-import { run, start, writeSpec, type Running } from '../support/cli';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, run, start, writeSpec, type CliResult, type Running } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { PrivateZk, freePort } from '../support/privateZk';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
@@ -193,6 +197,21 @@ function esCluster(): Cluster {
 // ---------------------------------------------------------------- ZooKeeper
 
 type Mntr = Record<string, number>;
+
+/** The server's last zxid (`srvr`): its delta counts write transactions (session create/close included). */
+function zxid(zk: PrivateZk): Promise<number> {
+  return new Promise((res, rej) => {
+    const net = require('node:net') as typeof import('node:net');
+    const sock = net.connect(Number(zk.connect.split(':').pop()), '127.0.0.1', () => sock.write('srvr'));
+    let out = '';
+    sock.on('data', (d) => (out += d));
+    sock.on('error', rej);
+    sock.on('end', () => {
+      const m = /Zxid: (0x[0-9a-f]+)/i.exec(out);
+      return m ? res(Number(BigInt(m[1]) & 0xffffffffn)) : rej(new Error(`srvr: no Zxid in ${out.slice(0, 200)}`));
+    });
+  });
+}
 const delta = (a: Mntr, b: Mntr, k = 'zk_packets_received') => (b[k] ?? 0) - (a[k] ?? 0);
 
 interface TreeFigures {
@@ -260,11 +279,58 @@ interface StatusFigures {
   read: number;
 }
 
+/**
+ * As `run`, with stdout into a file: bin/bluegreen leaves with process.exit 100 ms after its answer,
+ * and into a pipe a multi-megabyte answer (status --json or plan --json at 100,000 customers) is cut
+ * short then; writes to a file are synchronous, so the whole answer is read.
+ */
+function runToFile(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'bg-scale-'));
+  const file = join(dir, 'stdout');
+  const fd = openSync(file, 'w');
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, BLUEGREEN_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', fd, 'pipe'] });
+  closeSync(fd);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((res) => child.on('close', (code, signal) => {
+    const stdout = readFileSync(file, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    res({ code, signal, stdout, stderr });
+  }));
+}
+
 async function status(spec: string): Promise<StatusFigures> {
-  const [r, ms] = await timed(() => run(['status', '--spec', spec, '--json'], QUIET));
+  const [r, ms] = await timed(() => runToFile(['status', '--spec', spec, '--json'], QUIET));
   must('status', r, [0, 4]);
   const st = JSON.parse(r.stdout);
   return { ms, slices: st.totals.slices.total, done: st.totals.slices.done, estimate: st.totals.estimate, read: st.totals.read };
+}
+
+/**
+ * The copy phase's requests split by estimate (mntr counts no request types): heartbeats (a lifecycle
+ * read and a worker-node write every sessionTimeout/5 = 3 s, per worker, upper bound: workers that exit
+ * early beat less), checkpoints (one per page: copied/batch, plus one end page per slice), start-up
+ * validation (each worker reads every unfinished slice once: workers x slices, lower bound), each
+ * process's fixed cost (measured: one more worker once all is copied) and the rest per slice (claims
+ * and what else a slice costs). Writes are the zxid delta.
+ */
+interface WorkSplit {
+  writes: number;
+  heartbeats: number;
+  checkpoints: number;
+  startupReads: number;
+  /** Requests of one worker started after the copy (nothing to claim), and its wall time. */
+  idleWorker: number;
+  idleWorkerMs: number;
+  restPerSlice: number;
+}
+
+function workSplit(requests: number, writes: number, ms: number, copied: number, slices: number, idleWorker: number, idleWorkerMs: number): WorkSplit {
+  const heartbeats = WORKERS * Math.floor(ms / 3000) * 2;
+  const checkpoints = Math.ceil(copied / BATCH) + slices;
+  const startupReads = WORKERS * slices;
+  const rest = requests - heartbeats - checkpoints - startupReads - WORKERS * idleWorker;
+  return { writes, heartbeats, checkpoints, startupReads, idleWorker, idleWorkerMs, restPerSlice: rest / Math.max(1, slices) };
 }
 
 interface DatasetFigures {
@@ -273,7 +339,7 @@ interface DatasetFigures {
   copied: number;
   slices: number;
   plan: { ms: number; requests: number; plannedDocs: number; plannedCustomers: number; estimate: number; duplicates: boolean };
-  work: { ms: number; docsPerSecond: number; requests: number; requestsPerSlice: number };
+  work: { ms: number; docsPerSecond: number; requests: number; requestsPerSlice: number; split: WorkSplit };
   status: { ms: number; requests: number; responseBytes: number };
   verify: { ms: number; docsPerSecond: number; requests: number; passed: boolean };
   tree: TreeFigures & { mntrZnodes: number; mntrDataBytes: number };
@@ -295,7 +361,7 @@ function specFor(zk: PrivateZk, c: Cluster, root: string, src: string, dst: stri
  * slices equal the source's count.
  */
 async function planPhase(spec: string, sourceDocs: number, customers: number) {
-  const [results, ms] = await timed(() => Promise.all(Array.from({ length: PLANNERS }, () => run(['plan', '--spec', spec, '--json'], QUIET))));
+  const [results, ms] = await timed(() => Promise.all(Array.from({ length: PLANNERS }, () => runToFile(['plan', '--spec', spec, '--json'], QUIET))));
   results.forEach((r, i) => must(`planner ${i + 1}`, r));
   const rows = results.flatMap((r) => JSON.parse(r.stdout) as Array<{ customer: string | null; docs: number; outcome: string }>).filter((x) => x.outcome === 'planned');
   const plannedDocs = rows.reduce((a, x) => a + x.docs, 0);
@@ -327,11 +393,14 @@ async function dataset(label: string, zk: PrivateZk, c: Cluster, src: string, cu
   const planned = await status(spec);
   if (planned.estimate !== sourceDocs) say(`!! the slices' estimates sum to ${planned.estimate}, the source holds ${sourceDocs}`);
 
-  const m2 = await zk.mntr();
+  const [m2, z2] = [await zk.mntr(), await zxid(zk)];
   const workMs = await workPhase(spec, WORKERS);
-  const m3 = await zk.mntr();
+  const [m3, z3] = [await zk.mntr(), await zxid(zk)];
   const copied = await c.count(dst, true);
   say(`work: ${WORKERS} workers in ${seconds(workMs)} s, ${copied}/${sourceDocs} copied`);
+  // One more worker once all is copied: what a process costs ZooKeeper with no slice to claim.
+  const idleMs = await workPhase(spec, 1);
+  const m3b = await zk.mntr();
 
   const st = await status(spec);
   const m4 = await zk.mntr();
@@ -344,8 +413,8 @@ async function dataset(label: string, zk: PrivateZk, c: Cluster, src: string, cu
   return {
     customers, sourceDocs, copied, slices: st.slices,
     plan: { ms: plan.ms, requests: delta(m0, m1), plannedDocs: plan.plannedDocs, plannedCustomers: plan.plannedCustomers, estimate: planned.estimate, duplicates: plan.duplicates || planned.estimate !== sourceDocs },
-    work: { ms: workMs, docsPerSecond: copied / seconds(workMs), requests: delta(m2, m3), requestsPerSlice: delta(m2, m3) / Math.max(1, st.slices) },
-    status: { ms: st.ms, requests: delta(m3, m4), responseBytes: delta(m3, m4, 'zk_response_bytes') },
+    work: { ms: workMs, docsPerSecond: copied / seconds(workMs), requests: delta(m2, m3), requestsPerSlice: delta(m2, m3) / Math.max(1, st.slices), split: workSplit(delta(m2, m3), z3 - z2, workMs, copied, st.slices, delta(m3, m3b), idleMs) },
+    status: { ms: st.ms, requests: delta(m3b, m4), responseBytes: delta(m3b, m4, 'zk_response_bytes') },
     verify: { ms: verifyMs, docsPerSecond: sourceDocs / seconds(verifyMs), requests: delta(m4, m5), passed: vr.code === 0 },
     tree: { ...tree, mntrZnodes: m5.zk_znode_count, mntrDataBytes: m5.zk_approximate_data_size },
   };
@@ -469,6 +538,12 @@ function report(few: DatasetFigures, many: DatasetFigures, lanes: Awaited<Return
     ['copy wall time (s)', fmt(seconds(few.work.ms), 1), fmt(seconds(many.work.ms), 1), ''],
     ['copy: ZooKeeper requests', fmt(few.work.requests), fmt(many.work.requests), fmt(many.work.requests / few.work.requests, 1)],
     ['copy: requests per slice claimed *', fmt(few.work.requestsPerSlice, 1), fmt(many.work.requestsPerSlice, 1), fmt(many.work.requestsPerSlice / few.work.requestsPerSlice, 2)],
+    ['copy: writes (zxid delta)', fmt(few.work.split.writes), fmt(many.work.split.writes), ''],
+    ['copy: est. heartbeats (2 per 3 s per worker)', fmt(few.work.split.heartbeats), fmt(many.work.split.heartbeats), ''],
+    ['copy: est. checkpoints (pages + slices)', fmt(few.work.split.checkpoints), fmt(many.work.split.checkpoints), ''],
+    ['copy: est. start-up reads (workers x slices)', fmt(few.work.split.startupReads), fmt(many.work.split.startupReads), ''],
+    ['copy: one idle worker (requests, measured)', fmt(few.work.split.idleWorker), fmt(many.work.split.idleWorker), ''],
+    ['copy: the rest per slice (claims, ...)', fmt(few.work.split.restPerSlice, 1), fmt(many.work.split.restPerSlice, 1), ''],
     ['status --json (s)', fmt(seconds(few.status.ms), 2), fmt(seconds(many.status.ms), 2), fmt(many.status.ms / few.status.ms, 1)],
     ['status: ZooKeeper requests', fmt(few.status.requests), fmt(many.status.requests), fmt(many.status.requests / few.status.requests, 1)],
     ['status: bytes ZooKeeper answered', fmt(few.status.responseBytes), fmt(many.status.responseBytes), fmt(many.status.responseBytes / few.status.responseBytes, 1)],
