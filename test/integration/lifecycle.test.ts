@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { Layout } from '../../src/coordination/layout';
-import type { ZkSession } from '../../src/coordination/zk';
+import { CreateMode, type ZkSession } from '../../src/coordination/zk';
 import type { Lifecycle } from '../../src/lifecycle/machine';
 import { run, start, writeSpec } from '../support/cli';
 import { allSlices, customerIndex, waitFor } from '../support/fleet';
@@ -60,7 +60,18 @@ describe('the lifecycle of a migration (Solr)', function () {
   it('three planners at once: the plan is finished once, with every customer, and no planner left registered', async () => {
     const migration = uniqueName('life');
     const file = spec(migration);
-    const results = await Promise.all([1, 2, 3].map(() => run(['plan', '--spec', file, '--concurrency', '2'])));
+    // At once for sure, whatever the machine's speed: a barrier of the test's own holds them until all
+    // three have registered (they announce themselves, then wait for the barrier like any follower).
+    const layout = new Layout(root, migration);
+    await zk.mkdirp(layout.base);
+    await zk.create(layout.planning, Buffer.from(JSON.stringify({ by: 'the test', since: Date.now() })), CreateMode.EPHEMERAL);
+    const planners = [1, 2, 3].map(() => start(['plan', '--spec', file, '--concurrency', '2']));
+    try {
+      await waitFor('three planners registered', async () => (await zk.childrenOrEmpty(layout.planners)).length === 3, 120_000);
+    } finally {
+      await zk.remove(layout.planning).catch(() => undefined);
+    }
+    const results = await Promise.all(planners.map((p) => p.done));
     for (const r of results) expect(r.code, r.stderr).to.equal(0);
     const l = (await lifecycle(migration))!;
     expect(l.state).to.equal('planned');
