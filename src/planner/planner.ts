@@ -13,7 +13,7 @@
 import { hostname } from 'node:os';
 import type { Backend, CustomerShapeRow } from '../backends/types';
 import { specHash, type Spec } from '../config/spec';
-import { bucketCount, customerBucket, customerNodeName, sliceBucket, sliceNodeName } from '../coordination/layout';
+import { bucketCount, customerBucket, customerFromNodeName, customerNodeName, sliceBucket, sliceNodeName } from '../coordination/layout';
 import { MigrationStore } from '../coordination/migration';
 import { emptySummary, newWorkNode, type CustomerEntry, type CustomerIndexNode, type PlanNode, type SliceBounds } from '../coordination/workNode';
 import { CreateMode, ZkSession, encodeJson, isNodeExists, type MultiOp } from '../coordination/zk';
@@ -229,7 +229,7 @@ export class Planner {
     const index = await store.customerIndex();
     const out: CustomerPlan[] = [];
     for (const [cn, e] of index) {
-      out.push({ customer: customerFromName(cn), slices: e.count, docs: e.docs, min: e.count ? e.docs : 0, median: e.count ? e.docs : 0, max: e.count ? e.docs : 0, packedWith: 0, outcome });
+      out.push({ customer: customerFromNodeName(cn), slices: e.count, docs: e.docs, min: e.count ? e.docs : 0, median: e.count ? e.docs : 0, max: e.count ? e.docs : 0, packedWith: 0, outcome });
     }
     return out.sort((a, b) => cmpCustomer(a.customer, b.customer));
   }
@@ -311,10 +311,6 @@ export class Planner {
   private async waitForVanish(path: string): Promise<void> {
     while (await this.zk!.exists(path)) await sleep(500);
   }
-}
-
-function customerFromName(cn: string): string | null {
-  return cn === '_none' ? null : cn === '_empty' ? '' : decodeURIComponent(cn);
 }
 
 /** Customer order: by value, the no-customer documents last. */

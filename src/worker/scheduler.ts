@@ -28,9 +28,6 @@ export class Scheduler {
   private planned = false;
   /** Slices a lane of this process is claiming or holding (reserved before the first await). */
   readonly mine = new Set<string>();
-  /** Claims tried and lost to another worker, and claims taken: contention, for logs and the bench. */
-  retries = 0;
-  taken = 0;
 
   constructor(private readonly store: MigrationStore, private readonly workerId: string, private readonly migration: string) {}
 
@@ -81,13 +78,11 @@ export class Scheduler {
         if (!claim) this.mine.delete(address.name);
       }
       if (claim) {
-        this.taken++;
         metrics.claimsTaken.inc({ migration: this.migration });
         metrics.claimRetries.observe({ migration: this.migration }, lost);
         return { claim, othersHold };
       }
       // Another worker was first (or the slice was finished or released since the read).
-      this.retries++;
       othersHold = true;
       if (++lost >= LOST_RACES) return { claim: null, othersHold, more: true };
     }
