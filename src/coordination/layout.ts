@@ -14,6 +14,7 @@
  *   <base>/summary/<bucket>                     what the bucket's finished slices did (status reads these)
  *   <base>/customers/<bucket>                   customer index: which slices hold each customer
  *   <base>/workers/<id>                         ephemeral: live workers
+ *   <base>/checking, checked                    the worker checking every work node of a plan (ephemeral), and its record
  *   <base>/optimizing, optimized                target.optimize: the worker merging the target, and its record
  *   <base>/verify/<run>/…                       verification runs (verifier.ts)
  *
@@ -146,6 +147,16 @@ export class Layout {
   /** The migration's lifecycle state (lifecycle/machine.ts). */
   get lifecycle(): string {
     return `${this.base}/lifecycle`;
+  }
+  /**
+   * The first worker of a plan reads every unfinished work node (ephemeral `checking` while it does);
+   * `checked` records that it found them whole, so the rest of the fleet need not read them again.
+   */
+  get checking(): string {
+    return `${this.base}/checking`;
+  }
+  get checked(): string {
+    return `${this.base}/checked`;
   }
   /** target.optimize: ephemeral while a worker merges the target; `optimized` records that it did. */
   get optimizing(): string {

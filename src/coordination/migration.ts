@@ -8,9 +8,13 @@ import { UserError } from '../errors';
 import { CLAIM_SUFFIX, Layout, customerBucket, customerNodeName, sliceBucket, sliceNodeName, type SliceAddress } from './layout';
 import { CorruptNodeError, decodeNode, type NodeKind } from './nodes';
 import type { CustomerEntry, CustomerIndexNode, PlanNode, SummaryNode, WorkNode } from './workNode';
-import { ZkSession, encodeJson, isBadVersion, isNodeExists } from './zk';
+import { CreateMode, ZkSession, encodeJson, isBadVersion, isNodeExists } from './zk';
+import { sleep } from '../retry';
 import type { ClaimInfo } from './claim';
 import { transition, type Lifecycle, type LifecycleEvent } from '../lifecycle/machine';
+
+/** Reads of a whole-tree walk in flight at once (status at 100,000 customers reads 512 index buckets). */
+const READS_IN_FLIGHT = 16;
 
 export interface SpecNode {
   hash: string;
@@ -171,12 +175,9 @@ export class MigrationStore {
 
   /** Every unfinished slice (queued), with whether it is claimed: one listing per bucket. */
   async unfinished(): Promise<Array<SliceAddress & { claimed: boolean }>> {
-    const out: Array<SliceAddress & { claimed: boolean }> = [];
-    for (const bucket of (await this.queueBuckets()).sort()) {
-      const { entries, claimed } = await this.queueEntries(bucket);
-      for (const name of entries) out.push({ bucket, name, claimed: claimed.has(name) });
-    }
-    return out;
+    const buckets = (await this.queueBuckets()).sort();
+    const listed = await pool(buckets, READS_IN_FLIGHT, (b) => this.queueEntries(b));
+    return buckets.flatMap((bucket, i) => listed[i].entries.map((name) => ({ bucket, name, claimed: listed[i].claimed.has(name) })));
   }
 
   async readSummary(bucket: string): Promise<{ summary: SummaryNode; version: number } | null> {
@@ -187,12 +188,9 @@ export class MigrationStore {
 
   /** Every bucket's summary of finished slices (one read per bucket). */
   async summaries(): Promise<Map<string, SummaryNode>> {
-    const out = new Map<string, SummaryNode>();
-    for (const b of await this.zk.childrenOrEmpty(this.layout.summaries)) {
-      const got = await this.readSummary(b);
-      if (got) out.set(b, got.summary);
-    }
-    return out;
+    const buckets = await this.zk.childrenOrEmpty(this.layout.summaries);
+    const got = await pool(buckets, READS_IN_FLIGHT, (b) => this.readSummary(b));
+    return new Map(buckets.flatMap((b, i) => (got[i] ? [[b, got[i].summary] as const] : [])));
   }
 
   async readCustomerIndex(bucket: string): Promise<CustomerIndexNode | null> {
@@ -211,9 +209,9 @@ export class MigrationStore {
 
   /** The whole customer index, by customer node name (one read per bucket). */
   async customerIndex(): Promise<Map<string, CustomerEntry>> {
+    const buckets = (await this.zk.childrenOrEmpty(this.layout.customers)).sort();
     const out = new Map<string, CustomerEntry>();
-    for (const b of await this.zk.childrenOrEmpty(this.layout.customers)) {
-      const index = await this.readCustomerIndex(b);
+    for (const index of await pool(buckets, READS_IN_FLIGHT, (b) => this.readCustomerIndex(b))) {
       for (const [cn, e] of Object.entries(index?.customers ?? {})) out.set(cn, e);
     }
     return out;
@@ -225,7 +223,7 @@ export class MigrationStore {
     for (const bucket of await this.zk.childrenOrEmpty(this.layout.slices)) {
       for (const name of await this.zk.childrenOrEmpty(this.layout.sliceBucket(bucket))) addresses.push({ bucket, name });
     }
-    const out = await pool(addresses, 16, async (a) => {
+    const out = await pool(addresses, READS_IN_FLIGHT, async (a) => {
       const got = await this.readSlice(a);
       return got ? { address: a, ...got } : null;
     });
@@ -239,7 +237,63 @@ export class MigrationStore {
    * — and throws the first corrupt one
    * (CorruptNodeError) before the command registers, claims or writes anything.
    */
-  async validateAll(): Promise<{ slices: number }> {
+  /**
+   * validateAll, once per plan for the whole fleet (the work nodes' part is O(slices) reads, so ten
+   * workers starting together must not each do it): the first worker of a plan checks every node under
+   * the ephemeral `checking` lock and records `checked` with the plan's generation; the others wait for
+   * that record, then check only the small nodes. A work node hand-edited after the record is met in
+   * the claim path (the scheduler decodes every work node it reads; the worker stops at its
+   * checkpoints and says what it had done). A check that fails records nothing: the next worker checks
+   * again, and refuses the same node.
+   */
+  async validateOnce(by: string, opts: { waitMs?: number; pollMs?: number } = {}): Promise<{ slices: number; checkedBy: string | null }> {
+    const deadline = Date.now() + (opts.waitMs ?? 600_000);
+    for (;;) {
+      const plan = await this.readPlan();
+      if (!plan) return { ...(await this.validateAll()), checkedBy: null };
+      const done = await this.readChecked();
+      if (done && done.generation === plan.generation) {
+        await this.validateSmall();
+        return { slices: done.slices, checkedBy: done.by };
+      }
+      try {
+        await this.zk.create(this.layout.checking, encodeJson({ by, at: Date.now() }), CreateMode.EPHEMERAL);
+      } catch (e) {
+        if (!isNodeExists(e)) throw e;
+        // This process's own lock, left by an attempt that ZooKeeper cut short (same session): take it back.
+        const holder = await this.zk.getDataOrNull(this.layout.checking);
+        if (holder && Buffer.from(holder.stat.ephemeralOwner).equals(this.zk.client.getSessionId())) {
+          await this.zk.remove(this.layout.checking, -1).catch(() => undefined);
+          continue;
+        }
+        // Another worker is checking. Its session ends with it (ephemeral); past the deadline, check here.
+        if (Date.now() > deadline) return { ...(await this.validateAll()), checkedBy: null };
+        await sleep(opts.pollMs ?? 250);
+        continue;
+      }
+      try {
+        const r = await this.validateAll();
+        const record = encodeJson({ generation: plan.generation, by, at: Date.now(), slices: r.slices });
+        try {
+          await this.zk.create(this.layout.checked, record);
+        } catch (e) {
+          if (!isNodeExists(e)) throw e;
+          await this.zk.setData(this.layout.checked, record, -1);
+        }
+        return { ...r, checkedBy: by };
+      } finally {
+        await this.zk.remove(this.layout.checking, -1).catch(() => undefined);
+      }
+    }
+  }
+
+  private async readChecked(): Promise<{ generation: number; by: string; slices: number } | null> {
+    const got = await this.zk.getDataOrNull(this.layout.checked);
+    return got ? ((await this.decode('checked', got.data, this.layout.checked)) as unknown as { generation: number; by: string; slices: number }) : null;
+  }
+
+  /** Every node of the migration but the work nodes and claims (one read each, or one per bucket). */
+  private async validateSmall(): Promise<void> {
     const single = async (kind: NodeKind, path: string) => {
       const got = await this.zk.getDataOrNull(path);
       if (got) await this.decode(kind, got.data, path);
@@ -250,8 +304,12 @@ export class MigrationStore {
     await single('lifecycle', this.layout.lifecycle);
     await this.readPlan();
     await this.summaries();
+  }
+
+  async validateAll(): Promise<{ slices: number }> {
+    await this.validateSmall();
     const open = await this.unfinished();
-    await pool(open, 16, async (a) => {
+    await pool(open, READS_IN_FLIGHT, async (a) => {
       await this.readSlice(a);
       if (a.claimed) await this.readClaim(a);
     });

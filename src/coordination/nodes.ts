@@ -49,6 +49,8 @@ function repair(kind: NodeKind, path: string): string {
       return 'restore it from a backup (zkCli.sh set) with "read" set to where reads go now; the read router keeps its last good state meanwhile.';
     case 'lifecycle':
       return 'restore it from a backup (zkCli.sh set), or delete it and run `bluegreen plan` again (it re-records the state as planning, then planned).';
+    case 'checked':
+      return 'delete it (zkCli.sh delete): the next worker reads every unfinished work node again and records it anew.';
     case 'optimized':
       return 'delete it (zkCli.sh delete): the next worker that sees the copy finished optimizes the target again.';
     case 'planner':
@@ -221,6 +223,7 @@ export const NODE_SCHEMAS = {
   planner: planningSchema,
   customerIndex: customerIndexSchema,
   summary: summarySchema,
+  checked: z.object({ generation: int(1), by: z.string(), at: stamp, slices: int() }).passthrough(),
   optimized: z.object({ mode: z.enum(['expunge-deletes', 'force-merge']), by: z.string(), at: stamp, ms: int(), segmentsBefore: int().nullable(), segmentsAfter: int().nullable(), deletedBefore: int().nullable(), deletedAfter: int().nullable() }).passthrough(),
 } as const;
 
@@ -243,6 +246,7 @@ const KIND_LABEL: Record<NodeKind, string> = {
   planner: 'a planner registration',
   customerIndex: 'a bucket of the customer index',
   summary: 'a bucket summary of finished slices',
+  checked: 'the record of the plan\'s work nodes checked',
   optimized: 'the record of the target\'s optimization',
 };
 
@@ -264,6 +268,7 @@ export function nodeKindOf(path: string): NodeKind | null {
   if (/\/target$/.test(path)) return 'target';
   if (/\/lifecycle$/.test(path)) return 'lifecycle';
   if (/\/planners\/[^/]+$/.test(path)) return 'planner';
+  if (/\/checked$/.test(path)) return 'checked';
   if (/\/optimized$/.test(path)) return 'optimized';
   return null;
 }

@@ -67,8 +67,10 @@ export class Worker {
     if (this.opts.follow) await this.untilPlanned();
     if (this.stopping) return EXIT.INTERRUPTED;
     await this.untilZooKeeperAnswers('read the migration', () => this.store.requireSpec());
-    // Every plan, work node and claim decodes before this worker registers or claims anything.
-    await this.untilZooKeeperAnswers('check every node of the migration', () => this.store.validateAll());
+    // Every plan, work node and claim decodes before this worker registers or claims anything (the work
+    // nodes once per plan for the whole fleet: validateOnce).
+    const checked = await this.untilZooKeeperAnswers('check every node of the migration', () => this.store.validateOnce(this.id));
+    log.info({ worker: this.id, slices: checked.slices, checkedBy: checked.checkedBy }, checked.checkedBy === this.id ? 'checked every unfinished work node of the plan' : checked.checkedBy ? 'the plan\'s work nodes were checked by another worker' : 'checked every unfinished work node');
     // Metrics name the plan's biggest customers; every other one is "other" (bounded series).
     const plan = await this.untilZooKeeperAnswers('read the plan', () => this.store.readPlan());
     if (plan) setTopCustomers(plan.top);

@@ -4,6 +4,8 @@
 import { expect } from 'chai';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { Layout } from '../../src/coordination/layout';
+import { MigrationStore } from '../../src/coordination/migration';
+import { validateSpec } from '../../src/config/spec';
 import { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
 import { HttpClient } from '../../src/backends/http';
@@ -13,8 +15,8 @@ import { solrSnapshot, zkSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 /** ZooKeeper (every node, byte for byte, with its stat) and both Solr clusters, to compare before/after. */
-async function snapshot(zk: ZkSession) {
-  return { zk: await zkSnapshot(zk), legacy: await solrSnapshot(stack.solrLegacy), next: await solrSnapshot(stack.solrNew) };
+async function snapshot(zk: ZkSession, lockParents: string[] = []) {
+  return { zk: await zkSnapshot(zk, '/', lockParents), legacy: await solrSnapshot(stack.solrLegacy), next: await solrSnapshot(stack.solrNew) };
 }
 
 describe('bad input', function () {
@@ -222,15 +224,19 @@ describe('bad input', function () {
     async function expectCorrupt(path: string, content: string, args: string[], message: RegExp) {
       const original = await zk.getData(path);
       await zk.setData(path, Buffer.from(content), -1);
+      // A worker takes the ephemeral `checking` lock while it checks the plan's work nodes, and removes it
+      // when the check fails: the migration node's child counters move, nothing else.
+      const lockParents = args[0] === 'work' ? [layout.base] : [];
       try {
-        const before = await snapshot(zk);
+        const before = await snapshot(zk, lockParents);
         const r = await run([...args, '--spec', writeSpec(base())]);
         expect(r.code, r.stderr).to.equal(EXIT.USAGE);
         expect(r.stderr).to.contain(`The ZooKeeper node ${path} is corrupt`);
         expect(r.stderr).to.match(message);
         expect(r.stderr).to.match(/what to do: Inspect it \(zkCli\.sh get /);
         expect(r.stderr, 'no stack trace').not.to.match(/\n\s+at /);
-        expect(await snapshot(zk), 'nothing written: no registration, no claim, the node as it was').to.deep.equal(before);
+        expect(await snapshot(zk, lockParents), 'nothing written: no registration, no claim, no check recorded, the node as it was').to.deep.equal(before);
+        expect(await zk.exists(layout.checking), 'no check lock left').to.equal(null);
         expect(await next.count(collection)).to.equal(0);
       } finally {
         await zk.setData(path, original.data, -1);
@@ -352,6 +358,37 @@ describe('bad input', function () {
       expect(r.stderr).to.match(/NO_AUTH[\s\S]*wrong or missing BLUEGREEN_ZK_AUTH/);
       expect(r.stderr).not.to.match(/changed while it was being released/);
       expect(await snapshot(zk)).to.deep.equal(before);
+    });
+  });
+
+  describe('a work node hand-edited after the fleet checked the plan', () => {
+    const spec = () => ({ ...base(), migration: 'checkedlater' });
+    const layout = new Layout(root, 'checkedlater');
+    before(async () => {
+      const r = await run(['plan', '--spec', writeSpec(spec())]);
+      expect(r.code, r.stderr).to.equal(0);
+    });
+
+    it('is met in the claim path: the worker refuses it before touching that slice, and says what to do', async () => {
+      // The fleet's first worker checks every work node once per plan and records it; the record is made
+      // here by the same code, so the next worker skips the whole-tree check.
+      const store = new MigrationStore(zk, validateSpec(spec()));
+      expect((await store.validateOnce('first-worker')).checkedBy).to.equal('first-worker');
+      const checked = JSON.parse((await zk.getData(layout.checked)).data.toString());
+      expect(checked).to.include({ by: 'first-worker', slices: 1 });
+      expect(await zk.exists(layout.checking), 'the lock is gone').to.equal(null);
+      const [{ path }] = await allSlices(zk, layout);
+      await zk.setData(path, Buffer.from('{"status":"weird"}'), -1);
+      const r = await run(['work', '--spec', writeSpec(spec()), '--http-port', '0']);
+      expect(r.code, r.stderr).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.contain(`The ZooKeeper node ${path} is corrupt`);
+      expect(r.stderr).to.match(/status is "weird"/);
+      expect(r.stderr).to.match(/what to do: Inspect it/);
+      expect(r.stderr).to.match(/the plan's work nodes were checked by another worker/);
+      expect((await zk.getData(path)).data.toString(), 'the node as it was').to.equal('{"status":"weird"}');
+      expect(await allClaims(zk, layout), 'no claim').to.deep.equal([]);
+      expect(await zk.childrenOrEmpty(layout.workers), 'no registration left').to.deep.equal([]);
+      expect(await next.count(collection), 'nothing copied').to.equal(0);
     });
   });
 

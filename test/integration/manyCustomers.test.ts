@@ -134,6 +134,11 @@ describe('thousands of customers: packed slices, one plan, a queue (Solr 8 → 9
     await w1.done;
     const r2 = await w2.done;
     expect([EXIT.OK, EXIT.ALL_CLAIMED], r2.stderr.slice(-1500)).to.include(r2.code);
+    // Two workers started together read the plan's work nodes once between them (validateOnce).
+    const logs = [w1.output().stderr, r2.stderr];
+    const said = (msg: string) => logs.filter((l) => l.includes(`"msg":"${msg}"`)).length;
+    expect(said('checked every unfinished work node of the plan'), 'one worker checked the work nodes').to.equal(1);
+    expect(said('the plan\'s work nodes were checked by another worker'), 'the other one relied on its record').to.equal(1);
     // The killed worker's claims go with its session (6 s); then one more worker finishes.
     let slices = await allSlices(zk, layout);
     if (slices.some((s) => s.node.status !== 'done')) {

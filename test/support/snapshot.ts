@@ -11,16 +11,22 @@ const FOREIGN = new Set(['/zookeeper', '/solr-legacy', '/solr-new']);
 
 const hex = (b: unknown) => (Buffer.isBuffer(b) ? b.toString('hex') : String(b));
 
-export async function zkSnapshot(zk: ZkSession, path = '/'): Promise<Record<string, string>> {
+/**
+ * `lockParents`: nodes under which an ephemeral lock may have come and gone (a worker's `checking`
+ * lock, removed when its check fails): their child counters (cversion, pzxid) are left out; their data,
+ * version and children still count.
+ */
+export async function zkSnapshot(zk: ZkSession, path = '/', lockParents: string[] = []): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const walk = async (p: string): Promise<void> => {
     if (FOREIGN.has(p)) return;
     const got = await zk.getDataOrNull(p);
     if (!got) return;
     const s = got.stat as any;
+    const lock = lockParents.includes(p);
     out[p] = JSON.stringify({
-      data: got.data.toString('base64'), version: s.version, cversion: s.cversion, aversion: s.aversion,
-      czxid: hex(s.czxid), mzxid: hex(s.mzxid), pzxid: hex(s.pzxid), ephemeralOwner: hex(s.ephemeralOwner), numChildren: s.numChildren,
+      data: got.data.toString('base64'), version: s.version, cversion: lock ? '(lock parent)' : s.cversion, aversion: s.aversion,
+      czxid: hex(s.czxid), mzxid: hex(s.mzxid), pzxid: lock ? '(lock parent)' : hex(s.pzxid), ephemeralOwner: hex(s.ephemeralOwner), numChildren: s.numChildren,
     });
     for (const c of (await zk.childrenOrEmpty(p)).sort()) await walk(p === '/' ? `/${c}` : `${p}/${c}`);
   };
