@@ -161,6 +161,15 @@ export class Planner {
     const zk = this.zk!;
     const store = new MigrationStore(zk, this.spec);
     await store.ensureSpec(this.id);
+    // A finished plan is final for its generation: `plan` run again (a re-run Job, an operator checking)
+    // reports it and moves nothing; the lifecycle does not go back to planned from copying or verified.
+    // Only a plan node without a finished planning round (its planner died after writing it) is finished here.
+    const [plan, lc] = [await store.readPlan(), await store.readLifecycle()];
+    if (plan && lc && ['planned', 'copying', 'copied', 'verified'].includes(lc.lifecycle.state)) {
+      const rows = await this.existing(store, 'existing');
+      log.info({ lifecycle: lc.lifecycle.state, slices: plan.slices, customers: plan.customers }, 'already planned: the plan is reported as it is, nothing changes');
+      return rows;
+    }
     // Announced before the lifecycle moves: a planner finishing meanwhile sees this one and leaves the
     // plan open for it (a plan is finished only when no planner is still at work).
     const me = processId();

@@ -310,7 +310,7 @@ async function status(spec: string): Promise<StatusFigures> {
  * The copy phase's requests split by estimate (mntr counts no request types): heartbeats (a lifecycle
  * read and a worker-node write every sessionTimeout/5 = 3 s, per worker, upper bound: workers that exit
  * early beat less), checkpoints (one per page: copied/batch, plus one end page per slice), start-up
- * validation (each worker reads every unfinished slice once: workers x slices, lower bound), each
+ * validation (the first worker reads every unfinished slice once, for the fleet: slices), each
  * process's fixed cost (measured: one more worker once all is copied) and the rest per slice (claims
  * and what else a slice costs). Writes are the zxid delta.
  */
@@ -328,7 +328,7 @@ interface WorkSplit {
 function workSplit(requests: number, writes: number, ms: number, copied: number, slices: number, idleWorker: number, idleWorkerMs: number): WorkSplit {
   const heartbeats = WORKERS * Math.floor(ms / 3000) * 2;
   const checkpoints = Math.ceil(copied / BATCH) + slices;
-  const startupReads = WORKERS * slices;
+  const startupReads = slices;
   const rest = requests - heartbeats - checkpoints - startupReads - WORKERS * idleWorker;
   return { writes, heartbeats, checkpoints, startupReads, idleWorker, idleWorkerMs, restPerSlice: rest / Math.max(1, slices) };
 }
@@ -541,7 +541,7 @@ function report(few: DatasetFigures, many: DatasetFigures, lanes: Awaited<Return
     ['copy: writes (zxid delta)', fmt(few.work.split.writes), fmt(many.work.split.writes), ''],
     ['copy: est. heartbeats (2 per 3 s per worker)', fmt(few.work.split.heartbeats), fmt(many.work.split.heartbeats), ''],
     ['copy: est. checkpoints (pages + slices)', fmt(few.work.split.checkpoints), fmt(many.work.split.checkpoints), ''],
-    ['copy: est. start-up reads (workers x slices)', fmt(few.work.split.startupReads), fmt(many.work.split.startupReads), ''],
+    ['copy: est. start-up check (slices, once per plan)', fmt(few.work.split.startupReads), fmt(many.work.split.startupReads), ''],
     ['copy: one idle worker (requests, measured)', fmt(few.work.split.idleWorker), fmt(many.work.split.idleWorker), ''],
     ['copy: the rest per slice (claims, ...)', fmt(few.work.split.restPerSlice, 1), fmt(many.work.split.restPerSlice, 1), ''],
     ['status --json (s)', fmt(seconds(few.status.ms), 2), fmt(seconds(many.status.ms), 2), fmt(many.status.ms / few.status.ms, 1)],

@@ -147,6 +147,12 @@ describe('the lifecycle of a migration (Solr)', function () {
     const verified = (await lifecycle(migration))!;
     expect(verified.state).to.equal('verified');
     expect(verified.verification!.run).to.match(/-\d{10}$/);
+    // `plan` again (a re-run Job): the plan is reported as it is, and the lifecycle stays verified.
+    const lifecycleNode = (await zk.getData(layout.lifecycle)).data.toString();
+    const again = await run(['plan', '--spec', file, '--json']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(JSON.parse(again.stdout), 'the existing plan reported, a row per customer').to.have.length(PROFILES.length);
+    expect((await zk.getData(layout.lifecycle)).data.toString(), 'the lifecycle node untouched').to.equal(lifecycleNode);
 
     const c = await run(['cutover', '--spec', file, '--to', 'new']);
     expect(c.code, c.stderr).to.equal(0);
