@@ -22,7 +22,8 @@ import { FencedError } from '../errors';
 import { sleep } from '../retry';
 import { Layout, type SliceAddress } from './layout';
 import { emptySummary, type SummaryNode, type WorkNode } from './workNode';
-import { CreateMode, MultiError, ZkSession, decodeJson, encodeJson, isBadVersion, isNoNode, type MultiOp, type Stat } from './zk';
+import { metrics } from '../metrics';
+import { CreateMode, MultiError, ZkSession, decodeJson, encodeJson, forPurpose, isBadVersion, isNoNode, type MultiOp, type Stat } from './zk';
 
 export interface ClaimInfo {
   worker: string;
@@ -184,7 +185,11 @@ export class SliceClaim {
    * the slice). A write that finishes the slice (done or failed) also takes it off the queue and adds
    * it to its bucket's summary, in the same multi: status reads summaries, never a half-finished slice.
    */
-  async checkpoint(update: (node: WorkNode) => WorkNode): Promise<WorkNode> {
+  checkpoint(update: (node: WorkNode) => WorkNode): Promise<WorkNode> {
+    return forPurpose('checkpoint', () => this.writeCheckpoint(update));
+  }
+
+  private async writeCheckpoint(update: (node: WorkNode) => WorkNode): Promise<WorkNode> {
     this.assertHeld();
     const next = update(structuredClone(this.node));
     const finishing = next.status !== 'todo';
@@ -211,6 +216,7 @@ export class SliceClaim {
       }
       try {
         const results = await this.zk.multi(ops);
+        metrics.checkpoints.inc({ migration: this.layout.migration });
         this.node = next;
         this.version = results[1].stat!.version;
         if (finishing) {

@@ -7,13 +7,28 @@
  * session timeout. Work that must not outlive the session checks it (see claim.ts).
  */
 import zookeeper, { ACL, Client, CreateMode, Exception, Id, Stat } from 'node-zookeeper-client';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { parseZkConnect } from '../config/endpoints';
 import { UserError, describeError } from '../errors';
 import { log } from '../log';
+import { metrics } from '../metrics';
 import { CorruptNodeError, decodeNode, nodeKindOf } from './nodes';
 
 export { CreateMode };
+
+/** What ZooKeeper requests are for (the worker names its phases), counted by purpose in metrics. */
+export type ZkPurpose = 'check' | 'claim' | 'checkpoint' | 'heartbeat' | 'wait' | 'other';
+const purposes = new AsyncLocalStorage<ZkPurpose>();
+
+/** Runs `fn` with its ZooKeeper requests (and those of everything it awaits) counted under `purpose`. */
+export function forPurpose<T>(purpose: ZkPurpose, fn: () => T): T {
+  return purposes.run(purpose, fn);
+}
+
+function countRequest(): void {
+  metrics.zookeeperRequests.inc({ purpose: purposes.getStore() ?? 'other' });
+}
 export type { Stat };
 
 export const ZK_CODES = {
@@ -246,6 +261,7 @@ export class ZkSession {
    * it fails as a connection loss and the caller's own retry decides.
    */
   private call<T>(fn: (cb: (err: Error | Exception | null, ...rest: any[]) => void) => void, pick: (...rest: any[]) => T): Promise<T> {
+    countRequest();
     return new Promise<T>((resolve, reject) => {
       const sentAt = Date.now();
       const answered = this.deadline(reject, 'a request');
@@ -330,6 +346,7 @@ export class ZkSession {
       // claim) would become "any version", and a fenced write an unconditional one. Put it back.
       if (o.op !== 'create') (tx as unknown as { ops: Array<{ version: number }> }).ops.at(-1)!.version = o.version;
     }
+    countRequest();
     return new Promise((resolve, reject) => {
       const sentAt = Date.now();
       const answered = this.deadline(reject, 'a multi');

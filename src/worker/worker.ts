@@ -9,7 +9,7 @@ import type { Backend } from '../backends/types';
 import type { Spec } from '../config/spec';
 import type { SliceClaim } from '../coordination/claim';
 import { MigrationStore } from '../coordination/migration';
-import { CreateMode, ZkSession, encodeJson, isNoNode, isNodeExists, isZkOutage } from '../coordination/zk';
+import { CreateMode, ZkSession, encodeJson, forPurpose, isNoNode, isNodeExists, isZkOutage } from '../coordination/zk';
 import { EXIT, UserError, describeError } from '../errors';
 import { log } from '../log';
 import { metrics, setTopCustomers } from '../metrics';
@@ -69,7 +69,7 @@ export class Worker {
     await this.untilZooKeeperAnswers('read the migration', () => this.store.requireSpec());
     // Every plan, work node and claim decodes before this worker registers or claims anything (the work
     // nodes once per plan for the whole fleet: validateOnce).
-    const checked = await this.untilZooKeeperAnswers('check every node of the migration', () => this.store.validateOnce(this.id));
+    const checked = await this.untilZooKeeperAnswers('check every node of the migration', () => forPurpose('check', () => this.store.validateOnce(this.id)));
     log.info({ worker: this.id, slices: checked.slices, checkedBy: checked.checkedBy }, checked.checkedBy === this.id ? 'checked every unfinished work node of the plan' : checked.checkedBy ? 'the plan\'s work nodes were checked by another worker' : 'checked every unfinished work node');
     // Metrics name the plan's biggest customers; every other one is "other" (bounded series).
     const plan = await this.untilZooKeeperAnswers('read the plan', () => this.store.readPlan());
@@ -92,7 +92,7 @@ export class Worker {
     await this.untilZooKeeperAnswers('register this worker', () => this.register());
     // Keeps lastContactAt fresh, so a live session is never mistaken for a lost one (claim.ts).
     const beat = Math.max(200, Math.floor(this.spec.zookeeper.sessionTimeout / 5));
-    this.heartbeat = setInterval(() => void this.beat(), beat);
+    this.heartbeat = setInterval(() => void forPurpose('heartbeat', () => this.beat()), beat);
     const watchdog = setInterval(() => this.reportStalledLanes(), this.stallReportMs);
     watchdog.unref();
     try {
@@ -102,7 +102,7 @@ export class Worker {
           let scan: ScanResult;
           try {
             this.laneDoing(lane, 'looking for a slice to claim');
-            scan = await this.scheduler.next(() => this.stopping);
+            scan = await forPurpose('claim', () => this.scheduler.next(() => this.stopping));
             trouble = 0;
           } catch (e) {
             // ZooKeeper unreachable or restarting: wait for it (readiness shows it), never crash the fleet.
@@ -123,7 +123,7 @@ export class Worker {
           if (!scan.othersHold && !this.stopping) await this.copyFinished();
           if (!this.opts.follow) break;
           this.laneDoing(lane, 'waiting for new work (--follow)');
-          await this.waitForWork(this.opts.pollMs ?? 2000);
+          await forPurpose('wait', () => this.waitForWork(this.opts.pollMs ?? 2000));
           this.scheduler.refresh();
         }
         this.lanes.delete(lane);
@@ -135,7 +135,7 @@ export class Worker {
       await this.zk.remove(this.store.layout.worker(this.id)).catch(() => undefined);
     }
     const rate = this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000);
-    log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate) }, 'worker finished');
+    log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate), zookeeper: await zookeeperCost(this.spec.migration) }, 'worker finished');
     if (this.stopping) return EXIT.INTERRUPTED;
     // The exit code needs one more look at ZooKeeper: an outage now is waited out, never a crash.
     const { othersHold, failed } = await this.untilZooKeeperAnswers('decide the exit code', () => this.outlook());
@@ -395,4 +395,16 @@ export class Worker {
       this.scheduler.mine.delete(claim.key);
     }
   }
+}
+
+/**
+ * What coordination cost this process: ZooKeeper requests by purpose, and per slice claimed and per
+ * checkpoint (the figures issue 14 targets; bench:scale adds them up over the fleet).
+ */
+async function zookeeperCost(migration: string): Promise<Record<string, number>> {
+  const byPurpose: Record<string, number> = {};
+  for (const v of (await metrics.zookeeperRequests.get()).values) byPurpose[String(v.labels.purpose)] = v.value;
+  const value = async (m: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }) =>
+    (await m.get()).values.filter((v) => v.labels.migration === migration).reduce((n, v) => n + v.value, 0);
+  return { ...byPurpose, claims: await value(metrics.claimsTaken), checkpoints: await value(metrics.checkpoints) };
 }

@@ -139,6 +139,15 @@ describe('thousands of customers: packed slices, one plan, a queue (Solr 8 → 9
     const said = (msg: string) => logs.filter((l) => l.includes(`"msg":"${msg}"`)).length;
     expect(said('checked every unfinished work node of the plan'), 'one worker checked the work nodes').to.equal(1);
     expect(said('the plan\'s work nodes were checked by another worker'), 'the other one relied on its record').to.equal(1);
+    // What coordination cost, counted by purpose: a claim is a listing, a read and a multi at least; a
+    // checkpoint one multi, the finishing one also reads its bucket summary.
+    const finished = JSON.parse(r2.stderr.split('\n').find((l) => l.includes('"msg":"worker finished"'))!);
+    const z = finished.zookeeper;
+    expect(z.claims, 'worker 2 claimed slices').to.be.greaterThan(0);
+    expect(z.claim, 'claim requests').to.be.at.least(3 * z.claims);
+    expect(z.checkpoints, 'checkpoints').to.be.at.least(z.claims);
+    expect(z.checkpoint, 'checkpoint requests: one multi each, plus a summary read per finished slice').to.be.at.least(z.checkpoints).and.at.most(z.checkpoints + 3 * z.claims);
+    expect(z.check ?? 0, 'start-up check').to.be.greaterThan(0);
     // The killed worker's claims go with its session (6 s); then one more worker finishes.
     let slices = await allSlices(zk, layout);
     if (slices.some((s) => s.node.status !== 'done')) {
