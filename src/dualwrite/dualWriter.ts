@@ -134,16 +134,21 @@ export class DualWriter extends EventEmitter {
     return this.router.readSide(customer);
   }
 
-  /** Indexes the whole document on both sides (creates it, or replaces the one under its id). */
-  index(doc: Doc, options: WriteOptions = {}): Promise<DualWriteResult> {
+  /**
+   * Indexes the whole document on both sides (creates it, or replaces the one under its id). `doc` is
+   * field → value, as stored: its unique key (spec fields.uniqueKey) names it, its customer field
+   * decides which side comes first.
+   */
+  index(document: object, options: WriteOptions = {}): Promise<DualWriteResult> {
+    const doc = document as Doc;
     const id = this.idOf(doc);
     const source: SourceDoc = { id, fields: doc, bytes: jsonBytes(doc), ...(options.routing !== undefined ? { routing: options.routing } : {}) };
     return this.serialize(id, () => this.write('index', id, this.customerOf(doc), options.routing, (b) => b.putDocument(source)));
   }
 
   /** A whole-document replace: the same as index (no partial updates). */
-  update(doc: Doc, options: WriteOptions = {}): Promise<DualWriteResult> {
-    return this.index(doc, options);
+  update(document: object, options: WriteOptions = {}): Promise<DualWriteResult> {
+    return this.index(document, options);
   }
 
   /** Deletes the document on both sides (one that is not there is no error). */
@@ -169,6 +174,7 @@ export class DualWriter extends EventEmitter {
 
   private idOf(doc: Doc): string {
     const key = this.spec.fields.uniqueKey;
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new UserError(`DualWriter: a document is an object of fields, not ${JSON.stringify(doc)}.`, 'Pass the document as field → value.');
     const v = doc?.[key];
     if (typeof v === 'string' && v !== '') return v;
     if (typeof v === 'number' || typeof v === 'bigint') return String(v);

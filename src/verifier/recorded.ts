@@ -77,12 +77,13 @@ export async function checkRecorded(spec: Spec, zk: ZkSession, store: MigrationS
   // Without repair, what differs at first sight is looked at once more after the grace period (a
   // write may be in flight between the two sides): one wait for the whole list, not one per chunk.
   const later: StoredRecord[] = [];
+  const written = new Set<ReadSide>();
   const finish = async (chunk: StoredRecord[]) => {
     let left = await settle(chunk, await read(chunk), 'equal');
     if (left.length && !repair) return void later.push(...left);
     if (left.length) {
       const docs = await read(left);
-      for (const r of left) await repairOne(r, docs, sides);
+      for (const r of left) if (await repairOne(r, docs, sides)) written.add(r.record.behind);
       left = await settle(left, await read(left), 'repaired');
     }
     stillDifferent(left);
@@ -92,6 +93,11 @@ export async function checkRecorded(spec: Spec, zk: ZkSession, store: MigrationS
     for (const r of left) if (out.ids.length < IDS_KEPT) out.ids.push(r.record.id);
   };
 
+  // Elasticsearch's point read falls back to a search for what its real-time get misses (routing): a
+  // delete not yet refreshed would still be found there (and copied back). Made visible first, once.
+  // A side that refuses it (a Solr collection made read-only) is read as it is.
+  const visible = (side: ReadSide) => withBackoff(() => sides[side].refresh(), retry).catch((e) => log.warn({ side, err: String(e) }, 'could not refresh before checking the recorded ids'));
+  if (await records.count() > 0) await Promise.all([visible('legacy'), visible('new')]);
   let chunk: StoredRecord[] = [];
   for await (const r of records.all()) {
     out.checked++;
@@ -102,6 +108,8 @@ export async function checkRecorded(spec: Spec, zk: ZkSession, store: MigrationS
     }
   }
   if (chunk.length) await finish(chunk);
+  // Repairs made visible to searches before the slices are compared (a slice check reads by search).
+  for (const side of written) await withBackoff(() => sides[side].refresh(), retry);
   if (later.length) {
     await sleep(spec.verify.gracePeriod);
     for (let i = 0; i < later.length; i += CHUNK) {
@@ -114,7 +122,7 @@ export async function checkRecorded(spec: Spec, zk: ZkSession, store: MigrationS
 }
 
 /** Makes the side that missed the write hold what the truth side holds now (see the file's header). */
-async function repairOne(r: StoredRecord, docs: Record<ReadSide, Map<string, VersionedDoc>>, sides: Sides): Promise<void> {
+async function repairOne(r: StoredRecord, docs: Record<ReadSide, Map<string, VersionedDoc>>, sides: Sides): Promise<boolean> {
   const { id, truth, behind } = r.record;
   const t = docs[truth].get(id);
   const b = docs[behind].get(id);
@@ -125,4 +133,5 @@ async function repairOne(r: StoredRecord, docs: Record<ReadSide, Map<string, Ver
   else if (!t && b) outcome = await target.deleteIfUnchanged(id, b.version, b.doc.routing ?? r.record.routing) === 'applied' ? 'deleted' : 'conflict';
   else outcome = 'equal';
   log.info({ id, truth, behind, outcome }, 'recorded id repaired');
+  return outcome !== 'equal' && outcome !== 'conflict';
 }
