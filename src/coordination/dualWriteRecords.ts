@@ -71,6 +71,11 @@ export class DualWriteRecords {
     }
   }
 
+  /** Whether any id is recorded (one listing: emptied buckets are removed). */
+  async any(): Promise<boolean> {
+    return (await this.zk.childrenOrEmpty(this.layout.dualWrites)).length > 0;
+  }
+
   /** How many ids are recorded now. */
   async count(): Promise<number> {
     let n = 0;

@@ -139,7 +139,7 @@ export class DualWriter extends EventEmitter {
    * field → value, as stored: its unique key (spec fields.uniqueKey) names it, its customer field
    * decides which side comes first.
    */
-  index(document: object, options: WriteOptions = {}): Promise<DualWriteResult> {
+  async index(document: object, options: WriteOptions = {}): Promise<DualWriteResult> {
     const doc = document as Doc;
     const id = this.idOf(doc);
     const source: SourceDoc = { id, fields: doc, bytes: jsonBytes(doc), ...(options.routing !== undefined ? { routing: options.routing } : {}) };
@@ -147,12 +147,12 @@ export class DualWriter extends EventEmitter {
   }
 
   /** A whole-document replace: the same as index (no partial updates). */
-  update(document: object, options: WriteOptions = {}): Promise<DualWriteResult> {
+  async update(document: object, options: WriteOptions = {}): Promise<DualWriteResult> {
     return this.index(document, options);
   }
 
   /** Deletes the document on both sides (one that is not there is no error). */
-  delete(id: string, options: DeleteOptions = {}): Promise<DualWriteResult> {
+  async delete(id: string, options: DeleteOptions = {}): Promise<DualWriteResult> {
     if (typeof id !== 'string' || id === '') throw new UserError(`DualWriter.delete: the id must be a non-empty string, not ${JSON.stringify(id)}.`, 'Pass the document\'s unique key.');
     return this.serialize(id, () => this.write('delete', id, options.customer ?? null, options.routing, (b) => b.deleteDocument(id, options.routing), options.customer === undefined));
   }

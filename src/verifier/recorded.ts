@@ -77,13 +77,15 @@ export async function checkRecorded(spec: Spec, zk: ZkSession, store: MigrationS
   // Without repair, what differs at first sight is looked at once more after the grace period (a
   // write may be in flight between the two sides): one wait for the whole list, not one per chunk.
   const later: StoredRecord[] = [];
-  const written = new Set<ReadSide>();
   const finish = async (chunk: StoredRecord[]) => {
     let left = await settle(chunk, await read(chunk), 'equal');
     if (left.length && !repair) return void later.push(...left);
     if (left.length) {
       const docs = await read(left);
+      const written = new Set<ReadSide>();
       for (const r of left) if (await repairOne(r, docs, sides)) written.add(r.record.behind);
+      // Visible before the re-read (Elasticsearch's point read may search; a slice check reads by search).
+      for (const side of written) await visible(side);
       left = await settle(left, await read(left), 'repaired');
     }
     stillDifferent(left);
@@ -97,7 +99,7 @@ export async function checkRecorded(spec: Spec, zk: ZkSession, store: MigrationS
   // delete not yet refreshed would still be found there (and copied back). Made visible first, once.
   // A side that refuses it (a Solr collection made read-only) is read as it is.
   const visible = (side: ReadSide) => withBackoff(() => sides[side].refresh(), retry).catch((e) => log.warn({ side, err: String(e) }, 'could not refresh before checking the recorded ids'));
-  if (await records.count() > 0) await Promise.all([visible('legacy'), visible('new')]);
+  if (await records.any()) await Promise.all([visible('legacy'), visible('new')]);
   let chunk: StoredRecord[] = [];
   for await (const r of records.all()) {
     out.checked++;
@@ -108,10 +110,9 @@ export async function checkRecorded(spec: Spec, zk: ZkSession, store: MigrationS
     }
   }
   if (chunk.length) await finish(chunk);
-  // Repairs made visible to searches before the slices are compared (a slice check reads by search).
-  for (const side of written) await withBackoff(() => sides[side].refresh(), retry);
   if (later.length) {
     await sleep(spec.verify.gracePeriod);
+    await Promise.all([visible('legacy'), visible('new')]);
     for (let i = 0; i < later.length; i += CHUNK) {
       const part = later.slice(i, i + CHUNK);
       stillDifferent(await settle(part, await read(part), 'equal'));

@@ -244,6 +244,21 @@ for (const kind of [SOLR, ES]) {
       expect(await records.count()).to.equal(0);
     });
 
+    it('refuses a document without a usable unique key, saying which field, and writes nothing', async () => {
+      const held = async () => {
+        await Promise.all([sides.legacy.refresh(), sides.new.refresh()]);
+        const total = async (side: ReadSide) => (await sides[side].customers()).reduce((a, c) => a + c.count, 0);
+        return { legacy: await total('legacy'), new: await total('new'), records: await records.count() };
+      };
+      const before = await held();
+      const refused = await writer.index({ customer: 'alpha', title: 'no id' }).then(() => null, (e) => e as Error & { hint?: string });
+      expect(refused?.message).to.match(/no usable unique key \(field "id" is missing\)/);
+      expect(refused?.hint).to.match(/fields\.uniqueKey/);
+      const empty = await writer.delete('').then(() => null, (e) => e as Error);
+      expect(empty?.message).to.match(/non-empty string/);
+      expect(await held()).to.deep.equal(before);
+    });
+
     it('keeps the order of writes to one id on both sides: many concurrent updates end with the last value, a delete in the run stays in its place', async () => {
       const d = seed[10];
       const n = 40;
