@@ -198,6 +198,10 @@ export function formatVerifyReport(r: VerifyReport): string {
   const line = (c: string[]) => c.map((x, i) => (i < 3 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
   const t = r.run.totals;
   const out = [`verification ${r.run.id}: ${r.run.status.toUpperCase()} — ${t?.clean}/${t?.slices} slices clean; missing ${t?.missing}, extra ${t?.extra}, different ${t?.different}; ${t?.unstable} left to live traffic`];
+  const rec = r.run.recorded;
+  if (rec?.checked) {
+    out.push(`ids recorded by the dual writer: ${rec.checked} checked; ${rec.equal} equal, ${rec.repaired} repaired (records removed); ${rec.different} still different${rec.different ? ` (run with --repair): ${rec.ids.join(' ')}` : ''}`);
+  }
   if (rows.length) out.push('', line(head), ...rows.map(line));
   if (r.run.uncovered?.length) {
     out.push('', `OUTSIDE EVERY SLICE: ${r.run.uncovered.length} customer(s) without a plan whose documents differ between the clusters (run \`bluegreen plan\` to plan them; remove what the target should not hold):`);

@@ -1,5 +1,7 @@
-/** The package's API for applications: the read router, and the spec loader for tools built on bluegreen. */
+/** The package's API for applications: the read router, the dual writer, and the spec loader for tools built on bluegreen. */
 export { ReadRouter } from './cutover/readRouter';
+export { DualWriter, DualWriteError, type DualWriterOptions, type DualWriteResult, type WriteOptions, type DeleteOptions } from './dualwrite/dualWriter';
+export { registry as metricsRegistry } from './metrics';
 export { readSideFor, type CutoverState, type ReadSide } from './cutover/cutover';
 export { loadSpec, validateSpec, type Spec } from './config/spec';
 export { EXIT, UserError } from './errors';

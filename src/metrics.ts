@@ -20,6 +20,11 @@ export const metrics = {
   retries: new client.Counter({ name: 'bluegreen_backoffs_total', help: 'Requests retried after a transient failure', labelNames: ['migration', 'side'] as const, registers: [registry] }),
   throttle: new client.Gauge({ name: 'bluegreen_throttle_documents_per_second', help: 'Documents/s a worker allows itself now (0 = no limit); halves when the target pushes back', labelNames: ['migration'] as const, registers: [registry] }),
   readSeconds: new client.Histogram({ name: 'bluegreen_read_batch_seconds', help: 'Time to read one page from the source', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
+  // The dual writer (dualwrite/dualWriter.ts): labels are bounded (op: index|delete, side: legacy|new, outcome: a fixed set).
+  dualWrites: new client.Counter({ name: 'bluegreen_dualwrite_writes_total', help: 'Dual writes by outcome: both (both sides written), recorded (one side only, the id recorded), failed (thrown to the application)', labelNames: ['migration', 'op', 'outcome'] as const, registers: [registry] }),
+  dualWriteRecorded: new client.Counter({ name: 'bluegreen_dualwrite_recorded_ids_total', help: 'Ids recorded in ZooKeeper because their write to this side failed after retries', labelNames: ['migration', 'side'] as const, registers: [registry] }),
+  dualWriteRetries: new client.Counter({ name: 'bluegreen_dualwrite_retries_total', help: 'Dual-write requests retried after a failure', labelNames: ['migration', 'side'] as const, registers: [registry] }),
+  dualWriteResolved: new client.Counter({ name: 'bluegreen_dualwrite_records_resolved_total', help: 'Recorded ids verify-integrity found equal on both sides (how: equal, repaired) and removed', labelNames: ['migration', 'how'] as const, registers: [registry] }),
   writeSeconds: new client.Histogram({ name: 'bluegreen_write_batch_seconds', help: 'Time to write one batch to the target', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
 };
 

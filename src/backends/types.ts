@@ -130,6 +130,19 @@ export interface Repairer {
 }
 
 /**
+ * What a live application's writes need (dualwrite/dualWriter.ts): plain writes, as the application
+ * itself would send them — the document replaces whatever the cluster holds under its id, with no
+ * version condition (the application's own order is the order; the dual writer serializes per id).
+ * Never used by the copy or the verifier, which never overwrite.
+ */
+export interface LiveWriter {
+  /** Writes the whole document under its id (index or whole-document update), replacing what is there. */
+  putDocument(doc: SourceDoc): Promise<void>;
+  /** Deletes the document; one that is not there is no error. */
+  deleteDocument(id: string, routing?: string): Promise<void>;
+}
+
+/**
  * How a collection holds nested (child) documents, as found on the server (schema and data).
  * flat: no child documents (every document is its own block). anonymous: `_childDocuments_` children
  * in a schema without _nest_path_. labelled: children in labelled fields, told apart by _nest_path_.
@@ -144,7 +157,7 @@ export interface Nesting {
   orphaned: number;
 }
 
-export interface Backend extends SourceReader, TargetWriter, Repairer {
+export interface Backend extends SourceReader, TargetWriter, Repairer, LiveWriter {
   /** "solr 8.11.4 at http://host:8983/solr, collection events" — never with credentials. */
   describe(): string;
   version(): Promise<string>;

@@ -17,6 +17,7 @@
  *   <base>/checking, checked                    the worker checking every work node of a plan (ephemeral), and its record
  *   <base>/optimizing, optimized                target.optimize: the worker merging the target, and its record
  *   <base>/verify/<run>/…                       verification runs (verifier.ts)
+ *   <base>/dualwrite/<bucket>/<id>              an id whose second dual write failed (dualwrite/), until verify finds it equal
  *
  * Customer values become names (in the index and in metrics) through encodeURIComponent, so any value
  * (slashes, spaces, unicode) is a legal single name.
@@ -74,6 +75,27 @@ export function customerBucket(customer: string | null, buckets: number): string
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return bucketName(h % buckets, buckets);
+}
+
+/**
+ * Buckets of the ids recorded by the dual writer (fixed: nobody knows ahead how many writes will
+ * fail). Hashed on the id, so 1,000,000 recorded ids make listings of about 1,000 names each.
+ */
+export const DUAL_WRITE_BUCKETS = 1024;
+
+/** A document id as one legal node name (any id: slashes, dots, unicode), reversible with decodeURIComponent. */
+export function idNodeName(id: string): string {
+  return encodeURIComponent(id).replace(/\./g, '%2E');
+}
+
+/** The bucket of a recorded id: FNV-1a of its node name, as customerBucket. */
+export function recordBucket(id: string): string {
+  let h = 0x811c9dc5;
+  for (const ch of idNodeName(id)) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return bucketName(h % DUAL_WRITE_BUCKETS, DUAL_WRITE_BUCKETS);
 }
 
 /** Where a slice's nodes are: its bucket and name. */
@@ -164,6 +186,16 @@ export class Layout {
   }
   get optimized(): string {
     return `${this.base}/optimized`;
+  }
+  /** Ids whose second dual write failed (coordination/dualWriteRecords.ts), hash-bucketed. */
+  get dualWrites(): string {
+    return `${this.base}/dualwrite`;
+  }
+  dualWriteBucket(bucket: string): string {
+    return `${this.dualWrites}/${bucket}`;
+  }
+  dualWrite(id: string): string {
+    return `${this.dualWrites}/${recordBucket(id)}/${idNodeName(id)}`;
   }
   /** Ephemeral: one per planner at work (a plan is finished only when no other planner is). */
   get planners(): string {

@@ -55,6 +55,8 @@ function repair(kind: NodeKind, path: string): string {
       return 'delete it (zkCli.sh delete): the next worker that sees the copy finished optimizes the target again.';
     case 'planner':
       return 'if no live planner holds it (its session is gone), delete it (zkCli.sh delete).';
+    case 'dualWrite':
+      return 'delete it (zkCli.sh delete) after checking the document by hand on both clusters: the record only says which id a dual write may have left unequal.';
     case 'target':
       return 'restore it from a backup (zkCli.sh set); check the target index\'s refresh_interval and number_of_replicas by hand.';
   }
@@ -145,6 +147,24 @@ export const cutoverSchema = z.object({
   history: z.array(cutoverRecord),
 }).passthrough();
 
+/**
+ * An id whose dual write reached one side only (dualwrite/): `truth` is the side written first, which
+ * holds the document as the application last wrote it; `behind` may lack that write.
+ */
+export const dualWriteSchema = z.object({
+  id: z.string().min(1),
+  op: z.enum(['index', 'delete']),
+  customer: z.string().nullable(),
+  routing: z.string().optional(),
+  truth: side,
+  behind: side,
+  at: stamp,
+  by: z.string(),
+  error: z.string(),
+}).passthrough().superRefine((r, ctx) => {
+  if (r.truth === r.behind) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['behind'], message: 'the same side as truth' });
+});
+
 const bulkSettings = z.object({ refresh_interval: z.string().nullable(), number_of_replicas: z.string().nullable() }).passthrough();
 const PREP_STATES = ['creating', 'created', 'tuning', 'tuned', 'restoring', 'restored'] as const;
 
@@ -224,6 +244,7 @@ export const NODE_SCHEMAS = {
   customerIndex: customerIndexSchema,
   summary: summarySchema,
   checked: z.object({ generation: int(1), by: z.string(), at: stamp, slices: int() }).passthrough(),
+  dualWrite: dualWriteSchema,
   optimized: z.object({ mode: z.enum(['expunge-deletes', 'force-merge']), by: z.string(), at: stamp, ms: int(), segmentsBefore: int().nullable(), segmentsAfter: int().nullable(), deletedBefore: int().nullable(), deletedAfter: int().nullable() }).passthrough(),
 } as const;
 
@@ -248,10 +269,12 @@ const KIND_LABEL: Record<NodeKind, string> = {
   summary: 'a bucket summary of finished slices',
   checked: 'the record of the plan\'s work nodes checked',
   optimized: 'the record of the target\'s optimization',
+  dualWrite: 'a dual-write record (an id written to one side only)',
 };
 
 /** The node kind a path of the layout holds (for readers that name a path, not a kind), else null. */
 export function nodeKindOf(path: string): NodeKind | null {
+  if (/\/dualwrite\/[^/]+\/[^/]+$/.test(path)) return 'dualWrite';
   if (/\/verify\/[^/]+\/results\/[^/]+$/.test(path)) return 'verifyResult';
   if (/\/verify\/[^/]+\/queue\/[^/]+\/[^/]+~claim$/.test(path)) return 'verifyClaim';
   if (/\/verify\/[^/]+\/tally\/[^/]+$/.test(path)) return 'verifyTally';

@@ -25,6 +25,7 @@ import { processId, shuffle } from '../util';
 import { NEXT_STEP } from '../lifecycle/machine';
 import { PageSizer } from '../worker/batching';
 import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
+import { checkRecorded, type RecordedCheck } from './recorded';
 
 /** Ids kept per kind in a result node (the counts are always exact). */
 const IDS_KEPT = 100;
@@ -112,6 +113,8 @@ export interface VerifyRun {
    * tenant that appeared after the plan and was never copied). Any entry fails the run.
    */
   uncovered?: Array<{ customer: string | null; source: number; target: number }>;
+  /** The ids the dual writer recorded (checked first, by this verifier): any still different fails the run. */
+  recorded?: RecordedCheck;
 }
 
 export interface VerifyOptions {
@@ -299,6 +302,8 @@ export class Verifier {
   private readonly store: MigrationStore;
   private readonly runs: VerifyStore;
   private readonly ignore: Set<string>;
+  /** What this verifier found of the dual writer's recorded ids (checked before any slice). */
+  private recorded?: RecordedCheck;
 
   constructor(private readonly spec: Spec, private readonly zk: ZkSession, private readonly source: Backend, private readonly target: Backend) {
     this.store = new MigrationStore(zk, spec);
@@ -374,6 +379,8 @@ export class Verifier {
     const plan = await this.plan();
     let run = await this.openRun(opts);
     const repair = run.repair || Boolean(opts.repair);
+    // The ids a dual write left on one side only, first: they are known differences (or repaired first).
+    this.recorded = await checkRecorded(this.spec, this.zk, this.store, { legacy: this.source, new: this.target }, repair, this.ignore);
     const lanes = Math.max(1, opts.concurrency ?? 2);
     const buckets = runBuckets(plan, run);
     const reads = new Semaphore(lanes);
@@ -533,11 +540,12 @@ export class Verifier {
       const carried = got.run.carried;
       const uncovered = await this.uncovered();
       const slices = carried ? carried.clean + checked : checked;
-      const allClean = results.every((r) => r.clean) && clean === checked;
+      const allClean = results.every((r) => r.clean) && clean === checked && !(this.recorded && this.recorded.different > 0);
       const done: VerifyRun = {
         ...got.run,
         status: allClean && uncovered.length === 0 && slices === plan.slices ? 'passed' : 'failed',
         uncovered,
+        ...(this.recorded ? { recorded: this.recorded } : {}),
         finishedAt: Date.now(),
         oldestCheckAt: oldestCheckOf(tallies, carried),
         totals: {

@@ -56,10 +56,11 @@ describe('the package, installed into an application', function () {
 
   it('type-checks an application importing it by name', () => {
     writeFileSync(join(app, 'check.ts'), [
-      "import { ReadRouter, readSideFor, type CutoverState, type ReadSide } from 'bluegreen';",
+      "import { DualWriter, ReadRouter, readSideFor, type CutoverState, type DualWriteResult, type ReadSide } from 'bluegreen';",
       "const state: CutoverState = { read: 'legacy', customers: { acme: 'new' }, updatedAt: 0, history: [] };",
       "const side: ReadSide = readSideFor(state, 'acme');",
       'export const started: typeof ReadRouter.start = ReadRouter.start;',
+      "export const written = (w: DualWriter): Promise<DualWriteResult> => w.index({ id: 'o-1', customer: 'acme' });",
       'export default side;',
     ].join('\n'));
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', noEmit: true, skipLibCheck: true, types: [] }, files: ['check.ts'] }));

@@ -391,6 +391,22 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return this.conditional(() => api.delete(this.index, id, { ...seqNoParams(version), ...(routing !== undefined ? { routing } : {}) }));
   }
 
+  /** The live application's write: `index` (create or replace), no condition. */
+  async putDocument(doc: SourceDoc): Promise<void> {
+    const api = await this.client();
+    await api.index(this.index, doc.id, doc.fields, doc.routing !== undefined ? { routing: doc.routing } : {});
+  }
+
+  /** A document that is not there (404 not_found) is no error: it is deleted. */
+  async deleteDocument(id: string, routing?: string): Promise<void> {
+    const api = await this.client();
+    try {
+      await api.delete(this.index, id, routing !== undefined ? { routing } : {});
+    } catch (e) {
+      if (!(e instanceof EsStatusError && e.status === 404 && e.type !== 'index_not_found_exception')) throw e;
+    }
+  }
+
   /** if_seq_no / if_primary_term: applied only while nobody wrote the document since it was read. */
   private async conditional(write: () => Promise<unknown>): Promise<ConditionalResult> {
     try {

@@ -348,6 +348,16 @@ export class SolrBackend implements Backend {
     return this.conditional(exactJson.stringify({ delete: { id, _version_: BigInt(version) } }));
   }
 
+  /** A plain update (overwrite=true, Solr's default): the live application's write. */
+  async putDocument(doc: SourceDoc): Promise<void> {
+    await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }), `[${exactJson.stringify(doc.fields)}]`);
+  }
+
+  /** Solr answers a delete of an id it does not hold like any other. */
+  async deleteDocument(id: string): Promise<void> {
+    await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }), exactJson.stringify({ delete: { id } }));
+  }
+
   /** An update carrying `_version_`: Solr applies it only while the document is still at that version. */
   private async conditional(body: string): Promise<ConditionalResult> {
     try {
