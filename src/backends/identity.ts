@@ -118,7 +118,7 @@ async function solrIdentity(e: Endpoint): Promise<EndpointIdentity> {
 }
 
 export function endpointIdentity(e: Endpoint): Promise<EndpointIdentity> {
-  return e.kind === 'elasticsearch' ? elasticsearchIdentity(e) : solrIdentity(e);
+  return e.kind === 'solr' ? solrIdentity(e) : elasticsearchIdentity(e);
 }
 
 const cache = new WeakMap<Spec, Promise<{ source: EndpointIdentity; target: EndpointIdentity; sameCluster: boolean } | null>>();
@@ -154,7 +154,7 @@ export async function assertTargetIsNotSource(spec: Spec): Promise<void> {
   const { source, target } = spec;
   const shared = [...t.members].filter((m) => s.members.has(m));
   if (!shared.length) return;
-  const what = source.kind === 'elasticsearch' ? 'index' : 'collection';
+  const what = source.kind === 'solr' ? 'collection' : 'index';
   const via = (name: string, members: string[]) => (members.length === 1 && members[0] === name ? '' : ` (${members.join(', ')})`);
   throw new UserError(
     `The target is the source: target.collection "${target.collection}"${via(target.collection, t.memberNames)} at ${JSON.stringify(target.url)} is the same ${what} as `

@@ -115,7 +115,7 @@ const tls = z
 
 const endpoint = z
   .object({
-    kind: z.enum(['solr', 'elasticsearch']),
+    kind: z.enum(['solr', 'elasticsearch', 'opensearch']),
     /** Base URL(s): Solr up to and including /solr; Elasticsearch the node URL. */
     url: z.union([httpUrl, z.array(httpUrl).nonempty()]),
     /** Solr collection (or alias) / Elasticsearch index (or alias). */

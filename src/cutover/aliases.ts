@@ -1,6 +1,6 @@
 /**
- * Moving the read alias: Solr CREATEALIAS (atomic re-point), Elasticsearch _aliases (one atomic
- * request). Both are idempotent: pointing an alias where it already points changes nothing.
+ * Moving the read alias: Solr CREATEALIAS (atomic re-point), Elasticsearch and OpenSearch _aliases (one
+ * atomic request). Both are idempotent: pointing an alias where it already points changes nothing.
  */
 import { HttpClient, HttpStatusError } from '../backends/http';
 import type { Endpoint } from '../config/spec';
@@ -30,5 +30,5 @@ export async function pointAlias(alias: string, to: Endpoint, from: Endpoint): P
   }
   actions.push({ add: { index: to.collection, alias } });
   await http.request('POST', `${base}/_aliases`, JSON.stringify({ actions }));
-  return `elasticsearch alias ${alias} → ${to.collection} at ${safeUrl(base)}`;
+  return `${to.kind} alias ${alias} → ${to.collection} at ${safeUrl(base)}`;
 }

@@ -1,18 +1,30 @@
 /**
- * The one place where Elasticsearch majors differ. `GET /` tells the major; a 7.x server gets the v7
- * client (npm alias `es7`), 8.x the v8 client (`es8`): a v8 client refuses a 7.x server. Both take the
- * same request parameters here; what differs is how they are built (TLS options), how they answer
- * (v7 wraps the body in `{ body }`) and how they fail — all of it normalized below, so the backend is
- * written once.
+ * The one place where Elasticsearch majors (and OpenSearch, its fork) differ. `GET /` tells the
+ * distribution and major; a 7.x server gets the v7 client (npm alias `es7`), 8.x the v8 client
+ * (`es8`), 9.x the v9 client (`es9`): a v8 client refuses a 7.x server. An OpenSearch server gets
+ * OpenSearch's own client (../opensearch/client.ts). All take the same request parameters here; what
+ * differs is how they are built (TLS options), how they answer (v7 and OpenSearch wrap the body in
+ * `{ body }`) and how they fail — all of it normalized below, so the backend is written once.
  */
 import { readFileSync } from 'node:fs';
 import { Client as Client7, Serializer as Serializer7 } from 'es7';
 import { Client as Client8, Serializer as Serializer8 } from 'es8';
+import { Client as Client9, Serializer as Serializer9 } from 'es9';
 import type { Endpoint } from '../../config/spec';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import { HttpClient, HttpStatusError, ResponseTooLargeError, unreachable } from '../http';
 import { exactJson } from '../exactJson';
+import { openSearchClient } from '../opensearch/client';
+
+/** The two distributions of the same REST API (the spec's `kind`). */
+export type Distribution = 'elasticsearch' | 'opensearch';
+
+/** "Elasticsearch" / "OpenSearch", for messages. */
+export const distributionName = (d: Distribution): string => (d === 'opensearch' ? 'OpenSearch' : 'Elasticsearch');
+
+/** The majors each distribution is spoken to with (a client for each: see EsApi.open). */
+export const SUPPORTED_MAJORS: Record<Distribution, readonly number[]> = { elasticsearch: [7, 8, 9], opensearch: [2, 3] };
 
 /** A refusal from the server that retrying will not change (400, 404, 409, ...). */
 export class EsStatusError extends Error {
@@ -32,6 +44,14 @@ class ExactSerializer7 extends Serializer7 {
   }
 }
 class ExactSerializer8 extends Serializer8 {
+  override serialize(object: Record<string, any>): string {
+    return exactJson.stringify(object);
+  }
+  override deserialize<T = unknown>(json: string): T {
+    return exactJson.parse(json) as T;
+  }
+}
+class ExactSerializer9 extends Serializer9 {
   override serialize(object: Record<string, any>): string {
     return exactJson.stringify(object);
   }
@@ -69,10 +89,17 @@ export function normalizeError(err: unknown, what: string): Error {
 export interface ServerInfo {
   version: string;
   major: number;
+  distribution: Distribution;
 }
 
-/** Asks `GET /` for the version, trying each URL; a UserError names what is wrong (unreachable, not Elasticsearch, credentials). */
-export async function detectServer(endpoint: Endpoint): Promise<ServerInfo> {
+/**
+ * Asks `GET /` for the distribution and version, trying each URL; a UserError names what is wrong
+ * (unreachable, not the expected distribution, an unsupported major, credentials).
+ */
+export async function detectServer(endpoint: Endpoint, expected: Distribution = 'elasticsearch'): Promise<ServerInfo> {
+  const name = distributionName(expected);
+  const majors = SUPPORTED_MAJORS[expected];
+  const speaks = `bluegreen speaks to ${name} ${majors.map((m) => `${m}.x`).join(', ')}`;
   const urls = Array.isArray(endpoint.url) ? endpoint.url : [endpoint.url];
   const http = new HttpClient({ timeoutMs: Math.min(endpoint.requestTimeout, 30_000), auth: endpoint.auth, tls: endpoint.tls, json: 'plain' });
   let lastError: unknown;
@@ -83,11 +110,11 @@ export async function detectServer(endpoint: Endpoint): Promise<ServerInfo> {
       info = await http.request('GET', `${base}/`);
     } catch (e) {
       if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
-        throw new UserError(`Elasticsearch at ${safeUrl(base)} refused the credentials (HTTP ${e.status}).`,
+        throw new UserError(`${name} at ${safeUrl(base)} refused the credentials (HTTP ${e.status}).`,
           'Check the username/password or API key (spec auth, or BLUEGREEN_SOURCE_PASSWORD / BLUEGREEN_SOURCE_API_KEY / BLUEGREEN_TARGET_...).');
       }
       if (e instanceof HttpStatusError) {
-        throw new UserError(`${safeUrl(base)} does not look like an Elasticsearch node (GET / answered HTTP ${e.status}).`,
+        throw new UserError(`${safeUrl(base)} does not look like an ${name} node (GET / answered HTTP ${e.status}).`,
           'Give the node URL with no path, e.g. http://es-host:9200.');
       }
       lastError = e;
@@ -95,32 +122,40 @@ export async function detectServer(endpoint: Endpoint): Promise<ServerInfo> {
     }
     const version = info?.version?.number;
     if (typeof version !== 'string') {
-      throw new UserError(`${safeUrl(base)} does not look like an Elasticsearch node (GET / has no version.number).`,
+      throw new UserError(`${safeUrl(base)} does not look like an ${name} node (GET / has no version.number).`,
         'Give the node URL with no path, e.g. http://es-host:9200.');
     }
-    if (info.version.distribution === 'opensearch') {
-      throw new UserError(`${safeUrl(base)} is OpenSearch ${version}, not Elasticsearch.`, 'bluegreen speaks to Elasticsearch 7.x and 8.x only.');
+    // OpenSearch says so in version.distribution (also when it reports 7.10.2 for compatibility).
+    const found: Distribution = info.version.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch';
+    if (found !== expected) {
+      throw new UserError(`${safeUrl(base)} is ${distributionName(found)} ${version}, not ${name} (the spec says kind: ${expected}).`,
+        `Set kind: ${found} for this endpoint, or point its url at an ${name} node. Nothing was changed.`);
     }
     const major = Number(version.split('.')[0]);
-    if (major !== 7 && major !== 8) {
-      throw new UserError(`Elasticsearch ${version} at ${safeUrl(base)} is not supported.`, 'bluegreen speaks to Elasticsearch 7.x and 8.x.');
+    if (!majors.includes(major)) {
+      throw new UserError(`${name} ${version} at ${safeUrl(base)} is not supported.`, `${speaks}.`);
     }
-    return { version, major };
+    return { version, major, distribution: found };
   }
-  throw unreachable('Elasticsearch', urls[0], lastError);
+  throw unreachable(name, urls[0], lastError);
 }
 
 type Params = Record<string, unknown>;
 
 /**
- * The calls the backend makes, the same for both majors. Every method answers the response body
- * and throws RetryableError or EsStatusError.
+ * The calls the backend makes, the same for every major and both distributions. Every method
+ * answers the response body and throws RetryableError or EsStatusError.
  */
 export class EsApi {
-  private constructor(private readonly client: any, readonly info: ServerInfo) {}
+  /** The v7 client and OpenSearch's (a fork of it) answer `{ body }` and abort by `abort()`, not a signal. */
+  private readonly legacyStyle: boolean;
 
-  static async open(endpoint: Endpoint): Promise<EsApi> {
-    const info = await detectServer(endpoint);
+  private constructor(private readonly client: any, readonly info: ServerInfo) {
+    this.legacyStyle = info.distribution === 'opensearch' || info.major === 7;
+  }
+
+  static async open(endpoint: Endpoint, distribution: Distribution = 'elasticsearch'): Promise<EsApi> {
+    const info = await detectServer(endpoint, distribution);
     const nodes = (Array.isArray(endpoint.url) ? endpoint.url : [endpoint.url]).map((u) => u.replace(/\/+$/, ''));
     const auth = endpoint.auth?.apiKey ? { apiKey: endpoint.auth.apiKey }
       : endpoint.auth?.username ? { username: endpoint.auth.username, password: endpoint.auth.password ?? '' } : undefined;
@@ -132,9 +167,10 @@ export class EsApi {
     } : undefined;
     // Retries are the project's (retry.ts, with backoff and Retry-After): the clients' own are off.
     const common = { nodes, auth, maxRetries: 0, requestTimeout: endpoint.requestTimeout };
-    const client = info.major === 7
-      ? new Client7({ ...common, ssl: tls, Serializer: ExactSerializer7 })
-      : new Client8({ ...common, tls, Serializer: ExactSerializer8 });
+    const client = info.distribution === 'opensearch' ? openSearchClient({ ...common, ssl: tls })
+      : info.major === 7 ? new Client7({ ...common, ssl: tls, Serializer: ExactSerializer7 })
+        : info.major === 8 ? new Client8({ ...common, tls, Serializer: ExactSerializer8 })
+          : new Client9({ ...common, tls, Serializer: ExactSerializer9 });
     return new EsApi(client, info);
   }
 
@@ -144,8 +180,9 @@ export class EsApi {
 
   /**
    * One request. `signal` (a claim's: claim.ts) aborts it at once; the error then is the signal's
-   * reason (a FencedError), never a retryable one. The v8 client takes `{ signal }` as a request
-   * option; the v7 client has none, but its request promise has `abort()`.
+   * reason (a FencedError), never a retryable one. The v8/v9 clients take `{ signal }` as a request
+   * option; the v7 and OpenSearch clients have none, but their request promise has `abort()`.
+   * OpenSearch's client has no maxResponseSize: there an answer is read whole.
    */
   private async call<T = any>(what: string, fn: (client: any, options: Params) => Promise<any>, signal?: AbortSignal, maxResponseSize?: number): Promise<T> {
     signal?.throwIfAborted();
@@ -153,12 +190,15 @@ export class EsApi {
     const onAbort = () => request?.abort?.();
     try {
       // maxResponseSize: the client stops reading an answer past it (ResponseTooLargeError).
-      const options: Params = { ...(signal && this.info.major !== 7 ? { signal } : {}), ...(maxResponseSize ? { maxResponseSize } : {}) };
+      const options: Params = {
+        ...(signal && !this.legacyStyle ? { signal } : {}),
+        ...(maxResponseSize && this.info.distribution === 'elasticsearch' ? { maxResponseSize } : {}),
+      };
       const pending = fn(this.client, options);
       request = pending as { abort?: () => void };
-      if (signal && this.info.major === 7) signal.addEventListener('abort', onAbort, { once: true });
+      if (signal && this.legacyStyle) signal.addEventListener('abort', onAbort, { once: true });
       const res = await pending;
-      return (this.info.major === 7 ? res.body : res) as T;
+      return (this.legacyStyle ? res.body : res) as T;
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       throw normalizeError(e, what);

@@ -1,5 +1,6 @@
 /**
- * Elasticsearch (7.x and 8.x) as source and target, through the official clients (client.ts).
+ * Elasticsearch (7.x, 8.x and 9.x) as source and target, through the official clients (client.ts);
+ * OpenSearch (2.x, 3.x) is the same backend with OpenSearch's client (../opensearch/osBackend.ts).
  * Reading: `search_after` sorted on the unique key (a keyword field holding `_id`), the slice as a
  * filter; the cursor is the last sort values, so it survives any restart (a scroll or point-in-time
  * id expires). Writing: bulk `create` (409 = the live write won), or `index` with
@@ -17,7 +18,7 @@ import type {
   Backend, Bucket, BulkSettings, ConditionalResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, IndexPreparer, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
 import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf } from './bulk';
-import { EsApi, EsStatusError, detectServer } from './client';
+import { EsApi, EsStatusError, detectServer, type Distribution } from './client';
 import { jsonBytes, withSize } from '../http';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
@@ -36,6 +37,8 @@ export interface EsBackendOptions {
   itemRetries?: number;
   /** Customers per composite aggregation page (customers and customerShapes). */
   customersPageSize?: number;
+  /** Which distribution `GET /` must find (the spec's kind); default elasticsearch. */
+  distribution?: Distribution;
 }
 
 /** Ids per mget request. */
@@ -52,12 +55,22 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   static forSpec(endpoint: Endpoint, spec: Spec): ElasticsearchBackend {
-    return new ElasticsearchBackend(endpoint, spec.fields, {
+    return new ElasticsearchBackend(endpoint, spec.fields, ElasticsearchBackend.optionsFor(endpoint, spec));
+  }
+
+  /** The backend options a spec gives one of its endpoints. */
+  static optionsFor(endpoint: Endpoint, spec: Spec): EsBackendOptions {
+    return {
       role: endpoint === spec.source ? 'source' : 'target',
       excludeFields: spec.copy.excludeFields,
       versionField: spec.copy.versionField,
       itemRetries: spec.worker.requestRetries,
-    });
+      distribution: endpoint.kind === 'opensearch' ? 'opensearch' : 'elasticsearch',
+    };
+  }
+
+  private get distribution(): Distribution {
+    return this.opts.distribution ?? 'elasticsearch';
   }
 
   private get index(): string {
@@ -72,15 +85,15 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return `${this.cluster()}, index ${this.index}`;
   }
 
-  /** "elasticsearch 8.19.4 at http://host:9200" */
+  /** "elasticsearch 8.19.4 at http://host:9200", "opensearch 3.6.0 at ..." */
   private cluster(): string {
-    return `elasticsearch${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.baseUrl)}`;
+    return `${this.distribution}${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.baseUrl)}`;
   }
 
   /** The client for the server's major, opened on first use (`GET /` decides which). */
   private client(): Promise<EsApi> {
     if (!this.api) {
-      this.api = EsApi.open(this.endpoint).then((api) => {
+      this.api = EsApi.open(this.endpoint, this.distribution).then((api) => {
         this.serverVersion = api.info.version;
         return api;
       });
@@ -96,7 +109,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
 
   /** `GET /` every time (not the cached version): readiness must see the cluster go away. */
   async ping(): Promise<void> {
-    await detectServer(this.endpoint);
+    await detectServer(this.endpoint, this.distribution);
   }
 
   async check(): Promise<void> {
