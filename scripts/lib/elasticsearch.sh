@@ -6,7 +6,11 @@
 # core types and the standard/keyword/whitespace/simple analyzers. On 8.x it also lacks rest-root
 # (`GET /`); scripts/elasticsearch/rest-root is our small stand-in, built here at install time.
 #
-# Instances: legacy ($ES_LEGACY_VERSION on $BG_ES_LEGACY_PORT), new ($ES_NEW_VERSION on $BG_ES_NEW_PORT).
+# Instances: legacy ($ES_LEGACY_VERSION on $BG_ES_LEGACY_PORT), new ($ES_NEW_VERSION on $BG_ES_NEW_PORT);
+# on demand only (`scripts/stack up --with es9,opensearch`): es9 ($ES9_VERSION on $BG_ES9_PORT, the same
+# integ-test-zip; its pid files and logs are named es9) and opensearch ($OPENSEARCH_VERSION on
+# $BG_OPENSEARCH_PORT, org.opensearch.distribution.integ-test-zip:opensearch: no security plugin, no
+# bundled JDK, run the same way with its OPENSEARCH_* variables; named opensearch).
 # Each runs as the unprivileged user $BG_ES_USER (Elasticsearch refuses to run as root) with its
 # config copy, data, logs and temp dir under $STACK_DATA/es-<inst>. The pid file $STACK_RUN/es-<inst>.pid
 # holds the pid of the Elasticsearch server JVM itself (written by Elasticsearch's own `-p`); on 8.x
@@ -14,17 +18,34 @@
 #
 # Java: BG_ES_LEGACY_JAVA_HOME / BG_ES_NEW_JAVA_HOME (or BG_ES_JAVA_HOME for both) when set; otherwise
 # the first JDK, $JAVA_HOME then /usr/lib/jvm/*, that the version accepts (7.x: 8..23, because it
-# needs the Security Manager that JDK 24 removed; 8.x: 17+).
+# needs the Security Manager that JDK 24 removed; 8.x: 17+; 9.x: 21+). es9 and opensearch: BG_ES9_JAVA_HOME,
+# BG_OPENSEARCH_JAVA_HOME (OpenSearch 2.x: Java 11..21, 3.x: 21+).
 
 BG_ES_USER="${BG_ES_USER:-bluegreen-es}"
 BG_ES_WAIT="${BG_ES_WAIT:-180}"
 
-es_check_inst() { case "$1" in legacy|new) ;; *) die "unknown Elasticsearch instance '$1' (use legacy or new)";; esac; }
-es_version_of() { if [ "$1" = legacy ]; then echo "$ES_LEGACY_VERSION"; else echo "$ES_NEW_VERSION"; fi; }
-es_http_port() { if [ "$1" = legacy ]; then echo "$BG_ES_LEGACY_PORT"; else echo "$BG_ES_NEW_PORT"; fi; }
-es_transport_port() { if [ "$1" = legacy ]; then echo "$BG_ES_LEGACY_TRANSPORT_PORT"; else echo "$BG_ES_NEW_TRANSPORT_PORT"; fi; }
-es_home() { echo "$STACK_CACHE/elasticsearch-$(es_version_of "$1")"; }
-es_dir() { echo "$(es_place)/es-$1"; }
+es_check_inst() { case "$1" in legacy|new|es9|opensearch) ;; *) die "unknown Elasticsearch instance '$1' (use legacy, new, es9 or opensearch)";; esac; }
+es_version_of() {
+  case "$1" in legacy) echo "$ES_LEGACY_VERSION";; new) echo "$ES_NEW_VERSION";; es9) echo "$ES9_VERSION";; opensearch) echo "$OPENSEARCH_VERSION";; esac
+}
+es_http_port() {
+  case "$1" in legacy) echo "$BG_ES_LEGACY_PORT";; new) echo "$BG_ES_NEW_PORT";; es9) echo "$BG_ES9_PORT";; opensearch) echo "$BG_OPENSEARCH_PORT";; esac
+}
+es_transport_port() {
+  case "$1" in
+    legacy) echo "$BG_ES_LEGACY_TRANSPORT_PORT";; new) echo "$BG_ES_NEW_TRANSPORT_PORT";;
+    es9) echo "$BG_ES9_TRANSPORT_PORT";; opensearch) echo "$BG_OPENSEARCH_TRANSPORT_PORT";;
+  esac
+}
+# es_port_var INST SUFFIX: the name of the variable that sets a port (for messages).
+es_port_var() { case "$1" in legacy|new) echo "BG_ES_${1^^}_$2";; *) echo "BG_${1^^}_$2";; esac; }
+# es_dist INST: elasticsearch or opensearch (the distribution's name: zip, folder, bin/, config file, env prefix).
+es_dist() { if [ "$1" = opensearch ]; then echo opensearch; else echo elasticsearch; fi; }
+es_label() { if [ "$1" = opensearch ]; then echo OpenSearch; else echo Elasticsearch; fi; }
+# es_name INST: the stack's name for the server (pid file, log): es-legacy, es-new, es9, opensearch.
+es_name() { case "$1" in legacy|new) echo "es-$1";; *) echo "$1";; esac; }
+es_home() { echo "$STACK_CACHE/$(es_dist "$1")-$(es_version_of "$1")"; }
+es_dir() { echo "$(es_place)/$(es_name "$1")"; }
 
 # Where the server user works. Normally inside the stack folder; but a checkout under a private folder
 # (root's home, a `mktemp -d`, mode 700) is out of that user's reach. Then the distribution runs from a
@@ -81,10 +102,14 @@ es_java_major() {
     awk '{ print ($1 == 1 ? $2 : $1) }'
 }
 
-# es_java_ok ES_VERSION JAVA_MAJOR: does that Elasticsearch version run on that Java?
+# es_java_ok ES_VERSION JAVA_MAJOR [DIST]: does that Elasticsearch (or OpenSearch) version run on that Java?
 es_java_ok() {
   local es_major="${1%%.*}" j="$2"
   [ -n "$j" ] || return 1
+  if [ "${3:-elasticsearch}" = opensearch ]; then
+    case "$es_major" in 1|2) [ "$j" -ge 11 ] && [ "$j" -le 21 ];; *) [ "$j" -ge 21 ];; esac
+    return
+  fi
   case "$es_major" in
     7) [ "$j" -ge 8 ] && [ "$j" -le 23 ];;
     8) [ "$j" -ge 17 ];;
@@ -96,19 +121,25 @@ es_java_ok() {
 es_java_home() {
   local inst="$1" v want cand j
   v="$(es_version_of "$inst")"
-  if [ "$inst" = legacy ]; then want="${BG_ES_LEGACY_JAVA_HOME:-${BG_ES_JAVA_HOME:-}}"; else want="${BG_ES_NEW_JAVA_HOME:-${BG_ES_JAVA_HOME:-}}"; fi
+  case "$inst" in
+    legacy) want="${BG_ES_LEGACY_JAVA_HOME:-${BG_ES_JAVA_HOME:-}}";;
+    new) want="${BG_ES_NEW_JAVA_HOME:-${BG_ES_JAVA_HOME:-}}";;
+    es9) want="${BG_ES9_JAVA_HOME:-}";;
+    opensearch) want="${BG_OPENSEARCH_JAVA_HOME:-}";;
+  esac
+  local dist; dist="$(es_dist "$inst")"
   if [ -n "$want" ]; then
     j="$(es_java_major "$want")"
-    [ -n "$j" ] || die "no java at $want/bin/java (BG_ES_*JAVA_HOME)"
-    es_java_ok "$v" "$j" || say "warning: Elasticsearch $v is not known to run on Java $j ($want); trying anyway"
+    [ -n "$j" ] || die "no java at $want/bin/java (BG_*JAVA_HOME)"
+    es_java_ok "$v" "$j" "$dist" || say "warning: Elasticsearch $v is not known to run on Java $j ($want); trying anyway"
     echo "$want"; return 0
   fi
   for cand in "$JAVA_HOME" /usr/lib/jvm/*; do
     [ -d "$cand" ] || continue
     j="$(es_java_major "$cand")"
-    if es_java_ok "$v" "$j"; then readlink -f "$cand"; return 0; fi
+    if es_java_ok "$v" "$j" "$dist"; then readlink -f "$cand"; return 0; fi
   done
-  die "no JDK found that Elasticsearch $v accepts (7.x: Java 8-23, 8.x: Java 17+); set BG_ES_${inst^^}_JAVA_HOME"
+  die "no JDK found that $(es_label "$inst") $v accepts (Elasticsearch 7.x: Java 8-23, 8.x: 17+, 9.x: 21+; OpenSearch 2.x: 11-21, 3.x: 21+); set $(es_port_var "$inst" JAVA_HOME)"
 }
 
 # es_runas_prefix: prints, one word a line, the command prefix that runs a program (exec'ed, same pid)
@@ -138,21 +169,21 @@ es_user_ensure() {
 
 # es_unpack INST: fetch (cached) and unpack the distribution of INST into its own cached folder, once.
 es_unpack() {
-  local v zip home tmp
-  v="$(es_version_of "$1")"; home="$(es_home "$1")"; zip="$STACK_CACHE/elasticsearch-$v.zip"
+  local v zip home tmp d
+  v="$(es_version_of "$1")"; home="$(es_home "$1")"; d="$(es_dist "$1")"; zip="$STACK_CACHE/$d-$v.zip"
   [ -f "$home/.complete" ] && return 0
-  maven_fetch "org.elasticsearch.distribution.integ-test-zip:elasticsearch:$v:zip" "$zip"
-  say "unpacking Elasticsearch $v into $home"
+  maven_fetch "org.$d.distribution.integ-test-zip:$d:$v:zip" "$zip"
+  say "unpacking $(es_label "$1") $v into $home"
   tmp="$(mktemp -d "$STACK_CACHE/.unpack.XXXXXX")"
   if command -v unzip >/dev/null 2>&1; then
     unzip -q "$zip" -d "$tmp" || { rm -rf "$tmp"; die "could not unpack $zip (delete it to download again)"; }
   else
     (cd "$tmp" && "$JAVA_HOME/bin/jar" xf "$zip") || { rm -rf "$tmp"; die "could not unpack $zip (delete it to download again)"; }
   fi
-  [ -x "$tmp/elasticsearch-$v/bin/elasticsearch" ] || [ -f "$tmp/elasticsearch-$v/bin/elasticsearch" ] ||
-    { rm -rf "$tmp"; die "$zip does not hold elasticsearch-$v/bin/elasticsearch"; }
+  [ -x "$tmp/$d-$v/bin/$d" ] || [ -f "$tmp/$d-$v/bin/$d" ] ||
+    { rm -rf "$tmp"; die "$zip does not hold $d-$v/bin/$d"; }
   rm -rf "$home"
-  mv "$tmp/elasticsearch-$v" "$home"
+  mv "$tmp/$d-$v" "$home"
   rm -rf "$tmp"
   # Read-only for the server user; `jar xf` drops the executable bits.
   chmod -R a+rX,go-w "$home"
@@ -168,6 +199,7 @@ es_root_endpoint() {
   local inst="$1" v home src target stamp jdk tmp
   v="$(es_version_of "$inst")"; home="$(es_home "$inst")"
   src="$STACK_REPO/scripts/elasticsearch/rest-root/src"; target="$home/modules/bluegreen-rest-root"
+  [ "$(es_dist "$inst")" = elasticsearch ] || return 0   # OpenSearch serves GET / from its core
   [ "${v%%.*}" -ge 8 ] 2>/dev/null || return 0
   [ -d "$home/modules/rest-root" ] && return 0
   local sources=(); mapfile -t sources < <(find "$src" -name '*.java' | sort)
@@ -181,7 +213,7 @@ es_root_endpoint() {
         "${sources[@]}" >"$tmp/javac.log" 2>&1 ||
      ! "$jdk/bin/jar" cf "$tmp/bluegreen-rest-root.jar" -C "$tmp/classes" . >>"$tmp/javac.log" 2>&1; then
     cat "$tmp/javac.log" >&2
-    say "warning: could not build the GET / module for Elasticsearch $v; es-$inst will answer 405 on GET /"
+    say "warning: could not build the GET / module for Elasticsearch $v; $(es_name "$inst") will answer 405 on GET /"
     rm -rf "$tmp"; return 0
   fi
   mkdir -p "$tmp/module"
@@ -209,11 +241,11 @@ elasticsearch_install() {
 
 # es_configure INST: a fresh per-instance ES_PATH_CONF under $STACK_DATA/es-INST, data/logs/tmp owned by the server user.
 es_configure() {
-  local inst="$1" v home dir conf
-  v="$(es_version_of "$inst")"; home="$(es_run_home "$inst")"; dir="$(es_dir "$inst")"; conf="$dir/config"
+  local inst="$1" v home dir conf d
+  v="$(es_version_of "$inst")"; home="$(es_run_home "$inst")"; dir="$(es_dir "$inst")"; conf="$dir/config"; d="$(es_dist "$inst")"
   # Data written by another version may not be readable (or may be upgraded irreversibly): start clean then.
   if [ -d "$dir" ] && [ "$(cat "$dir/.version" 2>/dev/null)" != "$v" ]; then
-    say "es-$inst: data in $dir is not from Elasticsearch $v, deleting it"
+    say "$(es_name "$inst"): data in $dir is not from $(es_label "$inst") $v, deleting it"
     rm -rf "$dir"
   fi
   mkdir -p "$dir/data" "$dir/logs" "$dir/tmp" "$dir/snapshots"
@@ -223,10 +255,10 @@ es_configure() {
   cp -R "$home/config" "$conf"
   # Only settings that the integ-test-zip's modules know: no ingest.geoip.* (no ingest-geoip module,
   # hence no GeoIP downloader phoning home), no xpack.ml.* / xpack.watcher.* (not shipped).
-  cat >"$conf/elasticsearch.yml" <<YML
+  cat >"$conf/$d.yml" <<YML
 # Generated by scripts/lib/elasticsearch.sh on every start; edits are lost.
-cluster.name: bluegreen-es-$inst
-node.name: es-$inst
+cluster.name: bluegreen-$(es_name "$inst")
+node.name: $(es_name "$inst")
 path.data: $dir/data
 path.logs: $dir/logs
 path.repo: $dir/snapshots
@@ -236,7 +268,7 @@ transport.port: $(es_transport_port "$inst")
 discovery.type: single-node
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
-xpack.security.enabled: false
+$([ "$d" = elasticsearch ] && echo 'xpack.security.enabled: false')
 # CI hosts often keep vm.max_map_count at 65530; without mmap the node never runs out of map areas.
 node.store.allow_mmap: false
 YML
@@ -252,7 +284,8 @@ YML
 
 # es_launch INST: start INST in the background (does not wait); no-op when it already runs.
 es_launch() {
-  local inst="$1" name="es-$1" v home dir jhome port tport
+  local inst="$1" name v home dir jhome port tport d label
+  name="$(es_name "$inst")"; d="$(es_dist "$inst")"; label="$(es_label "$inst")"
   v="$(es_version_of "$inst")"; home="$(es_home "$inst")"; dir="$(es_dir "$inst")"
   port="$(es_http_port "$inst")"; tport="$(es_transport_port "$inst")"
   if is_running "$name"; then
@@ -260,8 +293,8 @@ es_launch() {
     return 0
   fi
   rm -f "$(pidfile "$name.launcher")"
-  port_free "$port" || die "port $port ($name HTTP) is taken by another process; set BG_ES_${inst^^}_PORT to a free port"
-  port_free "$tport" || die "port $tport ($name transport) is taken by another process; set BG_ES_${inst^^}_TRANSPORT_PORT to a free port"
+  port_free "$port" || die "port $port ($name HTTP) is taken by another process; set $(es_port_var "$inst" PORT) to a free port"
+  port_free "$tport" || die "port $tport ($name transport) is taken by another process; set $(es_port_var "$inst" TRANSPORT_PORT) to a free port"
   es_unpack "$inst"
   es_root_endpoint "$inst"
   es_user_ensure
@@ -271,19 +304,22 @@ es_launch() {
     die "user $BG_ES_USER cannot read $home or run $jhome/bin/java (set BG_ES_JAVA_HOME to a JDK it can run, or BG_ES_PLACE_ROOT to a folder it can reach)"
   fi
   es_configure "$inst"
-  say "starting $name: Elasticsearch $v on $(es_url "$inst") (Java $(es_java_major "$jhome") from $jhome, heap $BG_ES_HEAP, user $(if [ "$(id -u)" -eq 0 ]; then echo "$BG_ES_USER"; else id -un; fi))"
+  say "starting $name: $label $v on $(es_url "$inst") (Java $(es_java_major "$jhome") from $jhome, heap $BG_ES_HEAP, user $(if [ "$(id -u)" -eq 0 ]; then echo "$BG_ES_USER"; else id -un; fi))"
   # A clean environment: nothing of the caller's (JAVA_HOME, ES_*, CLI_JAVA_OPTS) leaks into the node.
+  # OpenSearch reads the same variables under its own prefix (OPENSEARCH_JAVA_HOME, ...).
   local runas=(); mapfile -t runas < <(es_runas_prefix)
+  local p=ES; [ "$d" = opensearch ] && p=OPENSEARCH
   (cd "$dir" && start_bg "$name" ${runas[@]+"${runas[@]}"} env -i \
     PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
-    ES_JAVA_HOME="$jhome" ES_PATH_CONF="$dir/config" ES_TMPDIR="$dir/tmp" \
-    ES_JAVA_OPTS="-Xms$BG_ES_HEAP -Xmx$BG_ES_HEAP" \
-    "$home/bin/elasticsearch" -p "$dir/es.pid")
+    "${p}_JAVA_HOME=$jhome" "${p}_PATH_CONF=$dir/config" "${p}_TMPDIR=$dir/tmp" \
+    "${p}_JAVA_OPTS=-Xms$BG_ES_HEAP -Xmx$BG_ES_HEAP" \
+    "$home/bin/$d" -p "$dir/es.pid")
 }
 
 # es_adopt_pid INST: once Elasticsearch wrote its own pid file, make it the stack's pid file (see the header).
 es_adopt_pid() {
-  local inst="$1" name="es-$1" dir f launcher pid deadline
+  local inst="$1" name dir f launcher pid deadline
+  name="$(es_name "$inst")"
   dir="$(es_dir "$inst")"; f="$(pidfile "$name")"
   [ -f "$f" ] || return 0
   launcher="$(cat "$f")"
@@ -314,20 +350,22 @@ elasticsearch_start() {
   es_adopt_pid new
 }
 
-elasticsearch_wait() {
-  local inst deadline left
+es_wait_for() {
+  local deadline left inst
   deadline=$(( $(date +%s) + BG_ES_WAIT ))
-  for inst in legacy new; do
+  for inst in "$@"; do
     left=$(( deadline - $(date +%s) )); [ "$left" -gt 0 ] || left=1
-    wait_for "es-$inst" "$left" http_ok "$(es_url "$inst")/_cluster/health?wait_for_status=yellow&timeout=4s"
+    wait_for "$(es_name "$inst")" "$left" http_ok "$(es_url "$inst")/_cluster/health?wait_for_status=yellow&timeout=4s"
   done
 }
+elasticsearch_wait() { es_wait_for legacy new; }
 
 # es_stop_one INST: by pid files only. On 8.x TERM the CLI launcher first when it is still the server's
 # parent (it then stops its server cleanly, where a TERM to the server alone makes it log "exited
 # unexpectedly"); then the server pid itself, which also covers 7.x and an orphaned server.
 es_stop_one() {
-  local name="es-$1" lf spid lpid
+  local name lf spid lpid
+  name="$(es_name "$1")"
   lf="$(pidfile "$name.launcher")"
   if [ -f "$lf" ] && is_running "$name"; then
     spid="$(cat "$(pidfile "$name")")"; lpid="$(cat "$lf")"
@@ -358,6 +396,24 @@ elasticsearch_stop() {
   es_stop_one new & b=$!
   wait "$a" || true
   wait "$b" || true
-  # A private checkout's server data lives outside it (see es_place): scratch, removed with the servers.
-  if es_private_checkout && ! is_running es-legacy && ! is_running es-new; then rm -rf "$(es_place)"; fi
+  es_private_cleanup
 }
+
+# A private checkout's server data lives outside it (see es_place): scratch, removed with the last server.
+es_private_cleanup() {
+  if es_private_checkout && ! is_running es-legacy && ! is_running es-new && ! is_running es9 && ! is_running opensearch; then
+    rm -rf "$(es_place)"
+  fi
+}
+
+# ---- On demand only (scripts/stack up --with es9,opensearch): one server each, the same machinery.
+
+es9_install() { es_user_ensure; es_unpack es9; es_root_endpoint es9; }
+es9_start() { es_launch es9; es_adopt_pid es9; }
+es9_wait() { es_wait_for es9; }
+es9_stop() { es_stop_one es9; es_private_cleanup; }
+
+opensearch_install() { es_user_ensure; es_unpack opensearch; }
+opensearch_start() { es_launch opensearch; es_adopt_pid opensearch; }
+opensearch_wait() { es_wait_for opensearch; }
+opensearch_stop() { es_stop_one opensearch; es_private_cleanup; }
