@@ -1,8 +1,12 @@
 /**
  * Where the local stack's servers are (scripts/stack, same defaults and env overrides as
- * scripts/lib/common.sh). The test command starts the stack once; tests only connect.
+ * scripts/lib/common.sh). The test command starts the default stack once; tests only connect. The
+ * optional servers (Elasticsearch 9, OpenSearch) are started by the test files that need them, one at
+ * a time: withOptionalServer().
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { ZkSession } from '../../src/coordination/zk';
 
 const host = process.env.BG_HOST ?? '127.0.0.1';
@@ -12,7 +16,55 @@ export const stack = {
   solrNew: `http://${host}:${process.env.BG_SOLR_NEW_PORT ?? 8984}/solr`,
   esLegacy: `http://${host}:${process.env.BG_ES_LEGACY_PORT ?? 9200}`,
   esNew: `http://${host}:${process.env.BG_ES_NEW_PORT ?? 9201}`,
+  /** Optional (withOptionalServer('es9')). */
+  es9: `http://${host}:${process.env.BG_ES9_PORT ?? 9202}`,
+  /** Optional (withOptionalServer('opensearch')). */
+  opensearch: `http://${host}:${process.env.BG_OPENSEARCH_PORT ?? 9203}`,
 };
+
+/** The servers `scripts/stack up --with` starts on demand. */
+export type OptionalServer = 'es9' | 'opensearch';
+
+const STACK = resolve(__dirname, '../../../scripts/stack');
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=4s`, { signal: AbortSignal.timeout(10_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+function stackCommand(args: string[]): Promise<void> {
+  return new Promise((res, rej) => {
+    const child = spawn('bash', [STACK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', rej);
+    child.on('close', (code) => (code === 0 ? res() : rej(new Error(`scripts/stack ${args.join(' ')} exited ${code}:\n${out.slice(-4000)}`))));
+  });
+}
+
+/**
+ * In a describe block: the optional server is up for its tests. When it does not answer yet, the
+ * `before` hook starts it (`scripts/stack up NAME`: fetched and installed on a clean machine the way
+ * the default servers are) and the `after` hook stops it again, so the test run never keeps more than
+ * one optional server up; one a developer started is used and left running.
+ */
+export function withOptionalServer(name: OptionalServer): void {
+  let started = false;
+  before(async function () {
+    this.timeout(900_000); // a first run downloads and unpacks the distribution
+    if (await answers(stack[name])) return;
+    started = true;
+    await stackCommand(['up', name]);
+  });
+  after(async function () {
+    this.timeout(120_000);
+    if (started) await stackCommand(['down', name]);
+  });
+}
 
 /** A name no other test run uses: for collections, indices and ZooKeeper roots. */
 export function uniqueName(prefix: string): string {
