@@ -165,4 +165,42 @@ describe('Elasticsearch 9 (optional server, started for this file)', function ()
       });
     });
   }
+
+  describe('Elasticsearch 9 → 9 (same cluster, a new index): 9.x as the source', () => {
+    const oldIndex = uniqueName('bgtest_es9_old');
+    const newIndex = uniqueName('bgtest_es9_new');
+    const root = `/${uniqueName('bgtest')}`;
+    let spec = '';
+    const verify = verifier(() => spec);
+    before(async () => {
+      await es9.createIndex(oldIndex, { settings: { number_of_shards: 2, number_of_replicas: 0 }, mappings: MAPPINGS });
+      await es9.createIndex(newIndex, { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: MAPPINGS });
+      await http('PUT', `${stack.es9}/${oldIndex}/_doc/exact-1?refresh=true`, EXOTIC);
+      await es9.index(oldIndex, [...generateDocs(PROFILES, Date.UTC(2025, 5, 1), 17)].map((d) => ({ _id: d.id, source: d })));
+      spec = writeSpec({
+        migration: uniqueName('es9self'),
+        zookeeper: { connect: stack.zk, root },
+        source: { kind: 'elasticsearch', url: stack.es9, collection: oldIndex },
+        target: { kind: 'elasticsearch', url: stack.es9, collection: newIndex },
+        slicing: { targetDocsPerSlice: 400 },
+        verify: { gracePeriod: '1s' },
+      });
+    });
+    after(async () => {
+      await zk.removeRecursive(root);
+      await Promise.all([es9.deleteIndex(oldIndex), es9.deleteIndex(newIndex)]);
+    });
+
+    it('plans from 9.x, copies every document exactly, verifies clean', async () => {
+      expect((await run(['plan', '--spec', spec])).code).to.equal(EXIT.OK);
+      const w = await run(['work', '--spec', spec]);
+      expect(w.code, w.stderr).to.equal(EXIT.OK);
+      await es9.refresh(newIndex);
+      const [src, dst] = await Promise.all([exactAll(stack.es9, oldIndex), exactAll(stack.es9, newIndex)]);
+      expect(dst.size).to.equal(TOTAL);
+      expect([...src].filter(([id, c]) => dst.get(id) !== c).map(([id]) => id)).to.deep.equal([]);
+      const v = await verify();
+      expect(v.code, v.stderr).to.equal(EXIT.OK);
+    });
+  });
 });

@@ -257,6 +257,44 @@ describe('OpenSearch (kind: opensearch; optional server, started for this file)'
     });
   });
 
+  describe('OpenSearch → Elasticsearch 8: OpenSearch as the source of another distribution', () => {
+    const next = new EsAdmin(stack.esNew);
+    const index = uniqueName('bgtest_os2es');
+    const root = `/${uniqueName('bgtest')}`;
+    let spec = '';
+    const verify = verifier(() => spec);
+    const docs = [...generateDocs([{ name: 'acme', docs: 400, spanDays: 10 }, { name: null, docs: 10, spanDays: 5 }], Date.UTC(2025, 2, 1), 9)];
+    before(async () => {
+      await os.createIndex(index, { settings: { number_of_shards: 2, number_of_replicas: 0 }, mappings: MAPPINGS });
+      await next.createIndex(index, { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: MAPPINGS });
+      await http('PUT', `${stack.opensearch}/${index}/_doc/exact-1?refresh=true`, EXOTIC);
+      await os.index(index, docs.map((d) => ({ _id: d.id, source: d })));
+      spec = writeSpec({
+        migration: uniqueName('os2es'),
+        zookeeper: { connect: stack.zk, root },
+        source: { kind: 'opensearch', url: stack.opensearch, collection: index },
+        target: { kind: 'elasticsearch', url: stack.esNew, collection: index },
+        verify: { gracePeriod: '1s' },
+      });
+    });
+    after(async () => {
+      await zk.removeRecursive(root);
+      await Promise.all([os.deleteIndex(index), next.deleteIndex(index)]);
+    });
+
+    it('plans, copies every document exactly and verifies clean', async () => {
+      expect((await run(['plan', '--spec', spec])).code).to.equal(EXIT.OK);
+      const w = await run(['work', '--spec', spec]);
+      expect(w.code, w.stderr).to.equal(EXIT.OK);
+      await next.refresh(index);
+      const [src, dst] = await Promise.all([exactAll(stack.opensearch, index), exactAll(stack.esNew, index)]);
+      expect(dst.size).to.equal(docs.length + 1);
+      expect([...src].filter(([id, c]) => dst.get(id) !== c).map(([id]) => id)).to.deep.equal([]);
+      const v = await verify();
+      expect(v.code, v.stderr).to.equal(EXIT.OK);
+    });
+  });
+
   describe('bad input: a kind that names the other distribution', () => {
     const index = uniqueName('bgtest_os_bad');
     const root = `/${uniqueName('bgtest')}`;
