@@ -10,7 +10,8 @@
 # on demand only (`scripts/stack up --with es9,opensearch`): es9 ($ES9_VERSION on $BG_ES9_PORT, the same
 # integ-test-zip; its pid files and logs are named es9) and opensearch ($OPENSEARCH_VERSION on
 # $BG_OPENSEARCH_PORT, org.opensearch.distribution.integ-test-zip:opensearch: no security plugin, no
-# bundled JDK, run the same way with its OPENSEARCH_* variables; named opensearch).
+# bundled JDK, run the same way with its OPENSEARCH_* variables; named opensearch), and opensearch2
+# ($OPENSEARCH2_VERSION on $BG_OPENSEARCH2_PORT: an OpenSearch 2.x beside it, the source of a 2 → 3 copy).
 # Each runs as the unprivileged user $BG_ES_USER (Elasticsearch refuses to run as root) with its
 # config copy, data, logs and temp dir under $STACK_DATA/es-<inst>. The pid file $STACK_RUN/es-<inst>.pid
 # holds the pid of the Elasticsearch server JVM itself (written by Elasticsearch's own `-p`); on 8.x
@@ -24,25 +25,26 @@
 BG_ES_USER="${BG_ES_USER:-bluegreen-es}"
 BG_ES_WAIT="${BG_ES_WAIT:-180}"
 
-es_check_inst() { case "$1" in legacy|new|es9|opensearch) ;; *) die "unknown Elasticsearch instance '$1' (use legacy, new, es9 or opensearch)";; esac; }
+es_check_inst() { case "$1" in legacy|new|es9|opensearch|opensearch2) ;; *) die "unknown Elasticsearch instance '$1' (use legacy, new, es9, opensearch or opensearch2)";; esac; }
 es_version_of() {
-  case "$1" in legacy) echo "$ES_LEGACY_VERSION";; new) echo "$ES_NEW_VERSION";; es9) echo "$ES9_VERSION";; opensearch) echo "$OPENSEARCH_VERSION";; esac
+  case "$1" in legacy) echo "$ES_LEGACY_VERSION";; new) echo "$ES_NEW_VERSION";; es9) echo "$ES9_VERSION";; opensearch) echo "$OPENSEARCH_VERSION";; opensearch2) echo "$OPENSEARCH2_VERSION";; esac
 }
 es_http_port() {
-  case "$1" in legacy) echo "$BG_ES_LEGACY_PORT";; new) echo "$BG_ES_NEW_PORT";; es9) echo "$BG_ES9_PORT";; opensearch) echo "$BG_OPENSEARCH_PORT";; esac
+  case "$1" in legacy) echo "$BG_ES_LEGACY_PORT";; new) echo "$BG_ES_NEW_PORT";; es9) echo "$BG_ES9_PORT";; opensearch) echo "$BG_OPENSEARCH_PORT";; opensearch2) echo "$BG_OPENSEARCH2_PORT";; esac
 }
 es_transport_port() {
   case "$1" in
     legacy) echo "$BG_ES_LEGACY_TRANSPORT_PORT";; new) echo "$BG_ES_NEW_TRANSPORT_PORT";;
     es9) echo "$BG_ES9_TRANSPORT_PORT";; opensearch) echo "$BG_OPENSEARCH_TRANSPORT_PORT";;
+    opensearch2) echo "$BG_OPENSEARCH2_TRANSPORT_PORT";;
   esac
 }
 # es_port_var INST SUFFIX: the name of the variable that sets a port (for messages).
 es_port_var() { case "$1" in legacy|new) echo "BG_ES_${1^^}_$2";; *) echo "BG_${1^^}_$2";; esac; }
 # es_dist INST: elasticsearch or opensearch (the distribution's name: zip, folder, bin/, config file, env prefix).
-es_dist() { if [ "$1" = opensearch ]; then echo opensearch; else echo elasticsearch; fi; }
-es_label() { if [ "$1" = opensearch ]; then echo OpenSearch; else echo Elasticsearch; fi; }
-# es_name INST: the stack's name for the server (pid file, log): es-legacy, es-new, es9, opensearch.
+es_dist() { case "$1" in opensearch*) echo opensearch;; *) echo elasticsearch;; esac; }
+es_label() { case "$1" in opensearch*) echo OpenSearch;; *) echo Elasticsearch;; esac; }
+# es_name INST: the stack's name for the server (pid file, log): es-legacy, es-new, es9, opensearch, opensearch2.
 es_name() { case "$1" in legacy|new) echo "es-$1";; *) echo "$1";; esac; }
 es_home() { echo "$STACK_CACHE/$(es_dist "$1")-$(es_version_of "$1")"; }
 es_dir() { echo "$(es_place)/$(es_name "$1")"; }
@@ -126,6 +128,7 @@ es_java_home() {
     new) want="${BG_ES_NEW_JAVA_HOME:-${BG_ES_JAVA_HOME:-}}";;
     es9) want="${BG_ES9_JAVA_HOME:-}";;
     opensearch) want="${BG_OPENSEARCH_JAVA_HOME:-}";;
+    opensearch2) want="${BG_OPENSEARCH2_JAVA_HOME:-}";;
   esac
   local dist; dist="$(es_dist "$inst")"
   if [ -n "$want" ]; then
@@ -401,7 +404,7 @@ elasticsearch_stop() {
 
 # A private checkout's server data lives outside it (see es_place): scratch, removed with the last server.
 es_private_cleanup() {
-  if es_private_checkout && ! is_running es-legacy && ! is_running es-new && ! is_running es9 && ! is_running opensearch; then
+  if es_private_checkout && ! is_running es-legacy && ! is_running es-new && ! is_running es9 && ! is_running opensearch && ! is_running opensearch2; then
     rm -rf "$(es_place)"
   fi
 }
@@ -417,3 +420,8 @@ opensearch_install() { es_user_ensure; es_unpack opensearch; }
 opensearch_start() { es_launch opensearch; es_adopt_pid opensearch; }
 opensearch_wait() { es_wait_for opensearch; }
 opensearch_stop() { es_stop_one opensearch; es_private_cleanup; }
+
+opensearch2_install() { es_user_ensure; es_unpack opensearch2; }
+opensearch2_start() { es_launch opensearch2; es_adopt_pid opensearch2; }
+opensearch2_wait() { es_wait_for opensearch2; }
+opensearch2_stop() { es_stop_one opensearch2; es_private_cleanup; }

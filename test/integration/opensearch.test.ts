@@ -3,7 +3,8 @@
  * opensearch, and stops it after): Elasticsearch 7 → OpenSearch 3 end to end (plan by aggregations,
  * create-only copy beside live writes, documents exactly as stored, number text included, verify);
  * OpenSearch → OpenSearch (same cluster, old index → new index: planning from OpenSearch, verify
- * --repair, cutover with the read alias and back); and a kind that names the other distribution.
+ * --repair, cutover with the read alias and back); OpenSearch → Elasticsearch 8; OpenSearch 2 → 3
+ * (a 2.x server started beside the 3.x one for that block); and a kind that names the other distribution.
  */
 import { expect } from 'chai';
 import { exactJson } from '../../src/backends/exactJson';
@@ -292,6 +293,71 @@ describe('OpenSearch (kind: opensearch; optional server, started for this file)'
       expect([...src].filter(([id, c]) => dst.get(id) !== c).map(([id]) => id)).to.deep.equal([]);
       const v = await verify();
       expect(v.code, v.stderr).to.equal(EXIT.OK);
+    });
+  });
+
+  describe('OpenSearch 2 → OpenSearch 3 (opensearch2 started beside it for this block): plan, work, exact documents, verify, cutover', () => {
+    const os2 = new EsAdmin(stack.opensearch2);
+    const index = uniqueName('bgtest_os2to3');
+    const alias = uniqueName('bgtest_os2to3_read');
+    const migration = uniqueName('os2to3');
+    const root = `/${uniqueName('bgtest')}`;
+    // Hooks run in the order they are registered: the clean-up before the 2.x server stops, its start before the set-up.
+    after(async () => {
+      await zk.removeRecursive(root);
+      await Promise.all([os2.deleteIndex(index), os.deleteIndex(index)]);
+    });
+    withOptionalServer('opensearch2');
+    const layout = new Layout(root, migration);
+    let spec = '';
+    const verify = verifier(() => spec);
+    const docs = [...generateDocs([{ name: 'acme', docs: 800, spanDays: 30, noTimestamp: 2 }, { name: 'globex', docs: 120, spanDays: 200 }], Date.UTC(2025, 3, 1), 21)];
+    const liveId = docs[5].id;
+
+    before(async () => {
+      const v2 = await os2.version();
+      versionsSeen.set('OpenSearch 2', v2);
+      expect(v2, 'the opensearch2 server is a 2.x').to.match(/^2\./);
+      await os2.createIndex(index, { settings: { number_of_shards: 2, number_of_replicas: 0 }, mappings: MAPPINGS });
+      await os.createIndex(index, { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: MAPPINGS });
+      await http('PUT', `${stack.opensearch2}/${index}/_doc/exact-1?refresh=true`, EXOTIC);
+      await os2.index(index, docs.map((d) => ({ _id: d.id, source: d })));
+      await os.index(index, [{ _id: liveId, source: { ...docs[5], title: 'LIVE newer content' } }]);
+      spec = writeSpec({
+        migration,
+        zookeeper: { connect: stack.zk, root },
+        source: { kind: 'opensearch', url: stack.opensearch2, collection: index },
+        target: { kind: 'opensearch', url: stack.opensearch, collection: index },
+        slicing: { targetDocsPerSlice: 300 },
+        verify: { gracePeriod: '1s' },
+        cutover: { readAlias: alias },
+      });
+    });
+
+    it('plans from 2.x, copies create-only into 3.x with every document exactly as stored', async () => {
+      const p = await run(['plan', '--spec', spec]);
+      expect(p.code, p.stderr).to.equal(EXIT.OK);
+      expect((await planNode(zk, layout))!.estimate).to.equal(docs.length + 1);
+      const w = await run(['work', '--spec', spec]);
+      expect(w.code, w.stderr).to.equal(EXIT.OK);
+      await os.refresh(index);
+      expect((await os.get(index, liveId))!.source.title, 'the live write won').to.equal('LIVE newer content');
+      const [src, dst] = await Promise.all([exactAll(stack.opensearch2, index), exactAll(stack.opensearch, index)]);
+      expect(dst.size).to.equal(docs.length + 1);
+      expect([...src].filter(([id, c]) => id !== liveId && dst.get(id) !== c).map(([id]) => id)).to.deep.equal([]);
+    });
+
+    it('verifies (the live write differs until the source has it too), then cuts over with the read alias on 3.x', async () => {
+      const first = await verify();
+      expect(first.code, first.stderr).to.equal(EXIT.DIFFERENCES);
+      expect(first.ids('different')).to.deep.equal([liveId]);
+      await os2.index(index, [{ _id: liveId, source: { ...docs[5], title: 'LIVE newer content' } }]);
+      const clean = await verify('--new');
+      expect(clean.code, clean.stderr).to.equal(EXIT.OK);
+      const c = await run(['cutover', '--spec', spec, '--to', 'new']);
+      expect(c.code, c.stderr).to.equal(EXIT.OK);
+      expect(await os.aliasTargets(alias)).to.deep.equal([index]);
+      expect(await os2.aliasTargets(alias), 'the source is not written').to.deep.equal([]);
     });
   });
 

@@ -20,10 +20,12 @@ export const stack = {
   es9: `http://${host}:${process.env.BG_ES9_PORT ?? 9202}`,
   /** Optional (withOptionalServer('opensearch')). */
   opensearch: `http://${host}:${process.env.BG_OPENSEARCH_PORT ?? 9203}`,
+  /** Optional (withOptionalServer('opensearch2')): an OpenSearch 2.x beside the 3.x one, for 2 → 3. */
+  opensearch2: `http://${host}:${process.env.BG_OPENSEARCH2_PORT ?? 9204}`,
 };
 
 /** The servers `scripts/stack up --with` starts on demand. */
-export type OptionalServer = 'es9' | 'opensearch';
+export type OptionalServer = 'es9' | 'opensearch' | 'opensearch2';
 
 const STACK = resolve(__dirname, '../../../scripts/stack');
 
@@ -49,8 +51,9 @@ function stackCommand(args: string[]): Promise<void> {
 /**
  * In a describe block: the optional server is up for its tests. When it does not answer yet, the
  * `before` hook starts it (`scripts/stack up NAME`: fetched and installed on a clean machine the way
- * the default servers are) and the `after` hook stops it again, so the test run never keeps more than
- * one optional server up; one a developer started is used and left running.
+ * the default servers are) and the `after` hook stops it again, so the test run keeps an optional server
+ * up only for the block that needs it (one at a time, but for a 2 → 3 copy's block inside the 3.x one);
+ * one a developer started is used and left running.
  */
 export function withOptionalServer(name: OptionalServer): void {
   let started = false;
