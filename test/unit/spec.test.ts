@@ -35,6 +35,16 @@ describe('spec', () => {
     expect(s.zookeeper.root).to.equal('/bluegreen');
   });
 
+  it('takes kind: opensearch as source and target (beside solr and elasticsearch), and names the kinds for an unknown one', () => {
+    const s = validateSpec({
+      ...minimal,
+      source: { kind: 'elasticsearch', url: 'http://127.0.0.1:9200', collection: 'events' },
+      target: { kind: 'opensearch', url: 'http://127.0.0.1:9203', collection: 'events' },
+    });
+    expect([s.source.kind, s.target.kind]).to.deep.equal(['elasticsearch', 'opensearch']);
+    expect(problems({ ...minimal, target: { ...minimal.target, kind: 'opensearch2' } })).to.match(/'solr' \| 'elasticsearch' \| 'opensearch'/);
+  });
+
   it('names every problem: unknown fields, wrong types, missing fields, bad values', () => {
     const msg = problems({ ...minimal, migraton: 'x', batch: { docs: 'many', bytes: '5 parsecs' }, source: { kind: 'mongo', collection: 'e' } });
     expect(msg).to.match(/unknown field\(s\) "migraton"/);
