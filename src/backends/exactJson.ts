@@ -93,12 +93,17 @@ function reviver(this: unknown, _key: string, value: unknown, context?: { source
   return numberFromText(context!.source!, value);
 }
 
-/** Marks, as the first character of a string, a number token turned into a string for JSON.parse. */
-const MARK = '\uE000';
+/**
+ * Marks, as the first character of a string, a number token turned into a string for JSON.parse. DEL:
+ * about as rare in text as a character can be, and one byte (Latin-1), so that a marked copy of a
+ * Latin-1 text stays one byte per character (a two-byte copy took JSON.parse twice as long).
+ */
+const MARK = '\x7f';
+const MARK_CODE = 0x7f;
 
 /** Whether the text holds the marker itself (raw or escaped): then a marked string would be ambiguous. */
 function holdsMark(text: string): boolean {
-  return text.includes(MARK) || (text.includes('\\u') && /\\u[eE]000/.test(text));
+  return text.includes(MARK) || (text.includes('\\u') && /\\u007[fF]/.test(text));
 }
 
 /** Whether c (a char code) can be part of a number token: 0-9 . e E + -. */
@@ -111,8 +116,16 @@ function endsNumber(c: number): boolean {
   return c === 44 || c === 93 || c === 125 || c === 32 || c === 10 || c === 13 || c === 9 || c !== c;
 }
 
+/** What scanAfter knows of a token's shape (the third number of each span). */
+const OTHER = 0;
+const INTEGER_TOKEN = 1;
+/** An integer of 18 digits or more. */
+const LONG_INTEGER = 2;
+/** A fraction without exponent. */
+const FRACTION = 3;
+
 /**
- * Appends to `at` the start and end of every suspect number token that follows the delimiter d (`:`,
+ * Appends to `at` the start, end and kind (above) of every suspect number token that follows the delimiter d (`:`,
  * `,` or `[`) and whitespace: negative zero, an exponent, a fraction ending in 0, 16 or more digits
  * (beyond 2^53, more digits than a double holds, or 1e21 and up, which JavaScript writes with an
  * exponent), or 0.000000… (below 1e-6: ditto). A number that is none of these has at most 15
@@ -144,7 +157,9 @@ function scanAfter(text: string, d: string, at: number[]): void {
     } while (c >= 48 && c <= 57);
     if (zero && digits > 1) continue; // a leading zero: not JSON
     let suspect = digits >= 16 || (negative && zero);
+    let kind = digits >= 18 ? LONG_INTEGER : INTEGER_TOKEN;
     if (c === 46) {
+      kind = FRACTION;
       c = text.charCodeAt(++j);
       if (!(c >= 48 && c <= 57)) continue;
       const fraction = j;
@@ -164,14 +179,15 @@ function scanAfter(text: string, d: string, at: number[]): void {
       do c = text.charCodeAt(++j);
       while (c >= 48 && c <= 57);
       suspect = true;
+      kind = OTHER;
     }
-    if (suspect && endsNumber(c)) at.push(start, j);
+    if (suspect && endsNumber(c)) at.push(start, j, kind);
     i = j - 1;
   }
 }
 
 /**
- * Start and end of each suspect number token after a delimiter (see scanAfter), in text order, or
+ * Start, end and kind of each suspect number token after a delimiter (see scanAfter), in text order, or
  * null if there are none (the usual case: then the text goes to plain JSON.parse).
  */
 function suspectSpans(text: string): number[] | null {
@@ -191,36 +207,42 @@ function suspectSpans(text: string): number[] | null {
     let best = -1;
     for (let k = 0; k < lists.length; k++) if (at[k] < lists[k].length && (best < 0 || lists[k][at[k]] < lists[best][at[best]])) best = k;
     if (best < 0) return out;
-    out.push(lists[best][at[best]], lists[best][at[best] + 1]);
-    at[best] += 2;
+    out.push(lists[best][at[best]], lists[best][at[best] + 1], lists[best][at[best] + 2]);
+    at[best] += 3;
   }
 }
 
-const JSON_INTEGER = /^-?(?:0|[1-9]\d*)$/;
-
-/** numberFromText for a token of JSON's grammar, quicker for integers (the 64-bit ones of every Solr document). */
-function tokenValue(token: string): number | bigint | RawNumber {
+/**
+ * numberFromText for a token of JSON's grammar whose shape scanAfter told (kind), quicker for the
+ * common suspects: a fraction ending in 0 is a RawNumber, and an integer of 18 digits or more not
+ * ending in 0 (the 19-digit _version_ of every Solr document) a BigInt, with no double in between (a
+ * double has at most 17 significant digits, so JavaScript writes such an integer with trailing zeros).
+ */
+function tokenValue(token: string, kind: number): number | bigint | RawNumber {
   const last = token.charCodeAt(token.length - 1);
-  if (last === 48 && token.includes('.') && !token.includes('e') && !token.includes('E')) return new RawNumber(token);
-  const value = Number(token);
-  if (String(value) === token) return value;
-  // An integer of JSON's grammar other than -0 reads back from BigInt digit for digit.
-  if (token !== '-0' && JSON_INTEGER.test(token)) return BigInt(token);
-  return numberFromText(token, value);
+  if (kind === FRACTION && last === 48) return new RawNumber(token);
+  if (kind === LONG_INTEGER && last !== 48) return BigInt(token);
+  if (kind === INTEGER_TOKEN || kind === LONG_INTEGER) {
+    if (token === '-0') return new RawNumber(token);
+    const value = Number(token);
+    // Otherwise an integer of JSON's grammar reads back from BigInt digit for digit.
+    return String(value) === token ? value : BigInt(token);
+  }
+  return numberFromText(token);
 }
 
 /**
- * The text with each number token of `spans` (start, end, start, end, ...) that does not read back
+ * The text with each number token of `spans` (start, end, kind, start, end, kind, ...) that does not read back
  * as its own text replaced by a marked string `"<MARK><i>"`, i the index of its value (BigInt or
  * RawNumber) in `values`. Null when no token needs it (e.g. a 16-digit integer below 2^53).
  */
 function marked(text: string, spans: number[], values: unknown[]): string | null {
   let out = '';
   let last = 0;
-  for (let k = 0; k < spans.length; k += 2) {
+  for (let k = 0; k < spans.length; k += 3) {
     const start = spans[k];
     const end = spans[k + 1];
-    const value = tokenValue(text.slice(start, end));
+    const value = tokenValue(text.slice(start, end), spans[k + 2]);
     if (typeof value === 'number') continue;
     // String concatenation (a rope, flattened once by JSON.parse): about twice as fast here as
     // String.replace with a replacement pattern.
@@ -243,7 +265,7 @@ function markIndex(s: string): number {
  * Iterative, so that any depth JSON.parse reads is fine.
  */
 function unmark(v: unknown, values: unknown[]): unknown {
-  if (typeof v === 'string') return v.charCodeAt(0) === 0xe000 ? values[markIndex(v)] : v;
+  if (typeof v === 'string') return v.charCodeAt(0) === MARK_CODE ? values[markIndex(v)] : v;
   if (v === null || typeof v !== 'object') return v;
   let marks = values.length;
   const todo: object[] = [v];
@@ -253,7 +275,7 @@ function unmark(v: unknown, values: unknown[]): unknown {
       for (let i = 0; i < o.length; i++) {
         const x = o[i];
         if (typeof x === 'string') {
-          if (x.charCodeAt(0) === 0xe000) {
+          if (x.charCodeAt(0) === MARK_CODE) {
             o[i] = values[markIndex(x)];
             marks--;
           }
@@ -265,7 +287,7 @@ function unmark(v: unknown, values: unknown[]): unknown {
     for (const k in r) {
       const x = r[k];
       if (typeof x === 'string') {
-        if (x.charCodeAt(0) !== 0xe000) continue;
+        if (x.charCodeAt(0) !== MARK_CODE) continue;
         // An own property, also `__proto__` (JSON.parse made it one): this sets it, not the prototype.
         r[k] = values[markIndex(x)];
         marks--;
@@ -283,7 +305,7 @@ function parseScanned(text: string): unknown {
   const re = SUSPECT_OUTSIDE_STRINGS;
   re.lastIndex = 0;
   const spans: number[] = [];
-  for (let m = re.exec(text); m && m[1] !== undefined; m = re.exec(text)) spans.push(re.lastIndex - m[1].length, re.lastIndex);
+  for (let m = re.exec(text); m && m[1] !== undefined; m = re.exec(text)) spans.push(re.lastIndex - m[1].length, re.lastIndex, OTHER);
   const values: unknown[] = [];
   const m = spans.length === 0 ? null : marked(text, spans, values);
   if (m === null) return JSON.parse(text);
