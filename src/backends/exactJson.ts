@@ -7,12 +7,18 @@
  * beyond 2^53 is a BigInt (digit for digit, as before); any other number is a RawNumber holding its
  * text. `stringify` writes each of them with its original text (JSON.rawJSON).
  *
- * Speed: one native pass (String.replace with CANDIDATES) turns every number token that might not
- * round-trip into a marked string; a text with none (the usual case) is read by plain JSON.parse,
- * otherwise JSON.parse reads the marked text and the marked strings become numbers again from their
- * text (unmark). A suspect-looking token inside a string makes the marked text invalid, and only then
- * are strings told apart (parseScanned). JSON.parse's reviver with context.source would be exact by
- * itself, but costs 5 to 8 times JSON.parse on a page of documents (it runs for every value).
+ * Speed (issue 15): scanAfter finds the number tokens that might not round-trip (SUSPECT's shapes)
+ * after each `:`, `,` and `[`, by String.indexOf and a look at the few characters after it (about a
+ * third of JSON.parse's time over a page; no regular expression found was under three quarters). A
+ * text with none, or none that really reads back otherwise (a 16-digit integer below 2^53), is read
+ * by plain JSON.parse: no copy, no second pass. Otherwise those tokens, and only those, become marked
+ * strings in a copy of the text, JSON.parse reads the copy and the marked strings are replaced by
+ * their values (unmark). The copy is the main cost left on a page with suspects, e.g. every Solr page
+ * (a 19-digit `_version_` in each document): V8 allocates a string this large outside its young
+ * generation, about half of JSON.parse's time per MB. A suspect-looking token inside a string makes
+ * the marked text invalid, and only then are strings told apart (parseScanned). JSON.parse's reviver
+ * with context.source would be exact by itself, but costs 5 to 8 times JSON.parse on a page of
+ * documents (it runs for every value). `npm run bench:json` prints the figures.
  * Writing is plain JSON.stringify (RawNumber writes itself through toJSON → JSON.rawJSON); only
  * values holding a BigInt take a replacer.
  */
@@ -50,12 +56,10 @@ export class RawNumber {
 /** Where a number token ends in JSON text (what may follow it). */
 const AFTER = '(?=[\\s,\\]}]|$)';
 /**
- * Looks ahead at the start of a number token whose text might not survive JSON.parse →
- * JSON.stringify: negative zero, an exponent, a fraction ending in 0, 16 or more digits (beyond 2^53,
- * more digits than a double holds, or 1e21 and up, which JavaScript writes with an exponent), or below
- * 1e-6 (ditto). A number that is none of these has at most 15 significant digits in plain notation,
- * and a double gives those back exactly as written. (A suspect token may still round-trip, e.g.
- * 1234567890123456: each is checked by numberFromText before it is marked.)
+ * Looks ahead at the start of a number token whose text might not survive JSON.parse → JSON.stringify
+ * (the shapes scanAfter looks for, here for parseScanned): negative zero, an exponent, a fraction
+ * ending in 0, 16 or more digits, or below 1e-6. A suspect token may still round-trip (e.g.
+ * 1234567890123456): each is checked by tokenValue before it is marked.
  */
 const SUSPECT = `(?=-0${AFTER}|-?(?:\\d+(?:\\.\\d+)?[eE]|\\d+\\.\\d*0${AFTER}|(?:\\d\\.?){16}|0\\.0{6}))`;
 /** A whole number token, by JSON's grammar (no leading zeros: "0123" is not marked, JSON.parse rejects it). */
@@ -125,8 +129,8 @@ const LONG_INTEGER = 2;
 const FRACTION = 3;
 
 /**
- * Appends to `at` the start, end and kind (above) of every suspect number token that follows the delimiter d (`:`,
- * `,` or `[`) and whitespace: negative zero, an exponent, a fraction ending in 0, 16 or more digits
+ * Appends to `at` the start, end and kind (above) of every suspect number token that follows the
+ * delimiter d (`:`, `,` or `[`) and whitespace: negative zero, an exponent, a fraction ending in 0, 16 or more digits
  * (beyond 2^53, more digits than a double holds, or 1e21 and up, which JavaScript writes with an
  * exponent), or 0.000000… (below 1e-6: ditto). A number that is none of these has at most 15
  * significant digits in plain notation, and a double gives those back exactly as written.
@@ -232,8 +236,8 @@ function tokenValue(token: string, kind: number): number | bigint | RawNumber {
 }
 
 /**
- * The text with each number token of `spans` (start, end, kind, start, end, kind, ...) that does not read back
- * as its own text replaced by a marked string `"<MARK><i>"`, i the index of its value (BigInt or
+ * The text with each number token of `spans` (start, end, kind, start, end, kind, ...) that does not
+ * read back as its own text replaced by a marked string `"<MARK><i>"`, i the index of its value (BigInt or
  * RawNumber) in `values`. Null when no token needs it (e.g. a 16-digit integer below 2^53).
  */
 function marked(text: string, spans: number[], values: unknown[]): string | null {
@@ -320,6 +324,67 @@ function parseScanned(text: string): unknown {
   return unmark(v, values);
 }
 
+/** 2^53: a number token whose value is at least this large (or infinite) has 16 digits or more, or an exponent. */
+const BIG = 9007199254740992;
+
+/**
+ * The way without a copy, for a text whose only tokens to change have values beyond ±2^53 (64-bit
+ * integers, e.g. the _version_ of every Solr document): plain JSON.parse, then each such value put in
+ * place where the parsed tree holds its double. Exact because only a suspect token can have a value
+ * that large (below it, 15 digits and no exponent: not suspect), and each is used only if no other
+ * suspect token, inside a string or not, has the same double: then the one number of the tree with
+ * that double, if there is one, was read from that token (none: it stood inside a string, or a
+ * later duplicate key replaced it). Null when that does not hold for every token (then: marks).
+ */
+function parsePlaced(text: string, spans: number[]): unknown {
+  const wanted = new Map<number, unknown>();
+  const seen = new Set<number>();
+  for (let k = 0; k < spans.length; k += 3) {
+    const token = text.slice(spans[k], spans[k + 1]);
+    const double = Number(token);
+    if (!(double >= BIG || double <= -BIG)) {
+      // A value this small needs no place found unless it is to change: then this way does not fit.
+      if (typeof tokenValue(token, spans[k + 2]) !== 'number') return null;
+      continue;
+    }
+    if (seen.has(double)) return null; // two tokens with one double: which is which is not known
+    seen.add(double);
+    const value = tokenValue(token, spans[k + 2]);
+    if (typeof value !== 'number') wanted.set(double, value);
+  }
+  const v = JSON.parse(text);
+  if (wanted.size === 0 || v === null || typeof v !== 'object') return v;
+  let left = wanted.size;
+  const todo: object[] = [v];
+  while (left > 0 && todo.length > 0) {
+    const o = todo.pop()!;
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        const x = o[i];
+        if (typeof x === 'number') {
+          if ((x >= BIG || x <= -BIG) && wanted.has(x)) {
+            o[i] = wanted.get(x);
+            left--;
+          }
+        } else if (typeof x === 'object' && x !== null) todo.push(x);
+      }
+      continue;
+    }
+    const r = o as Record<string, unknown>;
+    for (const key in r) {
+      const x = r[key];
+      if (typeof x === 'number') {
+        // An own property, also `__proto__` (JSON.parse made it one): this sets it, not the prototype.
+        if ((x >= BIG || x <= -BIG) && wanted.has(x)) {
+          r[key] = wanted.get(x);
+          left--;
+        }
+      } else if (typeof x === 'object' && x !== null) todo.push(x);
+    }
+  }
+  return v;
+}
+
 const bigintReplacer = (_key: string, v: unknown): unknown => (typeof v === 'bigint' ? JSON.rawJSON(v.toString()) : v);
 
 export const exactJson = {
@@ -328,6 +393,9 @@ export const exactJson = {
     // Suspect-looking number tokens (scanAfter): none (the usual case) → plain JSON.parse.
     const spans = suspectSpans(text);
     if (spans === null) return JSON.parse(text);
+    // Only 64-bit integers (or other values beyond 2^53) to change, each told apart by its double: no copy.
+    const placed = parsePlaced(text, spans);
+    if (placed !== null) return placed;
     const values: unknown[] = [];
     const m = marked(text, spans, values);
     if (m === null) return JSON.parse(text);

@@ -254,6 +254,33 @@ describe('exact JSON', () => {
     for (const t of ['{"a":"\x7f0","b":1.0}', '{"a":"\\u007F0","b":[1.0]}', '["x\x7f", 12345678901234567890]', '{"日本":1.0,"k":"\u2028"}']) expectSameAsBefore(t);
   });
 
+  it('puts 64-bit integers in place without marks only where their doubles tell them apart', () => {
+    for (const text of [
+      // The same integer twice, and two integers with one double: marks (which is which is not known otherwise).
+      '{"a":1883365083495530497,"b":[1883365083495530497]}',
+      '[9007199254740993,9007199254740992,{"c":9007199254740993}]',
+      // One inside a string, the same (or the same double) outside it.
+      '{"s":"x, 1883365083495530497]","v":1883365083495530497}',
+      '{"s":"x, 1883365083495530498, ","v":1883365083495530497}',
+      // A later duplicate key replaces the first value (JSON.parse keeps the last).
+      '{"a":1883365083495530497,"a":"x","b":2883365083495530497}',
+      '{"a":"x","b":1,"a":1883365083495530497}',
+      // Keys JavaScript orders first, __proto__, nesting, 1e400 (Infinity as a double), negative ones.
+      '{"x":1883365083495530497,"5":2883365083495530497,"__proto__":-3883365083495530497,"n":[[{"d":[1e400,-1e400,9223372036854775807]}]]}',
+      // A value this large that reads back the same (a plain number) beside one that does not.
+      '[18833650834955305000,18833650834955305001]',
+      // Big ones mixed with a small one to change (1.0): marks for all.
+      '[1883365083495530497,1.0,2883365083495530497]',
+    ]) {
+      expectSameAsBefore(text);
+      expect(exactJson.stringify(exactJson.parse(text)), text).to.equal(exactJson.stringify(exactJson.parseWithReviver(text)));
+    }
+    const v = exactJson.parse('{"s":"x, 1883365083495530497]","v":1883365083495530497,"w":[-9223372036854775808]}');
+    expect(v.s).to.equal('x, 1883365083495530497]');
+    expect(v.v).to.equal(1883365083495530497n);
+    expect(v.w[0]).to.equal(-9223372036854775808n);
+  });
+
   it('rejects numbers with leading zeros, as JSON.parse does, also where they look suspect', () => {
     for (const text of ['[00000000000000001]', '{"a":01.0}', '{"a":-012345678901234567}', '[1,00.10]', '{"a":1.}', '[1e]', '{"a":0123}']) {
       expect(() => JSON.parse(text), text).to.throw(SyntaxError);
@@ -261,7 +288,8 @@ describe('exact JSON', () => {
     }
   });
 
-  it('reads pages as Solr and Elasticsearch answer them', () => {
+  it('reads pages as Solr and Elasticsearch answer them', function () {
+    this.timeout(60_000); // five 0.8 MB pages, each also by the reviver and the previous parser: a deadline, not a speed test
     for (const text of [solrPage({ suspect: true }), solrPage({ suspect: false }), solrPage({ suspect: true, prose: true }), solrIndentedPage(), esPage()]) {
       const v = exactJson.parse(text);
       expect(exactJson.stringify(v)).to.equal(exactJson.stringify(exactJson.parseWithReviver(text)));
