@@ -11,11 +11,13 @@
  * after each `:`, `,` and `[`, by String.indexOf and a look at the few characters after it (about a
  * third of JSON.parse's time over a page; no regular expression found was under three quarters). A
  * text with none, or none that really reads back otherwise (a 16-digit integer below 2^53), is read
- * by plain JSON.parse: no copy, no second pass. Otherwise those tokens, and only those, become marked
- * strings in a copy of the text, JSON.parse reads the copy and the marked strings are replaced by
- * their values (unmark). The copy is the main cost left on a page with suspects, e.g. every Solr page
- * (a 19-digit `_version_` in each document): V8 allocates a string this large outside its young
- * generation, about half of JSON.parse's time per MB. A suspect-looking token inside a string makes
+ * by plain JSON.parse: no copy, no second pass. When the only tokens to change are beyond 2^53 and
+ * their doubles tell them apart (every Solr page: a 19-digit `_version_` in each document), plain
+ * JSON.parse too, and those values are put in place by their doubles (parsePlaced). Otherwise those
+ * tokens, and only those, become marked strings in a copy of the text, JSON.parse reads the copy and
+ * the marked strings are replaced by their values (unmark); the copy is then the main cost (V8
+ * allocates a string this large outside its young generation: about half of JSON.parse's time per
+ * MB). A suspect-looking token inside a string makes
  * the marked text invalid, and only then are strings told apart (parseScanned). JSON.parse's reviver
  * with context.source would be exact by itself, but costs 5 to 8 times JSON.parse on a page of
  * documents (it runs for every value). `npm run bench:json` prints the figures.
