@@ -112,11 +112,6 @@ function holdsMark(text: string): boolean {
   return text.includes(MARK) || (text.includes('\\u') && /\\u007[fF]/.test(text));
 }
 
-/** Whether c (a char code) can be part of a number token: 0-9 . e E + -. */
-function inNumber(c: number): boolean {
-  return (c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45;
-}
-
 /** Whether c (a char code, NaN past the end) may follow a number token: JSON whitespace, `,`, `]`, `}`, or the end. */
 function endsNumber(c: number): boolean {
   return c === 44 || c === 93 || c === 125 || c === 32 || c === 10 || c === 13 || c === 9 || c !== c;
