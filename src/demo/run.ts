@@ -53,22 +53,26 @@ function parseArgs(argv: string[]): Options {
     .usage('$0 [--kind solr|elasticsearch] [--quick] [--docs N]\n\nThe operator\'s day on the local stack: live traffic, plan, scale, verify, cut over.')
     .option('kind', { choices: ['solr', 'elasticsearch'] as const, default: 'solr' as const, describe: 'Solr 8 → 9, or Elasticsearch 7 → 8' })
     .option('quick', { type: 'boolean', default: false, describe: 'A small day (2,000 documents, a copy of ~20 s): what the test suite runs' })
-    .option('docs', { type: 'number', describe: 'Documents in the legacy cluster (default 17,540; --quick 2,000)' })
+    .option('docs', { type: 'string', requiresArg: true, describe: 'Documents in the legacy cluster, 200-2000000 (default 17,540; --quick 2,000)' })
     .option('name', { type: 'string', default: 'bluegreen_demo', describe: 'Collection / index name and ZooKeeper root (/<name>) the demo owns and re-creates' })
     .option('cleanup', { type: 'boolean', default: false, describe: 'Delete the collections and the ZooKeeper root at the end (default: keep them to run the steps by hand)' })
     .strict()
+    .version(false)
     .help()
+    .fail((msg, err) => refuse(msg ?? err?.message ?? 'bad flags', 'See `npm run demo -- --help`.'))
     .parseSync();
-  const docs = a.docs ?? (a.quick ? 2000 : 17_540);
-  if (!Number.isInteger(docs) || docs < 200 || docs > 2_000_000) {
-    process.stderr.write(`error: --docs is ${a.docs}: give a whole number from 200 to 2000000.\n`);
-    process.exit(2);
-  }
+  const docs = a.docs === undefined ? (a.quick ? 2000 : 17_540) : /^\d+$/.test(a.docs) ? Number(a.docs) : NaN;
+  if (!Number.isInteger(docs) || docs < 200 || docs > 2_000_000) refuse(`--docs is ${JSON.stringify(a.docs)}.`, 'Give --docs a whole number from 200 to 2000000.');
   if (!/^[a-z][a-z0-9_]{0,60}$/.test(a.name)) {
-    process.stderr.write(`error: --name ${JSON.stringify(a.name)}: lower-case letters, digits and _ (it names a collection, an index and a ZooKeeper root).\n`);
-    process.exit(2);
+    refuse(`--name is ${JSON.stringify(a.name)}: it names a collection, an index and a ZooKeeper root.`, 'Use lower-case letters, digits and _, starting with a letter.');
   }
   return { kind: a.kind, docs, quick: a.quick, name: a.name, cleanup: a.cleanup };
+}
+
+/** Bad input: what is wrong and what to do, exit 2; nothing has been touched yet. */
+function refuse(what: string, todo: string): never {
+  process.stderr.write(`error: ${what}\n  what to do: ${todo}\n`);
+  process.exit(2);
 }
 
 /** The demo's customers, scaled to `docs` documents in all (shapes kept: volume and retention differ). */
@@ -194,7 +198,7 @@ async function main(): Promise<number> {
       slicing: { targetDocsPerSlice },
       batch: { docs: Math.min(100, Math.max(20, Math.round(targetDocsPerSlice / 4))), bytes: '1MB' },
       worker: { slicesInFlight: 1, docsPerSecond },
-      verify: { gracePeriod: '2s', rechecks: 2 },
+      verify: { gracePeriod: '1s', rechecks: 1 },
     };
     writeFileSync(specFile, `# Written by the demo (src/demo/run.ts); every step below can be run by hand with it.\n${yaml.dump(spec)}`);
     const loaded: Spec = loadSpec(specFile);
@@ -287,12 +291,15 @@ async function main(): Promise<number> {
 
     // ---- 4. Verify, under live traffic.
     say(`\n4. bluegreen verify-integrity — under live traffic   (by hand: ${byHand('verify-integrity')})`);
-    let verify = await startCli(['verify-integrity', '--spec', specFile], join(logs, 'verify.log')).done;
+    let verify = await startCli(['verify-integrity', '--spec', specFile, '--concurrency', '4'], join(logs, 'verify.log')).done;
     say(indent(verify.stdout));
     let verification = verify.stdout.match(/verification (\S+): (\w+)/);
     if (verify.code === 5) {
-      say(`   Differences: ${app.counts.recorded} id(s) were recorded by the dual writer today (a second write that failed);`);
-      say('   documents deleted live just after a worker read them come back through the create-only copy ("extra"). The operator repairs:');
+      say(app.counts.recorded
+        ? `   Differences. ${app.counts.recorded} id(s) were recorded by the dual writer today (a second write that failed after retries): verify checks those first.`
+        : '   Differences, and no id recorded by the dual writer (every second write landed).');
+      say('   An "extra" document is one the application deleted just after a worker had read it: the create-only copy brought it back');
+      say('   on the new side (the copy never overwrites, so it cannot know). Verification finds them; the operator repairs:');
       say(`   bluegreen verify-integrity --repair   (by hand: ${byHand('verify-integrity --repair')})`);
       const repair = await startCli(['verify-integrity', '--spec', specFile, '--repair'], join(logs, 'verify.log')).done;
       say(indent(repair.stdout));
@@ -329,9 +336,10 @@ async function main(): Promise<number> {
         flips.push({ to });
       }
       check(`readers followed cutover --to ${to}`, !!seen, seen ? `first ${secs(seen.first - at)}, all ${secs(seen.all - at)}` : 'not seen within 15 s');
-      // Let the readers serve a while from this side before the next move.
+      // The readers serve a while from this side before the next move (the last one: the evening on new).
       const before = app.counts.reads[to];
-      await waitUntil(() => live.counts.reads[to] >= before + 20, 30_000);
+      const more = (o.quick ? 20 : 150) * (i === 2 ? 2 : 1);
+      await waitUntil(() => live.counts.reads[to] >= before + more, 60_000);
     }
 
     // ---- 6. The report.
