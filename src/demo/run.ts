@@ -23,7 +23,9 @@ import yaml from 'js-yaml';
 import yargs from 'yargs';
 import { openBackend } from '../backends';
 import { loadSpec, type Spec } from '../config/spec';
+import { DualWriteRecords } from '../coordination/dualWriteRecords';
 import { Layout } from '../coordination/layout';
+import { MigrationStore } from '../coordination/migration';
 import type { WorkNode } from '../coordination/workNode';
 import { ZkSession } from '../coordination/zk';
 import type { CutoverState, ReadSide } from '../cutover/cutover';
@@ -291,13 +293,15 @@ async function main(): Promise<number> {
 
     // ---- 4. Verify, under live traffic.
     say(`\n4. bluegreen verify-integrity — under live traffic   (by hand: ${byHand('verify-integrity')})`);
+    const recordedNow = await new DualWriteRecords(zk, new MigrationStore(zk, loaded)).count();
+    say(recordedNow
+      ? `   ${recordedNow} id(s) are recorded by the dual writer (a second write that failed after retries): verify checks those first, --repair finishes them`
+      : '   no id is recorded by the dual writer (every second write landed)');
     let verify = await startCli(['verify-integrity', '--spec', specFile, '--concurrency', '4'], join(logs, 'verify.log')).done;
     say(indent(verify.stdout));
     let verification = verify.stdout.match(/verification (\S+): (\w+)/);
     if (verify.code === 5) {
-      say(app.counts.recorded
-        ? `   Differences. ${app.counts.recorded} id(s) were recorded by the dual writer today (a second write that failed after retries): verify checks those first.`
-        : '   Differences, and no id recorded by the dual writer (every second write landed).');
+      say(`   Differences${recordedNow ? ` (and ${recordedNow} recorded id(s))` : ''}.`);
       say('   An "extra" document is one the application deleted just after a worker had read it: the create-only copy brought it back');
       say('   on the new side (the copy never overwrites, so it cannot know). Verification finds them; the operator repairs:');
       say(`   bluegreen verify-integrity --repair   (by hand: ${byHand('verify-integrity --repair')})`);
@@ -307,8 +311,8 @@ async function main(): Promise<number> {
       verify = await startCli(['verify-integrity', '--spec', specFile, '--only-failed'], join(logs, 'verify.log')).done;
       say(indent(verify.stdout));
       verification = verify.stdout.match(/verification (\S+): (\w+)/);
-    } else if (app.counts.recorded > 0) {
-      say(`   ${app.counts.recorded} id(s) were recorded by the dual writer; verify found them equal again and removed their records.`);
+    } else if (recordedNow > 0) {
+      say(`   the ${recordedNow} recorded id(s) were found equal on both sides: their records are removed.`);
     }
     if (verify.code !== 0 && verify.code !== 5) say(indent(verify.stderr.slice(-1500), '   ! '));
     check('verify-integrity passed under live traffic', verify.code === 0, verification ? `run ${verification[1]}: ${verification[2]}` : `exit ${verify.code}`);
