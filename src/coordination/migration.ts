@@ -9,7 +9,6 @@ import { CLAIM_SUFFIX, Layout, customerBucket, customerNodeName, sliceBucket, sl
 import { CorruptNodeError, decodeNode, type NodeKind } from './nodes';
 import type { CustomerEntry, CustomerIndexNode, PlanNode, SummaryNode, WorkNode } from './workNode';
 import { CreateMode, ZkSession, encodeJson, isBadVersion, isNodeExists } from './zk';
-import { sleep } from '../retry';
 import type { ClaimInfo } from './claim';
 import { transition, type Lifecycle, type LifecycleEvent } from '../lifecycle/machine';
 
@@ -268,7 +267,7 @@ export class MigrationStore {
         }
         // Another worker is checking. Its session ends with it (ephemeral); past the deadline, check here.
         if (Date.now() > deadline) return { ...(await this.validateAll()), checkedBy: null };
-        await sleep(opts.pollMs ?? 250);
+        await this.untilGone(this.layout.checking, opts.pollMs ?? 5000);
         continue;
       }
       try {
@@ -285,6 +284,16 @@ export class MigrationStore {
         await this.zk.remove(this.layout.checking, -1).catch(() => undefined);
       }
     }
+  }
+
+  /** Until `path` is deleted (a watch), or `ms` at most (a missed event costs one more look, not a hang). */
+  private async untilGone(path: string, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      this.zk.exists(path, () => resolve()).then((stat) => { if (!stat) resolve(); }, () => resolve());
+    });
+    clearTimeout(timer);
   }
 
   private async readChecked(): Promise<{ generation: number; by: string; slices: number } | null> {

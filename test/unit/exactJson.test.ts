@@ -4,7 +4,7 @@ import { decodeCursor, encodeCursor } from '../../src/backends/elasticsearch/que
 import { sourceExcluder } from '../../src/backends/elasticsearch/sourceFilter';
 import { exactJson, numberText, RawNumber } from '../../src/backends/exactJson';
 import { prng } from '../../src/demo/dataset';
-import { legacyParse } from '../bench/json';
+import { esPage, legacyParse, solrIndentedPage, solrPage } from '../bench/json';
 import { canonicalContent, contentHash } from '../../src/verifier/diff';
 
 /** The numbers of the field report: each one changed on the way before. */
@@ -202,6 +202,103 @@ describe('exact JSON', () => {
       expect(exactJson.stringify(w)).to.equal(text);
       expectSameAsBefore(text);
     }
+  });
+
+  it('finds suspect numbers after every delimiter and any whitespace, also in arrays that mix kinds', () => {
+    for (const text of [
+      '["a", 1.0, {"x":1}, 1E+2, [2.50], -0, "b"]',
+      '{\n  "docs":[\n      {\n        "id":"a",\n        "v":[1,\n          2.0,\n          12345678901234567890],\n        "_version_":1883365083495530496}]}',
+      '[[[[1.0]]],[[-0.0,[1e400]]],{"a":[{"b":[0.10]}]}]',
+      '{"a" :\t1.0 ,"b":\r\n1e-400\r\n}',
+      '[1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,2.0]',
+    ]) {
+      expectSameAsBefore(text);
+      expect(exactJson.stringify(exactJson.parse(text))).to.equal(JSON.stringify(JSON.parse(text.replace(/(-?\d[\d.eE+-]*)/g, '"$1"'))).replace(/"(-?\d[\d.eE+-]*)"/g, '$1'));
+    }
+    // More marks than one digit numbers (the marked strings carry the index of their value).
+    const many = `[${Array.from({ length: 250 }, (_, i) => `${i}.0,${1883365083495530497n + 10n * BigInt(i)}`).join(',')}]`;
+    const v = exactJson.parse(many);
+    expect(exactJson.stringify(v)).to.equal(many);
+    expect(v[499]).to.equal(1883365083495530497n + 2490n);
+  });
+
+  it('reads 64-bit integers as BigInt and 16-digit integers below 2^53 as numbers', () => {
+    const v = exactJson.parse('{"a":1234567890123456,"b":9007199254740992,"c":9007199254740993,"d":-1883365083495530497,"e":12345678901234567800,"f":18833650834955305000,"g":100000000000000000000000,"h":123456789012345678}');
+    expect(spell(v)).to.deep.equal({ proto: true, own: [['a', 'number:1234567890123456'], ['b', 'number:9007199254740992'], ['c', 'bigint:9007199254740993'],
+      ['d', 'bigint:-1883365083495530497'], ['e', 'bigint:12345678901234567800'], ['f', 'number:18833650834955305000'], ['g', 'bigint:100000000000000000000000'],
+      ['h', 'bigint:123456789012345678']] });
+    expectSameAsBefore('[18833650834955305000,12345678901234567800,-123456789012345678,1234567890123456.0,0.1234567890123456789012345678901234567890]');
+  });
+
+  it('keeps exponent forms, -0, 1e400 and 40-digit decimals', () => {
+    const text = '{"e":[1e5,1E5,1e+5,1E-5,2.5e3,-1e-7,1e21,1e400,-1e400],"z":[-0,-0.0,0.0,-0e0,0e-5],"d":[3.1415926535897932384626433832795028841971,0.0000001,0.000001]}';
+    const v = exactJson.parse(text);
+    expect(exactJson.stringify(v)).to.equal(text);
+    expect(v.e[5]).to.equal(-1e-7); // JavaScript writes it the same: a plain number
+    expect(String(v.e[7])).to.equal('1e400');
+    expect(Object.is(Number(v.z[0]), -0)).to.equal(true);
+    expect(v.d[0]).to.be.instanceOf(RawNumber);
+    expect(v.d[2]).to.equal(0.000001);
+    expectSameAsBefore(text);
+  });
+
+  it('leaves numbers inside strings untouched: after escaped quotes, in unicode text, beside the marker character', () => {
+    const text = '{"s":"\\"a\\": 1.0, \\"b\\": [12345678901234567890]","t":"日本語: 1.0, 2E+3]","u":"caf\u00e9 1.50","v":1.0,"w":"\\u007f1","x":[0.10]}';
+    const v = exactJson.parse(text);
+    expect(v.s).to.equal('"a": 1.0, "b": [12345678901234567890]');
+    expect(v.t).to.equal('日本語: 1.0, 2E+3]');
+    expect(v.w).to.equal('\x7f1');
+    expect(String(v.v)).to.equal('1.0');
+    expect(exactJson.stringify(v)).to.equal('{"s":"\\"a\\": 1.0, \\"b\\": [12345678901234567890]","t":"日本語: 1.0, 2E+3]","u":"café 1.50","v":1.0,"w":"\x7f1","x":[0.10]}');
+    expectSameAsBefore(text);
+    for (const t of ['{"a":"\x7f0","b":1.0}', '{"a":"\\u007F0","b":[1.0]}', '["x\x7f", 12345678901234567890]', '{"日本":1.0,"k":"\u2028"}']) expectSameAsBefore(t);
+  });
+
+  it('puts 64-bit integers in place without marks only where their doubles tell them apart', () => {
+    for (const text of [
+      // The same integer twice, and two integers with one double: marks (which is which is not known otherwise).
+      '{"a":1883365083495530497,"b":[1883365083495530497]}',
+      '[9007199254740993,9007199254740992,{"c":9007199254740993}]',
+      // One inside a string, the same (or the same double) outside it.
+      '{"s":"x, 1883365083495530497]","v":1883365083495530497}',
+      '{"s":"x, 1883365083495530498, ","v":1883365083495530497}',
+      // A later duplicate key replaces the first value (JSON.parse keeps the last).
+      '{"a":1883365083495530497,"a":"x","b":2883365083495530497}',
+      '{"a":"x","b":1,"a":1883365083495530497}',
+      // Keys JavaScript orders first, __proto__, nesting, 1e400 (Infinity as a double), negative ones.
+      '{"x":1883365083495530497,"5":2883365083495530497,"__proto__":-3883365083495530497,"n":[[{"d":[1e400,-1e400,9223372036854775807]}]]}',
+      // A value this large that reads back the same (a plain number) beside one that does not.
+      '[18833650834955305000,18833650834955305001]',
+      // Big ones mixed with a small one to change (1.0): marks for all.
+      '[1883365083495530497,1.0,2883365083495530497]',
+    ]) {
+      expectSameAsBefore(text);
+      expect(exactJson.stringify(exactJson.parse(text)), text).to.equal(exactJson.stringify(exactJson.parseWithReviver(text)));
+    }
+    const v = exactJson.parse('{"s":"x, 1883365083495530497]","v":1883365083495530497,"w":[-9223372036854775808]}');
+    expect(v.s).to.equal('x, 1883365083495530497]');
+    expect(v.v).to.equal(1883365083495530497n);
+    expect(v.w[0]).to.equal(-9223372036854775808n);
+  });
+
+  it('rejects numbers with leading zeros, as JSON.parse does, also where they look suspect', () => {
+    for (const text of ['[00000000000000001]', '{"a":01.0}', '{"a":-012345678901234567}', '[1,00.10]', '{"a":1.}', '[1e]', '{"a":0123}']) {
+      expect(() => JSON.parse(text), text).to.throw(SyntaxError);
+      expect(() => exactJson.parse(text), text).to.throw(SyntaxError);
+    }
+  });
+
+  it('reads pages as Solr and Elasticsearch answer them', function () {
+    this.timeout(60_000); // five 0.8 MB pages, each also by the reviver and the previous parser: a deadline, not a speed test
+    for (const text of [solrPage({ suspect: true }), solrPage({ suspect: false }), solrPage({ suspect: true, prose: true }), solrIndentedPage(), esPage()]) {
+      const v = exactJson.parse(text);
+      expect(exactJson.stringify(v)).to.equal(exactJson.stringify(exactJson.parseWithReviver(text)));
+      expect(exactJson.stringify(v)).to.equal(exactJson.stringify(legacyParse(text)));
+    }
+    const solr = exactJson.parse(solrIndentedPage());
+    // Each 19-digit _version_ as it was (a BigInt, or a number where JavaScript writes the same digits).
+    for (const d of solr.response.docs) expect(numberText(d._version_)).to.match(/^\d{19}$/);
+    expect(typeof solr.response.docs[0]._version_).to.equal('bigint');
   });
 
   it('keeps search_after cursors exact', () => {
