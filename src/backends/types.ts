@@ -121,6 +121,11 @@ export interface TargetWriter {
 export interface Repairer {
   /** Of these ids, the ones a search finds now (committed / refreshed): what readers of the cluster see. */
   searchableIds?(ids: string[]): Promise<Set<string>>;
+  /**
+   * Of these documents, the ids that exist now, committed or not (real-time get / mget, ids only): the
+   * worker asks the source after writing a page, to find documents deleted live after it read them.
+   */
+  presentIds(docs: Array<{ id: string; routing?: string }>, signal?: AbortSignal): Promise<Set<string>>;
   /** The documents with these ids that exist now (committed or not: real-time get / mget); `maxBytes` as readPage's. */
   getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>>;
   /** Replaces the document only if it is still at `version` (nobody wrote it since we read it). */

@@ -351,6 +351,21 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return out;
   }
 
+  async presentIds(docs: Array<{ id: string; routing?: string }>, signal?: AbortSignal): Promise<Set<string>> {
+    const api = await this.client();
+    const out = new Set<string>();
+    for (let i = 0; i < docs.length; i += MGET_CHUNK) {
+      signal?.throwIfAborted();
+      const chunk = docs.slice(i, i + MGET_CHUNK).map((d) => (d.routing === undefined ? { _id: d.id } : { _id: d.id, routing: d.routing }));
+      const res = await api.mget(this.index, chunk, { _source: false });
+      for (const d of res.docs as any[]) {
+        // An item error (a routing the mapping requires, a shard unavailable) is not "gone": count it present.
+        if (d.found || d.error) out.add(String(d._id));
+      }
+    }
+    return out;
+  }
+
   async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {
     const api = await this.client();
     const out = new Map<string, VersionedDoc>();

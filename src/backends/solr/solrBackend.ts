@@ -316,6 +316,14 @@ export class SolrBackend implements Backend {
     return res?.response?.docs ?? (res?.doc ? [res.doc] : []);
   }
 
+  async presentIds(docs: Array<{ id: string }>, signal?: AbortSignal): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < docs.length; i += 500) {
+      for (const id of await this.existingIds(docs.slice(i, i + 500).map((d) => d.id), signal)) out.add(id);
+    }
+    return out;
+  }
+
   /** Which of these ids a search finds now (committed, visible), unlike the real-time get above. */
   async searchableIds(ids: string[]): Promise<Set<string>> {
     const key = this.fields.uniqueKey;
