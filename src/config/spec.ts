@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import yaml from 'js-yaml';
 import { z } from 'zod';
 import { UserError } from '../errors';
-import { loadTransform, resolveModule } from '../transform/load';
+import { loadTransform, resolveModule } from './transformModule';
 import { parseZkConnect, sameNodes } from './endpoints';
 import { formatBytes, formatMs, parseBytes, parseDuration } from './units';
 

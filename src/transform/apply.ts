@@ -17,7 +17,7 @@ import type { Spec } from '../config/spec';
 import type { Rejection } from '../coordination/workNode';
 import { log as rootLog, type Logger } from '../log';
 import type { Transform, TransformContext } from './define';
-import { loadTransform } from './load';
+import { loadTransform } from '../config/transformModule';
 
 export type Applied = { outputs: SourceDoc[] } | { reason: string };
 

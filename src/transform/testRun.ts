@@ -9,7 +9,6 @@ import type { Spec } from '../config/spec';
 import { UserError } from '../errors';
 import { log } from '../log';
 import { applyTransform, type Applied } from './apply';
-import { canonicalContent } from '../verifier/diff';
 import { transformOf } from './apply';
 
 const show = (v: unknown) => exactJson.stringify(v);
@@ -71,7 +70,7 @@ export async function transformTest(spec: Spec, source: Backend, opts: Transform
     let idempotent: boolean | undefined;
     if (!('reason' in r) && r.outputs.length === 1) {
       const again = applyTransform(t, { ...r.outputs[0], fields: exactJson.parse(exactJson.stringify(r.outputs[0].fields)) as Record<string, unknown> }, spec.fields, { slice: -1, log: tlog });
-      idempotent = !('reason' in again) && again.outputs.length === 1 && canonicalContent(again.outputs[0].fields, new Set()) === canonicalContent(r.outputs[0].fields, new Set());
+      idempotent = !('reason' in again) && again.outputs.length === 1 && fieldDiff(again.outputs[0].fields, r.outputs[0].fields).length === 0;
     }
     if ('reason' in r) counts.rejected++;
     else if (r.outputs.length === 0) counts.skipped++;
