@@ -25,6 +25,7 @@ import { OpsServer } from './ops/server';
 import { diagnostics } from './ops/diagnostics';
 import { observeFleet } from './metrics';
 import type { Backend } from './backends/types';
+import { transformTest } from './transform/testRun';
 
 interface Common {
   spec: string;
@@ -185,6 +186,19 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
   } finally {
     await ops?.close();
     zk.close();
+  }
+}
+
+async function transformTestCommand(argv: Common & { id?: string[]; limit: number; json: boolean }): Promise<number> {
+  const s = spec(argv);
+  const source = openBackend(s.source, s);
+  try {
+    await source.check();
+    const r = await transformTest(s, source, { ids: argv.id, limit: argv.limit });
+    process.stdout.write(argv.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.lines.join('\n')}\n`);
+    return EXIT.OK;
+  } finally {
+    await source.close();
   }
 }
 
@@ -397,7 +411,15 @@ export async function main(args: string[]): Promise<number> {
         .option('reason', { type: 'string', demandOption: true, requiresArg: true, describe: 'Why (recorded in the lifecycle history)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the lifecycle as JSON' }),
     (argv) => run(() => cancelCommand(argv as any)))
-    .demandCommand(1, 'Name a command: plan, work, status, release, verify-integrity, cutover, complete or cancel.')
+    .command('transform', 'The spec\'s transform: `transform test` runs it on real documents and prints before → after, writing nothing', (y) =>
+      y.command('test', 'Run the transform on a few source documents (source.query applies) and print the changes; writes nothing', (t) =>
+        common(t)
+          .option('id', { type: 'string', array: true, requiresArg: true, describe: 'These source documents (repeatable)' })
+          .option('limit', numberOption('Documents read when no --id is given (1-1000)', 5, numberFlag('limit', 1, 1000)))
+          .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+      (argv) => run(() => transformTestCommand(argv as any)))
+        .demandCommand(1, 'Name a transform command: test.'))
+    .demandCommand(1, 'Name a command: plan, work, status, release, verify-integrity, cutover, complete, cancel or transform.')
     .epilogue('Exit codes: 0 done. 1 internal error. 2 bad input (spec, flags, unreachable cluster, missing collection, ZooKeeper down, corrupt work node; nothing was changed). 3 work: nothing left to take, other workers hold the rest. 4 work: finished but some slices failed; status: stuck or failed slices. 5 verify-integrity: persistent differences. 143 work: stopped by SIGTERM after checkpointing. README: exit codes, spec, guarantees.')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .strict()

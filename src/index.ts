@@ -5,3 +5,6 @@ export { registry as metricsRegistry } from './metrics';
 export { readSideFor, type CutoverState, type ReadSide } from './cutover/cutover';
 export { loadSpec, validateSpec, type Spec } from './config/spec';
 export { EXIT, UserError } from './errors';
+export { defineTransform, type Transform, type TransformContext, type TransformDefinition, type TransformOutput } from './transform/define';
+export type { Doc } from './backends/types';
+export { RawNumber } from './backends/exactJson';

@@ -4,9 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import yaml from 'js-yaml';
 import { z } from 'zod';
 import { UserError } from '../errors';
+import { loadTransform, resolveModule } from './transformModule';
 import { parseZkConnect, sameNodes } from './endpoints';
 import { formatBytes, formatMs, parseBytes, parseDuration } from './units';
 
@@ -141,6 +143,12 @@ const endpoint = z
      * merges down to one segment (seed 004). Once per copy; slow on big indices.
      */
     optimize: z.enum(['expunge-deletes', 'force-merge']).optional(),
+    /**
+     * Source only: the documents to migrate — a Solr filter query (a string) or an Elasticsearch query
+     * (an object such as { range: { ts: { lt: '2020-01-01' } } }). It narrows every slice's reads, the
+     * planner's counts and verification's reads of the source.
+     */
+    query: z.union([z.string(), z.record(z.unknown())]).optional(),
   })
   .strict();
 
@@ -257,6 +265,14 @@ export const specSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * A module (relative to the spec file, or absolute; .js, .cjs, .mjs or .ts) whose default export is
+     * defineTransform({ version, map }): every document copied goes through map (README "Transforms").
+     */
+    transform: z
+      .object({ module: z.string().min(1) })
+      .strict()
+      .optional(),
     status: z
       .object({
         /** A claimed slice whose cursor has not moved for this long is shown as stuck. */
@@ -269,6 +285,16 @@ export const specSchema = z
   .superRefine((spec, ctx) => {
     if (spec.source.optimize) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'optimize'], message: 'optimize is for the target only: bluegreen never changes the source' });
+    }
+    if (spec.target.query !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'query'], message: 'query is for the source only: it selects the documents to migrate (put it under source:)' });
+    }
+    const q = spec.source.query;
+    if (q !== undefined && spec.source.kind === 'solr' && (typeof q !== 'string' || q.trim() === '')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'query'], message: `a Solr source takes a filter query string (e.g. "status:active"), not ${showValue(q)}` });
+    }
+    if (q !== undefined && spec.source.kind === 'elasticsearch' && (typeof q !== 'object' || q === null || Array.isArray(q) || Object.keys(q).length !== 1)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'query'], message: `an Elasticsearch source takes a query object with one clause (e.g. { term: { status: active } }), not ${showValue(q)}` });
     }
     if (spec.source.prepare) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'prepare'], message: 'prepare is for the target only: bluegreen never changes the source' });
@@ -285,7 +311,8 @@ export const specSchema = z
     }
   });
 
-export type Spec = z.output<typeof specSchema>;
+/** The validated spec; transform.module is absolute and transform.version is the module's own (validateSpec loads it). */
+export type Spec = z.output<typeof specSchema> & { transform?: { module: string; version?: string } };
 export type Endpoint = Spec['source'];
 
 /** Flags that override the file (and the environment). */
@@ -336,9 +363,15 @@ export function parseSpecText(text: string, origin: string): unknown {
 }
 
 /** Validates a raw object (already merged with env and flags) into a Spec, or throws one UserError listing every problem. */
-export function validateSpec(raw: unknown, origin = '(inline)', sources: Record<string, string> = {}): Spec {
+export function validateSpec(raw: unknown, origin = '(inline)', sources: Record<string, string> = {}, baseDir = process.cwd()): Spec {
   const result = specSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    const spec: Spec = result.data;
+    if (!spec.transform) return spec;
+    // Loaded (once per process) and checked now, before anything is read or written.
+    const module = resolveModule(spec.transform.module, baseDir);
+    return { ...spec, transform: { module, version: loadTransform(module).version } };
+  }
   const problems = result.error.issues.map((issue) => {
     const path = issue.path.join('.');
     // A value from the environment or a flag is named as such: the file may not even have the field.
@@ -381,7 +414,7 @@ export function loadSpec(file: string, overrides: SpecOverrides = {}, env: NodeJ
     raw.migration = overrides.migration;
     sources.migration = '--migration';
   }
-  return validateSpec(raw, file, sources);
+  return validateSpec(raw, file, sources, dirname(file));
 }
 
 /** The spec without secrets: what is stored in ZooKeeper, shown by status and diagnostics. */
@@ -400,13 +433,15 @@ export function publicSpec(spec: Spec): Spec {
  */
 export function specHash(spec: Spec): string {
   const decisive = {
-    source: { kind: spec.source.kind, collection: spec.source.collection },
+    // Absent fields stay out of the JSON: specs without a query or a transform keep their old hash.
+    source: { kind: spec.source.kind, collection: spec.source.collection, query: spec.source.query },
     target: { kind: spec.target.kind, collection: spec.target.collection },
     fields: spec.fields,
     customers: spec.customers,
     retention: spec.retention,
     slicing: spec.slicing,
     copy: { excludeFields: spec.copy.excludeFields, versionField: spec.copy.versionField },
+    transform: spec.transform ? { version: spec.transform.version ?? loadTransform(spec.transform.module).version } : undefined,
   };
   return createHash('sha256').update(JSON.stringify(decisive)).digest('hex').slice(0, 16);
 }

@@ -117,11 +117,12 @@ export class MigrationStore {
   private assertSameSpec(existing: SpecNode, hash: string): void {
     if (existing.hash === hash) return;
     const was = existing.spec as any;
-    const changed = ['source', 'target', 'fields', 'customers', 'retention', 'slicing', 'copy']
+    const changed = ['source', 'target', 'fields', 'customers', 'retention', 'slicing', 'copy', 'transform']
       .filter((k) => {
         const a = was?.[k];
         const b = (this.spec as any)[k];
-        if (k === 'source' || k === 'target') return a?.kind !== b.kind || a?.collection !== b.collection;
+        if (k === 'source' || k === 'target') return a?.kind !== b.kind || a?.collection !== b.collection || JSON.stringify(a?.query) !== JSON.stringify(b.query);
+        if (k === 'transform') return a?.version !== b?.version;
         return JSON.stringify(a) !== JSON.stringify(b);
       });
     throw new UserError(

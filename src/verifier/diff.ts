@@ -49,6 +49,40 @@ export interface Candidate {
   routing?: string;
   /** Source hash at first sight (to tell a source that changed meanwhile). */
   sourceHash?: string;
+  /** With a transform: the source document the expected output comes from (absent: the same id, or none). */
+  sourceId?: string;
+}
+
+/** An expected target document by its hash (a transformed slice: see diffExpected). */
+export interface ExpectedHash {
+  hash: string;
+  sourceId: string;
+  routing?: string;
+}
+
+/**
+ * A slice whose expected content is known by hash (transform(source): outputs need not be in the
+ * source's id order, so they are gathered first) against the id-sorted target stream: every target
+ * document not expected is extra, every expected one not in the target missing, every other pair
+ * compared by hash. Takes `expected` apart as it goes. Memory: the slice's ids and hashes.
+ */
+export async function* diffExpected(expected: Map<string, ExpectedHash>, target: AsyncIterable<SourceDoc>, ignore: ReadonlySet<string>,
+  counts: { source: number; target: number }): AsyncGenerator<Candidate> {
+  counts.source += expected.size;
+  for await (const t of target) {
+    counts.target++;
+    const e = expected.get(t.id);
+    if (!e) {
+      yield { id: t.id, kind: 'extra', routing: t.routing };
+      continue;
+    }
+    expected.delete(t.id);
+    if (e.hash !== contentHash(t.fields, ignore)) yield { id: t.id, kind: 'different', routing: e.routing, sourceHash: e.hash, sourceId: e.sourceId };
+  }
+  for (const id of [...expected.keys()].sort(compareIds)) {
+    const e = expected.get(id)!;
+    yield { id, kind: 'missing', routing: e.routing, sourceHash: e.hash, sourceId: e.sourceId };
+  }
 }
 
 /**

@@ -24,7 +24,10 @@ import { requestRetry, sleep, withBackoff } from '../retry';
 import { processId, shuffle } from '../util';
 import { NEXT_STEP } from '../lifecycle/machine';
 import { PageSizer } from '../worker/batching';
-import { contentHash, mergeDiff, recheck, type Candidate, type DiffKind } from './diff';
+import { contentHash, diffExpected, mergeDiff, recheck, type Candidate, type DiffKind, type ExpectedHash } from './diff';
+import { transformOf } from '../transform/apply';
+import { REJECTED_MARK, expectedOutputs } from '../transform/expected';
+import type { Transform } from '../transform/define';
 import { checkRecorded, type RecordedCheck } from './recorded';
 
 /** Ids kept per kind in a result node (the counts are always exact). */
@@ -42,6 +45,8 @@ interface Persistent {
   routing?: string;
   /** Whose document it is (its customer field): a packed slice reports each customer. */
   customer: string | null;
+  /** With a transform: the source document whose output this is. */
+  sourceId?: string;
 }
 
 /** Differences of one customer inside a slice (a packed slice reports each of its customers). */
@@ -304,11 +309,14 @@ export class Verifier {
   private readonly ignore: Set<string>;
   /** What this verifier found of the dual writer's recorded ids (checked before any slice). */
   private recorded?: RecordedCheck;
+  /** The spec's transform: the target must hold transform(source), not the source as it is. */
+  private readonly transform: Transform | null;
 
   constructor(private readonly spec: Spec, private readonly zk: ZkSession, private readonly source: Backend, private readonly target: Backend) {
     this.store = new MigrationStore(zk, spec);
     this.runs = new VerifyStore(zk, this.store);
     this.ignore = new Set(spec.verify.ignoreFields);
+    this.transform = transformOf(spec);
   }
 
   /** The plan, once every slice is done. Refuses while copying is unfinished (summaries, not work nodes). */
@@ -614,7 +622,10 @@ export class Verifier {
     let candidates: Candidate[] = [];
     let overflow = { missing: 0, extra: 0, different: 0 };
     await reads.with(async () => {
-      for await (const c of mergeDiff(this.stream(this.source, node), this.stream(this.target, node), this.ignore, counts)) {
+      const diffs = this.transform
+        ? diffExpected(await this.expectedHashes(node), this.stream(this.target, node), this.ignore, counts)
+        : mergeDiff(this.stream(this.source, node), this.stream(this.target, node), this.ignore, counts);
+      for await (const c of diffs) {
         if (candidates.length < MAX_CANDIDATES) candidates.push(c);
         else overflow[c.kind]++;
       }
@@ -657,11 +668,44 @@ export class Verifier {
     return result;
   }
 
+  /** transform(source) of a whole slice, by output id and hash (the outputs need not follow the source's id order). */
+  private async expectedHashes(node: WorkNode): Promise<Map<string, ExpectedHash>> {
+    const out = new Map<string, ExpectedHash>();
+    const batch: SourceDoc[] = [];
+    const flush = () => {
+      for (const [id, e] of expectedOutputs(this.transform!, this.spec.fields, batch, node.index, log)) {
+        if (!out.has(id)) out.set(id, { hash: contentHash(e.doc.fields, this.ignore), sourceId: e.sourceId, ...(e.doc.routing !== undefined ? { routing: e.doc.routing } : {}) });
+      }
+      batch.length = 0;
+    };
+    for await (const d of this.stream(this.source, node)) {
+      batch.push(d);
+      if (batch.length >= 500) flush();
+    }
+    flush();
+    return out;
+  }
+
+  /**
+   * The source side of a re-check or repair, by the target ids it is about: the source documents
+   * themselves, or with a transform their outputs (read by the candidates' source ids).
+   */
+  private async sourceSide(chunk: Array<{ id: string; sourceId?: string }>, cap?: number): Promise<Map<string, VersionedDoc>> {
+    const retry = requestRetry(this.spec);
+    if (!this.transform) return withBackoff(() => this.source.getByIds(chunk.map((c) => c.id), cap), retry);
+    const read = await withBackoff(() => this.source.getByIds([...new Set(chunk.map((c) => c.sourceId ?? c.id))], cap), retry);
+    const out = new Map<string, VersionedDoc>();
+    for (const [id, e] of expectedOutputs(this.transform, this.spec.fields, [...read.values()].map((v) => v.doc), -1, log)) {
+      out.set(id, { doc: e.doc, version: read.get(e.sourceId)!.version });
+    }
+    return out;
+  }
+
   /** One re-check round over `candidates` (re-read by chunks): what persists goes to `persistent`, what to look at again to `next`. Returns the unstable ones. */
   private async recheckRound(candidates: Candidate[], round: number, rounds: number, node: WorkNode, persistent: Map<string, Persistent>, next: Candidate[]): Promise<number> {
     let unstable = 0;
     await this.byBytes(candidates, { slice: node.index, recheck: round }, async (chunk, cap) => {
-      const [src, tgt] = await this.readBoth(chunk.map((c) => c.id), cap);
+      const [src, tgt] = await this.readBoth(chunk, cap);
       // A document the target's search missed but its real-time get holds is not yet visible to
       // readers (never committed, or a write still in flight): after the grace period it must be
       // searchable too, or it counts as missing (readers would not find it after the cutover).
@@ -680,7 +724,7 @@ export class Verifier {
           continue;
         }
         if (round < rounds - 1) next.push(c);
-        else persistent.set(c.id, { kind: now, targetVersion: t?.version, routing: t?.doc.routing ?? s?.doc.routing, customer: this.customerOf(s?.doc ?? t?.doc, node) });
+        else persistent.set(c.id, { kind: now, targetVersion: t?.version, routing: t?.doc.routing ?? s?.doc.routing, customer: this.customerOf(s?.doc ?? t?.doc, node), ...(c.sourceId !== undefined ? { sourceId: c.sourceId } : {}) });
       }
       return [...src.values(), ...tgt.values()].map((v) => v.doc);
     });
@@ -695,9 +739,9 @@ export class Verifier {
     return null;
   }
 
-  private readBoth(ids: string[], cap?: number): Promise<[Map<string, VersionedDoc>, Map<string, VersionedDoc>]> {
+  private readBoth(chunk: Candidate[], cap?: number): Promise<[Map<string, VersionedDoc>, Map<string, VersionedDoc>]> {
     const retry = requestRetry(this.spec);
-    return Promise.all([withBackoff(() => this.source.getByIds(ids, cap), retry), withBackoff(() => this.target.getByIds(ids, cap), retry)]);
+    return Promise.all([this.sourceSide(chunk, cap), withBackoff(() => this.target.getByIds(chunk.map((c) => c.id), cap), retry)]);
   }
 
   /**
@@ -710,10 +754,10 @@ export class Verifier {
     const out = { created: 0, replaced: 0, deleted: 0, conflicts: 0 };
     const entries = [...found];
     await this.byBytes(entries, { ...ctx, repair: true }, async (chunk, cap) => {
-      const retry = requestRetry(this.spec);
-      const src = await withBackoff(() => this.source.getByIds(chunk.map(([id]) => id), cap), retry);
+      const src = await this.sourceSide(chunk.map(([id, d]) => ({ id, sourceId: d.sourceId })), cap);
       for (const [id, d] of chunk) {
-        const s = src.get(id);
+        // A document the transform rejects has no output to write: left as it is, counted as a conflict.
+        const s = src.get(id)?.doc.fields[REJECTED_MARK] === undefined ? src.get(id) : undefined;
         if (d.kind === 'missing' && s) {
           const r = await this.target.writeBatch([s.doc]);
           if (r.written) out.created++;

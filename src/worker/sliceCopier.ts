@@ -11,6 +11,7 @@ import type { Rejection } from '../coordination/workNode';
 import { describeBounds, describeCustomers } from '../coordination/workNode';
 import { FencedError, RetryableError, describeError } from '../errors';
 import { log } from '../log';
+import { transformPage } from '../transform/apply';
 import { customerLabel, metrics } from '../metrics';
 import { withBackoff, type BackoffOptions } from '../retry';
 import { PageSizer, splitByBytes } from './batching';
@@ -63,7 +64,9 @@ export class SliceCopier {
         let written = 0;
         let skipped = 0;
         const rejected: Rejection[] = [];
-        for (const batch of splitByBytes(page.docs, maxDocs, maxBytes)) {
+        // The spec's transform (none: the page as read); its rejections are the documents', not the target's.
+        const out = transformPage(spec, page.docs, index);
+        for (const batch of splitByBytes(out.docs, maxDocs, maxBytes)) {
           await limiter.take(batch.length);
           claim.assertHeld();
           this.c.doing(lane, `writing ${batch.length} documents of slice ${claim.key}`);
@@ -83,8 +86,9 @@ export class SliceCopier {
           rejected.push(...r.rejected);
         }
         for (const r of rejected) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'target rejected a document');
-        const broken = refusesEverything(page.docs.length, rejected);
+        const broken = refusesEverything(out.docs.length, rejected);
         if (broken) throw new Error(broken);
+        rejected.push(...out.rejected);
         sizer.seen(page.docs);
         this.c.doing(lane, `checkpointing slice ${claim.key}`);
         await claim.checkpoint((n) => ({

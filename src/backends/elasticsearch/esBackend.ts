@@ -24,7 +24,7 @@ import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
 import {
   aggDate, customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
-  shapeRequest, shapeRows, shapesRequest, sliceQuery, type FieldNames,
+  shapeRequest, shapeRows, shapesRequest, selectBody, sliceQuery, withSelection, type FieldNames, type Query,
 } from './queries';
 
 export interface EsBackendOptions {
@@ -135,6 +135,16 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
         throw new UserError(`${without} document(s) of ${this.describe()} have no value in "${this.fields.uniqueKey}" (fields.uniqueKey): the cursor sorts on it and could not page past them.`,
           `Give every document its _id in "${this.fields.uniqueKey}" (an update by query, or re-index them), or point fields.uniqueKey at a keyword field every document has.`);
       }
+      const selection = this.selection();
+      if (selection) {
+        try {
+          await api.count(this.index, selection);
+        } catch (e) {
+          if (!(e instanceof EsStatusError && e.status === 400)) throw e;
+          throw new UserError(`${this.describe()} refuses source.query ${JSON.stringify(selection)}: ${e.reason}`,
+            'Fix source.query: one Elasticsearch query clause, e.g. { range: { timestamp: { lt: "2020-01-01" } } }. Nothing was changed.');
+        }
+      }
     }
   }
 
@@ -174,10 +184,16 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return { mappings, ...(settings ? { settings } : {}) };
   }
 
+  /** source.query (an Elasticsearch query object), or undefined: narrows every search and count of the source. */
+  private selection(): Query | undefined {
+    const q = this.endpoint.query;
+    return q && typeof q === 'object' ? (q as Query) : undefined;
+  }
+
   /** One search that must be complete: partial answers are retried, never taken for the truth. */
   private async search(body: Record<string, unknown>, params: Record<string, unknown> = {}, signal?: AbortSignal, maxBytes?: number): Promise<any> {
     const api = await this.client();
-    const res = await api.search(this.index, body, { allow_partial_search_results: false, ...params }, signal, maxBytes);
+    const res = await api.search(this.index, selectBody(body, this.selection()), { allow_partial_search_results: false, ...params }, signal, maxBytes);
     const why = incompleteReason(res);
     if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
     return res;
@@ -228,7 +244,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
 
   async count(customers: Customers, bounds: SliceBounds): Promise<number> {
     const api = await this.client();
-    const res = await api.count(this.index, sliceQuery(this.fields, customers, bounds));
+    const res = await api.count(this.index, withSelection(sliceQuery(this.fields, customers, bounds), this.selection())!);
     const why = incompleteReason(res);
     if (why) throw new RetryableError(`partial count from ${this.describe()}: ${why}`);
     return Number(res.count);

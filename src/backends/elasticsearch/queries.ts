@@ -64,6 +64,22 @@ export function boundsFilter(field: string, bounds: SliceBounds): Query | null {
   return { range: { [field]: range } };
 }
 
+/**
+ * A query narrowed by the source's selection (source.query): both as filters (no scoring: reads sort
+ * on the unique key). No query: the selection alone; no selection: the query as it is.
+ */
+export function withSelection(query: Query | undefined, selection: Query | undefined): Query | undefined {
+  if (!selection) return query;
+  if (!query) return { bool: { filter: [selection] } };
+  return { bool: { filter: [query, selection] } };
+}
+
+/** A search body whose query is narrowed by the selection (withSelection); the body is not changed. */
+export function selectBody(body: Query, selection: Query | undefined): Query {
+  if (!selection) return body;
+  return { ...body, query: withSelection(body.query as Query | undefined, selection) };
+}
+
 export function sliceQuery(fields: FieldNames, customers: Customers, bounds: SliceBounds): Query {
   const time = boundsFilter(fields.timestamp, bounds);
   return { bool: { filter: [customersFilter(fields.customer, customers), ...(time ? [time] : [])] } };

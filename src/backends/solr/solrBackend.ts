@@ -106,6 +106,7 @@ export class SolrBackend implements Backend {
         throw e;
       }
     }
+    await this.checkSelection();
   }
 
   /**
@@ -148,12 +149,36 @@ export class SolrBackend implements Backend {
     return n.mode === 'flat' ? [] : [rootsFilter(n.mode, this.fields.uniqueKey)];
   }
 
-  /** A search over the blocks' roots (children travel with them, never on their own). */
+  /**
+   * A search over the blocks' roots (children travel with them, never on their own), within the
+   * source's selection (source.query, one more filter query): every count, facet and page of a slice.
+   */
   private async select(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
-    const roots = await this.rootsOnly();
-    if (roots.length === 0) return this.rawSelect(params, signal, maxBytes);
+    const extra = [...await this.rootsOnly(), ...this.selection()];
+    if (extra.length === 0) return this.rawSelect(params, signal, maxBytes);
     const fq = params.fq === undefined ? [] : Array.isArray(params.fq) ? params.fq : [String(params.fq)];
-    return this.rawSelect({ ...params, fq: [...fq, ...roots] }, signal, maxBytes);
+    return this.rawSelect({ ...params, fq: [...fq, ...extra] }, signal, maxBytes);
+  }
+
+  /** source.query as filter queries (none without one). */
+  private selection(): string[] {
+    const q = this.endpoint.query;
+    return typeof q === 'string' && q.trim() !== '' ? [q] : [];
+  }
+
+  /** A selection Solr cannot parse is bad input, found before anything is planned or copied. */
+  private async checkSelection(): Promise<void> {
+    const [q] = this.selection();
+    if (q === undefined) return;
+    try {
+      await this.rawSelect({ q: '*:*', rows: 0, fq: q });
+    } catch (e) {
+      if (e instanceof HttpStatusError && e.status === 400) {
+        throw new UserError(`${this.describe()} refuses source.query ${JSON.stringify(q)}: ${solrMessage(e)}`,
+          'Fix source.query: a Solr filter query such as "status:active" or "ts:[* TO 2020-01-01T00:00:00Z}". Nothing was changed.');
+      }
+      throw e;
+    }
   }
 
   private async rawSelect(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
