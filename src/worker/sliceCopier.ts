@@ -213,6 +213,7 @@ export class SliceCopier {
         this.budget.give(ahead.reserved);
         this.budget.take(bytes);
         ahead.reserved = bytes;
+        log.debug({ slice: claim.key, docs: page.docs.length, bytes, after: cursor }, 'page read ahead');
         return page;
       } catch (e) {
         // Called off (a write failed, the worker stops): the page is simply not there.
