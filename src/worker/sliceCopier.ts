@@ -15,9 +15,10 @@
  * budget (PageBudget) of batch.bytes × worker.slicesInFlight, counted in document bytes: the page a
  * lane writes is always held (bounded as before: the page cap, or one document alone), and a page is
  * read ahead only if the room left under the budget covers what it is expected to weigh (the sizes
- * seen); the read then reserves that room and asks for no more bytes than it (a larger answer drops
- * the read-ahead, not the slice: the page is read after the checkpoint, as without read-ahead, with
- * the usual shrinking). So pages read ahead never hold more than the budget, and with pages near
+ * seen); the read then reserves the room it may fill (at most the page cap) and asks for no more
+ * bytes than that (a larger answer drops the read-ahead, not the slice: the page is read after the
+ * checkpoint, as without read-ahead, with the usual shrinking). So a read-ahead starts only while
+ * everything the lanes hold fits in the budget, and never grows past its reservation; with pages near
  * batch.bytes in every lane (large documents) there is no room and lanes work as before, one step
  * after the other; with small pages, every lane reads ahead.
  */
