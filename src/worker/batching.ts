@@ -53,6 +53,8 @@ export function fewerRows(rows: number): number | null {
  */
 export class PageSizer {
   rows: number;
+  /** Average bytes of a document of the last page seen (0: none seen yet). */
+  private avgBytes = 0;
   constructor(private readonly maxDocs: number, private readonly maxBytes: number, start = 100) {
     this.rows = Math.max(1, Math.min(start, maxDocs));
   }
@@ -64,7 +66,19 @@ export class PageSizer {
 
   /** The next read follows the sizes seen, growing at most twofold a page (sizes come in runs: don't bet on the small ones). */
   seen(page: SourceDoc[]): void {
+    if (page.length) this.avgBytes = page.reduce((n, d) => n + d.bytes, 0) / page.length;
     this.rows = Math.min(nextPageRows(page, this.maxDocs, this.maxBytes), Math.max(2, this.rows * 2));
+  }
+
+  /**
+   * What the next page is expected to weigh: its rows at the sizes last seen, no more than the cap
+   * (a single row: the last document's size; unknown before any page: the cap).
+   */
+  get expectedBytes(): number {
+    const cap = pageByteCap(this.maxBytes);
+    if (this.avgBytes === 0) return cap;
+    const bytes = Math.ceil(this.rows * this.avgBytes);
+    return this.rows > 1 ? Math.min(cap, bytes) : bytes;
   }
 
   /** After a read that failed for its size: true if there is a smaller read to try. */
@@ -73,5 +87,35 @@ export class PageSizer {
     if (next === null) return false;
     this.rows = next;
     return true;
+  }
+}
+
+/**
+ * The bytes of pages a worker process holds across its lanes, against a limit: a lane always holds
+ * the page it writes (take), but reads the next one ahead only if that page is expected to fit
+ * (tryTake). Counted in the documents' JSON bytes (SourceDoc.bytes), as batch.bytes is.
+ */
+export class PageBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+
+  get held(): number {
+    return this.used;
+  }
+
+  /** Takes n bytes if they fit under the limit; false (nothing taken) otherwise. */
+  tryTake(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+
+  /** Takes n bytes whatever the limit (a page already read: it is held anyway). */
+  take(n: number): void {
+    this.used += n;
+  }
+
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
   }
 }

@@ -2,6 +2,25 @@
  * Moves one claimed slice: read a page after the cursor → write it create-only → checkpoint the
  * cursor (fenced), until the slice is done. Knows nothing of how the slice was found (scheduler.ts)
  * or of the fleet (worker.ts); what counts as a failure is the failure policy's (failurePolicy.ts).
+ *
+ * Pipelined: while page N is written, page N+1 is read (after N's cursor), so the source does not
+ * idle while the target writes. Everything else stays one after the other: page N is written, then
+ * checkpointed, and only then is page N+1 (the one read ahead) written — a checkpoint of N+1 can never
+ * land before N's, and the cursor only moves forward. At most one page is read ahead per lane. The
+ * read-ahead is aborted and dropped when the claim is lost (it reads under the claim's signal), when
+ * the worker stops, or when the write of page N fails: the slice then fails or retries from its last
+ * checkpoint exactly as without read-ahead (nothing read ahead was ever written or checkpointed).
+ *
+ * Memory: a lane holds the page it writes, and perhaps the next. The process's lanes share one byte
+ * budget (PageBudget) of batch.bytes × worker.slicesInFlight, counted in document bytes: the page a
+ * lane writes is always held (bounded as before: the page cap, or one document alone), and a page is
+ * read ahead only if the room left under the budget covers what it is expected to weigh (the sizes
+ * seen); the read then reserves the room it may fill (at most the page cap) and asks for no more
+ * bytes than that (a larger answer drops the read-ahead, not the slice: the page is read after the
+ * checkpoint, as without read-ahead, with the usual shrinking). So a read-ahead starts only while
+ * everything the lanes hold fits in the budget, and never grows past its reservation; with pages near
+ * batch.bytes in every lane (large documents) there is no room and lanes work as before, one step
+ * after the other; with small pages, every lane reads ahead.
  */
 import { tooLargeToRead } from '../backends/http';
 import type { Backend, Page } from '../backends/types';
@@ -14,7 +33,7 @@ import { log } from '../log';
 import { transformPage } from '../transform/apply';
 import { customerLabel, metrics } from '../metrics';
 import { withBackoff, type BackoffOptions } from '../retry';
-import { PageSizer, splitByBytes } from './batching';
+import { PageBudget, PageSizer, splitByBytes } from './batching';
 import { afterFailure, keptRejections, refusesEverything, stalledTooOften } from './failurePolicy';
 import { RateLimiter } from './rateLimiter';
 
@@ -32,8 +51,24 @@ export interface CopierContext {
 
 export type CopyOutcome = 'done' | 'failed' | 'attempt-failed' | 'stopped' | 'lost';
 
+/** A page being read ahead of the one being written: how it ends, and how to call it off. */
+interface ReadAhead {
+  /** The page, or null when it was not read after all (too big for the room it had, or called off). */
+  page: Promise<Page | null>;
+  stop: AbortController;
+  /** Bytes it holds in the budget: the room reserved while it reads, then the page's own bytes. */
+  reserved: number;
+}
+
+const pageBytes = (page: Page) => page.docs.reduce((n, d) => n + d.bytes, 0);
+
 export class SliceCopier {
-  constructor(private readonly c: CopierContext) {}
+  /** Pages held by all lanes of this process (see the header). */
+  readonly budget: PageBudget;
+
+  constructor(private readonly c: CopierContext) {
+    this.budget = new PageBudget(c.spec.batch.bytes * c.spec.worker.slicesInFlight);
+  }
 
   /** Copies the slice as far as it goes; returns how it ended and the documents read meanwhile. */
   async copy(claim: SliceClaim, lane: number, onDocs: (n: number) => void): Promise<CopyOutcome> {
@@ -46,6 +81,9 @@ export class SliceCopier {
     // and a page too big to read is read again with fewer rows (PageSizer). A resumed slice's learned
     // size is capped by today's batch.docs (lowered after an out-of-memory).
     const sizer = new PageSizer(maxDocs, maxBytes, claim.node.pageRows ?? 100);
+    /** Bytes of the page being written, held in the budget. */
+    let held = 0;
+    let ahead: ReadAhead | null = null;
     try {
       const stalled = stalledTooOften(claim.node, spec);
       if (stalled) {
@@ -60,7 +98,27 @@ export class SliceCopier {
           return 'stopped';
         }
         claim.assertHeld();
-        const page = await this.readPage(claim, lane, sizer, ctx);
+        let readAhead: Page | null = null;
+        if (ahead) {
+          const next: ReadAhead = ahead;
+          ahead = null;
+          this.c.doing(lane, `waiting for the page of slice ${claim.key} read ahead`);
+          try {
+            readAhead = await next.page;
+          } finally {
+            // Its bytes in the budget pass to the page being written (or go, if it was not read).
+            if (readAhead) held = next.reserved;
+            else this.budget.give(next.reserved);
+          }
+        }
+        const page = readAhead ?? (await this.readPage(claim, lane, sizer, ctx, claim.node.cursor, claim.signal));
+        if (!readAhead) {
+          held = pageBytes(page);
+          this.budget.take(held);
+        }
+        sizer.seen(page.docs);
+        // Page N+1 is read while page N is written; it is used only after N's checkpoint.
+        if (!page.done) ahead = this.readAhead(claim, sizer, page.nextCursor);
         let written = 0;
         let skipped = 0;
         const rejected: Rejection[] = [];
@@ -89,7 +147,6 @@ export class SliceCopier {
         const broken = refusesEverything(out.docs.length, rejected);
         if (broken) throw new Error(broken);
         rejected.push(...out.rejected);
-        sizer.seen(page.docs);
         this.c.doing(lane, `checkpointing slice ${claim.key}`);
         await claim.checkpoint((n) => ({
           ...n,
@@ -108,6 +165,8 @@ export class SliceCopier {
           stalls: 0,
           ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
         }));
+        this.budget.give(held);
+        held = 0;
         this.countDocs(customers, page.docs.map((d) => d.fields), page.docs.length, written, skipped, rejected.length);
         onDocs(page.docs.length);
         if (page.done) {
@@ -117,6 +176,8 @@ export class SliceCopier {
         }
       }
     } catch (e) {
+      // A failed write (or a lost claim, a stop) calls off the page read ahead at once.
+      ahead?.stop.abort();
       if (e instanceof FencedError) {
         metrics.claimsLost.inc({ migration: spec.migration });
         log.warn({ ...ctx, reason: e.message }, 'dropped the slice: claim lost');
@@ -128,26 +189,77 @@ export class SliceCopier {
         return 'stopped';
       }
       return this.recordFailure(claim, e, ctx);
+    } finally {
+      this.budget.give(held);
+      if (ahead) await this.dropReadAhead(ahead);
     }
+  }
+
+  /**
+   * Starts reading the page after `cursor`, if the budget has room for it (see the header): one read
+   * of the sizer's rows within the room it reserves. Null when there is no room.
+   */
+  private readAhead(claim: SliceClaim, sizer: PageSizer, cursor: string): ReadAhead | null {
+    const { spec, source } = this.c;
+    const room = this.budget.limit - this.budget.held;
+    const cap = Math.min(room, sizer.cap ?? room);
+    if (this.c.stopping() || sizer.expectedBytes > room || !this.budget.tryTake(cap)) return null;
+    const stop = new AbortController();
+    const signal = AbortSignal.any([claim.signal, stop.signal]);
+    const ahead: ReadAhead = { stop, reserved: cap, page: Promise.resolve(null) };
+    const { customers, bounds } = claim.node;
+    const rows = sizer.rows;
+    ahead.page = (async () => {
+      const endRead = metrics.readSeconds.startTimer({ migration: spec.migration });
+      try {
+        const page = await withBackoff(() => source.readPage(customers, bounds, cursor, rows, signal, cap), this.c.retryOptions('read', signal));
+        // What it holds now: the page, not the room it might have needed.
+        const bytes = pageBytes(page);
+        this.budget.give(ahead.reserved);
+        this.budget.take(bytes);
+        ahead.reserved = bytes;
+        log.debug({ slice: claim.key, docs: page.docs.length, bytes, after: cursor }, 'page read ahead');
+        return page;
+      } catch (e) {
+        // Called off (a write failed, the worker stops): the page is simply not there.
+        if (stop.signal.aborted && !claim.signal.aborted) return null;
+        // Too big for the room it had: read after the checkpoint, with the usual shrinking.
+        if (tooLargeToRead(e)) return null;
+        // Anything else (the claim lost, the source failing) is the next read's failure, after N's checkpoint.
+        throw e;
+      } finally {
+        endRead();
+      }
+    })();
+    // Its failure is seen when the page is wanted (or never, if it is dropped): not an unhandled one.
+    ahead.page.catch(() => undefined);
+    return ahead;
+  }
+
+  /** Calls off a page read ahead, waits for its read to end (aborted at once), gives its bytes back. */
+  private async dropReadAhead(ahead: ReadAhead): Promise<void> {
+    ahead.stop.abort();
+    await ahead.page.catch(() => undefined);
+    this.budget.give(ahead.reserved);
   }
 
   /**
    * The next page of the slice, within the byte cap: a page too big to read (over the cap, or more
    * than this process can hold) is asked for again with half the rows, down to one document.
    */
-  private async readPage(claim: SliceClaim, lane: number, sizer: PageSizer, ctx: object): Promise<Page> {
+  private async readPage(claim: SliceClaim, lane: number, sizer: PageSizer, ctx: object, cursor: string | null, signal: AbortSignal): Promise<Page> {
     const { spec, source } = this.c;
     const { customers, bounds } = claim.node;
     for (;;) {
       this.c.doing(lane, `reading a page of slice ${claim.key} (${sizer.rows} rows)`);
       const endRead = metrics.readSeconds.startTimer({ migration: spec.migration });
       try {
-        return await withBackoff(() => source.readPage(customers, bounds, claim.node.cursor, sizer.rows, claim.signal, sizer.cap), this.c.retryOptions('read', claim.signal));
+        return await withBackoff(() => source.readPage(customers, bounds, cursor, sizer.rows, signal, sizer.cap), this.c.retryOptions('read', signal));
       } catch (e) {
         if (!tooLargeToRead(e)) throw e;
         const rows = sizer.rows;
         if (!sizer.shrink()) {
-          throw new Error(`one document after cursor ${claim.node.cursor ?? '(start)'} is more than this worker can hold (${describeError(e)}): give the worker more memory`);
+          throw new Error(`one document after cursor ${cursor ?? '(start)'} is more than this worker can hold (${describeError(e)}): give the worker more memory`);
         }
         log.warn({ ...ctx, rows, next: sizer.rows, err: describeError(e) }, 'page too big to read: reading fewer documents');
       } finally {

@@ -113,6 +113,11 @@ export class PrivateZk {
       sock.on('data', (d) => (out += d));
       sock.on('end', () => res(out));
       sock.on('error', () => res(''));
+      // A server that took the connection but does not answer (still starting): no answer, ask again.
+      sock.setTimeout(5000, () => {
+        sock.destroy();
+        res('');
+      });
     });
   }
 }

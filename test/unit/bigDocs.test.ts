@@ -5,7 +5,7 @@ import { normalizeError } from '../../src/backends/elasticsearch/client';
 import { exactJson } from '../../src/backends/exactJson';
 import { jsonBytes, ResponseTooLargeError, sizeRefusal, tooLargeToRead, withSize } from '../../src/backends/http';
 import type { SourceDoc } from '../../src/backends/types';
-import { fewerRows, PageSizer, pageByteCap, splitByBytes } from '../../src/worker/batching';
+import { fewerRows, PageBudget, PageSizer, pageByteCap, splitByBytes } from '../../src/worker/batching';
 
 const doc = (id: string, bytes: number): SourceDoc => ({ id, fields: { id }, bytes });
 const MB = 1024 * 1024;
@@ -31,6 +31,30 @@ describe('page sizing within batch.bytes', () => {
     expect(seen).to.deep.equal([50, 25, 12, 6, 3, 1]);
     expect(fewerRows(1)).to.equal(null);
     expect(new PageSizer(10, MB, 100).rows).to.equal(10); // a learned size above today's batch.docs
+  });
+
+  it('expects the next page to weigh its rows at the sizes seen, within the cap (the cap before any page)', () => {
+    const s = new PageSizer(500, 8 * MB);
+    expect(s.expectedBytes).to.equal(pageByteCap(8 * MB));
+    s.seen(Array.from({ length: 100 }, (_, i) => doc(`s${i}`, 1000)));
+    expect(s.expectedBytes).to.equal(200 * 1000);
+    s.seen([doc('a', 5 * MB), doc('b', 7 * MB)]);
+    expect(s.rows).to.equal(1);
+    expect(s.expectedBytes, 'one row: as large as the documents seen, no cap').to.equal(6 * MB);
+  });
+
+  it('a page budget: pages being written are held whatever the limit, pages read ahead only within it', () => {
+    const b = new PageBudget(16 * MB);
+    b.take(10 * MB);
+    b.take(10 * MB); // two lanes' pages: over the limit, held anyway
+    expect(b.tryTake(1)).to.equal(false);
+    expect(b.held).to.equal(20 * MB);
+    b.give(10 * MB);
+    expect(b.tryTake(6 * MB)).to.equal(true);
+    expect(b.tryTake(1)).to.equal(false);
+    b.give(16 * MB);
+    b.give(16 * MB);
+    expect(b.held, 'never below nothing').to.equal(0);
   });
 
   it('puts a document larger than batch.bytes in a batch of its own, between the others', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { bulkRequest, versionOf } from '../../src/backends/elasticsearch/bulk';
 import { decodeCursor, encodeCursor } from '../../src/backends/elasticsearch/queries';
@@ -328,6 +329,20 @@ describe('exact content for verification', () => {
       const dst = exactJson.parse(`{"id":"a","v":${b}}`);
       expect(contentHash(src, none), `${a} vs ${b}`).to.not.equal(contentHash(dst, none));
       expect(contentHash(src, none)).to.equal(contentHash(exactJson.parse(`{"v":${a},"id":"a"}`), none));
+    }
+  });
+
+  it('hashes the very text of canonicalContent, written piece by piece (long strings, escapes, surrogate pairs at piece edges)', () => {
+    const sha1 = (t: string) => createHash('sha1').update(t).digest('hex');
+    const long = (n: number, tail: string) => `${'a"\\\n\u0001é'.repeat(Math.ceil(n / 6)).slice(0, n)}${tail}`;
+    const docs = [
+      exactJson.parse('{"id":"a","n":[1.0,12345678901234567890,-0,null,true,{"z":1,"__proto__":2}],"o":{"b":"x","a":[]},"_version_":1}'),
+      { id: 'b', body: long(64 * 1024 - 1, '😀 end'), more: long(200_000, '\ud83d'), lone: '\udc00x', e: {}, u: undefined, arr: [undefined, 'x'] },
+      { id: 'c', body: `${'x'.repeat(64 * 1024 - 1)}😀${'y'.repeat(64 * 1024)}😀` },
+    ];
+    for (const d of docs) {
+      expect(contentHash(d, none), String(d.id)).to.equal(sha1(canonicalContent(d, none)));
+      expect(contentHash(d, new Set(['body', 'n'])), String(d.id)).to.equal(sha1(canonicalContent(d, new Set(['body', 'n']))));
     }
   });
 
