@@ -15,6 +15,7 @@ export const metrics = {
   claimsTaken: new client.Counter({ name: 'bluegreen_claims_taken_total', help: 'Slice claims taken', labelNames: ['migration'] as const, registers: [registry] }),
   claimRetries: new client.Histogram({ name: 'bluegreen_claim_retries', help: 'Races lost to other workers before each claim taken (contention)', labelNames: ['migration'] as const, registers: [registry], buckets: [0, 1, 2, 4, 8, 16, 32] }),
   zookeeperRequests: new client.Counter({ name: 'bluegreen_zookeeper_requests_total', help: 'ZooKeeper requests sent by this process, by what they were for (check, claim, checkpoint, heartbeat, wait, other)', labelNames: ['purpose'] as const, registers: [registry] }),
+  liveDeletesUndone: new client.Counter({ name: 'bluegreen_live_deletes_undone_total', help: 'Documents deleted live after a worker read them, removed from the target again after its create-only write', labelNames: ['migration'] as const, registers: [registry] }),
   checkpoints: new client.Counter({ name: 'bluegreen_checkpoints_total', help: 'Slice checkpoints written (one per page, the last one finishes the slice)', labelNames: ['migration'] as const, registers: [registry] }),
   claimsLost: new client.Counter({ name: 'bluegreen_claims_lost_total', help: 'Slice claims lost to fencing', labelNames: ['migration'] as const, registers: [registry] }),
   retries: new client.Counter({ name: 'bluegreen_backoffs_total', help: 'Requests retried after a transient failure', labelNames: ['migration', 'side'] as const, registers: [registry] }),

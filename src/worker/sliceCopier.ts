@@ -36,6 +36,7 @@ import { withBackoff, type BackoffOptions } from '../retry';
 import { PageBudget, PageSizer, splitByBytes } from './batching';
 import { afterFailure, keptRejections, refusesEverything, stalledTooOften } from './failurePolicy';
 import { RateLimiter } from './rateLimiter';
+import { undoLiveDeletes } from './liveDeletes';
 
 export interface CopierContext {
   spec: Spec;
@@ -66,8 +67,12 @@ export class SliceCopier {
   /** Pages held by all lanes of this process (see the header). */
   readonly budget: PageBudget;
 
+  /** Fields verification ignores: the same content test decides whether a target copy is still ours. */
+  private readonly ignore: ReadonlySet<string>;
+
   constructor(private readonly c: CopierContext) {
     this.budget = new PageBudget(c.spec.batch.bytes * c.spec.worker.slicesInFlight);
+    this.ignore = new Set(c.spec.verify.ignoreFields);
   }
 
   /** Copies the slice as far as it goes; returns how it ended and the documents read meanwhile. */
@@ -147,6 +152,21 @@ export class SliceCopier {
         const broken = refusesEverything(out.docs.length, rejected);
         if (broken) throw new Error(broken);
         rejected.push(...out.rejected);
+        if (written > 0) {
+          // Deleted live after this page was read: taken out of the target again (liveDeletes.ts); the
+          // live delete won, so the document counts as skipped.
+          this.c.doing(lane, `looking for documents of slice ${claim.key} deleted live since they were read`);
+          const { removed } = await withBackoff(() => {
+            claim.assertHeld();
+            return undoLiveDeletes(source, target, page.docs, out.docs, this.ignore, claim.signal);
+          }, this.c.retryOptions('read', claim.signal));
+          if (removed.length) {
+            written -= removed.length;
+            skipped += removed.length;
+            metrics.liveDeletesUndone.inc({ migration: spec.migration }, removed.length);
+            log.info({ ...ctx, ids: removed.slice(0, 20), count: removed.length }, 'documents deleted live after they were read: removed from the target again');
+          }
+        }
         this.c.doing(lane, `checkpointing slice ${claim.key}`);
         await claim.checkpoint((n) => ({
           ...n,
