@@ -26,6 +26,7 @@ FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     BLUEGREEN_LOG_FORMAT=json \
     BLUEGREEN_HTTP_PORT=9464 \
+    NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16" \
     PATH=/app/bin:$PATH
 WORKDIR /app
 COPY package.json ./

@@ -239,6 +239,15 @@ describe('helm chart (helm/bluegreen, real helm)', function () {
       }
     });
 
+    it('every container caps V8\'s heap within its memory limit (NODE_OPTIONS), and "" leaves Node\'s defaults', () => {
+      for (const { owner, pod } of podTemplates(render())) {
+        expect(envOf(container(pod)).get('NODE_OPTIONS')?.value, owner).to.equal('--max-old-space-size=256 --max-semi-space-size=16');
+      }
+      for (const { owner, pod } of podTemplates(render(['nodeOptions=']))) {
+        expect(envOf(container(pod)).has('NODE_OPTIONS'), owner).to.equal(false);
+      }
+    });
+
     it('never appear as clear values in any rendered object', () => {
       const objs = withSecrets();
       for (const { owner, pod } of podTemplates(objs)) {

@@ -82,6 +82,10 @@ The spec as rendered into the ConfigMap. Refuses credentials written into it: th
   value: {{ .Values.log.level | quote }}
 - name: BLUEGREEN_HTTP_PORT
   value: {{ .Values.httpPort | quote }}
+{{- with .Values.nodeOptions }}
+- name: NODE_OPTIONS
+  value: {{ . | quote }}
+{{- end }}
 {{- $optional := .Values.credentials.optional }}
 {{- range $side := list "source" "target" }}
 {{- $c := get $.Values.credentials $side }}
