@@ -19,7 +19,7 @@ import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { EXIT } from '../../src/errors';
 import { run, start, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
-import { allSlices, waitFor } from '../support/fleet';
+import { allClaims, allSlices, waitFor } from '../support/fleet';
 import { esSnapshot, solrSnapshot, zkSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
@@ -44,7 +44,7 @@ const others = DOCS.filter((d) => d.category === 'other').map((d) => d.id);
 const HELD = 'a-012';
 
 /** RFC 3339 → RFC 822 (idempotent); holds once at HELD until the go file exists. */
-function transformModule(dir: string): { file: string; reached: string; go: string } {
+function transformModule(dir: string, version = '1'): { file: string; reached: string; go: string } {
   const reached = join(dir, 'reached');
   const go = join(dir, 'go');
   const file = join(dir, 'rfc822.ts');
@@ -52,7 +52,7 @@ function transformModule(dir: string): { file: string; reached: string; go: stri
 import { defineTransform } from ${JSON.stringify(PACKAGE)};
 const RFC3339 = /^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z$/;
 export default defineTransform({
-  version: '1',
+  version: ${JSON.stringify(version)},
   map(doc, ctx) {
     if (ctx.id === ${JSON.stringify(HELD)} && !existsSync(${JSON.stringify(go)})) {
       writeFileSync(${JSON.stringify(reached)}, '');
@@ -217,6 +217,14 @@ for (const side of SIDES) {
       expect(exactJson.stringify(restNow)).to.equal(exactJson.stringify(restBefore));
     });
 
+    it('transform test says the transform is idempotent, and writes nothing', async () => {
+      const was = { zk: await zkSnapshot(zk), data: await side.snapshot() };
+      const r = await run(['transform', 'test', '--spec', writeSpec(spec()), '--limit', '10']);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.contain('idempotent on the 10 document(s) checked').and.to.contain('fit for copy.mode in-place');
+      expect({ zk: await zkSnapshot(zk), data: await side.snapshot() }).to.deep.equal(was);
+    });
+
     it('verification proves every selected document a fixed point, finds one planted back in the old form, and repair rewrites it', async () => {
       const specFile = writeSpec(spec());
       const v = await run(['verify-integrity', '--spec', specFile]);
@@ -232,6 +240,32 @@ for (const side of SIDES) {
       expect((await side.exact(coll, [planted])).get(planted)!.fields.when_s).to.equal(NEW(idx(planted)));
       const again = await run(['verify-integrity', '--spec', specFile, '--new']);
       expect(again.code, again.stdout + again.stderr).to.equal(EXIT.OK);
+    });
+
+    it('a worker SIGKILLed in the middle of a slice is resumed by the next one, and every selected document ends transformed', async () => {
+      await side.load(coll, DOCS); // every document back in its first form
+      const held = transformModule(mkdtempSync(join(tmpdir(), 'bg-inplace-kill-')), '2');
+      const killMigration = uniqueName('inplacekill');
+      const specFile = writeSpec(spec({ migration: killMigration, zookeeper: { connect: stack.zk, root, sessionTimeout: '4s' }, transform: { module: held.file } }));
+      expect((await run(['plan', '--spec', specFile])).code).to.equal(0);
+      const w = start(['work', '--spec', specFile]);
+      await waitFor('the worker to reach the held document', async () => existsSync(held.reached) || (w.child.exitCode !== null && 'exited'));
+      expect(existsSync(held.reached), w.output().stderr).to.equal(true);
+      w.child.kill('SIGKILL');
+      await w.done;
+      const layout = new Layout(root, killMigration);
+      expect((await allSlices(zk, layout)).some((s) => s.node.status !== 'done')).to.equal(true);
+      writeFileSync(held.go, '');
+      // Its claim goes with its ZooKeeper session (sessionTimeout): then the slice is free to resume.
+      await waitFor('the killed worker\'s claim to expire', async () => (await allClaims(zk, layout)).length === 0);
+      const again = await run(['work', '--spec', specFile]);
+      expect(again.code, again.stderr).to.equal(0);
+      expect((await allSlices(zk, layout)).every((s) => s.node.status === 'done')).to.equal(true);
+      const now = await side.exact(coll, allIds);
+      for (const id of oldFix) expect(now.get(id)!.fields.when_s, id).to.equal(NEW(idx(id)));
+      for (const id of others) expect(now.get(id)!.fields.when_s, id).to.equal(OLD(idx(id)));
+      const v = await run(['verify-integrity', '--spec', specFile]);
+      expect(v.code, v.stdout + v.stderr).to.equal(EXIT.OK);
     });
   });
 }
