@@ -148,6 +148,8 @@ function identities(spec: Spec) {
  * clusters are left to the backends' own checks, which name them.
  */
 export async function assertTargetIsNotSource(spec: Spec): Promise<void> {
+  // copy.mode in-place: the target is the source by design (validateSpec insists on it); only there.
+  if (spec.copy.mode === 'in-place') return;
   const ids = await identities(spec);
   if (!ids) return;
   const { source: s, target: t, sameCluster } = ids;

@@ -30,6 +30,8 @@ export interface SourceDoc {
   routing?: string;
   /** Serialized size in bytes (for byte-bounded batches). */
   bytes: number;
+  /** Read by readVersionedPage only (copy.mode in-place): the version token, as VersionedDoc.version. */
+  version?: string;
 }
 
 export interface Page {
@@ -147,6 +149,29 @@ export interface LiveWriter {
   deleteDocument(id: string, routing?: string): Promise<void>;
 }
 
+/** Outcome of a bulk conditional write (InPlaceWriter.writeIfUnchanged). */
+export interface ConditionalWriteResult {
+  /** Written at the version they were read at. */
+  applied: number;
+  /** Not written (or not known to be written): the document changed (or went) since it was read — a live write landed. */
+  conflicts: string[];
+  rejected: Rejection[];
+}
+
+/**
+ * copy.mode in-place (issue 17): the source collection rewritten where it is. Used only by the worker
+ * and verifier of an in-place migration, whose target is its source; never in copy mode.
+ */
+export interface InPlaceWriter {
+  /** readPage, with each document's real version token (Solr `_version_`, Elasticsearch `<seq_no>:<primary_term>`). */
+  readVersionedPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal, maxBytes?: number): Promise<Page>;
+  /**
+   * Writes each document (whole) only while it is still at its `version`: one request per batch.
+   * A document that changed since is a conflict, never overwritten. `signal`: as TargetWriter.writeBatch.
+   */
+  writeIfUnchanged(docs: VersionedDoc[], signal?: AbortSignal): Promise<ConditionalWriteResult>;
+}
+
 /**
  * How a collection holds nested (child) documents, as found on the server (schema and data).
  * flat: no child documents (every document is its own block). anonymous: `_childDocuments_` children
@@ -162,7 +187,7 @@ export interface Nesting {
   orphaned: number;
 }
 
-export interface Backend extends SourceReader, TargetWriter, Repairer, LiveWriter {
+export interface Backend extends SourceReader, TargetWriter, Repairer, LiveWriter, Partial<InPlaceWriter> {
   /** "solr 8.11.4 at http://host:8983/solr, collection events" — never with credentials. */
   describe(): string;
   version(): Promise<string>;

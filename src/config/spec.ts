@@ -233,6 +233,12 @@ export const specSchema = z
       .default({}),
     copy: z
       .object({
+        /**
+         * `copy` (the default): source → target, create-only. `in-place` (issue 17): the target is the
+         * source collection/index itself; each selected document is read, transformed and written back
+         * only while it is still at the version read (README "In place").
+         */
+        mode: z.enum(['copy', 'in-place']).default('copy'),
         /** Fields never copied (e.g. copyField destinations that the target schema fills itself). */
         excludeFields: z.array(z.string()).default([]),
         /**
@@ -306,7 +312,16 @@ export const specSchema = z
     // port, a URL or a list): the cluster's own identity is checked too, before anything runs (identity.ts).
     const same = spec.source.kind === spec.target.kind && sameNodes(spec.source.url, spec.target.url)
       && spec.source.collection === spec.target.collection;
-    if (same) {
+    if (spec.copy.mode === 'in-place') {
+      const where = ['copy', 'mode'];
+      if (!same) ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: `in-place rewrites the source where it is: target must name the source itself (same kind, url and collection as source: ${spec.source.kind} "${spec.source.collection}" at ${JSON.stringify(spec.source.url)}); for a copy into another collection drop copy.mode` });
+      if (!spec.transform) ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: 'in-place needs a transform (transform.module): without one there is nothing to change' });
+      if (spec.copy.excludeFields.length) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['copy', 'excludeFields'], message: 'in place, an excluded field would be dropped from every document written back: remove copy.excludeFields (drop fields in the transform instead)' });
+      if (spec.copy.versionField) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['copy', 'versionField'], message: 'in place, writes are conditional on the version read (_version_ / seq_no): remove copy.versionField' });
+      for (const k of ['prepare', 'optimize'] as const) {
+        if (spec.target[k] !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', k], message: `in place the target is the source: target.${k} would change it; remove it` });
+      }
+    } else if (same) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'collection'], message: `source and target are the same collection on the same cluster ("${spec.target.collection}" at ${JSON.stringify(spec.target.url)}): bluegreen would write into its own source` });
     }
   });
@@ -440,7 +455,7 @@ export function specHash(spec: Spec): string {
     customers: spec.customers,
     retention: spec.retention,
     slicing: spec.slicing,
-    copy: { excludeFields: spec.copy.excludeFields, versionField: spec.copy.versionField },
+    copy: { excludeFields: spec.copy.excludeFields, versionField: spec.copy.versionField, mode: spec.copy.mode === 'in-place' ? 'in-place' : undefined },
     transform: spec.transform ? { version: spec.transform.version ?? loadTransform(spec.transform.module).version } : undefined,
   };
   return createHash('sha256').update(JSON.stringify(decisive)).digest('hex').slice(0, 16);

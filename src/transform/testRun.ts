@@ -64,6 +64,8 @@ export async function transformTest(spec: Spec, source: Backend, opts: Transform
   const lines: string[] = [`transform ${t.version} (${spec.transform!.module}) on ${docs.length} document(s) of ${source.describe()}${spec.source.query !== undefined ? `, source.query ${show(spec.source.query)}` : ''}; nothing is written`];
   const counts = { read: docs.length, outputs: 0, skipped: 0, rejected: 0 };
   const tlog = log.child({ transform: t.version, test: true });
+  const notIdempotent: string[] = [];
+  let checked = 0;
   for (const d of docs) {
     const before = exactJson.parse(exactJson.stringify(d.fields)) as Record<string, unknown>;
     const r = applyTransform(t, d, spec.fields, { slice: -1, log: tlog });
@@ -71,6 +73,8 @@ export async function transformTest(spec: Spec, source: Backend, opts: Transform
     if (!('reason' in r) && r.outputs.length === 1) {
       const again = applyTransform(t, { ...r.outputs[0], fields: exactJson.parse(exactJson.stringify(r.outputs[0].fields)) as Record<string, unknown> }, spec.fields, { slice: -1, log: tlog });
       idempotent = !('reason' in again) && again.outputs.length === 1 && fieldDiff(again.outputs[0].fields, r.outputs[0].fields).length === 0;
+      checked++;
+      if (!idempotent) notIdempotent.push(d.id);
     }
     if ('reason' in r) counts.rejected++;
     else if (r.outputs.length === 0) counts.skipped++;
@@ -78,5 +82,12 @@ export async function transformTest(spec: Spec, source: Backend, opts: Transform
     lines.push('', ...describeApplied(d.id, before, r, idempotent));
   }
   lines.push('', `${counts.read} read: ${counts.outputs} output document(s), ${counts.skipped} skipped, ${counts.rejected} rejected`);
+  // transform(transform(d)) == transform(d): required in place (a document re-read after a live write is transformed again).
+  const inPlace = spec.copy.mode === 'in-place';
+  if (notIdempotent.length) {
+    lines.push(`NOT IDEMPOTENT on ${notIdempotent.length} of ${checked} document(s) checked (the transform changes its own output again): ${notIdempotent.slice(0, 20).join(' ')}${inPlace ? ' — copy.mode in-place needs an idempotent transform: a document re-read after a live write, or checked by verification, would be changed again' : ''}`);
+  } else if (checked) {
+    lines.push(`idempotent on the ${checked} document(s) checked (transform(transform(d)) equals transform(d))${inPlace ? ': fit for copy.mode in-place' : ''}`);
+  }
   return { lines, counts };
 }

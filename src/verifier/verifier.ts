@@ -27,6 +27,11 @@ import { PageSizer } from '../worker/batching';
 import { contentHash, diffExpected, mergeDiff, recheck, type Candidate, type DiffKind, type ExpectedHash } from './diff';
 import { transformOf } from '../transform/apply';
 import { REJECTED_MARK, expectedOutputs } from '../transform/expected';
+import { inPlaceOutcome } from '../transform/inPlace';
+import { exactJson } from '../backends/exactJson';
+
+/** A copy of a document's fields (map may change what it is given; the original is still needed). */
+const structuredCloneFields = (f: Record<string, unknown>) => exactJson.parse(exactJson.stringify(f)) as Record<string, unknown>;
 import type { Transform } from '../transform/define';
 import { checkRecorded, type RecordedCheck } from './recorded';
 
@@ -618,6 +623,7 @@ export class Verifier {
    */
   async verifySlice(node: WorkNode, run: VerifyRun, repair: boolean, reads: Semaphore = new Semaphore(1)): Promise<SliceVerification> {
     const ctx = { customers: node.customers.length, slice: node.index, run: run.id };
+    if (this.spec.copy.mode === 'in-place') return this.verifyInPlace(node, run, repair, reads, ctx);
     const counts = { source: 0, target: 0 };
     let candidates: Candidate[] = [];
     let overflow = { missing: 0, extra: 0, different: 0 };
@@ -666,6 +672,94 @@ export class Verifier {
     if (!result.clean) log.warn({ ...ctx, missing: result.missingCount, extra: result.extraCount, different: result.differentCount }, 'persistent differences');
     if (repair && persistent.size > 0) result.repaired = await reads.with(() => this.repair(persistent, ctx));
     return result;
+  }
+
+  /**
+   * copy.mode in-place: the slice re-read, and every document must be a fixed point of the transform
+   * (inPlaceOutcome: unchanged by it, or null). One it still changes (or rejects) is `different`;
+   * after the grace period it is read again (real-time) and counts only if it is still so. Repair
+   * writes transform(document) back, only while the document is still at the version just read.
+   */
+  private async verifyInPlace(node: WorkNode, run: VerifyRun, repair: boolean, reads: Semaphore, ctx: object): Promise<SliceVerification> {
+    const t = this.transform!;
+    const tlog = log.child({ slice: node.index, verify: run.id });
+    let count = 0;
+    let candidates: string[] = [];
+    let overflow = 0;
+    await reads.with(async () => {
+      for await (const d of this.stream(this.source, node)) {
+        count++;
+        if (inPlaceOutcome(t, d, this.spec.fields, node.index, tlog).kind === 'unchanged') continue;
+        if (candidates.length < MAX_CANDIDATES) candidates.push(d.id);
+        else overflow++;
+      }
+    });
+    const firstSight = candidates.length;
+    const persistent = new Map<string, { customer: string | null; reason?: string }>();
+    const retry = requestRetry(this.spec);
+    for (let round = 0; round < this.spec.verify.rechecks && candidates.length > 0; round++) {
+      await sleep(this.spec.verify.gracePeriod);
+      const next: string[] = [];
+      const these = candidates;
+      await reads.with(() => this.byBytes(these, { slice: node.index, recheck: round }, async (chunk, cap) => {
+        const now = await withBackoff(() => this.source.getByIds(chunk, cap), retry);
+        for (const id of chunk) {
+          const v = now.get(id);
+          if (!v) continue; // deleted since: nothing left untransformed
+          const customer = this.customerOf(v.doc, node);
+          const o = inPlaceOutcome(t, { ...v.doc, fields: structuredCloneFields(v.doc.fields) }, this.spec.fields, node.index, tlog);
+          if (o.kind === 'unchanged') continue;
+          if (round < this.spec.verify.rechecks - 1) next.push(id);
+          else persistent.set(id, { customer, ...(o.kind === 'rejected' ? { reason: o.reason } : {}) });
+        }
+        return [...now.values()].map((v) => v.doc);
+      }));
+      candidates = next;
+    }
+    const byCustomer: Record<string, CustomerDiff> = {};
+    for (const [id, p] of persistent) {
+      const e = (byCustomer[customerNodeName(p.customer)] ??= { missing: 0, extra: 0, different: 0, ids: [] });
+      e.different++;
+      if (e.ids.length < IDS_KEPT) e.ids.push(id);
+    }
+    const different = [...persistent.keys()];
+    const result: SliceVerification = {
+      customers: node.customers, index: node.index, bounds: node.bounds, byCustomer,
+      sourceCount: count, targetCount: count, missingCount: 0, extraCount: 0, differentCount: different.length + overflow,
+      unstableCount: 0, resolvedInFlight: firstSight - persistent.size,
+      missing: [], extra: [], different: different.slice(0, IDS_KEPT),
+      clean: different.length + overflow === 0, runStartedAt: run.startedAt, checkedAt: Date.now(), by: this.id,
+    };
+    if (!result.clean) log.warn({ ...ctx, untransformed: result.differentCount }, 'in place: documents the transform still changes');
+    if (repair && persistent.size > 0) result.repaired = await reads.with(() => this.repairInPlace(different, node, ctx));
+    return result;
+  }
+
+  /** Repair of an in-place run: each document read again and transform(document) written back only while it is still at that version. */
+  private async repairInPlace(ids: string[], node: WorkNode, ctx: object) {
+    const out = { created: 0, replaced: 0, deleted: 0, conflicts: 0 };
+    const t = this.transform!;
+    const tlog = log.child({ slice: node.index, repair: true });
+    const retry = requestRetry(this.spec);
+    await this.byBytes(ids, { ...ctx, repair: true }, async (chunk, cap) => {
+      const now = await withBackoff(() => this.source.getByIds(chunk, cap), retry);
+      const write: VersionedDoc[] = [];
+      for (const id of chunk) {
+        const v = now.get(id);
+        if (!v) continue;
+        const o = inPlaceOutcome(t, { ...v.doc, fields: structuredCloneFields(v.doc.fields) }, this.spec.fields, node.index, tlog);
+        if (o.kind === 'changed') write.push({ doc: o.doc, version: v.version });
+        else if (o.kind === 'rejected') out.conflicts++; // the transform refuses it: nothing to write
+      }
+      if (write.length) {
+        const r = await withBackoff(() => this.source.writeIfUnchanged!(write), retry);
+        out.replaced += r.applied;
+        out.conflicts += r.conflicts.length + r.rejected.length;
+      }
+      return [...now.values()].map((v) => v.doc);
+    });
+    log.info({ ...ctx, ...out }, 'repaired in place');
+    return out;
   }
 
   /** transform(source) of a whole slice, by output id and hash (the outputs need not follow the source's id order). */

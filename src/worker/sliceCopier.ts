@@ -23,14 +23,15 @@
  * after the other; with small pages, every lane reads ahead.
  */
 import { tooLargeToRead } from '../backends/http';
-import type { Backend, Page } from '../backends/types';
+import type { Backend, Customers, Page, SourceDoc } from '../backends/types';
 import type { Spec } from '../config/spec';
 import type { SliceClaim } from '../coordination/claim';
-import type { Rejection } from '../coordination/workNode';
+import type { Rejection, SliceBounds } from '../coordination/workNode';
 import { describeBounds, describeCustomers } from '../coordination/workNode';
 import { FencedError, RetryableError, describeError } from '../errors';
 import { log } from '../log';
-import { transformPage } from '../transform/apply';
+import { transformOf, transformPage } from '../transform/apply';
+import { inPlaceOutcome } from '../transform/inPlace';
 import { customerLabel, metrics } from '../metrics';
 import { withBackoff, type BackoffOptions } from '../retry';
 import { PageBudget, PageSizer, splitByBytes } from './batching';
@@ -63,9 +64,14 @@ interface ReadAhead {
 
 const pageBytes = (page: Page) => page.docs.reduce((n, d) => n + d.bytes, 0);
 
+/** Conflicts in a row on one document before in-place leaves it to the live writes (writeBack). */
+const IN_PLACE_ROUNDS = 10;
+
 export class SliceCopier {
   /** Pages held by all lanes of this process (see the header). */
   readonly budget: PageBudget;
+  /** copy.mode in-place: source and target are one collection; pages are written back (writeBack), never copied. */
+  private readonly inPlace: boolean;
 
   /** Fields verification ignores: the same content test decides whether a target copy is still ours. */
   private readonly ignore: ReadonlySet<string>;
@@ -73,6 +79,8 @@ export class SliceCopier {
   constructor(private readonly c: CopierContext) {
     this.budget = new PageBudget(c.spec.batch.bytes * c.spec.worker.slicesInFlight);
     this.ignore = new Set(c.spec.verify.ignoreFields);
+    this.inPlace = c.spec.copy.mode === 'in-place';
+    if (this.inPlace && (!c.source.readVersionedPage || !c.target.writeIfUnchanged)) throw new Error(`${c.target.describe()} cannot be rewritten in place`);
   }
 
   /** Copies the slice as far as it goes; returns how it ended and the documents read meanwhile. */
@@ -127,8 +135,14 @@ export class SliceCopier {
         let written = 0;
         let skipped = 0;
         const rejected: Rejection[] = [];
+        // In place: the page transformed and written back where it is, conditionally (writeBack).
+        const back = this.inPlace ? await this.writeBack(claim, lane, page.docs, index, ctx) : null;
+        if (back) {
+          ({ written, skipped } = back);
+          rejected.push(...back.rejected);
+        }
         // The spec's transform (none: the page as read); its rejections are the documents', not the target's.
-        const out = transformPage(spec, page.docs, index);
+        const out = back ? { docs: [], rejected: [] } : transformPage(spec, page.docs, index);
         for (const batch of splitByBytes(out.docs, maxDocs, maxBytes)) {
           await limiter.take(batch.length);
           claim.assertHeld();
@@ -152,7 +166,7 @@ export class SliceCopier {
         const broken = refusesEverything(out.docs.length, rejected);
         if (broken) throw new Error(broken);
         rejected.push(...out.rejected);
-        if (written > 0) {
+        if (written > 0 && !back) {
           // Deleted live after this page was read: taken out of the target again (liveDeletes.ts); the
           // live delete won, so the document counts as skipped.
           this.c.doing(lane, `looking for documents of slice ${claim.key} deleted live since they were read`);
@@ -215,6 +229,80 @@ export class SliceCopier {
     }
   }
 
+  /** A page of the source: in place with each document's version (the write back is conditional on it). */
+  private read(source: Backend, customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal: AbortSignal, cap: number | undefined): Promise<Page> {
+    if (!this.inPlace) return source.readPage(customers, bounds, cursor, rows, signal, cap);
+    return source.readVersionedPage!(customers, bounds, cursor, rows, signal, cap);
+  }
+
+  /**
+   * copy.mode in-place: the page through the transform (inPlaceOutcome), and every document it changes
+   * written back only while it is still at the version read (writeIfUnchanged, by batches). A conflict
+   * is a live write that landed since the read: that document is read again (real-time) and
+   * transformed again — the live content, never overwritten, is what gets transformed — until it is
+   * written or found a fixed point (the live write was already in the new form), at most
+   * IN_PLACE_ROUNDS times; then it is left as it is and recorded as rejected. A document deleted
+   * meanwhile is left deleted. Unchanged and null documents are not written (counted skipped).
+   */
+  private async writeBack(claim: SliceClaim, lane: number, docs: SourceDoc[], slice: number, ctx: object): Promise<{ written: number; skipped: number; rejected: Rejection[] }> {
+    const { spec, target, limiter } = this.c;
+    const t = transformOf(spec)!;
+    const tlog = log.child({ slice, transform: t.version });
+    const rejected: Rejection[] = [];
+    let written = 0;
+    let skipped = 0;
+    let pending: SourceDoc[] = [];
+    const judge = (d: SourceDoc, version: string | undefined) => {
+      const o = inPlaceOutcome(t, d, spec.fields, slice, tlog);
+      if (o.kind === 'rejected') {
+        rejected.push({ id: d.id, reason: o.reason });
+        tlog.warn({ id: d.id, reason: o.reason }, 'transform rejected a document');
+      } else if (o.kind === 'unchanged') skipped++;
+      else if (version === undefined) throw new Error(`the source gave no version for document ${d.id}: it cannot be written back in place`);
+      else pending.push({ ...o.doc, version });
+    };
+    for (const d of docs) judge(d, d.version);
+    const changed = pending.length;
+    const refusedByTarget: Rejection[] = [];
+    for (let round = 0; pending.length > 0; round++) {
+      if (round === IN_PLACE_ROUNDS) {
+        for (const d of pending) rejected.push({ id: d.id, reason: `changed by live writes ${IN_PLACE_ROUNDS} times while being written back in place: left as the live writes made it` });
+        break;
+      }
+      const conflicts: string[] = [];
+      for (const batch of splitByBytes(pending, spec.batch.docs, spec.batch.bytes)) {
+        await limiter.take(batch.length);
+        claim.assertHeld();
+        this.c.doing(lane, `writing back ${batch.length} documents of slice ${claim.key}${round ? ` (again: ${round})` : ''}`);
+        const endWrite = metrics.writeSeconds.startTimer({ migration: spec.migration });
+        const r = await withBackoff(() => {
+          claim.assertHeld();
+          return target.writeIfUnchanged!(batch.map((d) => ({ doc: d, version: d.version! })), claim.signal);
+        }, this.c.retryOptions('write', claim.signal));
+        endWrite();
+        limiter.recovered(batch.length);
+        written += r.applied;
+        conflicts.push(...r.conflicts);
+        refusedByTarget.push(...r.rejected);
+      }
+      pending = [];
+      if (conflicts.length === 0) break;
+      log.info({ ...ctx, conflicts: conflicts.length, round }, 'in place: documents changed since they were read (live writes): reading them again');
+      const now = await withBackoff(() => {
+        claim.assertHeld();
+        return target.getByIds(conflicts);
+      }, this.c.retryOptions('read', claim.signal));
+      for (const id of conflicts) {
+        const v = now.get(id);
+        if (v) judge(v.doc, v.version);
+      }
+    }
+    for (const r of refusedByTarget) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'the collection rejected a document written back');
+    const broken = refusesEverything(changed, refusedByTarget);
+    if (broken) throw new Error(broken);
+    return { written, skipped, rejected: [...rejected, ...refusedByTarget] };
+  }
+
   /**
    * Starts reading the page after `cursor`, if the budget has room for it (see the header): one read
    * of the sizer's rows within the room it reserves. Null when there is no room.
@@ -232,7 +320,7 @@ export class SliceCopier {
     ahead.page = (async () => {
       const endRead = metrics.readSeconds.startTimer({ migration: spec.migration });
       try {
-        const page = await withBackoff(() => source.readPage(customers, bounds, cursor, rows, signal, cap), this.c.retryOptions('read', signal));
+        const page = await withBackoff(() => this.read(source, customers, bounds, cursor, rows, signal, cap), this.c.retryOptions('read', signal));
         // What it holds now: the page, not the room it might have needed.
         const bytes = pageBytes(page);
         this.budget.give(ahead.reserved);
@@ -274,7 +362,7 @@ export class SliceCopier {
       this.c.doing(lane, `reading a page of slice ${claim.key} (${sizer.rows} rows)`);
       const endRead = metrics.readSeconds.startTimer({ migration: spec.migration });
       try {
-        return await withBackoff(() => source.readPage(customers, bounds, cursor, sizer.rows, signal, sizer.cap), this.c.retryOptions('read', signal));
+        return await withBackoff(() => this.read(source, customers, bounds, cursor, sizer.rows, signal, sizer.cap), this.c.retryOptions('read', signal));
       } catch (e) {
         if (!tooLargeToRead(e)) throw e;
         const rows = sizer.rows;

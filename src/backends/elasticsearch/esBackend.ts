@@ -15,10 +15,11 @@ import { RetryableError, UserError, describeError } from '../../errors';
 import { log, safeUrl } from '../../log';
 import { withBackoff } from '../../retry';
 import type {
-  Backend, Bucket, BulkSettings, ConditionalResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, IndexPreparer, Page, SourceDoc, VersionedDoc, WriteResult,
+  Backend, Bucket, BulkSettings, ConditionalResult, ConditionalWriteResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, IndexPreparer, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
 import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf } from './bulk';
 import { EsApi, EsStatusError, detectServer, type Distribution } from './client';
+import { exactJson } from '../exactJson';
 import { jsonBytes, withSize } from '../http';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
@@ -264,6 +265,62 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       // A short page is the last one: search_after has nothing more after it.
       done: hits.length < Math.min(rows, MAX_PAGE),
     };
+  }
+
+  /** readPage with `seq_no_primary_term`: each document carries its `<seq_no>:<primary_term>` (copy.mode in-place). */
+  async readVersionedPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal, maxBytes?: number): Promise<Page> {
+    const res = await this.search({ ...pageRequest(this.fields, customers, bounds, cursor, rows), seq_no_primary_term: true }, {}, signal, maxBytes);
+    const hits: any[] = res.hits?.hits ?? [];
+    const last = hits[hits.length - 1];
+    return {
+      docs: hits.map((h) => ({ ...this.toSourceDoc(h), version: `${h._seq_no}:${h._primary_term}` })),
+      nextCursor: last ? encodeCursor(last.sort) : cursor ?? '',
+      done: hits.length < Math.min(rows, MAX_PAGE),
+    };
+  }
+
+  /**
+   * One bulk of `index` actions, each with if_seq_no / if_primary_term (and its routing): item 409 is
+   * a conflict (written since, or deleted), never retried; busy items (429, 5xx) are sent again at
+   * the same version; other item errors reject the document.
+   */
+  async writeIfUnchanged(docs: VersionedDoc[], signal?: AbortSignal): Promise<ConditionalWriteResult> {
+    const api = await this.client();
+    const out: ConditionalWriteResult = { applied: 0, conflicts: [], rejected: [] };
+    let pending = docs;
+    const retries = this.opts.itemRetries ?? 6;
+    await withBackoff(async () => {
+      if (pending.length === 0) return;
+      signal?.throwIfAborted();
+      const lines: string[] = [];
+      for (const { doc, version } of pending) {
+        lines.push(exactJson.stringify({ index: { _id: doc.id, ...seqNoParams(version), ...(doc.routing !== undefined ? { routing: doc.routing } : {}) } }), exactJson.stringify(doc.fields));
+      }
+      const res = await api.bulk(this.index, `${lines.join('\n')}\n`, signal);
+      const items: any[] = res.items ?? [];
+      if (items.length !== pending.length) throw new Error(`the bulk answer has ${items.length} items for ${pending.length} documents sent`);
+      const again: VersionedDoc[] = [];
+      let reason = '';
+      items.forEach((item, i) => {
+        const r = item.index ?? Object.values(item)[0];
+        const status = Number(r?.status);
+        const type: string | undefined = r?.error?.type;
+        if (status >= 200 && status < 300) out.applied++;
+        else if (status === 409 || status === 404) out.conflicts.push(pending[i].doc.id);
+        else if (status === 429 || status >= 500 || status === 408) {
+          again.push(pending[i]);
+          reason = `HTTP ${status} ${type ?? ''}`;
+        } else if (type === 'index_not_found_exception' || type === 'cluster_block_exception' || status === 401 || status === 403) {
+          throw new Error(`the index refused the batch: HTTP ${status} ${type ?? ''} ${r?.error?.reason ?? ''}`);
+        } else out.rejected.push({ id: pending[i].doc.id, reason: `${type ?? `HTTP ${status}`}: ${r?.error?.reason ?? 'no reason given'}`.slice(0, 300) });
+      });
+      pending = again;
+      if (again.length) throw new ItemsToRetry(again.length, reason);
+    }, {
+      attempts: retries + 1, initialDelayMs: 500, maxDelayMs: 30_000, retryable: (e) => e instanceof ItemsToRetry, signal,
+      onRetry: (e, attempt, delayMs) => log.warn({ index: this.index, attempt, delayMs, err: describeError(e) }, 'index busy: sending the refused conditional writes again'),
+    });
+    return out;
   }
 
   private toSourceDoc(hit: { _id: string; _routing?: string; _source?: Doc }): SourceDoc {

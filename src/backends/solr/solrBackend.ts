@@ -8,10 +8,10 @@ import type { Endpoint, Spec } from '../../config/spec';
 import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
-import { exactJson } from '../exactJson';
+import { exactJson, numberText } from '../exactJson';
 import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
 import type {
-  Backend, Bucket, ConditionalResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
+  Backend, Bucket, ConditionalResult, ConditionalWriteResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
 import {
   boundsFilter, customerFilter, customersAfter, customersFilter, parseSolrDate, rangeGap, rootsFilter, shapesFacet, shapesPage,
@@ -296,6 +296,63 @@ export class SolrBackend implements Backend {
     return { docs, nextCursor: next, done: docs.length === 0 || next === cursorMark };
   }
 
+  /** readPage with the real `_version_` of every document (copy.mode in-place: the writes are conditional on it). */
+  async readVersionedPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal, maxBytes?: number): Promise<Page> {
+    const cursorMark = cursor ?? '*';
+    const res = await this.select({
+      q: '*:*', ...this.sliceParams(customers, bounds), sort: `${this.fields.uniqueKey} asc`,
+      rows, cursorMark, fl: (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN,
+    }, signal, maxBytes);
+    const docs: SourceDoc[] = (res.response.docs as Doc[]).map((d) => ({ ...this.toSourceDoc(d), version: versionText(d._version_) }));
+    const next = String(res.nextCursorMark);
+    return { docs, nextCursor: next, done: docs.length === 0 || next === cursorMark };
+  }
+
+  /**
+   * One update of the documents, each with its positive `_version_` (Solr applies a document only
+   * while it is still at that version) and failOnVersionConflicts=false, so a document changed since
+   * is dropped, not the batch. Solr's answer does not say which were dropped: a real-time get after
+   * the write tells — a document not holding what was sent is a conflict (a live write landed; its
+   * content may also just be Solr's normal form of what was sent, e.g. a date: the caller re-reads
+   * and finds it transformed). A 400/409/413 for the batch (one bad document; Solr 8 does not pass
+   * failOnVersionConflicts to other shard leaders) sends the documents one by one.
+   */
+  async writeIfUnchanged(docs: VersionedDoc[], signal?: AbortSignal): Promise<ConditionalWriteResult> {
+    signal?.throwIfAborted();
+    const out: ConditionalWriteResult = { applied: 0, conflicts: [], rejected: [] };
+    if (docs.length === 0) return out;
+    const body = (list: VersionedDoc[]) => `[${list.map(({ doc, version }) => exactJson.stringify({ ...doc.fields, _version_: BigInt(version) })).join(',')}]`;
+    try {
+      await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }), body(docs), 'application/json', signal);
+    } catch (e) {
+      if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409 && e.status !== 413)) throw e;
+      for (const d of docs) {
+        signal?.throwIfAborted();
+        try {
+          await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }), body([d]), 'application/json', signal);
+          out.applied++;
+        } catch (e1) {
+          if (!(e1 instanceof HttpStatusError) || (e1.status !== 400 && e1.status !== 409 && e1.status !== 413)) throw e1;
+          if (e1.status === 409) out.conflicts.push(d.doc.id);
+          else out.rejected.push({ id: d.doc.id, reason: solrMessage(e1) });
+        }
+      }
+      return out;
+    }
+    const now = new Map<string, Doc>();
+    for (let i = 0; i < docs.length; i += 500) {
+      for (const d of await this.realTimeGet(docs.slice(i, i + 500).map((x) => x.doc.id), (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN, signal)) {
+        now.set(String(d[this.fields.uniqueKey]), this.withoutInternal(d));
+      }
+    }
+    for (const { doc } of docs) {
+      const got = now.get(doc.id);
+      if (got && exactJson.stringify(sortedKeys(got)) === exactJson.stringify(sortedKeys(doc.fields))) out.applied++;
+      else out.conflicts.push(doc.id);
+    }
+    return out;
+  }
+
   private toSourceDoc(d: Doc): SourceDoc {
     const fields = this.withoutInternal(d);
     // Measured, not written out: a second copy of a 5 MB document only to count its bytes is the
@@ -499,6 +556,18 @@ function createOnlyBody(docs: SourceDoc[]): Buffer {
   docs.forEach((d, i) => put(`${i > 0 ? ',' : ''}${exactJson.stringify({ ...d.fields, _version_: -1 })}`));
   put(']');
   return buf.subarray(0, at);
+}
+
+/** `_version_` as its digits (exactJson may hand it over as a BigInt or a number's text). */
+function versionText(v: unknown): string {
+  return numberText(v) ?? String(v);
+}
+
+/** The fields with their keys in order (top level: Solr returns stored fields in its own order). */
+function sortedKeys(d: Doc): Doc {
+  const out: Doc = {};
+  for (const k of Object.keys(d).sort()) out[k] = d[k];
+  return out;
 }
 
 function solrMessage(e: HttpStatusError): string {
