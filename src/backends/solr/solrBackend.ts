@@ -9,6 +9,7 @@ import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import { exactJson } from '../exactJson';
+import type { SolrSchema } from './schemaMapping';
 import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
 import type {
   Backend, Bucket, ConditionalResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
@@ -106,6 +107,13 @@ export class SolrBackend implements Backend {
         throw e;
       }
     }
+  }
+
+  /** The whole schema (Schema API): fields, dynamic fields, field types, copy fields, uniqueKey. */
+  async schema(): Promise<SolrSchema> {
+    await this.version();
+    const res = await this.http.request('GET', this.coll('/schema'));
+    return res.schema as SolrSchema;
   }
 
   /**
