@@ -20,7 +20,7 @@ import { canonicalContent } from '../../src/verifier/diff';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import { run, writeSpec } from '../support/cli';
 import { EsAdmin } from '../support/esAdmin';
-import { connectZk, stack, uniqueName } from '../support/stack';
+import { connectZk, stack, uniqueName, withOptionalServer } from '../support/stack';
 
 const TS = '2025-06-01T10:00:00.000Z';
 const none = new Set<string>();
@@ -201,5 +201,71 @@ describe('cross-kind: Solr 8 → Elasticsearch 8 with the mapping translated fro
     expect(w.code, w.stderr).to.equal(EXIT.OK);
     const v = await run(['verify-integrity', '--spec', spec2, '--json']);
     expect(v.code, v.stderr).to.equal(EXIT.OK);
+  });
+});
+
+describe('cross-kind: Solr 8 → OpenSearch 3 with the translated mapping (optional server, started for this block)', function () {
+  this.timeout(300_000);
+  const solr = new SolrAdmin(stack.solrLegacy);
+  const os = new EsAdmin(stack.opensearch);
+  const collection = uniqueName('bgtest_xkos');
+  const index = uniqueName('bgtest_xkos');
+  const root = `/${uniqueName('bgtest')}`;
+  let zk: ZkSession;
+  let spec = '';
+  const EXOTIC = `{"id":"exact-1","customer":"acme","timestamp":"${TS}","title":"caf\\u00e9","price":1.0,"quantity":-0,"a_d":1E+2,`
+    + '"big_l":9223372036854775807,"n_i":2147483647,"ss_ss":["1.0","1"],"tags":["one"],"ok_b":false,"when_dt":"1999-12-31T23:59:59.999Z"}';
+
+  // Defined before withOptionalServer's hooks: this cleanup runs before the server is stopped.
+  after(async () => {
+    await zk.removeRecursive(root);
+    zk.close();
+    await os.deleteIndex(index);
+    await solr.deleteCollection(collection);
+  });
+
+  withOptionalServer('opensearch');
+
+  before(async () => {
+    zk = await connectZk();
+    await solr.createCollection(collection, 2);
+    await http('POST', `${stack.solrLegacy}/${collection}/update?wt=json`, `[${EXOTIC}]`);
+    await solr.index(collection, [...generateDocs([{ name: 'acme', docs: 40, spanDays: 2 }, { name: 'bolt', docs: 15, spanDays: 1 }], Date.UTC(2025, 5, 2), 9)], true);
+    expect(await solr.count(collection)).to.equal(56);
+    spec = writeSpec({
+      migration: uniqueName('xkos'),
+      zookeeper: { connect: stack.zk, root },
+      source: { kind: 'solr', url: stack.solrLegacy, collection },
+      target: { kind: 'opensearch', url: stack.opensearch, collection: index, prepare: {} },
+      slicing: { targetDocsPerSlice: 30 },
+      batch: { docs: 20 },
+      verify: { gracePeriod: '1s' },
+    });
+  });
+
+  it('plan --dry-run shows the mapping; plan creates the OpenSearch index with it; every document lands exactly; verify passes', async () => {
+    const d = await run(['plan', '--spec', spec, '--dry-run']);
+    expect(d.code, d.stderr).to.equal(EXIT.OK);
+    expect(d.stdout).to.contain('target mapping (translated from the Solr schema of solr 8.11');
+    expect(await os.exists(index)).to.equal(false);
+    expect((await run(['plan', '--spec', spec])).code).to.equal(EXIT.OK);
+    const created = await os.mapping(index);
+    expect(created.properties).to.deep.include({ id: { type: 'keyword' }, customer: { type: 'keyword' }, timestamp: { type: 'date' }, quantity: { type: 'integer' } });
+    const w = await run(['work', '--spec', spec]);
+    expect(w.code, w.stderr).to.equal(EXIT.OK);
+    await http('POST', `${stack.opensearch}/${index}/_refresh`);
+    const [src, dst] = await Promise.all([solrAll(stack.solrLegacy, collection), esAll(stack.opensearch, index)]);
+    expect(src.size).to.equal(56);
+    expect([...dst.keys()].sort()).to.deep.equal([...src.keys()].sort());
+    for (const [id, content] of src) {
+      expect(dst.get(id), id).to.equal(content);
+      expect(numberTokens(dst.get(id)!), id).to.deep.equal(numberTokens(content));
+    }
+    const after = await os.mapping(index);
+    expect(after.properties.big_l).to.deep.equal({ type: 'long' });
+    expect(after.properties.when_dt).to.deep.equal({ type: 'date' });
+    const v = await run(['verify-integrity', '--spec', spec, '--json']);
+    expect(v.code, v.stderr).to.equal(EXIT.OK);
+    expect((JSON.parse(v.stdout) as VerifyReport).run.totals).to.include({ missing: 0, extra: 0, different: 0 });
   });
 });
