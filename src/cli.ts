@@ -25,7 +25,7 @@ import { OpsServer } from './ops/server';
 import { diagnostics } from './ops/diagnostics';
 import { observeFleet } from './metrics';
 import type { Backend } from './backends/types';
-import { targetMapping, type TargetMapping } from './prepare/targetPrep';
+import { derivedTargetMapping, targetMapping, type TargetMapping } from './prepare/targetPrep';
 import { formatTranslation } from './backends/solr/schemaMapping';
 
 interface Common {
@@ -154,6 +154,8 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
   // pair can carry the source's nested documents.
   await assertTargetIsNotSource(s);
   await assertNestingCarried(source, target);
+  // Solr → Elasticsearch / OpenSearch: a translated mapping bluegreen could not migrate into stops here, before ZooKeeper.
+  await derivedTargetMapping(s, target);
   const zk = await connect(s);
   try {
     // A migration planned before: every node it has decodes, or nothing is written.

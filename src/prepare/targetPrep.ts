@@ -98,6 +98,23 @@ export async function targetMapping(spec: Spec, source?: Backend): Promise<Targe
 }
 
 /**
+ * Solr → Elasticsearch / OpenSearch with target.prepare: the mapping from the Solr schema for an index
+ * still to create, or a UserError when bluegreen could not migrate into it. Null when there is nothing
+ * to derive (other kinds, no target.prepare, or the index exists: the target's check() checks that one).
+ * `plan` asks before it writes anything to ZooKeeper; the planner's prepare step asks again.
+ */
+export async function derivedTargetMapping(spec: Spec, target: Backend | IndexPreparer): Promise<TargetMapping | null> {
+  if (!translatesSchema(spec) || !spec.target.prepare || !isIndexPreparer(target)) return null;
+  if (await target.indexExists()) return null;
+  const derived = await targetMapping(spec);
+  if (derived?.problems.length) {
+    throw new UserError(`The target mapping (${derived.origin}) would create an index bluegreen cannot migrate into:\n  - ${derived.problems.join('\n  - ')}`,
+      'Map those fields in target.prepare.mappingsFile (merged over the translation; `bluegreen plan --dry-run` shows the result), or point fields.* at fields that are.');
+  }
+  return derived;
+}
+
+/**
  * The planner's step, before it plans: create the index and tune it, as `target.prepare` asks. Does
  * nothing (and writes nothing) without `target.prepare`.
  */
@@ -110,12 +127,7 @@ export async function prepareTarget(zk: ZkSession, spec: Spec, by: string, targe
       throw new UserError(`target.prepare is set, but a ${spec.target.kind} target cannot be prepared by bluegreen.`,
         'Remove target.prepare from the spec and create the collection yourself; target.prepare is for Elasticsearch targets.');
     }
-    // Solr → Elasticsearch / OpenSearch: the mapping from the Solr schema, checked before anything is written.
-    const derived = await targetMapping(spec);
-    if (derived?.problems.length) {
-      throw new UserError(`The target mapping (${derived.origin}) would create an index bluegreen cannot migrate into:\n  - ${derived.problems.join('\n  - ')}`,
-        'Map those fields in target.prepare.mappingsFile (merged over the translation; `bluegreen plan --dry-run` shows the result), or point fields.* at fields that are.');
-    }
+    const derived = await derivedTargetMapping(spec, backend);
     return await drive(zk, spec, 'prepare', backend, by, async () =>
       initialRecord(spec.target.collection, await backend.indexExists(), prepare.tuneForBulk, by), derived?.mappings);
   } finally {

@@ -20,6 +20,7 @@ import { canonicalContent } from '../../src/verifier/diff';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import { run, writeSpec } from '../support/cli';
 import { EsAdmin } from '../support/esAdmin';
+import { esSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName, withOptionalServer } from '../support/stack';
 
 const TS = '2025-06-01T10:00:00.000Z';
@@ -119,8 +120,9 @@ describe('cross-kind: Solr 8 → Elasticsearch 8 with the mapping translated fro
 
   after(async () => {
     await zk.removeRecursive(root);
+    await zk.removeRecursive(`${root}_bad`); // nothing, unless the refusal test failed
     zk.close();
-    await Promise.all([es.deleteIndex(index), es.deleteIndex(index2)]);
+    await Promise.all([es.deleteIndex(index), es.deleteIndex(index2), es.deleteIndex(`${index}_bad`)]);
     await solr.deleteCollection(collection);
     await http('GET', `${stack.solrLegacy}/admin/configs?action=DELETE&name=${configSet}&wt=json`);
   });
@@ -201,6 +203,26 @@ describe('cross-kind: Solr 8 → Elasticsearch 8 with the mapping translated fro
     expect(w.code, w.stderr).to.equal(EXIT.OK);
     const v = await run(['verify-integrity', '--spec', spec2, '--json']);
     expect(v.code, v.stderr).to.equal(EXIT.OK);
+  });
+
+  it('a mapping that cannot be migrated into (a mappings file replacing the translation, without the timestamp) is exit 2 with nothing written', async () => {
+    const file = join(tmpdir(), `${uniqueName('xk_replace')}.json`);
+    writeFileSync(file, JSON.stringify({ properties: { id: { type: 'keyword' }, customer: { type: 'keyword' } } }));
+    const bad = writeSpec({
+      migration: uniqueName('xkbad'), zookeeper: { connect: stack.zk, root: `${root}_bad` },
+      source: { kind: 'solr', url: stack.solrLegacy, collection },
+      target: { kind: 'elasticsearch', url: stack.esNew, collection: `${index}_bad`, prepare: { mappingsFile: file, mappingsFileMode: 'replace' } },
+    });
+    const d = await run(['plan', '--spec', bad, '--dry-run']);
+    expect(d.code, d.stderr).to.equal(EXIT.OK);
+    expect(d.stdout).to.contain('mappingsFileMode: replace; the translation is not used');
+    expect(d.stdout).to.contain('this mapping cannot be migrated into:\n  - no field "timestamp" (fields.timestamp) in its mapping');
+    const esBefore = await esSnapshot(stack.esNew);
+    const p = await run(['plan', '--spec', bad]);
+    expect(p.code).to.equal(EXIT.USAGE);
+    expect(p.stderr).to.contain('would create an index bluegreen cannot migrate into').and.to.contain('no field "timestamp"');
+    expect(await zk.exists(`${root}_bad`)).to.equal(null);
+    expect(await esSnapshot(stack.esNew)).to.deep.equal(esBefore);
   });
 });
 
