@@ -26,6 +26,8 @@ import { diagnostics } from './ops/diagnostics';
 import { observeFleet } from './metrics';
 import type { Backend } from './backends/types';
 import { transformTest } from './transform/testRun';
+import { derivedTargetMapping, targetMapping, type TargetMapping } from './prepare/targetPrep';
+import { formatTranslation } from './backends/solr/schemaMapping';
 
 interface Common {
   spec: string;
@@ -126,13 +128,25 @@ export function formatPlanTable(rows: CustomerPlan[]): string {
     `${rows.length} customers (${packed} packed with others into shared slices), ${total.docs} documents`].join('\n');
 }
 
+/** The target mapping of a Solr → Elasticsearch / OpenSearch plan, as `plan --dry-run` prints it. */
+function formatTargetMapping(s: Spec, m: TargetMapping): string {
+  const used = s.target.prepare
+    ? 'target.prepare creates the target index with it when the index is missing'
+    : 'target.prepare is not set: bluegreen creates no index, create it yourself (this mapping is a start)';
+  const text = formatTranslation({ ...m, used });
+  return m.problems.length ? `${text}\nthis mapping cannot be migrated into:\n  - ${m.problems.join('\n  - ')}` : text;
+}
+
 async function planCommand(argv: Common & { dryRun: boolean; json: boolean; concurrency: number }): Promise<number> {
   const s = spec(argv);
   const source = openBackend(s.source, s);
   await source.check();
   if (argv.dryRun) {
     const rows = await new Planner(s, source, null).dryRun();
-    process.stdout.write(argv.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlanTable(rows)}\n(dry run: nothing written)\n`);
+    // Solr → Elasticsearch / OpenSearch: the target mapping translated from the Solr schema, beside the table.
+    const mapping = argv.json ? null : await targetMapping(s, source);
+    process.stdout.write(argv.json ? `${JSON.stringify(rows, null, 2)}\n`
+      : `${formatPlanTable(rows)}\n${mapping ? `${formatTargetMapping(s, mapping)}\n` : ''}(dry run: nothing written)\n`);
     return EXIT.OK;
   }
   const target = openBackend(s.target, s);
@@ -141,6 +155,8 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
   // pair can carry the source's nested documents.
   await assertTargetIsNotSource(s);
   await assertNestingCarried(source, target);
+  // Solr → Elasticsearch / OpenSearch: a translated mapping bluegreen could not migrate into stops here, before ZooKeeper.
+  await derivedTargetMapping(s, target);
   const zk = await connect(s);
   try {
     // A migration planned before: every node it has decodes, or nothing is written.

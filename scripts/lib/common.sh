@@ -37,9 +37,12 @@ BG_ES9_TRANSPORT_PORT="${BG_ES9_TRANSPORT_PORT:-9302}"
 BG_OPENSEARCH_TRANSPORT_PORT="${BG_OPENSEARCH_TRANSPORT_PORT:-9303}"
 BG_OPENSEARCH2_PORT="${BG_OPENSEARCH2_PORT:-9204}"
 BG_OPENSEARCH2_TRANSPORT_PORT="${BG_OPENSEARCH2_TRANSPORT_PORT:-9304}"
+# On demand (solr-secure): the new Solr with BasicAuth + rule-based authorization (scripts/lib/solr.sh).
+BG_SOLR_SECURE_PORT="${BG_SOLR_SECURE_PORT:-8985}"
 # SolrCloud chroots inside the one ZooKeeper.
 BG_SOLR_LEGACY_CHROOT="${BG_SOLR_LEGACY_CHROOT:-/solr-legacy}"
 BG_SOLR_NEW_CHROOT="${BG_SOLR_NEW_CHROOT:-/solr-new}"
+BG_SOLR_SECURE_CHROOT="${BG_SOLR_SECURE_CHROOT:-/solr-secure}"
 
 # Heaps: the machine has 2 cores and 24 GiB; five JVMs must fit beside the tests.
 BG_ZK_HEAP="${BG_ZK_HEAP:-256m}"

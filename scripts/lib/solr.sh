@@ -2,16 +2,29 @@
 # Sourced by scripts/stack after common.sh. No Solr tarball is on Maven Central, so each node is
 # Solr's own jars (scripts/solr/solr<major>/pom.xml) plus a small launcher (scripts/solr/launcher)
 # that starts Solr's JettySolrRunner. Instances: legacy, new; pid/log names solr-legacy, solr-new.
+# On demand (scripts/stack up solr-secure): instance "secure", the new Solr's version on its own port
+# and chroot, with security.json (BasicAuthPlugin, blockUnknown, RuleBasedAuthorizationPlugin) put
+# into its chroot before it starts. Its users (local stack only, fixed passwords, overridable):
+#   BG_SOLR_SECURE_USER / BG_SOLR_SECURE_PASSWORD   role admin: everything
+#   BG_SOLR_SECURE_READER / BG_SOLR_SECURE_READER_PASSWORD   role reader: what a source needs, no writes
+# No TLS: the launcher starts Jetty without an SSL config.
 
 SOLR_SCRIPTS="$STACK_REPO/scripts/solr"
 SOLR_CONFIGSET=bluegreen
 SOLR_CONFIGSET_DIR="$SOLR_SCRIPTS/configsets/$SOLR_CONFIGSET/conf"
 SOLR_START_TIMEOUT="${BG_SOLR_START_TIMEOUT:-180}"
 
+BG_SOLR_SECURE_USER="${BG_SOLR_SECURE_USER:-bluegreen}"
+BG_SOLR_SECURE_PASSWORD="${BG_SOLR_SECURE_PASSWORD:-bg-Secure-Pa55word}"
+BG_SOLR_SECURE_READER="${BG_SOLR_SECURE_READER:-reader}"
+BG_SOLR_SECURE_READER_PASSWORD="${BG_SOLR_SECURE_READER_PASSWORD:-bg-Reader-Pa55word}"
+
 solr_url() { echo "http://$BG_HOST:$(solr_port "$1")/solr"; }
-solr_chroot() { [ "$1" = legacy ] && echo "$BG_SOLR_LEGACY_CHROOT" || echo "$BG_SOLR_NEW_CHROOT"; }
-solr_port() { [ "$1" = legacy ] && echo "$BG_SOLR_LEGACY_PORT" || echo "$BG_SOLR_NEW_PORT"; }
+solr_chroot() { case "$1" in legacy) echo "$BG_SOLR_LEGACY_CHROOT";; secure) echo "$BG_SOLR_SECURE_CHROOT";; *) echo "$BG_SOLR_NEW_CHROOT";; esac; }
+solr_port() { case "$1" in legacy) echo "$BG_SOLR_LEGACY_PORT";; secure) echo "$BG_SOLR_SECURE_PORT";; *) echo "$BG_SOLR_NEW_PORT";; esac; }
 solr_release() { [ "$1" = legacy ] && echo "$SOLR_LEGACY_VERSION" || echo "$SOLR_NEW_VERSION"; }
+# curl's credentials for INST (the admin user of the secured instance; none for the others).
+solr_curl_auth() { [ "$1" = secure ] && echo "-u" "$BG_SOLR_SECURE_USER:$BG_SOLR_SECURE_PASSWORD" || true; }
 solr_zkhost() { echo "$BG_HOST:$BG_ZK_PORT$(solr_chroot "$1")"; }
 # Live-node name the instance registers in ZooKeeper (host:port_context).
 solr_node_name() { echo "$BG_HOST:$(solr_port "$1")_solr"; }
@@ -83,8 +96,10 @@ solr_start_one() {
 # solr_live INST: the node answers and is registered as a live node of its cluster.
 solr_live() {
   local url state; url="$(solr_url "$1")"
-  http_ok "$url/admin/info/system?wt=json" || return 1
-  state="$(curl -fsS -m 5 "$url/admin/collections?action=CLUSTERSTATUS&wt=json")" || return 1
+  # shellcheck disable=SC2046
+  curl -fsS -m 5 -o /dev/null $(solr_curl_auth "$1") "$url/admin/info/system?wt=json" || return 1
+  # shellcheck disable=SC2046
+  state="$(curl -fsS -m 5 $(solr_curl_auth "$1") "$url/admin/collections?action=CLUSTERSTATUS&wt=json")" || return 1
   [[ "$state" == *"\"$(solr_node_name "$1")\""* ]]
 }
 
@@ -102,7 +117,8 @@ solr_configset() {
   url="$(solr_url "$inst")"
   mark="$STACK_DATA/solr-$inst/configset-$SOLR_CONFIGSET.sha256"
   sum="$(cd "$SOLR_CONFIGSET_DIR" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)"
-  listed="$(curl -fsS -m 10 "$url/admin/configs?action=LIST&wt=json")" || die "solr-$inst does not answer the Configsets API"
+  # shellcheck disable=SC2046
+  listed="$(curl -fsS -m 10 $(solr_curl_auth "$inst") "$url/admin/configs?action=LIST&wt=json")" || die "solr-$inst does not answer the Configsets API"
   if [[ "$listed" == *"\"$SOLR_CONFIGSET\""* ]] && [ "$(cat "$mark" 2>/dev/null)" = "$sum" ]; then
     return 0
   fi
@@ -111,7 +127,8 @@ solr_configset() {
   rm -f "$zip"
   "$JAVA_HOME/bin/jar" --create --no-manifest --file "$zip" -C "$SOLR_CONFIGSET_DIR" . \
     || die "could not zip $SOLR_CONFIGSET_DIR"
-  if ! out="$(curl -sS -m 60 -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$zip" \
+  # shellcheck disable=SC2046
+  if ! out="$(curl -sS -m 60 $(solr_curl_auth "$inst") -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$zip" \
       "$url/admin/configs?action=UPLOAD&name=$SOLR_CONFIGSET&overwrite=true&cleanup=true&wt=json" 2>&1)" \
       || [[ "$out" != *'"status":0'* ]]; then
     die "configset upload to solr-$inst failed: $out"
@@ -129,6 +146,78 @@ solr_stop() {
 
 # solr_version INST: the running server's solr-spec-version (e.g. 8.11.4); nothing when it is down.
 solr_version() {
-  curl -fsS -m 5 "$(solr_url "$1")/admin/info/system?wt=json" 2>/dev/null \
+  # shellcheck disable=SC2046
+  curl -fsS -m 5 $(solr_curl_auth "$1") "$(solr_url "$1")/admin/info/system?wt=json" 2>/dev/null \
     | grep -o '"solr-spec-version" *: *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' || true
 }
+
+# ---- solr-secure: on demand (scripts/stack up solr-secure), never part of the default stack.
+
+# solr_password_hash PASSWORD SALT: Solr's Sha256AuthenticationProvider form, "base64(sha256(sha256(salt+password))) base64(salt)".
+solr_password_hash() {
+  local hash salt
+  hash="$(printf '%s%s' "$2" "$1" | openssl dgst -sha256 -binary | openssl dgst -sha256 -binary | base64 -w0)"
+  salt="$(printf '%s' "$2" | base64 -w0)"
+  echo "$hash $salt"
+}
+
+# The security.json of the secured instance: every request authenticated (blockUnknown), the admin
+# user may do everything, the reader what a migration source needs and nothing more: read (search,
+# real-time get), schema-read, collection-admin-read (list collections and aliases) and the node's
+# /admin/info/system (its version); it cannot write.
+solr_security_json() {
+  local salt; salt="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  cat <<JSON
+{
+  "authentication": {
+    "class": "solr.BasicAuthPlugin",
+    "blockUnknown": true,
+    "credentials": {
+      "$BG_SOLR_SECURE_USER": "$(solr_password_hash "$BG_SOLR_SECURE_PASSWORD" "$salt")",
+      "$BG_SOLR_SECURE_READER": "$(solr_password_hash "$BG_SOLR_SECURE_READER_PASSWORD" "$salt")"
+    }
+  },
+  "authorization": {
+    "class": "solr.RuleBasedAuthorizationPlugin",
+    "permissions": [
+      { "name": "read", "role": ["admin", "reader"] },
+      { "name": "schema-read", "role": ["admin", "reader"] },
+      { "name": "collection-admin-read", "role": ["admin", "reader"] },
+      { "name": "system-info", "collection": null, "path": "/admin/info/system", "role": ["admin", "reader"] },
+      { "name": "all", "role": "admin" }
+    ],
+    "user-role": { "$BG_SOLR_SECURE_USER": ["admin"], "$BG_SOLR_SECURE_READER": ["reader"] }
+  }
+}
+JSON
+}
+
+solr-secure_install() {
+  command -v openssl >/dev/null || die "openssl is needed to hash the secured Solr's passwords (apt-get install openssl)"
+  solr_install
+}
+
+solr-secure_start() {
+  local zk="$BG_HOST:$BG_ZK_PORT" file="$STACK_DATA/solr-secure-security.json" out
+  is_running solr-secure && { say "solr-secure already running (pid $(cat "$(pidfile solr-secure)"))"; return 0; }
+  port_free "$BG_ZK_PORT" && die "ZooKeeper does not answer on $zk; start it first (scripts/stack up zookeeper solr-secure)"
+  solr_security_json >"$file"
+  # Solr reads security.json from its chroot when it starts: put it there first (Solr's own ZkCLI).
+  say "putting security.json (BasicAuth, rule-based authorization) into $zk$BG_SOLR_SECURE_CHROOT"
+  local cli=("$JAVA_HOME/bin/java" -Dlog4j.configurationFile="$SOLR_SCRIPTS/log4j2.xml" -cp "$(solr_lib secure)/*" org.apache.solr.cloud.ZkCLI -zkhost "$zk")
+  "${cli[@]}" -cmd makepath "$BG_SOLR_SECURE_CHROOT" >/dev/null 2>&1 || true   # exists already: fine
+  "${cli[@]}" -cmd clear "$BG_SOLR_SECURE_CHROOT/security.json" >/dev/null 2>&1 || true
+  out="$("${cli[@]}" -cmd putfile "$BG_SOLR_SECURE_CHROOT/security.json" "$file" 2>&1)" || die "could not put security.json into ZooKeeper: $out"
+  rm -f "$file"
+  solr_start_one secure
+}
+
+solr-secure_wait() {
+  wait_for solr-secure "$SOLR_START_TIMEOUT" solr_live secure
+  solr_configset secure
+  # The premise of every secured test: a request without credentials is refused.
+  local code; code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$(solr_url secure)/admin/collections?action=LIST&wt=json")"
+  [ "$code" = 401 ] || die "solr-secure answered HTTP $code without credentials (expected 401): security.json is not in force"
+}
+
+solr-secure_stop() { stop_pid solr-secure 30; }

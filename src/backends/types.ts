@@ -207,8 +207,11 @@ export interface BulkSettings {
 /** What a target must do for preparation (prepare/targetPrep.ts). Each call is idempotent (it may be repeated after a crash). */
 export interface IndexPreparer {
   indexExists(): Promise<boolean>;
-  /** Creates the index from the endpoint's prepare files; succeeds if it exists already. */
-  createIndex(): Promise<void>;
+  /**
+   * Creates the index from the endpoint's prepare files (or with these mappings, and the settings
+   * file: a mapping translated from a Solr source's schema); succeeds if it exists already.
+   */
+  createIndex(mappings?: Record<string, unknown>): Promise<void>;
   /** refresh_interval and number_of_replicas of every concrete index behind the name. */
   readBulkSettings(): Promise<Record<string, BulkSettings>>;
   applyBulkSettings(values: Record<string, BulkSettings>): Promise<void>;

@@ -132,6 +132,11 @@ const endpoint = z
     prepare: z
       .object({
         mappingsFile: z.string().optional(),
+        /**
+         * Solr source, Elasticsearch / OpenSearch target: the mapping is translated from the Solr
+         * schema; `merge` lays mappingsFile over it (the file wins field by field), `replace` uses the file alone.
+         */
+        mappingsFileMode: z.enum(['merge', 'replace']).default('merge'),
         settingsFile: z.string().optional(),
         tuneForBulk: z.boolean().default(false),
       })

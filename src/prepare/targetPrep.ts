@@ -19,6 +19,10 @@ import { CreateMode, ZkSession, encodeJson, isBadVersion, isNodeExists } from '.
 import { UserError, describeError } from '../errors';
 import { log } from '../log';
 import { requestRetry, withBackoff } from '../retry';
+import { mappingProblems } from '../backends/elasticsearch/mapping';
+import { readPrepareFile } from '../backends/elasticsearch/esBackend';
+import { SolrBackend } from '../backends/solr/solrBackend';
+import { mergeMappings, translateSolrSchema, type Untranslated } from '../backends/solr/schemaMapping';
 import { advance, bulkLoadFor, initialRecord, nextAction, prepRecordProblem, type BulkSettings, type PrepRecord } from './steps';
 
 export type { BulkSettings, PrepRecord } from './steps';
@@ -45,6 +49,71 @@ export async function readPrepRecord(zk: ZkSession, spec: Spec): Promise<{ recor
   return { record, version: got.stat.version };
 }
 
+/** The target mapping of a Solr → Elasticsearch / OpenSearch migration, as `plan --dry-run` shows it and target.prepare creates it. */
+export interface TargetMapping {
+  /** What the index is created with: the translation, with the operator's mappings file laid over it (or instead). */
+  mappings: Record<string, any>;
+  /** The translation alone. */
+  translated: Record<string, any>;
+  untranslated: Untranslated[];
+  notes: string[];
+  /** Fields the mappings file maps instead of the translation (merge). */
+  overridden: string[];
+  /** "translated from the Solr schema of ...", "+ mappingsFile x (merge)" */
+  origin: string;
+  /** What mappingProblems finds in `mappings` (empty: bluegreen can migrate into it). */
+  problems: string[];
+}
+
+/** True for a migration whose target mapping comes from the source's Solr schema. */
+export function translatesSchema(spec: Spec): boolean {
+  return spec.source.kind === 'solr' && (spec.target.kind === 'elasticsearch' || spec.target.kind === 'opensearch');
+}
+
+/**
+ * Solr source, Elasticsearch / OpenSearch target: the target mapping from the live Solr schema
+ * (backends/solr/schemaMapping.ts), with target.prepare.mappingsFile merged over it or replacing it
+ * (target.prepare.mappingsFileMode). Null for any other pair of kinds. Reads the source's schema only.
+ */
+export async function targetMapping(spec: Spec, source?: Backend): Promise<TargetMapping | null> {
+  if (!translatesSchema(spec)) return null;
+  const solr = source instanceof SolrBackend ? source : new SolrBackend(spec.source, spec.fields, spec.copy.excludeFields);
+  try {
+    const t = translateSolrSchema(await solr.schema(), { uniqueKey: spec.fields.uniqueKey });
+    let mappings: Record<string, any> = t.mappings;
+    let overridden: string[] = [];
+    let origin = `translated from the Solr schema of ${solr.describe()}`;
+    const file = spec.target.prepare?.mappingsFile;
+    if (file) {
+      const mode = spec.target.prepare!.mappingsFileMode;
+      ({ mappings, overridden } = mergeMappings(t.mappings, readPrepareFile(file, 'target.prepare.mappingsFile'), mode));
+      origin = mode === 'replace' ? `from ${file} (target.prepare.mappingsFile, mappingsFileMode: replace; the translation is not used)`
+        : `${origin}, with ${file} (target.prepare.mappingsFile) merged over it`;
+    }
+    const problems = mappingProblems(mappings, spec.fields, spec.copy.versionField);
+    return { mappings, translated: t.mappings, untranslated: t.untranslated, notes: t.notes, overridden, origin, problems };
+  } finally {
+    if (solr !== source) await solr.close();
+  }
+}
+
+/**
+ * Solr → Elasticsearch / OpenSearch with target.prepare: the mapping from the Solr schema for an index
+ * still to create, or a UserError when bluegreen could not migrate into it. Null when there is nothing
+ * to derive (other kinds, no target.prepare, or the index exists: the target's check() checks that one).
+ * `plan` asks before it writes anything to ZooKeeper; the planner's prepare step asks again.
+ */
+export async function derivedTargetMapping(spec: Spec, target: Backend | IndexPreparer): Promise<TargetMapping | null> {
+  if (!translatesSchema(spec) || !spec.target.prepare || !isIndexPreparer(target)) return null;
+  if (await target.indexExists()) return null;
+  const derived = await targetMapping(spec);
+  if (derived?.problems.length) {
+    throw new UserError(`The target mapping (${derived.origin}) would create an index bluegreen cannot migrate into:\n  - ${derived.problems.join('\n  - ')}`,
+      'Map those fields in target.prepare.mappingsFile (merged over the translation; `bluegreen plan --dry-run` shows the result), or point fields.* at fields that are.');
+  }
+  return derived;
+}
+
 /**
  * The planner's step, before it plans: create the index and tune it, as `target.prepare` asks. Does
  * nothing (and writes nothing) without `target.prepare`.
@@ -58,8 +127,9 @@ export async function prepareTarget(zk: ZkSession, spec: Spec, by: string, targe
       throw new UserError(`target.prepare is set, but a ${spec.target.kind} target cannot be prepared by bluegreen.`,
         'Remove target.prepare from the spec and create the collection yourself; target.prepare is for Elasticsearch targets.');
     }
+    const derived = await derivedTargetMapping(spec, backend);
     return await drive(zk, spec, 'prepare', backend, by, async () =>
-      initialRecord(spec.target.collection, await backend.indexExists(), prepare.tuneForBulk, by));
+      initialRecord(spec.target.collection, await backend.indexExists(), prepare.tuneForBulk, by), derived?.mappings);
   } finally {
     if (!target) await backend.close();
   }
@@ -80,7 +150,7 @@ export async function restoreTarget(zk: ZkSession, spec: Spec, by: string, targe
 }
 
 async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', target: IndexPreparer, by: string,
-  init?: () => Promise<PrepRecord>): Promise<PrepRecord | null> {
+  init?: () => Promise<PrepRecord>, mappings?: Record<string, unknown>): Promise<PrepRecord | null> {
   const path = targetPrepPath(spec);
   // Never the source: not the index the spec names, nor one behind an alias (identity.ts). Asked
   // before the first record is written, so a refusal leaves ZooKeeper and both clusters as they were.
@@ -109,7 +179,7 @@ async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', tar
     let patch: Partial<PrepRecord> = {};
     switch (action.kind) {
       case 'create-index':
-        await cluster('create index', () => target.createIndex());
+        await cluster('create index', () => target.createIndex(mappings));
         break;
       case 'save-settings':
         patch = { original: await cluster('read settings', () => target.readBulkSettings()) };

@@ -7,7 +7,7 @@ import type { ZkSession } from '../../src/coordination/zk';
 import { HttpClient } from '../../src/backends/http';
 
 /** Solr keeps its cluster state under these; they move on their own (overseer, live nodes). */
-const FOREIGN = new Set(['/zookeeper', '/solr-legacy', '/solr-new']);
+const FOREIGN = new Set(['/zookeeper', '/solr-legacy', '/solr-new', '/solr-secure']);
 
 const hex = (b: unknown) => (Buffer.isBuffer(b) ? b.toString('hex') : String(b));
 

@@ -22,15 +22,29 @@ export const stack = {
   opensearch: `http://${host}:${process.env.BG_OPENSEARCH_PORT ?? 9203}`,
   /** Optional (withOptionalServer('opensearch2')): an OpenSearch 2.x beside the 3.x one, for 2 → 3. */
   opensearch2: `http://${host}:${process.env.BG_OPENSEARCH2_PORT ?? 9204}`,
+  /** Optional (withOptionalServer('solr-secure')): the new Solr with BasicAuth and rule-based authorization. */
+  'solr-secure': `http://${host}:${process.env.BG_SOLR_SECURE_PORT ?? 8985}/solr`,
+};
+
+/** The secured Solr's users (scripts/lib/solr.sh: same defaults, same overrides). */
+export const solrSecureUsers = {
+  admin: { username: process.env.BG_SOLR_SECURE_USER ?? 'bluegreen', password: process.env.BG_SOLR_SECURE_PASSWORD ?? 'bg-Secure-Pa55word' },
+  reader: { username: process.env.BG_SOLR_SECURE_READER ?? 'reader', password: process.env.BG_SOLR_SECURE_READER_PASSWORD ?? 'bg-Reader-Pa55word' },
 };
 
 /** The servers `scripts/stack up --with` starts on demand. */
-export type OptionalServer = 'es9' | 'opensearch' | 'opensearch2';
+export type OptionalServer = 'es9' | 'opensearch' | 'opensearch2' | 'solr-secure';
 
 const STACK = resolve(__dirname, '../../../scripts/stack');
 
-async function answers(url: string): Promise<boolean> {
+async function answers(name: OptionalServer): Promise<boolean> {
+  const url = stack[name];
   try {
+    if (name === 'solr-secure') {
+      const { username, password } = solrSecureUsers.admin;
+      const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+      return (await fetch(`${url}/admin/info/system?wt=json`, { headers: { authorization }, signal: AbortSignal.timeout(10_000) })).ok;
+    }
     return (await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=4s`, { signal: AbortSignal.timeout(10_000) })).ok;
   } catch {
     return false;
@@ -59,7 +73,7 @@ export function withOptionalServer(name: OptionalServer): void {
   let started = false;
   before(async function () {
     this.timeout(900_000); // a first run downloads and unpacks the distribution
-    if (await answers(stack[name])) return;
+    if (await answers(name)) return;
     started = true;
     await stackCommand(['up', name]);
   });

@@ -40,6 +40,11 @@ export interface EsBackendOptions {
   customersPageSize?: number;
   /** Which distribution `GET /` must find (the spec's kind); default elasticsearch. */
   distribution?: Distribution;
+  /**
+   * Target of a Solr source with target.prepare: a missing index is created from the mapping translated
+   * from the Solr schema (backends/solr/schemaMapping.ts), checked there before anything is written.
+   */
+  mappingFromSource?: boolean;
 }
 
 /** Ids per mget request. */
@@ -67,6 +72,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       versionField: spec.copy.versionField,
       itemRetries: spec.worker.requestRetries,
       distribution: endpoint.kind === 'opensearch' ? 'opensearch' : 'elasticsearch',
+      mappingFromSource: endpoint === spec.target && spec.source.kind === 'solr' && !!endpoint.prepare,
     };
   }
 
@@ -152,6 +158,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   /** No such index: fine for a target that `target.prepare` will create from a mappings file, else a UserError. */
   private checkMissingIndex(): void {
     const prepare = this.endpoint.prepare;
+    // Solr source: the mapping comes from its schema (and the file, if any), checked by target.prepare.
+    if (this.opts.role === 'target' && this.opts.mappingFromSource) return;
     if (this.opts.role === 'target' && prepare?.mappingsFile) {
       const problems = mappingProblems(this.definition().mappings, this.fields, this.opts.versionField);
       if (problems.length) {
@@ -168,21 +176,21 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
 
   /** The index definition from target.prepare's files (JSON or YAML). */
   private definition(): { mappings: Record<string, unknown>; settings?: Record<string, unknown> } {
-    const prepare: NonNullable<Endpoint['prepare']> = this.endpoint.prepare ?? { tuneForBulk: false };
-    const read = (file: string, what: string) => {
-      try {
-        return yaml.load(readFileSync(file, 'utf8')) as any;
-      } catch (e) {
-        throw new UserError(`Cannot read ${what} ${file}: ${describeError(e).split('\n')[0]}`, `Give a readable JSON (or YAML) file as ${what}.`);
-      }
-    };
+    const prepare: NonNullable<Endpoint['prepare']> = this.endpoint.prepare ?? { tuneForBulk: false, mappingsFileMode: 'merge' };
+    const read = readPrepareFile;
     if (!prepare.mappingsFile) {
       throw new UserError(`${capitalize(this.cluster())} has no index "${this.index}", and there is no target.prepare.mappingsFile to create it from.`,
         'Create the index yourself, or set target.prepare.mappingsFile.');
     }
     const mappings = unwrapMappings(read(prepare.mappingsFile, 'target.prepare.mappingsFile'));
-    const settings = prepare.settingsFile ? unwrapSettings(read(prepare.settingsFile, 'target.prepare.settingsFile')) : undefined;
-    return { mappings, ...(settings ? { settings } : {}) };
+    return { mappings, ...this.settingsDefinition() };
+  }
+
+  /** target.prepare.settingsFile, if any, as the `settings` of the index to create. */
+  private settingsDefinition(): { settings?: Record<string, unknown> } {
+    const file = this.endpoint.prepare?.settingsFile;
+    if (!file) return {};
+    return { settings: unwrapSettings(readPrepareFile(file, 'target.prepare.settingsFile')) };
   }
 
   /** source.query (an Elasticsearch query object), or undefined: narrows every search and count of the source. */
@@ -526,9 +534,9 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return (await this.client()).indexExists(this.index);
   }
 
-  async createIndex(): Promise<void> {
+  async createIndex(mappings?: Record<string, unknown>): Promise<void> {
     const api = await this.client();
-    const definition = this.definition();
+    const definition = mappings ? { mappings, ...this.settingsDefinition() } : this.definition();
     try {
       await api.createIndex(this.index, definition);
     } catch (e) {
@@ -571,6 +579,15 @@ class ItemsToRetry extends Error {
   constructor(count: number, reason: string) {
     super(`${count} document(s) of the batch refused for now (${reason})`);
     this.name = 'ItemsToRetry';
+  }
+}
+
+/** A target.prepare file (JSON or YAML), or a UserError naming it. */
+export function readPrepareFile(file: string, what: string): any {
+  try {
+    return yaml.load(readFileSync(file, 'utf8')) as any;
+  } catch (e) {
+    throw new UserError(`Cannot read ${what} ${file}: ${describeError(e).split('\n')[0]}`, `Give a readable JSON (or YAML) file as ${what}.`);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import { exactJson, numberText } from '../exactJson';
+import type { SolrSchema } from './schemaMapping';
 import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
 import type {
   Backend, Bucket, ConditionalResult, ConditionalWriteResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
@@ -75,9 +76,13 @@ export class SolrBackend implements Backend {
         throw new UserError(`${safeUrl(this.base)} does not look like a Solr base URL (no /admin/info/system).`,
           'Give the URL up to and including /solr, e.g. http://solr-host:8983/solr.');
       }
-      if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
-        throw new UserError(`Solr at ${safeUrl(this.base)} refused the credentials (HTTP ${e.status}).`,
-          'Check the username/password (spec auth, or BLUEGREEN_SOURCE_PASSWORD / BLUEGREEN_TARGET_PASSWORD).');
+      if (e instanceof HttpStatusError && e.status === 401) {
+        throw new UserError(`Solr at ${safeUrl(this.base)} refused the credentials (HTTP 401)${this.endpoint.auth?.username ? ` of user "${this.endpoint.auth.username}"` : ': none were given'}.`,
+          'Check the username/password (spec auth, or BLUEGREEN_SOURCE_USERNAME / BLUEGREEN_SOURCE_PASSWORD, BLUEGREEN_TARGET_USERNAME / BLUEGREEN_TARGET_PASSWORD).');
+      }
+      if (e instanceof HttpStatusError && e.status === 403) {
+        throw new UserError(`Solr at ${safeUrl(this.base)} accepted the credentials of user "${this.endpoint.auth?.username ?? ''}" but refused it /admin/info/system (HTTP 403: not authorized).`,
+          'Give the user a role with the permissions a migration needs (README "Secured Solr": read, schema-read, collection-admin-read and /admin/info/system; a target also update).');
       }
       throw unreachable('Solr', this.base, e);
     }
@@ -117,6 +122,13 @@ export class SolrBackend implements Backend {
       }
     }
     await this.checkSelection();
+  }
+
+  /** The whole schema (Schema API): fields, dynamic fields, field types, copy fields, uniqueKey. */
+  async schema(): Promise<SolrSchema> {
+    await this.version();
+    const res = await this.http.request('GET', this.coll('/schema'));
+    return res.schema as SolrSchema;
   }
 
   /**
