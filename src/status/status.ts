@@ -59,6 +59,8 @@ export interface MigrationStatus {
   stuck: SliceRef[];
   failed: SliceRef[];
   verification: VerifyRun | null;
+  /** Ids the dual writer recorded (a second write that failed), not yet found equal by verify-integrity. */
+  dualWritesRecorded: number;
   cutover: CutoverState;
   /** The stored lifecycle (lifecycle/machine.ts); null when the migration was never planned. */
   lifecycle: Lifecycle | null;
@@ -148,10 +150,18 @@ export async function collectStatus(spec: Spec, zk: ZkSession, opts: { top?: num
     totals, docsPerSecond, etaMs: remaining === 0 ? 0 : docsPerSecond > 0 ? (remaining / docsPerSecond) * 1000 : null,
     workers, inProgress: inProgress.sort((a, b) => a.slice - b.slice), stuck: inProgress.filter((s) => s.idleMs > spec.status.stuckAfter), failed,
     verification: await new VerifyStore(zk, store).latest(),
+    dualWritesRecorded: await recordedDualWrites(zk, store.layout),
     cutover: (await new Cutover(spec, zk).read()).state,
     lifecycle: (await store.readLifecycle())?.lifecycle ?? null,
     at: now,
   };
+}
+
+/** The dual writer's records: one listing of its buckets (empty ones are removed) and one per bucket. */
+async function recordedDualWrites(zk: ZkSession, layout: Layout): Promise<number> {
+  let n = 0;
+  for (const b of await zk.childrenOrEmpty(layout.dualWrites)) n += (await zk.childrenOrEmpty(layout.dualWriteBucket(b))).length;
+  return n;
 }
 
 /** `status` (and any read-only command) of a migration that has no spec node: it was never planned. */
@@ -210,6 +220,7 @@ export function renderStatus(s: MigrationStatus): string {
     for (const x of s.failed) out.push(`  slice ${x.slice}  ${describeCustomers(x.customers)}  ${x.bounds}  ${x.lastError ?? ''}`);
   }
   const v = s.verification;
+  if (s.dualWritesRecorded > 0) out.push('', `dual writes recorded: ${s.dualWritesRecorded} id(s) whose second write failed — verify-integrity checks them first, --repair fixes them`);
   out.push('', v ? `verification ${v.id}: ${v.status}${v.totals ? ` (${v.totals.clean}/${v.totals.slices} slices clean; missing ${v.totals.missing}, extra ${v.totals.extra}, different ${v.totals.different})` : ''}` : 'verification: none yet');
   const overrides = Object.entries(s.cutover.customers);
   out.push(`reads go to: ${s.cutover.read}${overrides.length ? ` (per customer: ${overrides.map(([c, side]) => `${c}→${side}`).join(', ')})` : ''}`);

@@ -198,6 +198,10 @@ for (const kind of [SOLR, ES]) {
       expect(failed.report.run.recorded).to.include({ checked: 3, equal: 0, repaired: 0, different: 3 });
       expect([...failed.report.run.recorded!.ids].sort()).to.deep.equal([b.id, c.id, fresh.id].sort());
       expect(await records.count()).to.equal(3);
+      // status tells the operator, in both forms.
+      const st = await run(['status', '--spec', specFile, '--json']);
+      expect(JSON.parse(st.stdout).dualWritesRecorded, st.stderr).to.equal(3);
+      expect((await run(['status', '--spec', specFile])).stdout).to.match(/dual writes recorded: 3 id\(s\) whose second write failed/);
 
       // --repair: the read side's version copied, the delete carried out (never the document brought back), records removed.
       const repaired = await verify('--repair');
@@ -210,6 +214,7 @@ for (const kind of [SOLR, ES]) {
       const again = await verify();
       expect(again.code, again.stderr).to.equal(EXIT.OK);
       expect(again.report.run.recorded).to.include({ checked: 0 });
+      expect(JSON.parse((await run(['status', '--spec', specFile, '--json'])).stdout).dualWritesRecorded, 'none left').to.equal(0);
     });
 
     it('follows the read flag per customer: a customer read from new is written there first, and a failure on legacy is repaired from new', async () => {
