@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { UserError } from '../errors';
 import { loadTransform, resolveModule } from './transformModule';
 import { parseZkConnect, sameNodes } from './endpoints';
-import { indexPatternProblem, inWildcard, parseIndexPattern } from '../backends/elasticsearch/indexPattern';
+import { indexPatternProblem, inWildcard, parseIndexPattern } from './indexPattern';
 import { formatBytes, formatMs, parseBytes, parseDuration } from './units';
 
 /** How a value is shown in a message: strings quoted, NaN and Infinity as such. */

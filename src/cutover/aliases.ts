@@ -5,7 +5,7 @@
 import { HttpClient, HttpStatusError } from '../backends/http';
 import type { Endpoint } from '../config/spec';
 import { safeUrl } from '../log';
-import { inWildcard, parseIndexPattern } from '../backends/elasticsearch/indexPattern';
+import { inWildcard, parseIndexPattern } from '../config/indexPattern';
 
 const baseUrl = (e: Endpoint) => (Array.isArray(e.url) ? e.url[0] : e.url).replace(/\/+$/, '');
 const sameCluster = (a: Endpoint, b: Endpoint) => a.kind === b.kind && baseUrl(a) === baseUrl(b);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { bulkRequest } from '../../src/backends/elasticsearch/bulk';
-import { dateMs, indexPatternProblem, inWildcard, parseIndexPattern } from '../../src/backends/elasticsearch/indexPattern';
+import { dateMs, indexPatternProblem, inWildcard, parseIndexPattern } from '../../src/config/indexPattern';
 import { RawNumber } from '../../src/backends/exactJson';
 import type { SourceDoc } from '../../src/backends/types';
 import { validateSpec } from '../../src/config/spec';

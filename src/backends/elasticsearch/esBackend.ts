@@ -23,7 +23,7 @@ import { exactJson } from '../exactJson';
 import { jsonBytes, withSize } from '../http';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
-import { parseIndexPattern, type IndexPattern } from './indexPattern';
+import { parseIndexPattern, type IndexPattern } from '../../config/indexPattern';
 import {
   aggDate, customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
   shapeRequest, shapeRows, shapesRequest, selectBody, sliceQuery, withSelection, type FieldNames, type Query,

@@ -3,8 +3,15 @@
  * `events-{timestamp:yyyy.MM.dd}` names, per document, the index it is written into, from a date
  * field of the (transformed) document, formatted in UTC. Pure: parsed once, applied per document.
  */
-import { RawNumber } from '../exactJson';
-import type { SourceDoc } from '../types';
+
+/** A document as far as the pattern reads it (a SourceDoc of backends/types). */
+interface Fields {
+  fields: Record<string, unknown>;
+}
+
+/** exactJson's RawNumber (a number kept as its text), without importing the backends here. */
+const rawText = (v: unknown): string | null =>
+  v !== null && typeof v === 'object' && typeof (v as { text?: unknown }).text === 'string' && v.constructor?.name === 'RawNumber' ? (v as { text: string }).text : null;
 
 /** Date tokens a placeholder's format may use (UTC); any other character is kept as written. */
 const TOKENS = ['yyyy', 'MM', 'dd', 'HH'] as const;
@@ -18,7 +25,7 @@ export interface IndexPattern {
   /** Every index the pattern can name, as one wildcard expression (`events-*`): what the target is read through. */
   wildcard: string;
   /** The index of this document, or why it has none. */
-  indexOf(doc: SourceDoc): { index: string } | { reason: string };
+  indexOf(doc: Fields): { index: string } | { reason: string };
 }
 
 /** Characters an Elasticsearch index name may not hold (besides upper case). */
@@ -77,7 +84,7 @@ export function parseIndexPattern(text: string): IndexPattern {
         const value = doc.fields[p.field];
         const ms = dateMs(value);
         if (value === undefined || value === null) return { reason: `no value in "${p.field}": target.indexPattern ${text} needs it to choose the index` };
-        if (ms === null) return { reason: `"${p.field}" (${String(value instanceof RawNumber ? value.text : JSON.stringify(value)).slice(0, 40)}) is not a date: target.indexPattern ${text} needs an ISO date or epoch milliseconds` };
+        if (ms === null) return { reason: `"${p.field}" (${String(rawText(value) ?? JSON.stringify(value)).slice(0, 40)}) is not a date: target.indexPattern ${text} needs an ISO date or epoch milliseconds` };
         out += formatUtc(ms, p.format);
       }
       return { index: out };
@@ -89,7 +96,7 @@ export function parseIndexPattern(text: string): IndexPattern {
 export function dateMs(value: unknown): number | null {
   let ms: number;
   if (typeof value === 'number') ms = value;
-  else if (value instanceof RawNumber) ms = Number(value.text);
+  else if (rawText(value) !== null) ms = Number(rawText(value));
   else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(value)) {
     const zoned = /(Z|[+-]\d{2}:?\d{2})$/.test(value) || value.length === 10 ? value : `${value.replace(' ', 'T')}Z`;
     ms = Date.parse(zoned);
