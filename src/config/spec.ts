@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { UserError } from '../errors';
 import { loadTransform, resolveModule } from './transformModule';
 import { parseZkConnect, sameNodes } from './endpoints';
+import { indexPatternProblem, inWildcard, parseIndexPattern } from './indexPattern';
 import { formatBytes, formatMs, parseBytes, parseDuration } from './units';
 
 /** How a value is shown in a message: strings quoted, NaN and Infinity as such. */
@@ -154,6 +155,13 @@ const endpoint = z
      * planner's counts and verification's reads of the source.
      */
     query: z.union([z.string(), z.record(z.unknown())]).optional(),
+    /**
+     * Target only, Elasticsearch / OpenSearch (issue 17, one index into many): the index each document
+     * is written into, from a date field of the (transformed) document in UTC, e.g.
+     * `events-{timestamp:yyyy.MM.dd}`. Indices are created on demand with the mapping of `collection`
+     * (or target.prepare.mappingsFile); the target is read, verified and aliased as the whole set (`events-*`).
+     */
+    indexPattern: z.string().min(1).optional(),
   })
   .strict();
 
@@ -299,6 +307,23 @@ export const specSchema = z
     }
     if (spec.target.query !== undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'query'], message: 'query is for the source only: it selects the documents to migrate (put it under source:)' });
+    }
+    if (spec.source.indexPattern !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['source', 'indexPattern'], message: 'indexPattern is for the target only: it chooses the index each document is written into (put it under target:)' });
+    }
+    const pattern = spec.target.indexPattern;
+    if (pattern !== undefined) {
+      const where = ['target', 'indexPattern'];
+      const problem = indexPatternProblem(pattern);
+      if (spec.target.kind === 'solr') {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: 'indexPattern (one index into many) is not supported for Solr targets yet: remove it, or copy into one collection' });
+      } else if (problem) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: problem });
+      } else if (spec.copy.mode === 'in-place') {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: 'in place the documents stay where they are: remove target.indexPattern (or drop copy.mode to copy into the daily indices)' });
+      } else if (inWildcard(parseIndexPattern(pattern).wildcard, spec.target.collection)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'collection'], message: `with indexPattern, collection names the index whose mapping new indices copy; "${spec.target.collection}" is itself one of the set ${parseIndexPattern(pattern).wildcard}: name another index (e.g. an empty events-template)` });
+      }
     }
     const q = spec.source.query;
     if (q !== undefined && spec.source.kind === 'solr' && (typeof q !== 'string' || q.trim() === '')) {
@@ -455,7 +480,7 @@ export function specHash(spec: Spec): string {
   const decisive = {
     // Absent fields stay out of the JSON: specs without a query or a transform keep their old hash.
     source: { kind: spec.source.kind, collection: spec.source.collection, query: spec.source.query },
-    target: { kind: spec.target.kind, collection: spec.target.collection },
+    target: { kind: spec.target.kind, collection: spec.target.collection, indexPattern: spec.target.indexPattern },
     fields: spec.fields,
     customers: spec.customers,
     retention: spec.retention,

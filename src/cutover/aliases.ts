@@ -5,6 +5,7 @@
 import { HttpClient, HttpStatusError } from '../backends/http';
 import type { Endpoint } from '../config/spec';
 import { safeUrl } from '../log';
+import { inWildcard, parseIndexPattern } from '../config/indexPattern';
 
 const baseUrl = (e: Endpoint) => (Array.isArray(e.url) ? e.url[0] : e.url).replace(/\/+$/, '');
 const sameCluster = (a: Endpoint, b: Endpoint) => a.kind === b.kind && baseUrl(a) === baseUrl(b);
@@ -17,6 +18,10 @@ export async function pointAlias(alias: string, to: Endpoint, from: Endpoint): P
     await http.request('GET', `${base}/admin/collections?action=CREATEALIAS&name=${encodeURIComponent(alias)}&collections=${encodeURIComponent(to.collection)}&wt=json`);
     return `solr alias ${alias} → ${to.collection} at ${safeUrl(base)}`;
   }
+  // target.indexPattern (one index into many): the alias goes on every index of the set, the wildcard
+  // resolved by the server in the same atomic request.
+  const set = to.indexPattern ? parseIndexPattern(to.indexPattern).wildcard : null;
+  const keeps = (index: string) => (set ? inWildcard(set, index) : index === to.collection);
   const actions: object[] = [];
   if (sameCluster(to, from)) {
     let current: Record<string, unknown> = {};
@@ -26,9 +31,9 @@ export async function pointAlias(alias: string, to: Endpoint, from: Endpoint): P
       // Only a 404 means "no such alias yet"; anything else must stop us, or the alias could end up on both indices.
       if (!(e instanceof HttpStatusError && e.status === 404)) throw e;
     }
-    for (const index of Object.keys(current ?? {})) if (index !== to.collection) actions.push({ remove: { index, alias } });
+    for (const index of Object.keys(current ?? {})) if (!keeps(index)) actions.push({ remove: { index, alias } });
   }
-  actions.push({ add: { index: to.collection, alias } });
+  actions.push({ add: { index: set ?? to.collection, alias } });
   await http.request('POST', `${base}/_aliases`, JSON.stringify({ actions }));
-  return `${to.kind} alias ${alias} → ${to.collection} at ${safeUrl(base)}`;
+  return `${to.kind} alias ${alias} → ${set ? `every index of ${to.indexPattern} (${set})` : to.collection} at ${safeUrl(base)}`;
 }

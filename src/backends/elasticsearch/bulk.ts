@@ -40,9 +40,14 @@ export interface BulkRequest {
   body: string;
   /** The documents in the body, in order: item i of the answer is sent[i]. */
   sent: SourceDoc[];
-  /** Refused before sending (no usable version). */
+  /** Refused before sending (no usable version, or no index: target.indexPattern). */
   refused: Rejection[];
+  /** With target.indexPattern: the indices the body writes into (each action names its `_index`). */
+  indices: Set<string>;
 }
+
+/** target.indexPattern's choice for one document (indexPattern.ts), or undefined: the URL's index. */
+export type IndexChooser = (d: SourceDoc) => { index: string } | { reason: string };
 
 /**
  * `create` (fails with 409 if the document exists: the live write won), or with a version field,
@@ -50,12 +55,21 @@ export interface BulkRequest {
  * holds the same version or a newer one answers 409 (the live write won: it stays, counted skipped).
  * Never `external_gte`: it would replace a live write that carries the same version as the source.
  */
-export function bulkRequest(docs: SourceDoc[], versionField?: string): BulkRequest {
+export function bulkRequest(docs: SourceDoc[], versionField?: string, indexOf?: IndexChooser): BulkRequest {
   const lines: string[] = [];
   const sent: SourceDoc[] = [];
   const refused: Rejection[] = [];
+  const indices = new Set<string>();
   for (const d of docs) {
     const meta: Record<string, unknown> = { _id: d.id };
+    if (indexOf) {
+      const chosen = indexOf(d);
+      if ('reason' in chosen) {
+        refused.push({ id: d.id, reason: chosen.reason });
+        continue;
+      }
+      meta._index = chosen.index;
+    }
     if (d.routing !== undefined) meta.routing = d.routing;
     let action: Record<string, unknown>;
     if (versionField) {
@@ -70,8 +84,9 @@ export function bulkRequest(docs: SourceDoc[], versionField?: string): BulkReque
     }
     lines.push(exactJson.stringify(action), exactJson.stringify(d.fields));
     sent.push(d);
+    if (typeof meta._index === 'string') indices.add(meta._index);
   }
-  return { body: lines.length ? `${lines.join('\n')}\n` : '', sent, refused };
+  return { body: lines.length ? `${lines.join('\n')}\n` : '', sent, refused, indices };
 }
 
 /** Item errors worth sending again: the node was busy or a shard was briefly unavailable. */

@@ -23,6 +23,7 @@ import { exactJson } from '../exactJson';
 import { jsonBytes, withSize } from '../http';
 import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
+import { parseIndexPattern, type IndexPattern } from '../../config/indexPattern';
 import {
   aggDate, customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
   shapeRequest, shapeRows, shapesRequest, selectBody, sliceQuery, withSelection, type FieldNames, type Query,
@@ -45,6 +46,12 @@ export interface EsBackendOptions {
    * from the Solr schema (backends/solr/schemaMapping.ts), checked there before anything is written.
    */
   mappingFromSource?: boolean;
+  /**
+   * Target only, target.indexPattern (issue 17, one index into many): each document is written into the
+   * index the pattern names for it, created on demand with the mapping of `collection` (or
+   * target.prepare.mappingsFile); reads, counts and lookups go to the whole set (the pattern's wildcard).
+   */
+  indexPattern?: string;
 }
 
 /** Ids per mget request. */
@@ -55,9 +62,16 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   private serverVersion: string | null = null;
   /** copy.excludeFields, applied to each `_source` as read (sourceFilter.ts: never by the server). */
   private readonly exclude: SourceExcluder;
+  /** target.indexPattern, parsed; null: one index. */
+  private readonly pattern: IndexPattern | null;
+  /** Indices of the pattern's set known to exist (created or found) by this process. */
+  private readonly knownIndices = new Set<string>();
+  /** The definition new indices of the set are created with, read once. */
+  private setDefinition: Promise<Record<string, unknown>> | null = null;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: FieldNames, private readonly opts: EsBackendOptions) {
     this.exclude = sourceExcluder(opts.excludeFields ?? []);
+    this.pattern = opts.indexPattern ? parseIndexPattern(opts.indexPattern) : null;
   }
 
   static forSpec(endpoint: Endpoint, spec: Spec): ElasticsearchBackend {
@@ -73,6 +87,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       itemRetries: spec.worker.requestRetries,
       distribution: endpoint.kind === 'opensearch' ? 'opensearch' : 'elasticsearch',
       mappingFromSource: endpoint === spec.target && spec.source.kind === 'solr' && !!endpoint.prepare,
+      ...(endpoint === spec.target && endpoint.indexPattern ? { indexPattern: endpoint.indexPattern } : {}),
     };
   }
 
@@ -80,8 +95,9 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     return this.opts.distribution ?? 'elasticsearch';
   }
 
+  /** What is read, counted, refreshed: the index, or with target.indexPattern the whole set (`events-*`). */
   private get index(): string {
-    return this.endpoint.collection;
+    return this.pattern ? this.pattern.wildcard : this.endpoint.collection;
   }
 
   private get baseUrl(): string {
@@ -89,7 +105,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   describe(): string {
-    return `${this.cluster()}, index ${this.index}`;
+    return this.pattern ? `${this.cluster()}, indices ${this.pattern.text} (${this.pattern.wildcard})` : `${this.cluster()}, index ${this.index}`;
   }
 
   /** "elasticsearch 8.19.4 at http://host:9200", "opensearch 3.6.0 at ..." */
@@ -123,7 +139,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     const api = await this.client();
     let mappings: Record<string, { mappings: any }>;
     try {
-      mappings = await api.getMapping(this.index);
+      mappings = await api.getMapping(this.endpoint.collection);
     } catch (e) {
       if (!(e instanceof EsStatusError && e.status === 404)) throw e;
       return this.checkMissingIndex();
@@ -131,7 +147,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     const problems = Object.entries(mappings).flatMap(([name, m]) =>
       mappingProblems(m.mappings, this.fields, this.opts.versionField).map((p) => (Object.keys(mappings).length > 1 ? `${name}: ${p}` : p)));
     if (problems.length) {
-      throw new UserError(`The ${this.opts.role} index "${this.index}" on ${this.cluster()} cannot be migrated:\n  - ${problems.join('\n  - ')}`,
+      throw new UserError(`The ${this.opts.role} index "${this.endpoint.collection}" on ${this.cluster()} cannot be migrated:\n  - ${problems.join('\n  - ')}`,
         'Map the fields as the README section "Elasticsearch" says (a keyword copy of the id as fields.uniqueKey, the customer as keyword, '
         + 'the timestamp as date), or point fields.* in the spec at fields that are.');
     }
@@ -168,7 +184,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       }
       return;
     }
-    throw new UserError(`${capitalize(this.cluster())} has no index (or alias) "${this.index}".`,
+    throw new UserError(`${capitalize(this.cluster())} has no index (or alias) "${this.endpoint.collection}".`,
       this.opts.role === 'source'
         ? 'Fix source.collection in the spec: it names the index or alias to copy from.'
         : 'Create the target index with its mapping (or set target.prepare.mappingsFile so that `bluegreen plan` creates it), or fix target.collection.');
@@ -179,7 +195,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     const prepare: NonNullable<Endpoint['prepare']> = this.endpoint.prepare ?? { tuneForBulk: false, mappingsFileMode: 'merge' };
     const read = readPrepareFile;
     if (!prepare.mappingsFile) {
-      throw new UserError(`${capitalize(this.cluster())} has no index "${this.index}", and there is no target.prepare.mappingsFile to create it from.`,
+      throw new UserError(`${capitalize(this.cluster())} has no index "${this.endpoint.collection}", and there is no target.prepare.mappingsFile to create it from.`,
         'Create the index yourself, or set target.prepare.mappingsFile.');
     }
     const mappings = unwrapMappings(read(prepare.mappingsFile, 'target.prepare.mappingsFile'));
@@ -364,7 +380,9 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   private async writeBulk(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
     signal?.throwIfAborted();
     const api = await this.client();
-    const first = bulkRequest(docs, this.opts.versionField);
+    const indexOf = this.pattern ? (d: SourceDoc) => this.pattern!.indexOf(d) : undefined;
+    const first = bulkRequest(docs, this.opts.versionField, indexOf);
+    await this.ensureIndices(first.indices);
     const result: WriteResult = { written: 0, skipped: 0, rejected: [...first.refused] };
     let pending = first;
     const retries = this.opts.itemRetries ?? 6;
@@ -372,7 +390,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       await withBackoff(async () => {
         if (pending.sent.length === 0) return;
         // A whole-request 429/503 or a lost connection throws RetryableError from here, to the worker.
-        const res = await api.bulk(this.index, pending.body, signal);
+        // With a pattern every action names its _index; the URL's is the mapping's index, never used.
+        const res = await api.bulk(this.pattern ? this.endpoint.collection : this.index, pending.body, signal);
         const outcome = res.errors === false
           ? { written: pending.sent.length, skipped: 0, rejected: [] as Rejection[], retry: [], retryReason: null, indexProblem: null }
           : bulkOutcome(pending.sent, res);
@@ -381,7 +400,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
         result.skipped += outcome.skipped;
         result.rejected.push(...outcome.rejected);
         if (outcome.retry.length) {
-          pending = bulkRequest(outcome.retry, this.opts.versionField);
+          pending = bulkRequest(outcome.retry, this.opts.versionField, indexOf);
           throw new ItemsToRetry(outcome.retry.length, outcome.retryReason!);
         }
       }, {
@@ -400,6 +419,54 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       throw new Error(`${e.message}, still, after ${retries} retries`);
     }
     return result;
+  }
+
+  /**
+   * target.indexPattern: the indices a batch writes into exist before it is sent, each created (once,
+   * idempotent: another worker may create it at the same moment) with the set's definition.
+   */
+  private async ensureIndices(indices: Iterable<string>): Promise<void> {
+    const api = await this.client();
+    for (const name of indices) {
+      if (this.knownIndices.has(name)) continue;
+      if (!(await api.indexExists(name))) {
+        try {
+          await api.createIndex(name, await this.definitionOfSet());
+          log.info({ index: name, pattern: this.pattern?.text }, 'index of the pattern created');
+        } catch (e) {
+          if (!(e instanceof EsStatusError && e.type === 'resource_already_exists_exception')) throw e;
+        }
+      }
+      this.knownIndices.add(name);
+    }
+  }
+
+  /** target.prepare.mappingsFile (and settingsFile), else a copy of the mapping of `collection`. */
+  private definitionOfSet(): Promise<Record<string, unknown>> {
+    this.setDefinition ??= (async () => {
+      if (this.endpoint.prepare?.mappingsFile) return this.definition();
+      const mappings = await (await this.client()).getMapping(this.endpoint.collection);
+      const own = Object.values(mappings)[0]?.mappings;
+      if (!own) throw new Error(`no mapping found for ${this.endpoint.collection} to create the indices of ${this.pattern?.text}`);
+      return { mappings: own, ...this.settingsDefinition() };
+    })();
+    this.setDefinition.catch(() => (this.setDefinition = null));
+    return this.setDefinition;
+  }
+
+  /** The concrete index of the set that holds this id now (target.indexPattern), or null. */
+  private async indexHolding(id: string): Promise<string | null> {
+    const found = await this.search({ size: 1, track_total_hits: false, _source: false, query: { ids: { values: [id] } } });
+    const hit = found.hits.hits[0];
+    return hit ? String(hit._index) : null;
+  }
+
+  /** The index a write of this document goes to: the collection, or the pattern's choice (created if need be). */
+  private async writeIndex(doc: SourceDoc): Promise<{ index: string } | { reason: string }> {
+    if (!this.pattern) return { index: this.index };
+    const chosen = this.pattern.indexOf(doc);
+    if ('index' in chosen) await this.ensureIndices([chosen.index]);
+    return chosen;
   }
 
   async refresh(): Promise<void> {
@@ -433,6 +500,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   async presentIds(docs: Array<{ id: string; routing?: string }>, signal?: AbortSignal): Promise<Set<string>> {
+    // mget reads one index: over the pattern's set the ids are searched (refreshed documents only).
+    if (this.pattern) return this.searchableIds(docs.map((d) => d.id));
     const api = await this.client();
     const out = new Set<string>();
     for (let i = 0; i < docs.length; i += MGET_CHUNK) {
@@ -453,7 +522,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     for (let i = 0; i < ids.length; i += MGET_CHUNK) {
       const chunk = ids.slice(i, i + MGET_CHUNK);
       // The whole _source (as readPage): _source_excludes would have the server re-render it.
-      const res = await api.mget(this.index, chunk.map((_id) => ({ _id })), {}, maxBytes);
+      // Over the pattern's set (mget reads one index) only the search below looks.
+      const res = this.pattern ? { docs: [] } : await api.mget(this.index, chunk.map((_id) => ({ _id })), {}, maxBytes);
       for (const d of res.docs as any[]) {
         // An item error (e.g. routing required by the mapping) is a miss here: the search below finds it.
         if (d.found) out.set(String(d._id), this.versioned(d));
@@ -483,6 +553,12 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     const api = await this.client();
     const routing = doc.routing !== undefined ? { routing: doc.routing } : {};
     const field = this.opts.versionField;
+    const target = await this.writeIndex(doc);
+    if ('reason' in target) {
+      log.warn({ index: this.index, id: doc.id, reason: target.reason }, 'not repaired: the document names no index of target.indexPattern');
+      return 'conflict';
+    }
+    const index = target.index;
     if (field) {
       const v = versionOf(doc.fields[field]);
       if (v === null) {
@@ -490,27 +566,33 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
         return 'conflict';
       }
       const { version: ext, version_type } = externalVersion(v);
-      return this.conditional(() => api.index(this.index, doc.id, doc.fields, { version: ext.toString(), version_type, ...routing }));
+      return this.conditional(() => api.index(index, doc.id, doc.fields, { version: ext.toString(), version_type, ...routing }));
     }
-    return this.conditional(() => api.index(this.index, doc.id, doc.fields, { ...seqNoParams(version), ...routing }));
+    return this.conditional(() => api.index(index, doc.id, doc.fields, { ...seqNoParams(version), ...routing }));
   }
 
   async deleteIfUnchanged(id: string, version: string, routing?: string): Promise<ConditionalResult> {
     const api = await this.client();
-    return this.conditional(() => api.delete(this.index, id, { ...seqNoParams(version), ...(routing !== undefined ? { routing } : {}) }));
+    const index = this.pattern ? await this.indexHolding(id) : this.index;
+    if (index === null) return 'conflict';
+    return this.conditional(() => api.delete(index, id, { ...seqNoParams(version), ...(routing !== undefined ? { routing } : {}) }));
   }
 
   /** The live application's write: `index` (create or replace), no condition. */
   async putDocument(doc: SourceDoc): Promise<void> {
     const api = await this.client();
-    await api.index(this.index, doc.id, doc.fields, doc.routing !== undefined ? { routing: doc.routing } : {});
+    const target = await this.writeIndex(doc);
+    if ('reason' in target) throw new Error(`document ${doc.id}: ${target.reason}`);
+    await api.index(target.index, doc.id, doc.fields, doc.routing !== undefined ? { routing: doc.routing } : {});
   }
 
   /** A document that is not there (404 not_found) is no error: it is deleted. */
   async deleteDocument(id: string, routing?: string): Promise<void> {
     const api = await this.client();
+    const index = this.pattern ? await this.indexHolding(id) : this.index;
+    if (index === null) return;
     try {
-      await api.delete(this.index, id, routing !== undefined ? { routing } : {});
+      await api.delete(index, id, routing !== undefined ? { routing } : {});
     } catch (e) {
       if (!(e instanceof EsStatusError && e.status === 404 && e.type !== 'index_not_found_exception')) throw e;
     }
@@ -531,14 +613,14 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   // ---- IndexPreparer (target.prepare): each call is idempotent, targetPrep.ts records the steps.
 
   async indexExists(): Promise<boolean> {
-    return (await this.client()).indexExists(this.index);
+    return (await this.client()).indexExists(this.endpoint.collection);
   }
 
   async createIndex(mappings?: Record<string, unknown>): Promise<void> {
     const api = await this.client();
     const definition = mappings ? { mappings, ...this.settingsDefinition() } : this.definition();
     try {
-      await api.createIndex(this.index, definition);
+      await api.createIndex(this.endpoint.collection, definition);
     } catch (e) {
       if (e instanceof EsStatusError && e.type === 'resource_already_exists_exception') return;
       if (e instanceof EsStatusError && e.status === 400) {
@@ -550,7 +632,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   }
 
   async readBulkSettings(): Promise<Record<string, BulkSettings>> {
-    const res = await (await this.client()).getSettings(this.index, ['index.refresh_interval', 'index.number_of_replicas']);
+    const res = await (await this.client()).getSettings(this.endpoint.collection, ['index.refresh_interval', 'index.number_of_replicas']);
     const out: Record<string, BulkSettings> = {};
     for (const [name, { settings }] of Object.entries(res)) {
       const value = (k: string) => (settings[k] === undefined || settings[k] === null ? null : String(settings[k]));

@@ -1,0 +1,149 @@
+/**
+ * One index into many (issue 17, seed 004's monthly → daily indices): one monthly Elasticsearch 7
+ * index copied into daily Elasticsearch 8 indices chosen by target.indexPattern over the timestamp,
+ * created on demand with the mapping of target.collection; verified across the set, repaired into the
+ * right index, the read alias on every index of the set after cutover; a document without the field
+ * is rejected with its reason and the slice goes on.
+ */
+import { expect } from 'chai';
+import { Layout } from '../../src/coordination/layout';
+import type { ZkSession } from '../../src/coordination/zk';
+import { generateDocs } from '../../src/demo/dataset';
+import { EXIT } from '../../src/errors';
+import type { VerifyReport } from '../../src/verifier/verifier';
+import { run, writeSpec } from '../support/cli';
+import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
+import { allSlices } from '../support/fleet';
+import { connectZk, stack, uniqueName } from '../support/stack';
+
+describe('one index into many: a monthly ES 7 index into daily ES 8 indices (target.indexPattern)', function () {
+  this.timeout(240_000);
+  const legacy = new EsAdmin(stack.esLegacy);
+  const es = new EsAdmin(stack.esNew);
+  const monthly = uniqueName('bgtest_mi_month');
+  const mappingIndex = uniqueName('bgtest_mi_mapping');
+  const daily = uniqueName('bgtest_mi_day');
+  const pattern = `${daily}-{timestamp:yyyy.MM.dd}`;
+  const alias = uniqueName('bgtest_mi_read');
+  const root = `/${uniqueName('bgtest')}`;
+  const migration = uniqueName('mi');
+  let zk: ZkSession;
+  let spec: string;
+  // Six days of January 2025 (UTC) ending at midnight, and three documents without a timestamp.
+  const docs = [...generateDocs([{ name: 'acme', docs: 600, spanDays: 6, noTimestamp: 3 }, { name: 'globex', docs: 150, spanDays: 4 }], Date.UTC(2025, 0, 31), 7)];
+  const dated = docs.filter((d) => d.timestamp);
+  const undated = docs.filter((d) => !d.timestamp);
+  const dayOf = (ts: string) => `${daily}-${ts.slice(0, 10).replace(/-/g, '.')}`;
+  const perDay = new Map<string, number>();
+  for (const d of dated) perDay.set(dayOf(d.timestamp!), (perDay.get(dayOf(d.timestamp!)) ?? 0) + 1);
+  const days = [...perDay.keys()].sort();
+
+  /** The indices of the set on the new cluster (name → document count), refreshed. */
+  const dailyIndices = async (): Promise<Map<string, number>> => {
+    await es.refresh(`${daily}-*`);
+    const res = await fetch(`${stack.esNew}/_cat/indices/${daily}-*?format=json&h=index,docs.count`);
+    const rows = (await res.json()) as Array<{ index: string; 'docs.count': string }>;
+    return new Map(rows.map((r) => [r.index, Number(r['docs.count'])]));
+  };
+  const specFor = (name: string, query: object) => writeSpec({
+    migration: name,
+    zookeeper: { connect: stack.zk, root },
+    source: { kind: 'elasticsearch', url: stack.esLegacy, collection: monthly, query },
+    target: { kind: 'elasticsearch', url: stack.esNew, collection: mappingIndex, indexPattern: pattern },
+    slicing: { targetDocsPerSlice: 200 },
+    verify: { gracePeriod: '1s' },
+    cutover: { readAlias: alias },
+  });
+  const verify = async (...flags: string[]) => {
+    const r = await run(['verify-integrity', '--spec', spec, '--json', ...flags]);
+    expect(r.stdout, r.stderr).to.not.equal('');
+    return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport };
+  };
+  const ids = (rep: VerifyReport, kind: 'missing' | 'extra' | 'different') => rep.results.flatMap((x) => x[kind]).sort();
+
+  before(async () => {
+    expect(days.length, 'the data spans several days').to.be.greaterThan(3);
+    zk = await connectZk();
+    await legacy.createIndex(monthly, { settings: { number_of_shards: 2, number_of_replicas: 0 }, mappings: TEST_MAPPING });
+    await legacy.index(monthly, docs.map((d) => ({ _id: d.id, source: d })));
+    // The mapping every daily index is created with: an empty index outside the set.
+    await es.createIndex(mappingIndex, { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: TEST_MAPPING });
+    spec = specFor(migration, { exists: { field: 'timestamp' } });
+  });
+
+  after(async () => {
+    await zk.removeRecursive(root);
+    zk.close();
+    // One by name: Elasticsearch 8 refuses to delete by wildcard.
+    for (const name of (await dailyIndices()).keys()) await es.deleteIndex(name);
+    await Promise.all([legacy.deleteIndex(monthly), es.deleteIndex(mappingIndex)]);
+  });
+
+  it('writes every document into the index of its day (UTC), created with the mapping, as many per day as the source has', async () => {
+    expect((await run(['plan', '--spec', spec])).code).to.equal(0);
+    const w = await run(['work', '--spec', spec]);
+    expect(w.code, w.stderr).to.equal(0);
+    const got = await dailyIndices();
+    expect([...got.keys()].sort()).to.deep.equal(days);
+    for (const day of days) expect(got.get(day), day).to.equal(perDay.get(day));
+    const mapping = await es.mapping(days[0]);
+    expect(JSON.stringify(mapping)).to.contain('"timestamp":{"type":"date"}');
+    const sample = dated[17];
+    expect((await es.get(dayOf(sample.timestamp!), sample.id))?.source, 'arrives exactly as stored').to.deep.equal(sample);
+    expect(await es.count(mappingIndex), 'nothing is written into the mapping index').to.equal(0);
+    expect(await legacy.count(monthly), 'the source is untouched').to.equal(docs.length);
+  });
+
+  it('verifies clean across the set, finds a document removed from one daily index, and repairs it into that index', async () => {
+    const clean = await verify();
+    expect(clean.code, JSON.stringify(clean.report.run.totals)).to.equal(EXIT.OK);
+    const gone = dated[42];
+    await es.deleteDoc(dayOf(gone.timestamp!), gone.id);
+    await es.refresh(dayOf(gone.timestamp!));
+    const found = await verify('--new');
+    expect(found.code).to.equal(EXIT.DIFFERENCES);
+    expect(ids(found.report, 'missing')).to.deep.equal([gone.id]);
+    expect(ids(found.report, 'extra')).to.deep.equal([]);
+    const repaired = await verify('--new', '--repair');
+    expect(repaired.report.run.totals!.repaired).to.equal(1);
+    expect((await es.get(dayOf(gone.timestamp!), gone.id))?.source, 'back in the index of its day').to.deep.equal(gone);
+    const again = await verify('--new');
+    expect(again.code).to.equal(EXIT.OK);
+  });
+
+  it('cutover puts the read alias on every daily index (and not on the mapping index)', async () => {
+    const r = await run(['cutover', '--spec', spec, '--to', 'new']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(await es.aliasTargets(alias)).to.deep.equal(days);
+    const total = await fetch(`${stack.esNew}/${alias}/_count`).then((x) => x.json()) as { count: number };
+    expect(total.count, 'the alias reads the whole set').to.equal(dated.length);
+  });
+
+  it('refuses indexPattern for a Solr target (exit 2, nothing in ZooKeeper)', async () => {
+    const name = uniqueName('misolr');
+    const bad = writeSpec({
+      migration: name, zookeeper: { connect: stack.zk, root },
+      source: { kind: 'elasticsearch', url: stack.esLegacy, collection: monthly },
+      target: { kind: 'solr', url: stack.solrNew, collection: 'events', indexPattern: pattern },
+    });
+    const r = await run(['plan', '--spec', bad]);
+    expect(r.code).to.equal(EXIT.USAGE);
+    expect(r.stderr).to.match(/target\.indexPattern: .*not supported for Solr targets yet/);
+    expect(await zk.exists(new Layout(root, name).base), 'nothing written to ZooKeeper').to.equal(null);
+  });
+
+  it('rejects a document without the field with its reason; the slice goes on and nothing else is written', async () => {
+    const name = uniqueName('minots');
+    const noTs = specFor(name, { bool: { must_not: { exists: { field: 'timestamp' } } } });
+    const before = await dailyIndices();
+    expect((await run(['plan', '--spec', noTs])).code).to.equal(0);
+    const w = await run(['work', '--spec', noTs]);
+    expect(w.code, w.stderr).to.equal(0);
+    const slices = await allSlices(zk, new Layout(root, name));
+    expect(slices.every((s) => s.node.status === 'done')).to.equal(true);
+    const rejections = slices.flatMap((s) => s.node.rejections);
+    expect(rejections.map((x) => x.id).sort()).to.deep.equal(undated.map((d) => d.id).sort());
+    for (const x of rejections) expect(x.reason).to.contain('no value in "timestamp"');
+    expect(await dailyIndices()).to.deep.equal(before);
+  });
+});
