@@ -73,6 +73,10 @@ public final class SolrNode {
                   boolean.class, boolean.class, String.class, String.class, String.class, String.class)
               .newInstance(true, false, keyStore, password, keyStore, password);
       invoke(builder, "withSSLConfig", sslClass, ssl);
+      // HTTP/1.1 over TLS (ALPN offers only h2 otherwise: clients that speak HTTP/1.1 only, as
+      // bluegreen's and most others, are refused); Solr's own client follows (solr.http1).
+      invoke(builder, "useOnlyHttp1", boolean.class, true);
+      System.setProperty("solr.http1", "true");
       // JettySolrRunner builds its connectors from JettyConfig (SSL included) only in test mode.
       System.setProperty("jetty.testMode", "true");
     }
