@@ -121,9 +121,9 @@ export class HttpClient {
     if (opts.tls) {
       this.dispatcher = new Agent({
         connect: {
-          ca: opts.tls.caFile ? readFileSync(opts.tls.caFile) : undefined,
-          cert: opts.tls.certFile ? readFileSync(opts.tls.certFile) : undefined,
-          key: opts.tls.keyFile ? readFileSync(opts.tls.keyFile) : undefined,
+          ca: readTlsFile('caFile', opts.tls.caFile),
+          cert: readTlsFile('certFile', opts.tls.certFile),
+          key: readTlsFile('keyFile', opts.tls.keyFile),
           rejectUnauthorized: opts.tls.rejectUnauthorized,
         },
       });
@@ -207,6 +207,17 @@ async function readText(res: Response, limit: number | undefined, what: string):
   const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
   chunks.length = 0;
   return Buffer.from(all.buffer, all.byteOffset, all.byteLength).toString('utf8');
+}
+
+/** A file the spec's tls names, or a clear error naming it (a missing or unreadable file is bad input). */
+function readTlsFile(field: string, file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UserError(`tls.${field} ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`,
+      `Give the path of a readable PEM file as tls.${field} of that endpoint in the spec.`);
+  }
 }
 
 /** Turns a first-contact failure into the sentence an operator needs. */

@@ -8,6 +8,8 @@
  * tls.caFile; without it, a clear error naming the endpoint, exit 2, nothing written.
  */
 import { expect } from 'chai';
+import yaml from 'js-yaml';
+import { readFileSync } from 'node:fs';
 import { fetch } from 'undici';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
@@ -124,6 +126,16 @@ describe('secured Solr: basic auth against a real Solr with security.json (optio
         expect(r.stderr).to.contain('as tls.caFile of that endpoint in the spec');
       }
     }
+    // A CA that did not sign the server's certificate (the system's bundle): the same error.
+    const wrongCa = writeSpec({ ...yaml.load(readFileSync(source, 'utf8')) as any, source: { kind: 'solr', url: secure, collection, tls: { caFile: '/etc/ssl/certs/ca-certificates.crt' } } });
+    const w = await runLogged(['plan', '--spec', wrongCa], sourceEnv(reader.password));
+    expect(w.code, w.stderr).to.equal(EXIT.USAGE);
+    expect(w.stderr).to.contain(`Solr at ${secure} presented a TLS certificate that is not trusted`);
+    // A caFile that is not there: bad input naming the file.
+    const missing = writeSpec({ ...yaml.load(readFileSync(source, 'utf8')) as any, source: { kind: 'solr', url: secure, collection, tls: { caFile: `${solrSecureCaFile}.missing` } } });
+    const m = await runLogged(['plan', '--spec', missing], sourceEnv(reader.password));
+    expect(m.code, m.stderr).to.equal(EXIT.USAGE);
+    expect(m.stderr).to.contain(`tls.caFile ${solrSecureCaFile}.missing cannot be read: ENOENT`);
     expect(await zkSnapshot(zk)).to.deep.equal(zkBefore);
     expect(await solrSnapshot(stack.solrNew)).to.deep.equal(plainBefore);
     expect(await secureSnapshot()).to.deep.equal(secureBefore);
