@@ -7,7 +7,9 @@
 # into its chroot before it starts. Its users (local stack only, fixed passwords, overridable):
 #   BG_SOLR_SECURE_USER / BG_SOLR_SECURE_PASSWORD   role admin: everything
 #   BG_SOLR_SECURE_READER / BG_SOLR_SECURE_READER_PASSWORD   role reader: what a source needs, no writes
-# No TLS: the launcher starts Jetty without an SSL config.
+# TLS: the secured instance serves https only, with a self-signed certificate made at its first start
+# (keytool, into $STACK_DATA/solr-secure-tls: keystore.p12 and the certificate as ca.pem, the file a
+# spec's tls.caFile names); cluster property urlScheme=https in its own chroot.
 
 SOLR_SCRIPTS="$STACK_REPO/scripts/solr"
 SOLR_CONFIGSET=bluegreen
@@ -19,12 +21,40 @@ BG_SOLR_SECURE_PASSWORD="${BG_SOLR_SECURE_PASSWORD:-bg-Secure-Pa55word}"
 BG_SOLR_SECURE_READER="${BG_SOLR_SECURE_READER:-reader}"
 BG_SOLR_SECURE_READER_PASSWORD="${BG_SOLR_SECURE_READER_PASSWORD:-bg-Reader-Pa55word}"
 
-solr_url() { echo "http://$BG_HOST:$(solr_port "$1")/solr"; }
+solr_url() { echo "$([ "$1" = secure ] && echo https || echo http)://$BG_HOST:$(solr_port "$1")/solr"; }
+SOLR_SECURE_TLS_DIR="$STACK_DATA/solr-secure-tls"
 solr_chroot() { case "$1" in legacy) echo "$BG_SOLR_LEGACY_CHROOT";; secure) echo "$BG_SOLR_SECURE_CHROOT";; *) echo "$BG_SOLR_NEW_CHROOT";; esac; }
 solr_port() { case "$1" in legacy) echo "$BG_SOLR_LEGACY_PORT";; secure) echo "$BG_SOLR_SECURE_PORT";; *) echo "$BG_SOLR_NEW_PORT";; esac; }
 solr_release() { [ "$1" = legacy ] && echo "$SOLR_LEGACY_VERSION" || echo "$SOLR_NEW_VERSION"; }
-# curl's credentials for INST (the admin user of the secured instance; none for the others).
-solr_curl_auth() { [ "$1" = secure ] && echo "-u" "$BG_SOLR_SECURE_USER:$BG_SOLR_SECURE_PASSWORD" || true; }
+# curl's credentials for INST (the admin user of the secured instance and its CA; none for the others).
+solr_curl_auth() { [ "$1" = secure ] && echo "--cacert" "$SOLR_SECURE_TLS_DIR/ca.pem" "-u" "$BG_SOLR_SECURE_USER:$BG_SOLR_SECURE_PASSWORD" || true; }
+
+# solr_tls_props INST: the JVM flags that make INST serve https (the secured instance only).
+solr_tls_props() {
+  [ "$1" = secure ] || return 0
+  local pw; pw="$(cat "$SOLR_SECURE_TLS_DIR/keystore.password")"
+  echo "-Dbluegreen.ssl.keyStore=$SOLR_SECURE_TLS_DIR/keystore.p12" "-Dbluegreen.ssl.keyStorePassword=$pw" \
+    "-Djavax.net.ssl.keyStore=$SOLR_SECURE_TLS_DIR/keystore.p12" "-Djavax.net.ssl.keyStorePassword=$pw" "-Djavax.net.ssl.keyStoreType=PKCS12" \
+    "-Djavax.net.ssl.trustStore=$SOLR_SECURE_TLS_DIR/keystore.p12" "-Djavax.net.ssl.trustStorePassword=$pw" "-Djavax.net.ssl.trustStoreType=PKCS12"
+}
+
+# solr_secure_cert: the secured instance's self-signed certificate (PKCS12 key store + ca.pem), made
+# once per stack dir with the JDK's keytool (never committed: the stack dir is not in the repository).
+solr_secure_cert() {
+  local dir="$SOLR_SECURE_TLS_DIR" pw out
+  [ -s "$dir/keystore.p12" ] && [ -s "$dir/ca.pem" ] && [ -s "$dir/keystore.password" ] && return 0
+  [ -x "$JAVA_HOME/bin/keytool" ] || die "no keytool in JAVA_HOME=$JAVA_HOME (a JDK is needed for the secured Solr's certificate)"
+  rm -rf "$dir"; mkdir -p "$dir"; chmod 700 "$dir"
+  pw="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+  (umask 077; echo "$pw" >"$dir/keystore.password")
+  say "making a self-signed certificate for solr-secure in $dir"
+  out="$("$JAVA_HOME/bin/keytool" -genkeypair -alias solr-secure -keyalg RSA -keysize 2048 -validity 3650 \
+      -storetype PKCS12 -keystore "$dir/keystore.p12" -storepass "$pw" -keypass "$pw" \
+      -dname "CN=bluegreen solr-secure" -ext "SAN=ip:$BG_HOST,ip:127.0.0.1,dns:localhost" -ext bc:c 2>&1)" \
+    || { rm -rf "$dir"; die "keytool could not make the secured Solr's certificate: $out"; }
+  out="$("$JAVA_HOME/bin/keytool" -exportcert -rfc -alias solr-secure -keystore "$dir/keystore.p12" -storepass "$pw" -file "$dir/ca.pem" 2>&1)" \
+    || { rm -rf "$dir"; die "keytool could not export the secured Solr's certificate: $out"; }
+}
 solr_zkhost() { echo "$BG_HOST:$BG_ZK_PORT$(solr_chroot "$1")"; }
 # Live-node name the instance registers in ZooKeeper (host:port_context).
 solr_node_name() { echo "$BG_HOST:$(solr_port "$1")_solr"; }
@@ -90,6 +120,7 @@ solr_start_one() {
     -DzkHost="$(solr_zkhost "$inst")" -DcreateZkChroot=true \
     -Dsolr.default.confdir="$SOLR_CONFIGSET_DIR" \
     -Dbluegreen.luceneMatchVersion="$(solr_lucene_match "$inst")" \
+    $(solr_tls_props "$inst") \
     -cp "$(solr_launcher_dir):$(solr_lib "$inst")/*" SolrNode
 }
 
@@ -209,6 +240,9 @@ solr-secure_start() {
   "${cli[@]}" -cmd clear "$BG_SOLR_SECURE_CHROOT/security.json" >/dev/null 2>&1 || true
   out="$("${cli[@]}" -cmd putfile "$BG_SOLR_SECURE_CHROOT/security.json" "$file" 2>&1)" || die "could not put security.json into ZooKeeper: $out"
   rm -f "$file"
+  # https: the node registers https URLs (live nodes, replicas' base_url) and Solr calls itself over https.
+  solr_secure_cert
+  out="$("${cli[@]:0:${#cli[@]}-1}" "$zk$BG_SOLR_SECURE_CHROOT" -cmd clusterprop -name urlScheme -val https 2>&1)" || die "could not set urlScheme=https in ZooKeeper: $out"
   solr_start_one secure
 }
 
@@ -216,7 +250,7 @@ solr-secure_wait() {
   wait_for solr-secure "$SOLR_START_TIMEOUT" solr_live secure
   solr_configset secure
   # The premise of every secured test: a request without credentials is refused.
-  local code; code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$(solr_url secure)/admin/collections?action=LIST&wt=json")"
+  local code; code="$(curl -s -m 5 --cacert "$SOLR_SECURE_TLS_DIR/ca.pem" -o /dev/null -w '%{http_code}' "$(solr_url secure)/admin/collections?action=LIST&wt=json")"
   [ "$code" = 401 ] || die "solr-secure answered HTTP $code without credentials (expected 401): security.json is not in force"
 }
 

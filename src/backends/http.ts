@@ -92,6 +92,19 @@ export interface HttpClientOptions {
   tls?: Endpoint['tls'];
 }
 
+/**
+ * The server's TLS certificate is not trusted (no CA given, or not the CA that signed it, or a name
+ * mismatch): not retryable, no retry makes it trusted.
+ */
+export class TlsTrustError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'TlsTrustError';
+  }
+}
+
+const TLS_TRUST_CODES = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
 const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -108,9 +121,9 @@ export class HttpClient {
     if (opts.tls) {
       this.dispatcher = new Agent({
         connect: {
-          ca: opts.tls.caFile ? readFileSync(opts.tls.caFile) : undefined,
-          cert: opts.tls.certFile ? readFileSync(opts.tls.certFile) : undefined,
-          key: opts.tls.keyFile ? readFileSync(opts.tls.keyFile) : undefined,
+          ca: readTlsFile('caFile', opts.tls.caFile),
+          cert: readTlsFile('certFile', opts.tls.certFile),
+          key: readTlsFile('keyFile', opts.tls.keyFile),
           rejectUnauthorized: opts.tls.rejectUnauthorized,
         },
       });
@@ -142,6 +155,7 @@ export class HttpClient {
       if (signal?.aborted) throw signal.reason;
       const err = e as Error & { cause?: { code?: string } };
       const code = err.cause?.code ?? (err.name === 'TimeoutError' ? 'ETIMEDOUT' : undefined);
+      if (code && TLS_TRUST_CODES.has(code)) throw new TlsTrustError(`${method} ${safeUrl(url)} failed: ${code} (${String((err.cause as Error).message ?? code)})`, code);
       if (code && NETWORK_CODES.has(code)) throw new RetryableError(`${method} ${safeUrl(url)} failed: ${code}`);
       if (err.name === 'TimeoutError' || err.name === 'AbortError') throw new RetryableError(`${method} ${safeUrl(url)} timed out after ${this.opts.timeoutMs} ms`);
       throw new RetryableError(`${method} ${safeUrl(url)} failed: ${err.cause ? String((err.cause as Error).message ?? err.cause) : err.message}`);
@@ -195,8 +209,23 @@ async function readText(res: Response, limit: number | undefined, what: string):
   return Buffer.from(all.buffer, all.byteOffset, all.byteLength).toString('utf8');
 }
 
+/** A file the spec's tls names, or a clear error naming it (a missing or unreadable file is bad input). */
+function readTlsFile(field: string, file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UserError(`tls.${field} ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`,
+      `Give the path of a readable PEM file as tls.${field} of that endpoint in the spec.`);
+  }
+}
+
 /** Turns a first-contact failure into the sentence an operator needs. */
 export function unreachable(what: string, url: string, err: unknown): UserError {
+  if (err instanceof TlsTrustError) {
+    return new UserError(`${what} at ${safeUrl(url)} presented a TLS certificate that is not trusted: ${err.message}.`,
+      'Give the CA certificate (PEM) that signed the server\'s certificate as tls.caFile of that endpoint in the spec (source.tls.caFile / target.tls.caFile); check that the host in the URL is a name the certificate is for.');
+  }
   return new UserError(`${what} at ${safeUrl(url)} is unreachable: ${(err as Error).message}`,
     'Check the URL in the spec (or BLUEGREEN_SOURCE_URL / BLUEGREEN_TARGET_URL) and that the cluster is up.');
 }

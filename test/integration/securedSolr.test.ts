@@ -4,16 +4,20 @@
  * and stops it after). A copy from it works with a read-only user's credentials from the environment;
  * a wrong password, or none, is a clear error naming the endpoint, exit 2, nothing written (ZooKeeper
  * and both clusters as they were); the same as a target; no password in any output, log, status or
- * diagnostics report.
+ * diagnostics report. The node serves https only, with a self-signed certificate: the spec gives it as
+ * tls.caFile; without it, a clear error naming the endpoint, exit 2, nothing written.
  */
 import { expect } from 'chai';
+import yaml from 'js-yaml';
+import { readFileSync } from 'node:fs';
+import { fetch } from 'undici';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { EXIT } from '../../src/errors';
 import { run, writeSpec, type CliResult } from '../support/cli';
 import { solrSnapshot, zkSnapshot } from '../support/snapshot';
-import { connectZk, solrSecureUsers, stack, uniqueName, withOptionalServer } from '../support/stack';
+import { connectZk, solrSecureCaFile, solrSecureDispatcher, solrSecureUsers, stack, uniqueName, withOptionalServer } from '../support/stack';
 
 const secure = stack['solr-secure'];
 const { admin, reader } = solrSecureUsers;
@@ -24,6 +28,7 @@ async function asAdmin(method: string, path: string, body?: string): Promise<any
     method,
     headers: { authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}`, 'content-type': 'application/json' },
     body,
+    dispatcher: solrSecureDispatcher(),
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
@@ -51,11 +56,11 @@ describe('secured Solr: basic auth against a real Solr with security.json (optio
     outputs.push(r);
     return r;
   };
-  const specFor = (migration: string, from: 'secure' | 'plain') => writeSpec({
+  const specFor = (migration: string, from: 'secure' | 'plain', ca: 'ca' | 'no-ca' = 'ca') => writeSpec({
     migration,
     zookeeper: { connect: stack.zk, root },
-    source: from === 'secure' ? { kind: 'solr', url: secure, collection } : { kind: 'solr', url: stack.solrNew, collection },
-    target: from === 'secure' ? { kind: 'solr', url: stack.solrNew, collection } : { kind: 'solr', url: secure, collection: `${collection}_t` },
+    source: from === 'secure' ? { kind: 'solr', url: secure, collection, ...(ca === 'ca' ? { tls: { caFile: solrSecureCaFile } } : {}) } : { kind: 'solr', url: stack.solrNew, collection },
+    target: from === 'secure' ? { kind: 'solr', url: stack.solrNew, collection } : { kind: 'solr', url: secure, collection: `${collection}_t`, ...(ca === 'ca' ? { tls: { caFile: solrSecureCaFile } } : {}) },
     slicing: { targetDocsPerSlice: 30 },
     batch: { docs: 20 },
     verify: { gracePeriod: '1s' },
@@ -70,7 +75,12 @@ describe('secured Solr: basic auth against a real Solr with security.json (optio
     await asAdmin('POST', `/${collection}/update?commit=true&wt=json`, JSON.stringify(docs));
     await next.createCollection(collection, 1);
     // The premise: without credentials the secured Solr answers nothing.
-    expect((await fetch(`${secure}/${collection}/select?q=*:*&wt=json`)).status).to.equal(401);
+    expect((await fetch(`${secure}/${collection}/select?q=*:*&wt=json`, { dispatcher: solrSecureDispatcher() })).status).to.equal(401);
+    // And it speaks https only, with a certificate no default CA store trusts.
+    expect(secure.startsWith('https://')).to.equal(true);
+    let untrusted: unknown;
+    await fetch(`${secure}/admin/info/system?wt=json`).catch((e) => (untrusted = e));
+    expect(String((untrusted as any)?.cause?.code)).to.match(/SELF_SIGNED|UNABLE_TO_VERIFY/);
   });
 
   after(async () => {
@@ -98,7 +108,40 @@ describe('secured Solr: basic auth against a real Solr with security.json (optio
     expect(await secureSnapshot()).to.deep.equal(secureBefore);
   });
 
-  it('a copy from the secured Solr with a read-only user\'s credentials from the environment: plan, work, verify, status', async () => {
+  it('https without the CA in the spec (source or target): a clear error naming the endpoint and tls.caFile, exit 2, nothing written', async () => {
+    const zkBefore = await zkSnapshot(zk);
+    const [plainBefore, secureBefore] = await Promise.all([solrSnapshot(stack.solrNew), secureSnapshot()]);
+    const source = specFor(uniqueName('sec_noca'), 'secure', 'no-ca');
+    const target = specFor(uniqueName('sec_noca_t'), 'plain', 'no-ca');
+    // A dry run does not contact the target (as for its credentials): plan does.
+    const cases: [string[][], NodeJS.ProcessEnv][] = [
+      [[['plan', '--spec', source, '--dry-run'], ['plan', '--spec', source], ['work', '--spec', source]], sourceEnv(reader.password)],
+      [[['plan', '--spec', target]], { BLUEGREEN_TARGET_USERNAME: admin.username, BLUEGREEN_TARGET_PASSWORD: admin.password }],
+    ];
+    for (const [cmds, env] of cases) {
+      for (const cmd of cmds) {
+        const r = await runLogged(cmd, env);
+        expect(r.code, `${cmd.join(' ')}: ${r.stderr}`).to.equal(EXIT.USAGE);
+        expect(r.stderr).to.contain(`Solr at ${secure} presented a TLS certificate that is not trusted`);
+        expect(r.stderr).to.contain('as tls.caFile of that endpoint in the spec');
+      }
+    }
+    // A CA that did not sign the server's certificate (the system's bundle): the same error.
+    const wrongCa = writeSpec({ ...yaml.load(readFileSync(source, 'utf8')) as any, source: { kind: 'solr', url: secure, collection, tls: { caFile: '/etc/ssl/certs/ca-certificates.crt' } } });
+    const w = await runLogged(['plan', '--spec', wrongCa], sourceEnv(reader.password));
+    expect(w.code, w.stderr).to.equal(EXIT.USAGE);
+    expect(w.stderr).to.contain(`Solr at ${secure} presented a TLS certificate that is not trusted`);
+    // A caFile that is not there: bad input naming the file.
+    const missing = writeSpec({ ...yaml.load(readFileSync(source, 'utf8')) as any, source: { kind: 'solr', url: secure, collection, tls: { caFile: `${solrSecureCaFile}.missing` } } });
+    const m = await runLogged(['plan', '--spec', missing], sourceEnv(reader.password));
+    expect(m.code, m.stderr).to.equal(EXIT.USAGE);
+    expect(m.stderr).to.contain(`tls.caFile ${solrSecureCaFile}.missing cannot be read: ENOENT`);
+    expect(await zkSnapshot(zk)).to.deep.equal(zkBefore);
+    expect(await solrSnapshot(stack.solrNew)).to.deep.equal(plainBefore);
+    expect(await secureSnapshot()).to.deep.equal(secureBefore);
+  });
+
+  it('a copy from the secured Solr over https (CA in the spec) with a read-only user\'s credentials from the environment: plan, work, verify, status', async () => {
     const spec = specFor(uniqueName('sec_copy'), 'secure');
     const env = sourceEnv(reader.password);
     const p = await runLogged(['plan', '--spec', spec], env);

@@ -6,7 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { ZkSession } from '../../src/coordination/zk';
 
 const host = process.env.BG_HOST ?? '127.0.0.1';
@@ -22,9 +24,18 @@ export const stack = {
   opensearch: `http://${host}:${process.env.BG_OPENSEARCH_PORT ?? 9203}`,
   /** Optional (withOptionalServer('opensearch2')): an OpenSearch 2.x beside the 3.x one, for 2 → 3. */
   opensearch2: `http://${host}:${process.env.BG_OPENSEARCH2_PORT ?? 9204}`,
-  /** Optional (withOptionalServer('solr-secure')): the new Solr with BasicAuth and rule-based authorization. */
-  'solr-secure': `http://${host}:${process.env.BG_SOLR_SECURE_PORT ?? 8985}/solr`,
+  /** Optional (withOptionalServer('solr-secure')): the new Solr with BasicAuth and rule-based authorization, https only (solrSecureCaFile). */
+  'solr-secure': `https://${host}:${process.env.BG_SOLR_SECURE_PORT ?? 8985}/solr`,
 };
+
+/** The secured Solr's self-signed certificate (PEM), made by scripts/lib/solr.sh when it starts: the CA a spec gives it. */
+export const solrSecureCaFile = join(process.env.BLUEGREEN_STACK_DIR ?? resolve(__dirname, '../../../.stack'), 'data', 'solr-secure-tls', 'ca.pem');
+
+/** An undici dispatcher that trusts the secured Solr's certificate (read when first used: the file exists once the server started). */
+let secureAgent: Agent | undefined;
+export function solrSecureDispatcher(): Agent {
+  return (secureAgent ??= new Agent({ connect: { ca: readFileSync(solrSecureCaFile) } }));
+}
 
 /** The secured Solr's users (scripts/lib/solr.sh: same defaults, same overrides). */
 export const solrSecureUsers = {
@@ -43,7 +54,8 @@ async function answers(name: OptionalServer): Promise<boolean> {
     if (name === 'solr-secure') {
       const { username, password } = solrSecureUsers.admin;
       const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-      return (await fetch(`${url}/admin/info/system?wt=json`, { headers: { authorization }, signal: AbortSignal.timeout(10_000) })).ok;
+      if (!existsSync(solrSecureCaFile)) return false;
+      return (await undiciFetch(`${url}/admin/info/system?wt=json`, { headers: { authorization }, signal: AbortSignal.timeout(10_000), dispatcher: solrSecureDispatcher() })).ok;
     }
     return (await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=4s`, { signal: AbortSignal.timeout(10_000) })).ok;
   } catch {

@@ -17,6 +17,10 @@ import java.util.Properties;
  *   <li>hostContext: context path (default /solr)
  *   <li>host: host name the node registers in ZooKeeper (default 127.0.0.1)
  *   <li>zkHost: ZooKeeper connect string with chroot, e.g. 127.0.0.1:2181/solr-new
+ *   <li>bluegreen.ssl.keyStore, bluegreen.ssl.keyStorePassword (optional): serve HTTPS instead of
+ *       HTTP with this PKCS12 key store (9.x: JettyConfig.withSSLConfig); the cluster property
+ *       urlScheme=https must be set in the chroot and javax.net.ssl.trustStore must trust the
+ *       certificate (Solr's own client calls the node back over https)
  * </ul>
  *
  * Runs until the JVM is told to stop (SIGTERM): Jetty's stop-at-shutdown hook then closes the
@@ -58,6 +62,24 @@ public final class SolrNode {
     invokeIfPresent(builder, "setHost", String.class, host);
     // Fail at once when the port is taken instead of retrying for a minute.
     invokeIfPresent(builder, "withPortRetryTime", int.class, 0);
+    String keyStore = System.getProperty("bluegreen.ssl.keyStore", "");
+    if (!keyStore.isEmpty()) {
+      String password = System.getProperty("bluegreen.ssl.keyStorePassword", "");
+      // SSLConfig(useSsl, clientAuth, keyStore, keyStorePassword, trustStore, trustStorePassword)
+      Class<?> sslClass = Class.forName("org.apache.solr.client.solrj.embedded.SSLConfig");
+      Object ssl =
+          sslClass
+              .getConstructor(
+                  boolean.class, boolean.class, String.class, String.class, String.class, String.class)
+              .newInstance(true, false, keyStore, password, keyStore, password);
+      invoke(builder, "withSSLConfig", sslClass, ssl);
+      // HTTP/1.1 over TLS (ALPN offers only h2 otherwise: clients that speak HTTP/1.1 only, as
+      // bluegreen's and most others, are refused); Solr's own client follows (solr.http1).
+      invoke(builder, "useOnlyHttp1", boolean.class, true);
+      System.setProperty("solr.http1", "true");
+      // JettySolrRunner builds its connectors from JettyConfig (SSL included) only in test mode.
+      System.setProperty("jetty.testMode", "true");
+    }
     Object config = builder.getClass().getMethod("build").invoke(builder);
 
     // Substituted into solr.xml (${host}, ${zkHost}, ...); JettySolrRunner adds hostPort/hostContext.
