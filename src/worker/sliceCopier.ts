@@ -170,10 +170,13 @@ export class SliceCopier {
           // Deleted live after this page was read: taken out of the target again (liveDeletes.ts); the
           // live delete won, so the document counts as skipped.
           this.c.doing(lane, `looking for documents of slice ${claim.key} deleted live since they were read`);
-          const { removed } = await withBackoff(() => {
+          // Across retries: what an attempt cut short had removed already is gone, and counted here.
+          const taken = new Set<string>();
+          await withBackoff(async () => {
             claim.assertHeld();
-            return undoLiveDeletes(source, target, page.docs, out.docs, this.ignore, claim.signal);
+            for (const id of (await undoLiveDeletes(source, target, page.docs, out.docs, this.ignore, claim.signal)).removed) taken.add(id);
           }, this.c.retryOptions('read', claim.signal));
+          const removed = [...taken];
           if (removed.length) {
             written -= removed.length;
             skipped += removed.length;

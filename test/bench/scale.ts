@@ -385,6 +385,11 @@ async function workPhase(spec: string, workers: number): Promise<{ ms: number; c
  */
 interface ZkCost { byPurpose: Record<string, number>; claims: number; checkpoints: number; total: number; perClaim: number; perCheckpoint: number }
 
+function zkCost(byPurpose: Record<string, number>, claims: number, checkpoints: number): ZkCost {
+  const total = Object.values(byPurpose).reduce((a, n) => a + n, 0);
+  return { byPurpose, claims, checkpoints, total, perClaim: (byPurpose.claim ?? 0) / Math.max(1, claims), perCheckpoint: (byPurpose.checkpoint ?? 0) / Math.max(1, checkpoints) };
+}
+
 function costOf(stderrs: string[]): ZkCost {
   const byPurpose: Record<string, number> = {};
   let claims = 0;
@@ -400,8 +405,7 @@ function costOf(stderrs: string[]): ZkCost {
       }
     }
   }
-  const total = Object.values(byPurpose).reduce((a, n) => a + n, 0);
-  return { byPurpose, claims, checkpoints, total, perClaim: (byPurpose.claim ?? 0) / Math.max(1, claims), perCheckpoint: (byPurpose.checkpoint ?? 0) / Math.max(1, checkpoints) };
+  return zkCost(byPurpose, claims, checkpoints);
 }
 
 /** The same figures from the workers' /metrics (a --follow fleet, scraped before it stops). */
@@ -424,8 +428,7 @@ function costOfScrapes(scrapes: string[]): ZkCost {
   const sum = (name: string) => all.filter((x) => x.name === name).reduce((a, x) => a + x.value, 0);
   const claims = sum('bluegreen_claims_taken_total');
   const checkpoints = sum('bluegreen_checkpoints_total');
-  const total = Object.values(byPurpose).reduce((a, n) => a + n, 0);
-  return { byPurpose, claims, checkpoints, total, perClaim: (byPurpose.claim ?? 0) / Math.max(1, claims), perCheckpoint: (byPurpose.checkpoint ?? 0) / Math.max(1, checkpoints) };
+  return zkCost(byPurpose, claims, checkpoints);
 }
 
 async function dataset(label: string, zk: PrivateZk, c: Cluster, src: string, customers: number, sourceDocs: number, targets: string[]): Promise<DatasetFigures> {

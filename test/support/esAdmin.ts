@@ -2,6 +2,7 @@
  * Elasticsearch index management and loading for the tests and the benchmark, over plain HTTP: the
  * operator's and the application's side, deliberately not the backend under test.
  */
+import { DEMO_ES_MAPPING } from '../../src/demo/clusters';
 export interface EsDocIn {
   _id: string;
   routing?: string;
@@ -121,18 +122,7 @@ export class EsAdmin {
   }
 }
 
-/** The test data's mapping: core types only (the integ-test-zip has no analysis-common). */
+/** The test data's mapping: the demo dataset's (core types only), and the version field some tests use. */
 export const TEST_MAPPING = {
-  properties: {
-    id: { type: 'keyword' },
-    customer: { type: 'keyword' },
-    timestamp: { type: 'date' },
-    title: { type: 'text' },
-    body: { type: 'text' },
-    category: { type: 'keyword' },
-    tags: { type: 'keyword' },
-    price: { type: 'double' },
-    quantity: { type: 'long' },
-    version: { type: 'long' },
-  },
+  properties: { ...DEMO_ES_MAPPING.properties, version: { type: 'long' } },
 };
