@@ -12,17 +12,15 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exactJson } from '../../src/backends/exactJson';
-import { loadSpec } from '../../src/config/spec';
-import { DualWriter } from '../../src/dualwrite/dualWriter';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { EXIT } from '../../src/errors';
 import { canonicalContent } from '../../src/verifier/diff';
 import type { VerifyReport } from '../../src/verifier/verifier';
-import { run, start, writeSpec } from '../support/cli';
-import { waitFor } from '../support/fleet';
+import { run, writeSpec } from '../support/cli';
 import { EsAdmin } from '../support/esAdmin';
+import { esAll, itCopiesWithLiveWrites, solrAll } from '../support/liveWrites';
 import { esSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName, withOptionalServer } from '../support/stack';
 
@@ -41,23 +39,6 @@ function numberTokens(text: string): string[] {
   return [...text.matchAll(/"(?:[^"\\]|\\.)*"|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g)].flatMap((m) => (m[1] === undefined ? [] : [m[1]]));
 }
 
-/** Every document of a Solr collection as stored (fl=*), without `_version_`: id → canonical content. */
-async function solrAll(base: string, collection: string): Promise<Map<string, string>> {
-  const text = await http('GET', `${base}/${collection}/select?q=*:*&fl=*&rows=10000&sort=id+asc&wt=json`);
-  const out = new Map<string, string>();
-  for (const d of exactJson.parse(text).response.docs as any[]) {
-    delete d._version_;
-    out.set(String(d.id), canonicalContent(d, none));
-  }
-  return out;
-}
-
-/** Every document of an index as stored: `_id` → the `_source`'s canonical content. */
-async function esAll(url: string, index: string): Promise<Map<string, string>> {
-  const res = exactJson.parse(await http('POST', `${url}/${index}/_search`, JSON.stringify({ size: 10000, sort: ['_doc'] }))) as any;
-  return new Map((res.hits.hits as any[]).map((h) => [String(h._id), canonicalContent(h._source, none)]));
-}
-
 describe('cross-kind: Solr 8 → Elasticsearch 8 with the mapping translated from the Solr schema', function () {
   this.timeout(240_000);
   const solr = new SolrAdmin(stack.solrLegacy);
@@ -71,7 +52,6 @@ describe('cross-kind: Solr 8 → Elasticsearch 8 with the mapping translated fro
   let spec = '';
   let spec2 = '';
   let base: Record<string, unknown> = {};
-  const index3 = uniqueName('bgtest_xk_live');
   const mappingsFile = join(tmpdir(), `${uniqueName('xk_mappings')}.json`);
   // Solr keeps a value, not its text: what it answers is Java's text for it (1E+2 → 100.0).
   const EXOTIC = `{"id":"exact-1","customer":"acme","timestamp":"${TS}","title":"caf\\u00e9 \\"q\\" \\\\ \\n \\u2028 \\ud83d\\ude00",`
@@ -127,7 +107,7 @@ describe('cross-kind: Solr 8 → Elasticsearch 8 with the mapping translated fro
     await zk.removeRecursive(root);
     await zk.removeRecursive(`${root}_bad`); // nothing, unless the refusal test failed
     zk.close();
-    await Promise.all([es.deleteIndex(index), es.deleteIndex(index2), es.deleteIndex(index3), es.deleteIndex(`${index}_bad`)]);
+    await Promise.all([es.deleteIndex(index), es.deleteIndex(index2), es.deleteIndex(`${index}_bad`)]);
     await solr.deleteCollection(collection);
     await http('GET', `${stack.solrLegacy}/admin/configs?action=DELETE&name=${configSet}&wt=json`);
   });
@@ -193,41 +173,7 @@ describe('cross-kind: Solr 8 → Elasticsearch 8 with the mapping translated fro
     expect(report.run.totals!.clean).to.equal(report.run.totals!.slices).and.to.be.greaterThan(1);
   });
 
-  it('live writes through DualWriter while the copy runs (updates, inserts, deletes) land on both sides as written; verify passes', async () => {
-    const file = writeSpec({ ...base, migration: uniqueName('xklive'), target: { kind: 'elasticsearch', url: stack.esNew, collection: index3, prepare: {} }, worker: { docsPerSecond: 20 } });
-    expect((await run(['plan', '--spec', file])).code).to.equal(EXIT.OK);
-    const writer = await DualWriter.open(loadSpec(file), { zk, attempts: 3, initialDelayMs: 20, maxDelayMs: 100 });
-    const w = start(['work', '--spec', file]);
-    // Solr keeps a date's text only when it is its own (no zero milliseconds): the live documents use that form.
-    const live = (id: string, customer: string, title: string) => ({ id, customer, timestamp: '2025-06-02T03:04:05.678Z', title, category: 'live', tags: ['live'], price: 12.5, quantity: 7 });
-    const updated = ['acme-0000001', 'acme-0000030', 'bolt-0000002'];
-    const inserted = ['acme-live-1', 'bolt-live-2'];
-    const deleted = ['acme-0000010', 'bolt-0000020'];
-    try {
-      // During the copy: the worker has claimed (its throttle keeps it at work for seconds).
-      await waitFor('the worker to claim a slice', async () => {
-        expect(w.child.exitCode, w.output().stderr.slice(-1500)).to.equal(null);
-        return (await zk.childrenOrEmpty(`${root}`)).length > 0 && /"msg":"starting slice"/.test(w.output().stderr);
-      }, 120_000);
-      for (const id of [...updated, ...inserted]) expect((await writer.index(live(id, id.split('-')[0], `live ${id}`))).recorded).to.equal(false);
-      for (const id of deleted) expect((await writer.delete(id, { customer: id.split('-')[0] })).recorded).to.equal(false);
-      expect(w.child.exitCode, 'the live writes landed while the worker was copying').to.equal(null);
-      const r = await w.done;
-      expect(r.code, r.stderr.slice(-1500)).to.equal(EXIT.OK);
-    } finally {
-      w.child.kill('SIGKILL');
-      await writer.close();
-    }
-    await solr.commit(collection);
-    await http('POST', `${stack.esNew}/${index3}/_refresh`);
-    const [src, dst] = await Promise.all([solrAll(stack.solrLegacy, collection), esAll(stack.esNew, index3)]);
-    expect([...dst.keys()].sort()).to.deep.equal([...src.keys()].sort());
-    for (const id of deleted) expect(dst.has(id), `${id} deleted live stays deleted`).to.equal(false);
-    for (const id of [...updated, ...inserted]) expect(dst.get(id), id).to.equal(canonicalContent(live(id, id.split('-')[0], `live ${id}`), none));
-    for (const [id, content] of src) expect(dst.get(id), id).to.equal(content);
-    const v = await run(['verify-integrity', '--spec', file, '--json']);
-    expect(v.code, v.stderr.slice(-1500)).to.equal(EXIT.OK);
-  });
+  itCopiesWithLiveWrites('Solr 8 → Elasticsearch 8', { kind: 'solr', url: stack.solrLegacy }, { kind: 'elasticsearch', url: stack.esNew });
 
   it('an operator\'s mappings file laid over the translation wins where it maps a field', async () => {
     const d = await run(['plan', '--spec', spec2, '--dry-run']);
@@ -331,4 +277,6 @@ describe('cross-kind: Solr 8 → OpenSearch 3 with the translated mapping (optio
     expect(v.code, v.stderr).to.equal(EXIT.OK);
     expect((JSON.parse(v.stdout) as VerifyReport).run.totals).to.include({ missing: 0, extra: 0, different: 0 });
   });
+
+  itCopiesWithLiveWrites('Solr 8 → OpenSearch 3', { kind: 'solr', url: stack.solrLegacy }, { kind: 'opensearch', url: stack.opensearch });
 });

@@ -19,6 +19,7 @@ import type { VerifyReport } from '../../src/verifier/verifier';
 import { run, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { allSlices, planNode } from '../support/fleet';
+import { itCopiesWithLiveWrites } from '../support/liveWrites';
 import { connectZk, stack, uniqueName, versionsSeen, withOptionalServer } from '../support/stack';
 
 const TS = '2025-06-01T10:00:00.000Z';
@@ -164,6 +165,8 @@ describe('Elasticsearch 9 (optional server, started for this file)', function ()
         expect(numberTokens(await http('GET', `${stack.es9}/${index}/_source/exact-1`))).to.deep.equal(numberTokens(EXOTIC));
       });
     });
+
+    itCopiesWithLiveWrites(`Elasticsearch ${from} → 9`, { kind: 'elasticsearch', url }, { kind: 'elasticsearch', url: stack.es9 });
   }
 
   describe('Elasticsearch 9 → 9 (same cluster, a new index): 9.x as the source', () => {

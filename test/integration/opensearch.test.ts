@@ -17,6 +17,7 @@ import type { VerifyReport } from '../../src/verifier/verifier';
 import { run, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { allSlices, planNode } from '../support/fleet';
+import { itCopiesWithLiveWrites } from '../support/liveWrites';
 import { esSnapshot, zkSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName, versionsSeen, withOptionalServer } from '../support/stack';
 
@@ -168,6 +169,8 @@ describe('OpenSearch (kind: opensearch; optional server, started for this file)'
       expect(clean.code, clean.stderr).to.equal(EXIT.OK);
       expect(clean.report.run.totals!.different).to.equal(0);
     });
+
+    itCopiesWithLiveWrites('Elasticsearch 7 → OpenSearch 3', { kind: 'elasticsearch', url: stack.esLegacy }, { kind: 'opensearch', url: stack.opensearch });
   });
 
   describe('OpenSearch → OpenSearch (same cluster): verify --repair, cutover with the read alias', () => {
@@ -359,6 +362,8 @@ describe('OpenSearch (kind: opensearch; optional server, started for this file)'
       expect(await os.aliasTargets(alias)).to.deep.equal([index]);
       expect(await os2.aliasTargets(alias), 'the source is not written').to.deep.equal([]);
     });
+
+    itCopiesWithLiveWrites('OpenSearch 2 → OpenSearch 3', { kind: 'opensearch', url: stack.opensearch2 }, { kind: 'opensearch', url: stack.opensearch });
   });
 
   describe('bad input: a kind that names the other distribution', () => {
