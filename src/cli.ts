@@ -151,6 +151,7 @@ async function planCommand(argv: Common & { dryRun: boolean; json: boolean; conc
   }
   const target = openBackend(s.target, s);
   await target.check();
+  await target.checkWritable?.();
   // Before anything is written: the target is not the source, whatever the URLs look like, and the
   // pair can carry the source's nested documents.
   await assertTargetIsNotSource(s);
@@ -183,6 +184,7 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();
+  await target.checkWritable?.();
   await assertTargetIsNotSource(s);
   const zk = await connect(s);
   const worker = new Worker(s, zk, source, target, { follow: argv.follow, id });
@@ -254,6 +256,7 @@ async function verifyCommand(argv: Common & { repair: boolean; new: boolean; onl
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();
+  if (argv.repair) await target.checkWritable?.();
   await assertTargetIsNotSource(s);
   const zk = await connect(s);
   let ops: OpsServer | null = null;

@@ -7,6 +7,7 @@
 # into its chroot before it starts. Its users (local stack only, fixed passwords, overridable):
 #   BG_SOLR_SECURE_USER / BG_SOLR_SECURE_PASSWORD   role admin: everything
 #   BG_SOLR_SECURE_READER / BG_SOLR_SECURE_READER_PASSWORD   role reader: what a source needs, no writes
+#   BG_SOLR_SECURE_GUEST / BG_SOLR_SECURE_GUEST_PASSWORD     role guest: the node's version only (a wrong role)
 # TLS: the secured instance serves https only, with a self-signed certificate made at its first start
 # (keytool, into $STACK_DATA/solr-secure-tls: keystore.p12 and the certificate as ca.pem, the file a
 # spec's tls.caFile names); cluster property urlScheme=https in its own chroot.
@@ -20,6 +21,8 @@ BG_SOLR_SECURE_USER="${BG_SOLR_SECURE_USER:-bluegreen}"
 BG_SOLR_SECURE_PASSWORD="${BG_SOLR_SECURE_PASSWORD:-bg-Secure-Pa55word}"
 BG_SOLR_SECURE_READER="${BG_SOLR_SECURE_READER:-reader}"
 BG_SOLR_SECURE_READER_PASSWORD="${BG_SOLR_SECURE_READER_PASSWORD:-bg-Reader-Pa55word}"
+BG_SOLR_SECURE_GUEST="${BG_SOLR_SECURE_GUEST:-guest}"
+BG_SOLR_SECURE_GUEST_PASSWORD="${BG_SOLR_SECURE_GUEST_PASSWORD:-bg-Guest-Pa55word}"
 
 solr_url() { echo "$([ "$1" = secure ] && echo https || echo http)://$BG_HOST:$(solr_port "$1")/solr"; }
 SOLR_SECURE_TLS_DIR="$STACK_DATA/solr-secure-tls"
@@ -195,7 +198,8 @@ solr_password_hash() {
 # The security.json of the secured instance: every request authenticated (blockUnknown), the admin
 # user may do everything, the reader what a migration source needs and nothing more: read (search,
 # real-time get), schema-read, collection-admin-read (list collections and aliases) and the node's
-# /admin/info/system (its version); it cannot write.
+# /admin/info/system (its version); it cannot write. The guest may read the node's version and nothing
+# else: a user with the wrong role for a migration.
 solr_security_json() {
   local salt; salt="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   cat <<JSON
@@ -205,7 +209,8 @@ solr_security_json() {
     "blockUnknown": true,
     "credentials": {
       "$BG_SOLR_SECURE_USER": "$(solr_password_hash "$BG_SOLR_SECURE_PASSWORD" "$salt")",
-      "$BG_SOLR_SECURE_READER": "$(solr_password_hash "$BG_SOLR_SECURE_READER_PASSWORD" "$salt")"
+      "$BG_SOLR_SECURE_READER": "$(solr_password_hash "$BG_SOLR_SECURE_READER_PASSWORD" "$salt")",
+      "$BG_SOLR_SECURE_GUEST": "$(solr_password_hash "$BG_SOLR_SECURE_GUEST_PASSWORD" "$salt")"
     }
   },
   "authorization": {
@@ -214,10 +219,10 @@ solr_security_json() {
       { "name": "read", "role": ["admin", "reader"] },
       { "name": "schema-read", "role": ["admin", "reader"] },
       { "name": "collection-admin-read", "role": ["admin", "reader"] },
-      { "name": "system-info", "collection": null, "path": "/admin/info/system", "role": ["admin", "reader"] },
+      { "name": "system-info", "collection": null, "path": "/admin/info/system", "role": ["admin", "reader", "guest"] },
       { "name": "all", "role": "admin" }
     ],
-    "user-role": { "$BG_SOLR_SECURE_USER": ["admin"], "$BG_SOLR_SECURE_READER": ["reader"] }
+    "user-role": { "$BG_SOLR_SECURE_USER": ["admin"], "$BG_SOLR_SECURE_READER": ["reader"], "$BG_SOLR_SECURE_GUEST": ["guest"] }
   }
 }
 JSON

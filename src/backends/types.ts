@@ -103,6 +103,8 @@ export interface SourceReader {
 
 export interface TargetWriter {
   check(): Promise<void>;
+  /** The credentials may write to the target (else a UserError saying so), found before anything is written; absent: nothing to check. */
+  checkWritable?(): Promise<void>;
   /**
    * Creates the documents that the target does not have; never replaces one it has. Throws
    * RetryableError for transient trouble (429, 503, timeouts); reports per-document refusals.

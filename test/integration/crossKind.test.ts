@@ -5,7 +5,8 @@
  * `plan --dry-run` shows the translated mapping and names the untranslated field; `plan` creates the
  * target index with it (target.prepare); every document lands exactly as Solr stores it (number text
  * included, arrays as arrays, the uniqueKey as `_id`, `_version_` not copied) and verifies clean. An
- * operator's mappings file laid over the translation wins where it maps a field.
+ * operator's mappings file laid over the translation wins where it maps a field. Solr → Elasticsearch
+ * and Solr → OpenSearch with live writes through DualWriter while the copy runs (test/support/liveWrites.ts).
  */
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
@@ -16,7 +17,6 @@ import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { EXIT } from '../../src/errors';
-import { canonicalContent } from '../../src/verifier/diff';
 import type { VerifyReport } from '../../src/verifier/verifier';
 import { run, writeSpec } from '../support/cli';
 import { EsAdmin } from '../support/esAdmin';
@@ -25,7 +25,6 @@ import { esSnapshot } from '../support/snapshot';
 import { connectZk, stack, uniqueName, withOptionalServer } from '../support/stack';
 
 const TS = '2025-06-01T10:00:00.000Z';
-const none = new Set<string>();
 
 async function http(method: string, url: string, body?: string): Promise<string> {
   const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body });

@@ -3,7 +3,9 @@
  * real 9.x (optional server: this file starts it, scripts/stack up es9, and stops it after):
  * Elasticsearch 8 → 9 end to end (plan, create-only copy beside live writes, exact documents, number
  * text included, verify --repair) with target.prepare creating and tuning the 9.x index; and
- * Elasticsearch 7.17 → 9, the copy a 9.x cluster needs (it cannot read a 7.x index).
+ * Elasticsearch 7.17 → 9, the copy a 9.x cluster needs (it cannot read a 7.x index); each of them, and
+ * Solr 8 → 9 (mapping translated from the Solr schema), also with live writes through DualWriter while
+ * the copy runs (test/support/liveWrites.ts).
  */
 import { expect } from 'chai';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -168,6 +170,10 @@ describe('Elasticsearch 9 (optional server, started for this file)', function ()
 
     itCopiesWithLiveWrites(`Elasticsearch ${from} → 9`, { kind: 'elasticsearch', url }, { kind: 'elasticsearch', url: stack.es9 });
   }
+
+  describe('Solr 8 → Elasticsearch 9: the target index created by target.prepare with the mapping translated from the Solr schema', () => {
+    itCopiesWithLiveWrites('Solr 8 → Elasticsearch 9', { kind: 'solr', url: stack.solrLegacy }, { kind: 'elasticsearch', url: stack.es9 });
+  });
 
   describe('Elasticsearch 9 → 9 (same cluster, a new index): 9.x as the source', () => {
     const oldIndex = uniqueName('bgtest_es9_old');

@@ -5,6 +5,8 @@
  * OpenSearch → OpenSearch (same cluster, old index → new index: planning from OpenSearch, verify
  * --repair, cutover with the read alias and back); OpenSearch → Elasticsearch 8; OpenSearch 2 → 3
  * (a 2.x server started beside the 3.x one for that block); and a kind that names the other distribution.
+ * Elasticsearch 7 → OpenSearch, Elasticsearch 8 → OpenSearch and OpenSearch 2 → 3 also with live writes
+ * through DualWriter while the copy runs (test/support/liveWrites.ts).
  */
 import { expect } from 'chai';
 import { exactJson } from '../../src/backends/exactJson';
@@ -171,6 +173,8 @@ describe('OpenSearch (kind: opensearch; optional server, started for this file)'
     });
 
     itCopiesWithLiveWrites('Elasticsearch 7 → OpenSearch 3', { kind: 'elasticsearch', url: stack.esLegacy }, { kind: 'opensearch', url: stack.opensearch });
+    // Elasticsearch 8 → OpenSearch: the same, from the 8.x cluster of the default stack.
+    itCopiesWithLiveWrites('Elasticsearch 8 → OpenSearch 3', { kind: 'elasticsearch', url: stack.esNew }, { kind: 'opensearch', url: stack.opensearch });
   });
 
   describe('OpenSearch → OpenSearch (same cluster): verify --repair, cutover with the read alias', () => {

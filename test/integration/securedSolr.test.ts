@@ -5,7 +5,9 @@
  * a wrong password, or none, is a clear error naming the endpoint, exit 2, nothing written (ZooKeeper
  * and both clusters as they were); the same as a target; no password in any output, log, status or
  * diagnostics report. The node serves https only, with a self-signed certificate: the spec gives it as
- * tls.caFile; without it, a clear error naming the endpoint, exit 2, nothing written.
+ * tls.caFile; without it, a clear error naming the endpoint, exit 2, nothing written. A read-only user
+ * as the target's credentials, and a user of the wrong role (the node's version only) as either side,
+ * are refused before anything is written: what the user may not do on which collection, and what to do.
  */
 import { expect } from 'chai';
 import yaml from 'js-yaml';
@@ -20,7 +22,8 @@ import { solrSnapshot, zkSnapshot } from '../support/snapshot';
 import { connectZk, solrSecureCaFile, solrSecureDispatcher, solrSecureUsers, stack, uniqueName, withOptionalServer } from '../support/stack';
 
 const secure = stack['solr-secure'];
-const { admin, reader } = solrSecureUsers;
+const { admin, reader, guest } = solrSecureUsers;
+const basic = (u: { username: string; password: string }) => `Basic ${Buffer.from(`${u.username}:${u.password}`).toString('base64')}`;
 
 /** As the secured Solr's admin user (the operator's side: collections, documents). */
 async function asAdmin(method: string, path: string, body?: string): Promise<any> {
@@ -178,14 +181,57 @@ describe('secured Solr: basic auth against a real Solr with security.json (optio
     expect((await secureSnapshot())[`${collection}_t`]).to.equal(70);
   });
 
+  it('a read-only user\'s credentials for the target: plan, work and verify --repair say it may not write to the collection, exit 2, nothing changed', async () => {
+    const spec = specFor(uniqueName('sec_ro_target'), 'plain');
+    const env = { BLUEGREEN_TARGET_USERNAME: reader.username, BLUEGREEN_TARGET_PASSWORD: reader.password };
+    const zkBefore = await zkSnapshot(zk);
+    const [plainBefore, secureBefore] = await Promise.all([solrSnapshot(stack.solrNew), secureSnapshot()]);
+    // The premise: the reader may read the collection, and Solr refuses it a write (403).
+    expect((await fetch(`${secure}/${collection}_t/select?q=*:*&rows=0&wt=json`, { headers: { authorization: basic(reader) }, dispatcher: solrSecureDispatcher() })).status).to.equal(200);
+    expect((await fetch(`${secure}/${collection}_t/update?wt=json`, { method: 'POST', headers: { authorization: basic(reader), 'content-type': 'application/json' }, body: '[]', dispatcher: solrSecureDispatcher() })).status).to.equal(403);
+    for (const cmd of [['plan', '--spec', spec], ['work', '--spec', spec], ['verify-integrity', '--spec', spec, '--repair']]) {
+      const r = await runLogged(cmd, env);
+      expect(r.code, `${cmd.join(' ')}: ${r.stderr}`).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.contain(`Solr at ${secure} accepted the credentials of user "${reader.username}" but it may not write to collection "${collection}_t" (HTTP 403: not authorized)`);
+      expect(r.stderr).to.contain('Give that user a role with the "update" permission').and.to.contain('Nothing was changed.');
+      expect(r.stderr, 'no stack trace for an operator error').to.not.match(/\n\s+at /);
+    }
+    expect(await zkSnapshot(zk)).to.deep.equal(zkBefore);
+    expect(await solrSnapshot(stack.solrNew)).to.deep.equal(plainBefore);
+    expect(await secureSnapshot()).to.deep.equal(secureBefore);
+  });
+
+  it('a user of the wrong role (the node\'s version only) as the source or the target: it may not read the collection\'s schema, exit 2, nothing changed', async () => {
+    const source = specFor(uniqueName('sec_guest'), 'secure');
+    const target = specFor(uniqueName('sec_guest_t'), 'plain');
+    const zkBefore = await zkSnapshot(zk);
+    const [plainBefore, secureBefore] = await Promise.all([solrSnapshot(stack.solrNew), secureSnapshot()]);
+    const cases: Array<[string[], NodeJS.ProcessEnv, string]> = [
+      [['plan', '--spec', source, '--dry-run'], { BLUEGREEN_SOURCE_USERNAME: guest.username, BLUEGREEN_SOURCE_PASSWORD: guest.password }, collection],
+      [['plan', '--spec', source], { BLUEGREEN_SOURCE_USERNAME: guest.username, BLUEGREEN_SOURCE_PASSWORD: guest.password }, collection],
+      [['work', '--spec', source], { BLUEGREEN_SOURCE_USERNAME: guest.username, BLUEGREEN_SOURCE_PASSWORD: guest.password }, collection],
+      [['plan', '--spec', target], { BLUEGREEN_TARGET_USERNAME: guest.username, BLUEGREEN_TARGET_PASSWORD: guest.password }, `${collection}_t`],
+    ];
+    for (const [cmd, env, coll] of cases) {
+      const r = await runLogged(cmd, env);
+      expect(r.code, `${cmd.join(' ')}: ${r.stderr}`).to.equal(EXIT.USAGE);
+      expect(r.stderr).to.contain(`Solr at ${secure} accepted the credentials of user "${guest.username}" but it may not read the schema of collection "${coll}" (HTTP 403: not authorized)`);
+      expect(r.stderr).to.contain('Give that user a role with the "schema-read" permission');
+      expect(r.stderr, 'no stack trace for an operator error').to.not.match(/\n\s+at /);
+    }
+    expect(await zkSnapshot(zk)).to.deep.equal(zkBefore);
+    expect(await solrSnapshot(stack.solrNew)).to.deep.equal(plainBefore);
+    expect(await secureSnapshot()).to.deep.equal(secureBefore);
+  });
+
   it('no password appears in any output, log line, status or diagnostics report', () => {
     expect(outputs.length).to.be.greaterThan(5);
     for (const r of outputs) {
-      for (const secret of [admin.password, reader.password, 'not-the-password']) {
+      for (const secret of [admin.password, reader.password, guest.password, 'not-the-password']) {
         expect(r.stdout).to.not.contain(secret);
         expect(r.stderr).to.not.contain(secret);
         // Nor its basic-auth form.
-        for (const u of [admin.username, reader.username]) {
+        for (const u of [admin.username, reader.username, guest.username]) {
           const b64 = Buffer.from(`${u}:${secret}`).toString('base64');
           expect(r.stdout + r.stderr).to.not.contain(b64);
         }

@@ -41,6 +41,8 @@ export function solrSecureDispatcher(): Agent {
 export const solrSecureUsers = {
   admin: { username: process.env.BG_SOLR_SECURE_USER ?? 'bluegreen', password: process.env.BG_SOLR_SECURE_PASSWORD ?? 'bg-Secure-Pa55word' },
   reader: { username: process.env.BG_SOLR_SECURE_READER ?? 'reader', password: process.env.BG_SOLR_SECURE_READER_PASSWORD ?? 'bg-Reader-Pa55word' },
+  /** May read the node's version (/admin/info/system) and nothing else: the wrong role for a migration. */
+  guest: { username: process.env.BG_SOLR_SECURE_GUEST ?? 'guest', password: process.env.BG_SOLR_SECURE_GUEST_PASSWORD ?? 'bg-Guest-Pa55word' },
 };
 
 /** The servers `scripts/stack up --with` starts on demand. */

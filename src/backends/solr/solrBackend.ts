@@ -90,6 +90,32 @@ export class SolrBackend implements Backend {
     return this.serverVersion;
   }
 
+  /**
+   * A 403 from a collection's endpoint: the credentials were accepted (the 401 case is version()'s)
+   * but the user's roles do not allow `what`: bad input, said plainly, not a raw HTTP error.
+   */
+  private forbidden(e: unknown, what: string, needs: string): unknown {
+    if (!(e instanceof HttpStatusError && e.status === 403)) return e;
+    const user = this.endpoint.auth?.username ? `user "${this.endpoint.auth.username}"` : 'an anonymous request';
+    return new UserError(`Solr at ${safeUrl(this.base)} accepted the credentials of ${user} but it may not ${what} collection "${this.endpoint.collection}" (HTTP 403: not authorized).`,
+      `Give that user a role with ${needs} on "${this.endpoint.collection}" (security.json, RuleBasedAuthorizationPlugin; README "Secured Solr"), or give this endpoint the credentials of a user that has it. Nothing was changed.`);
+  }
+
+  /**
+   * The credentials may write to the collection (a target, before anything is planned or copied): an
+   * empty update (no document, no commit: nothing changes) is authorized like any write to /update.
+   */
+  async checkWritable(): Promise<void> {
+    try {
+      await this.http.request('POST', this.coll('/update'), '[]');
+    } catch (e) {
+      // A collection made read-only (MODIFYCOLLECTION readOnly) refuses with 403 too: that is its own
+      // state, lifted by its operator (writes are retried meanwhile), not the user's roles.
+      if (e instanceof HttpStatusError && e.status === 403 && /read-only/i.test(solrMessage(e))) return;
+      throw this.forbidden(e, 'write to', 'the "update" permission');
+    }
+  }
+
   async ping(): Promise<void> {
     await this.http.request('GET', `${this.base}/admin/info/system?wt=json`);
   }
@@ -104,7 +130,7 @@ export class SolrBackend implements Backend {
         throw new UserError(`Solr at ${safeUrl(this.base)} has no collection "${this.endpoint.collection}".`,
           'Create it (or fix the collection name in the spec); bluegreen never creates Solr collections.');
       }
-      throw e;
+      throw this.forbidden(e, 'read the schema of', 'the "schema-read" permission');
     }
     if (schema?.uniqueKey !== this.fields.uniqueKey) {
       throw new UserError(`The uniqueKey of ${this.describe()} is "${schema?.uniqueKey}", but the spec says fields.uniqueKey: "${this.fields.uniqueKey}".`,
@@ -118,7 +144,7 @@ export class SolrBackend implements Backend {
           throw new UserError(`${this.describe()} has no field "${f}" in its schema.`,
             'Set fields.customer / fields.timestamp in the spec to fields that exist in both collections.');
         }
-        throw e;
+        throw this.forbidden(e, 'read the schema of', 'the "schema-read" permission');
       }
     }
     await this.checkSelection();
