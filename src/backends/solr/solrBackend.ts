@@ -109,7 +109,8 @@ export class SolrBackend implements Backend {
     try {
       await this.http.request('POST', this.coll('/update'), '[]');
     } catch (e) {
-      // A collection made read-only (MODIFYCOLLECTION readOnly) refuses with 403 too: that is its own
+      // A collection made read-only (MODIFYCOLLECTION readOnly) refuses documents with 403 too (Solr 9.10
+      // lets the empty update through; should another version refuse it): that is the collection's own
       // state, lifted by its operator (writes are retried meanwhile), not the user's roles.
       if (e instanceof HttpStatusError && e.status === 403 && /read-only/i.test(solrMessage(e))) return;
       throw this.forbidden(e, 'write to', 'the "update" permission');
