@@ -64,12 +64,38 @@ interface ReadAhead {
 
 const pageBytes = (page: Page) => page.docs.reduce((n, d) => n + d.bytes, 0);
 
+/**
+ * Where this process's lanes spent their time, and what they moved (issue 15: the fleet's own
+ * overhead, measured). Lane-milliseconds, summed over lanes: `read` is a lane waiting for its page
+ * (read and parsed; a page read ahead costs only what was left of it), `write` the target's writes
+ * (the Solr look for existing ids included), `liveDeletes` the look at the source after the writes,
+ * `checkpoint` the fenced ZooKeeper write, `throttle` the rate limiter. Bytes are document bytes (as
+ * measured on the page). Times are epoch milliseconds; the "worker finished" line carries them.
+ */
+export interface CopyStats {
+  ms: { read: number; write: number; liveDeletes: number; checkpoint: number; throttle: number };
+  pages: number;
+  docsRead: number;
+  bytesRead: number;
+  docsWritten: number;
+  bytesWritten: number;
+  firstClaimAt: number | null;
+  firstWriteAt: number | null;
+  lastCheckpointAt: number | null;
+}
+
+export function emptyCopyStats(): CopyStats {
+  return { ms: { read: 0, write: 0, liveDeletes: 0, checkpoint: 0, throttle: 0 }, pages: 0, docsRead: 0, bytesRead: 0, docsWritten: 0, bytesWritten: 0, firstClaimAt: null, firstWriteAt: null, lastCheckpointAt: null };
+}
+
 /** Conflicts in a row on one document before in-place leaves it to the live writes (writeBack). */
 const IN_PLACE_ROUNDS = 10;
 
 export class SliceCopier {
   /** Pages held by all lanes of this process (see the header). */
   readonly budget: PageBudget;
+  /** What the lanes did, and how long it took (CopyStats). */
+  readonly stats: CopyStats = emptyCopyStats();
   /** copy.mode in-place: source and target are one collection; pages are written back (writeBack), never copied. */
   private readonly inPlace: boolean;
 
@@ -90,6 +116,15 @@ export class SliceCopier {
     const ctx = { worker: this.c.workerId, customers: describeCustomers(customers), slice: index, bounds: describeBounds(bounds) };
     const { docs: maxDocs, bytes: maxBytes } = spec.batch;
     log.info({ ...ctx, cursor: claim.node.cursor, attempt: claim.node.attempts }, claim.node.cursor ? 'resuming slice' : 'starting slice');
+    const stats = this.stats;
+    stats.firstClaimAt ??= Date.now();
+    let t = performance.now();
+    /** Lane-milliseconds since the last mark, to `what`. */
+    const spent = (what: keyof CopyStats['ms']) => {
+      const now = performance.now();
+      stats.ms[what] += now - t;
+      t = now;
+    };
     // The first page of a slice is small (documents may be huge); later pages follow the sizes seen,
     // and a page too big to read is read again with fewer rows (PageSizer). A resumed slice's learned
     // size is capped by today's batch.docs (lowered after an out-of-memory).
@@ -111,6 +146,7 @@ export class SliceCopier {
           return 'stopped';
         }
         claim.assertHeld();
+        t = performance.now();
         let readAhead: Page | null = null;
         if (ahead) {
           const next: ReadAhead = ahead;
@@ -129,6 +165,10 @@ export class SliceCopier {
           held = pageBytes(page);
           this.budget.take(held);
         }
+        spent('read');
+        stats.pages++;
+        stats.docsRead += page.docs.length;
+        stats.bytesRead += page.docs.reduce((n, d) => n + d.bytes, 0);
         sizer.seen(page.docs);
         // Page N+1 is read while page N is written; it is used only after N's checkpoint.
         if (!page.done) ahead = this.readAhead(claim, sizer, page.nextCursor);
@@ -138,13 +178,17 @@ export class SliceCopier {
         // In place: the page transformed and written back where it is, conditionally (writeBack).
         const back = this.inPlace ? await this.writeBack(claim, lane, page.docs, index, ctx) : null;
         if (back) {
+          spent('write');
           ({ written, skipped } = back);
           rejected.push(...back.rejected);
         }
         // The spec's transform (none: the page as read); its rejections are the documents', not the target's.
         const out = back ? { docs: [], rejected: [] } : transformPage(spec, page.docs, index);
         for (const batch of splitByBytes(out.docs, maxDocs, maxBytes)) {
+          t = performance.now();
           await limiter.take(batch.length);
+          spent('throttle');
+          stats.firstWriteAt ??= Date.now();
           claim.assertHeld();
           this.c.doing(lane, `writing ${batch.length} documents of slice ${claim.key}`);
           const batchBytes = batch.reduce((n, d) => n + d.bytes, 0);
@@ -157,6 +201,9 @@ export class SliceCopier {
             return target.writeBatch(batch, claim.signal);
           }, this.c.retryOptions('write', claim.signal));
           endWrite();
+          spent('write');
+          stats.docsWritten += r.written;
+          stats.bytesWritten += batchBytes;
           limiter.recovered(batch.length);
           written += r.written;
           skipped += r.skipped;
@@ -172,10 +219,12 @@ export class SliceCopier {
           this.c.doing(lane, `looking for documents of slice ${claim.key} deleted live since they were read`);
           // Across retries: what an attempt cut short had removed already is gone, and counted here.
           const taken = new Set<string>();
+          t = performance.now();
           await withBackoff(async () => {
             claim.assertHeld();
             for (const id of (await undoLiveDeletes(source, target, page.docs, out.docs, this.ignore, claim.signal)).removed) taken.add(id);
           }, this.c.retryOptions('read', claim.signal));
+          spent('liveDeletes');
           const removed = [...taken];
           if (removed.length) {
             written -= removed.length;
@@ -185,6 +234,7 @@ export class SliceCopier {
           }
         }
         this.c.doing(lane, `checkpointing slice ${claim.key}`);
+        t = performance.now();
         await claim.checkpoint((n) => ({
           ...n,
           cursor: page.nextCursor,
@@ -202,6 +252,8 @@ export class SliceCopier {
           stalls: 0,
           ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
         }));
+        spent('checkpoint');
+        stats.lastCheckpointAt = Date.now();
         this.budget.give(held);
         held = 0;
         this.countDocs(customers, page.docs.map((d) => d.fields), page.docs.length, written, skipped, rejected.length);
