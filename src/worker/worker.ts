@@ -397,7 +397,7 @@ export class Worker {
       cpuSeconds: cpuSeconds(),
       copyCpuSeconds: this.cpuAtFirstClaim === null ? 0 : Math.round((cpuSeconds() - this.cpuAtFirstClaim) * 1000) / 1000,
       bytesRead: s.bytesRead, bytesWritten: s.bytesWritten, pages: s.pages, docsWritten: s.docsWritten,
-      laneMs: { read: round(s.ms.read), write: round(s.ms.write), liveDeletes: round(s.ms.liveDeletes), checkpoint: round(s.ms.checkpoint), throttle: round(s.ms.throttle) },
+      laneMs: { read: round(s.ms.read), write: round(s.ms.write), liveDeletes: round(s.ms.liveDeletes), checkpoint: round(s.ms.checkpoint), throttle: round(s.ms.throttle), tail: round(s.ms.tail) },
       processStartedAt: Math.round(performance.timeOrigin), firstClaimAt: s.firstClaimAt, firstWriteAt: s.firstWriteAt, lastCheckpointAt: s.lastCheckpointAt,
     };
   }

@@ -7,6 +7,8 @@
  * worker CPU-second.
  */
 import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { prng } from '../../src/demo/dataset';
 
 const WORDS = ['search', 'cluster', 'shard', 'replica', 'cursor', 'slice', 'migration', 'verify', 'green', 'blue', 'legacy', 'index'];
@@ -67,14 +69,16 @@ export interface FleetRun {
 export async function runWorkers(bin: string, spec: string, n: number, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<FleetRun> {
   const finished: Finished[] = [];
   const spawnedAt = Date.now();
-  const codes = await Promise.all(Array.from({ length: n }, () => new Promise<number>((res) => {
+  const codes = await Promise.all(Array.from({ length: n }, (_, i) => new Promise<number>((res) => {
     const c = spawn(process.execPath, [...nodeArgs, bin, 'work', '--spec', spec, ...extraArgs], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BLUEGREEN_LOG_LEVEL: 'info', BLUEGREEN_LOG_FORMAT: 'json' },
     });
     let rest = '';
     let tail = '';
     c.stderr!.setEncoding('utf8');
+    const keep = process.env.BENCH_LOG_DIR ? createWriteStream(join(process.env.BENCH_LOG_DIR, `worker-${spawnedAt}-${i}.log`)) : null;
     c.stderr!.on('data', (d: string) => {
+      keep?.write(d);
       tail = (tail + d).slice(-2000);
       const lines = (rest + d).split('\n');
       rest = lines.pop()!;
