@@ -72,7 +72,7 @@ async function fleet(coll: string, dst: string, workers: number, root: string): 
   const p0 = Date.now();
   if ((await cli(['plan', '--spec', spec])) !== 0) throw new Error('plan failed');
   const planMs = Date.now() - p0;
-  const run = await runWorkers(bin, spec, workers);
+  const run = await runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean));
   if (!run.codes.includes(0)) throw new Error(`workers exited ${run.codes}`);
   return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS) };
 }
