@@ -17,7 +17,7 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
-import { ceilingRows, solrCeilings } from './ceilings';
+import { ceilingRows, sharedCoreBound, solrCeilings } from './ceilings';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 
 const arg = (name: string, def: string) => {
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       const r = await fleet(coll, dst, w, root);
       await next.commit(dst);
       const copied = await next.count(dst);
-      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}×)`, ...r.detail.lines);
+      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound)`, ...r.detail.lines);
     }
     process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Solr 8.11 → 9.10 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
