@@ -4,14 +4,20 @@
  * or of the fleet (worker.ts); what counts as a failure is the failure policy's (failurePolicy.ts).
  *
  * Pipelined: while page N is written, page N+1 is read (after N's cursor), so the source does not
- * idle while the target writes. Everything else stays one after the other: page N is written, then
- * checkpointed, and only then is page N+1 (the one read ahead) written — a checkpoint of N+1 can never
- * land before N's, and the cursor only moves forward. At most one page is read ahead per lane. The
+ * idle while the target writes; and page N's tail — the look for documents deleted live since they
+ * were read (liveDeletes.ts), then its checkpoint — runs while page N+1 is written. Checkpoints stay
+ * one after the other: N+1's tail starts only once N's has ended (a checkpoint of N+1 can never land
+ * before N's, and the cursor only moves forward), and nothing else checkpoints (a failure, a stop, the
+ * end) before the tail on its way has ended. Writing N+1 before N is checkpointed is what a crash
+ * between a write and its checkpoint already does: the slice resumes at N-1's cursor and writes N and
+ * N+1 again, create-only (skipped). In place (copy.mode in-place) stays one step after the other. At
+ * most one page is read ahead, and one tail on its way, per lane. The
  * read-ahead is aborted and dropped when the claim is lost (it reads under the claim's signal), when
  * the worker stops, or when the write of page N fails: the slice then fails or retries from its last
  * checkpoint exactly as without read-ahead (nothing read ahead was ever written or checkpointed).
  *
- * Memory: a lane holds the page it writes, and perhaps the next. The process's lanes share one byte
+ * Memory: a lane holds the page it writes, and perhaps the next (read ahead) and the one before (in
+ * its tail, only while a read-ahead had room). The process's lanes share one byte
  * budget (PageBudget) of batch.bytes × worker.slicesInFlight, counted in document bytes: the page a
  * lane writes is always held (bounded as before: the page cap, or one document alone), and a page is
  * read ahead only if the room left under the budget covers what it is expected to weigh (the sizes
@@ -64,12 +70,40 @@ interface ReadAhead {
 
 const pageBytes = (page: Page) => page.docs.reduce((n, d) => n + d.bytes, 0);
 
+/**
+ * Where this process's lanes spent their time, and what they moved (issue 15: the fleet's own
+ * overhead, measured). Lane-milliseconds, summed over lanes: `read` is a lane waiting for its page
+ * (read and parsed; a page read ahead costs only what was left of it), `write` the target's writes
+ * (the Solr look for existing ids included), `liveDeletes` the look at the source after the writes,
+ * `checkpoint` the fenced ZooKeeper write, `throttle` the rate limiter. Bytes are document bytes (as
+ * measured on the page), `tail` a lane waiting for the previous page's tail (look + checkpoint, which
+ * run while the next page is written: liveDeletes and checkpoint overlap the writes, so the parts sum
+ * to more than the lanes' time). Times are epoch milliseconds; the "worker finished" line carries them.
+ */
+export interface CopyStats {
+  ms: { read: number; write: number; liveDeletes: number; checkpoint: number; throttle: number; tail: number };
+  pages: number;
+  docsRead: number;
+  bytesRead: number;
+  docsWritten: number;
+  bytesWritten: number;
+  firstClaimAt: number | null;
+  firstWriteAt: number | null;
+  lastCheckpointAt: number | null;
+}
+
+export function emptyCopyStats(): CopyStats {
+  return { ms: { read: 0, write: 0, liveDeletes: 0, checkpoint: 0, throttle: 0, tail: 0 }, pages: 0, docsRead: 0, bytesRead: 0, docsWritten: 0, bytesWritten: 0, firstClaimAt: null, firstWriteAt: null, lastCheckpointAt: null };
+}
+
 /** Conflicts in a row on one document before in-place leaves it to the live writes (writeBack). */
 const IN_PLACE_ROUNDS = 10;
 
 export class SliceCopier {
   /** Pages held by all lanes of this process (see the header). */
   readonly budget: PageBudget;
+  /** What the lanes did, and how long it took (CopyStats). */
+  readonly stats: CopyStats = emptyCopyStats();
   /** copy.mode in-place: source and target are one collection; pages are written back (writeBack), never copied. */
   private readonly inPlace: boolean;
 
@@ -90,6 +124,15 @@ export class SliceCopier {
     const ctx = { worker: this.c.workerId, customers: describeCustomers(customers), slice: index, bounds: describeBounds(bounds) };
     const { docs: maxDocs, bytes: maxBytes } = spec.batch;
     log.info({ ...ctx, cursor: claim.node.cursor, attempt: claim.node.attempts }, claim.node.cursor ? 'resuming slice' : 'starting slice');
+    const stats = this.stats;
+    stats.firstClaimAt ??= Date.now();
+    let t = performance.now();
+    /** Lane-milliseconds since the last mark, to `what`. */
+    const spent = (what: keyof CopyStats['ms']) => {
+      const now = performance.now();
+      stats.ms[what] += now - t;
+      t = now;
+    };
     // The first page of a slice is small (documents may be huge); later pages follow the sizes seen,
     // and a page too big to read is read again with fewer rows (PageSizer). A resumed slice's learned
     // size is capped by today's batch.docs (lowered after an out-of-memory).
@@ -105,116 +148,176 @@ export class SliceCopier {
         log.error({ ...ctx, stalls: claim.node.stalls }, 'slice failed: no progress across many claims');
         return 'failed';
       }
-      for (;;) {
-        if (this.c.stopping()) {
-          log.info({ ...ctx, cursor: claim.node.cursor }, 'stopping: slice left at its checkpoint');
-          return 'stopped';
-        }
-        claim.assertHeld();
-        let readAhead: Page | null = null;
-        if (ahead) {
-          const next: ReadAhead = ahead;
-          ahead = null;
-          this.c.doing(lane, `waiting for the page of slice ${claim.key} read ahead`);
-          try {
-            readAhead = await next.page;
-          } finally {
-            // Its bytes in the budget pass to the page being written (or go, if it was not read).
-            if (readAhead) held = next.reserved;
-            else this.budget.give(next.reserved);
+      /**
+       * Page N's tail — the look for live deletes and the checkpoint — runs while page N+1 is written;
+       * it is awaited before N+1's own tail starts (checkpoints stay in order) and before anything else
+       * checkpoints or the copy returns. Its page stays in the budget until it ends.
+       */
+      let tail: Promise<void> | null = null;
+      const settle = async () => {
+        const pending = tail;
+        tail = null;
+        if (pending) await pending;
+      };
+      /** The cursor after the last page taken (its checkpoint may still be on the way: the tail). */
+      let cursor = claim.node.cursor;
+      try {
+        for (;;) {
+          if (this.c.stopping()) {
+            await settle();
+            log.info({ ...ctx, cursor: claim.node.cursor }, 'stopping: slice left at its checkpoint');
+            return 'stopped';
           }
-        }
-        const page = readAhead ?? (await this.readPage(claim, lane, sizer, ctx, claim.node.cursor, claim.signal));
-        if (!readAhead) {
-          held = pageBytes(page);
-          this.budget.take(held);
-        }
-        sizer.seen(page.docs);
-        // Page N+1 is read while page N is written; it is used only after N's checkpoint.
-        if (!page.done) ahead = this.readAhead(claim, sizer, page.nextCursor);
-        let written = 0;
-        let skipped = 0;
-        const rejected: Rejection[] = [];
-        // In place: the page transformed and written back where it is, conditionally (writeBack).
-        const back = this.inPlace ? await this.writeBack(claim, lane, page.docs, index, ctx) : null;
-        if (back) {
-          ({ written, skipped } = back);
-          rejected.push(...back.rejected);
-        }
-        // The spec's transform (none: the page as read); its rejections are the documents', not the target's.
-        const out = back ? { docs: [], rejected: [] } : transformPage(spec, page.docs, index);
-        for (const batch of splitByBytes(out.docs, maxDocs, maxBytes)) {
-          await limiter.take(batch.length);
           claim.assertHeld();
-          this.c.doing(lane, `writing ${batch.length} documents of slice ${claim.key}`);
-          const batchBytes = batch.reduce((n, d) => n + d.bytes, 0);
-          log.debug({ ...ctx, docs: batch.length, bytes: batchBytes, from: batch[0].id, to: batch[batch.length - 1].id }, batch.length === 1 && batchBytes > maxBytes ? 'writing a document larger than batch.bytes alone' : 'writing a batch');
-          const endWrite = metrics.writeSeconds.startTimer({ migration: spec.migration });
-          // The claim goes along into the backend: its own retries stop, and its requests are aborted,
-          // the moment the claim is lost.
-          const r = await withBackoff(() => {
+          t = performance.now();
+          // No page read ahead (no room for one): the next is read now, after the tail on its way has
+          // ended and given its page back — so with pages near batch.bytes a lane holds one page, as
+          // without the tail.
+          if (!ahead) await settle();
+          let readAhead: Page | null = null;
+          if (ahead) {
+            const next: ReadAhead = ahead;
+            ahead = null;
+            this.c.doing(lane, `waiting for the page of slice ${claim.key} read ahead`);
+            try {
+              readAhead = await next.page;
+            } finally {
+              // Its bytes in the budget pass to the page being written (or go, if it was not read).
+              if (readAhead) held = next.reserved;
+              else this.budget.give(next.reserved);
+            }
+          }
+          const page = readAhead ?? (await this.readPage(claim, lane, sizer, ctx, cursor, claim.signal));
+          if (!readAhead) {
+            held = pageBytes(page);
+            this.budget.take(held);
+          }
+          spent('read');
+          cursor = page.nextCursor;
+          stats.pages++;
+          stats.docsRead += page.docs.length;
+          stats.bytesRead += page.docs.reduce((n, d) => n + d.bytes, 0);
+          sizer.seen(page.docs);
+          // Page N+1 is read while page N is written; it is written once N is, and checkpointed after N.
+          if (!page.done) ahead = this.readAhead(claim, sizer, page.nextCursor);
+          let written = 0;
+          let skipped = 0;
+          const rejected: Rejection[] = [];
+          // In place: the page transformed and written back where it is, conditionally (writeBack).
+          // One step after the other there: the previous page's tail ends first.
+          if (this.inPlace) await settle();
+          const back = this.inPlace ? await this.writeBack(claim, lane, page.docs, index, ctx) : null;
+          if (back) {
+            spent('write');
+            ({ written, skipped } = back);
+            rejected.push(...back.rejected);
+          }
+          // The spec's transform (none: the page as read); its rejections are the documents', not the target's.
+          const out = back ? { docs: [], rejected: [] } : transformPage(spec, page.docs, index);
+          for (const batch of splitByBytes(out.docs, maxDocs, maxBytes)) {
+            t = performance.now();
+            await limiter.take(batch.length);
+            spent('throttle');
+            stats.firstWriteAt ??= Date.now();
             claim.assertHeld();
-            return target.writeBatch(batch, claim.signal);
-          }, this.c.retryOptions('write', claim.signal));
-          endWrite();
-          limiter.recovered(batch.length);
-          written += r.written;
-          skipped += r.skipped;
-          rejected.push(...r.rejected);
-        }
-        for (const r of rejected) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'target rejected a document');
-        const broken = refusesEverything(out.docs.length, rejected);
-        if (broken) throw new Error(broken);
-        rejected.push(...out.rejected);
-        if (written > 0 && !back) {
-          // Deleted live after this page was read: taken out of the target again (liveDeletes.ts); the
-          // live delete won, so the document counts as skipped.
-          this.c.doing(lane, `looking for documents of slice ${claim.key} deleted live since they were read`);
-          // Across retries: what an attempt cut short had removed already is gone, and counted here.
-          const taken = new Set<string>();
-          await withBackoff(async () => {
-            claim.assertHeld();
-            for (const id of (await undoLiveDeletes(source, target, page.docs, out.docs, this.ignore, claim.signal)).removed) taken.add(id);
-          }, this.c.retryOptions('read', claim.signal));
-          const removed = [...taken];
-          if (removed.length) {
-            written -= removed.length;
-            skipped += removed.length;
-            metrics.liveDeletesUndone.inc({ migration: spec.migration }, removed.length);
-            log.info({ ...ctx, ids: removed.slice(0, 20), count: removed.length }, 'documents deleted live after they were read: removed from the target again');
+            this.c.doing(lane, `writing ${batch.length} documents of slice ${claim.key}`);
+            const batchBytes = batch.reduce((n, d) => n + d.bytes, 0);
+            log.debug({ ...ctx, docs: batch.length, bytes: batchBytes, from: batch[0].id, to: batch[batch.length - 1].id }, batch.length === 1 && batchBytes > maxBytes ? 'writing a document larger than batch.bytes alone' : 'writing a batch');
+            const endWrite = metrics.writeSeconds.startTimer({ migration: spec.migration });
+            // The claim goes along into the backend: its own retries stop, and its requests are aborted,
+            // the moment the claim is lost.
+            const r = await withBackoff(() => {
+              claim.assertHeld();
+              return target.writeBatch(batch, claim.signal);
+            }, this.c.retryOptions('write', claim.signal));
+            endWrite();
+            spent('write');
+            stats.docsWritten += r.written;
+            stats.bytesWritten += batchBytes;
+            limiter.recovered(batch.length);
+            written += r.written;
+            skipped += r.skipped;
+            rejected.push(...r.rejected);
+          }
+          for (const r of rejected) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'target rejected a document');
+          const broken = refusesEverything(out.docs.length, rejected);
+          if (broken) throw new Error(broken);
+          rejected.push(...out.rejected);
+          // The previous page's tail (its checkpoint) ends before this page's starts.
+          t = performance.now();
+          await settle();
+          spent('tail');
+          const pageRows = sizer.rows;
+          const pageHeld = held;
+          held = 0;
+          const look = written > 0 && !back;
+          tail = (async () => {
+            try {
+              let at = performance.now();
+              if (look) {
+                // Deleted live after this page was read: taken out of the target again (liveDeletes.ts);
+                // the live delete won, so the document counts as skipped. After this page's writes.
+                // Across retries: what an attempt cut short had removed already is gone, and counted here.
+                const taken = new Set<string>();
+                await withBackoff(async () => {
+                  claim.assertHeld();
+                  for (const id of (await undoLiveDeletes(source, target, page.docs, out.docs, this.ignore, claim.signal)).removed) taken.add(id);
+                }, this.c.retryOptions('read', claim.signal));
+                stats.ms.liveDeletes += performance.now() - at;
+                at = performance.now();
+                const removed = [...taken];
+                if (removed.length) {
+                  written -= removed.length;
+                  skipped += removed.length;
+                  metrics.liveDeletesUndone.inc({ migration: spec.migration }, removed.length);
+                  log.info({ ...ctx, ids: removed.slice(0, 20), count: removed.length }, 'documents deleted live after they were read: removed from the target again');
+                }
+              }
+              await claim.checkpoint((n) => ({
+                ...n,
+                cursor: page.nextCursor,
+                counts: {
+                  read: n.counts.read + page.docs.length,
+                  written: n.counts.written + written,
+                  skipped: n.counts.skipped + skipped,
+                  rejected: n.counts.rejected + rejected.length,
+                },
+                rejections: keptRejections(n.rejections, rejected, spec.worker.keepRejections),
+                progressAt: Date.now(),
+                pageRows,
+                // Progress: earlier failed attempts (and claims that got nowhere) no longer count.
+                failures: 0,
+                stalls: 0,
+                ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
+              }));
+              stats.ms.checkpoint += performance.now() - at;
+              stats.lastCheckpointAt = Date.now();
+              this.countDocs(customers, page.docs.map((d) => d.fields), page.docs.length, written, skipped, rejected.length);
+              onDocs(page.docs.length);
+            } finally {
+              this.budget.give(pageHeld);
+            }
+          })();
+          // Its failure is met at the next settle (the slice then stops there), never unhandled.
+          tail.catch(() => undefined);
+          if (page.done) {
+            this.c.doing(lane, `checkpointing slice ${claim.key}`);
+            await settle();
+            metrics.slicesFinished.inc({ migration: spec.migration, status: 'done' });
+            log.info({ ...ctx, counts: claim.node.counts }, 'slice done');
+            return 'done';
           }
         }
-        this.c.doing(lane, `checkpointing slice ${claim.key}`);
-        await claim.checkpoint((n) => ({
-          ...n,
-          cursor: page.nextCursor,
-          counts: {
-            read: n.counts.read + page.docs.length,
-            written: n.counts.written + written,
-            skipped: n.counts.skipped + skipped,
-            rejected: n.counts.rejected + rejected.length,
-          },
-          rejections: keptRejections(n.rejections, rejected, spec.worker.keepRejections),
-          progressAt: Date.now(),
-          pageRows: sizer.rows,
-          // Progress: earlier failed attempts (and claims that got nowhere) no longer count.
-          failures: 0,
-          stalls: 0,
-          ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
-        }));
-        this.budget.give(held);
-        held = 0;
-        this.countDocs(customers, page.docs.map((d) => d.fields), page.docs.length, written, skipped, rejected.length);
-        onDocs(page.docs.length);
-        if (page.done) {
-          metrics.slicesFinished.inc({ migration: spec.migration, status: 'done' });
-          log.info({ ...ctx, counts: claim.node.counts }, 'slice done');
-          return 'done';
-        }
+      } catch (e) {
+        // A failed write while a tail is on its way: that page's checkpoint lands first (or fails),
+        // so what is recorded below comes after it.
+        ahead?.stop.abort();
+        await settle().catch(() => undefined);
+        throw e;
       }
     } catch (e) {
       // A failed write (or a lost claim, a stop) calls off the page read ahead at once.
-      ahead?.stop.abort();
+      (ahead as ReadAhead | null)?.stop.abort();
       if (e instanceof FencedError) {
         metrics.claimsLost.inc({ migration: spec.migration });
         log.warn({ ...ctx, reason: e.message }, 'dropped the slice: claim lost');

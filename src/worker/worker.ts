@@ -135,7 +135,7 @@ export class Worker {
       await this.zk.remove(this.store.layout.worker(this.id)).catch(() => undefined);
     }
     const rate = this.copiedDocs / Math.max(0.001, (Date.now() - this.startedAt) / 1000);
-    log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate), zookeeper: await zookeeperCost(this.spec.migration) }, 'worker finished');
+    log.info({ worker: this.id, docs: this.copiedDocs, docsPerSecond: Math.round(rate), ...this.cost(), zookeeper: await zookeeperCost(this.spec.migration) }, 'worker finished');
     if (this.stopping) return EXIT.INTERRUPTED;
     // The exit code needs one more look at ZooKeeper: an outage now is waited out, never a crash.
     const { othersHold, failed } = await this.untilZooKeeperAnswers('decide the exit code', () => this.outlook());
@@ -384,8 +384,28 @@ export class Worker {
     };
   }
 
+  /**
+   * What this process cost and moved (issue 15): its CPU seconds (whole process, and from its first
+   * claim on), document bytes read and written, where the lanes spent their time (CopyStats), and when
+   * it started (process start, from Node's own clock), claimed first, wrote first and checkpointed
+   * last, so a benchmark can tell the start-up from the copy.
+   */
+  private cost() {
+    const s = this.copier.stats;
+    const round = (n: number) => Math.round(n);
+    return {
+      cpuSeconds: cpuSeconds(),
+      copyCpuSeconds: this.cpuAtFirstClaim === null ? 0 : Math.round((cpuSeconds() - this.cpuAtFirstClaim) * 1000) / 1000,
+      bytesRead: s.bytesRead, bytesWritten: s.bytesWritten, pages: s.pages, docsWritten: s.docsWritten,
+      laneMs: { read: round(s.ms.read), write: round(s.ms.write), liveDeletes: round(s.ms.liveDeletes), checkpoint: round(s.ms.checkpoint), throttle: round(s.ms.throttle), tail: round(s.ms.tail) },
+      processStartedAt: Math.round(performance.timeOrigin), firstClaimAt: s.firstClaimAt, firstWriteAt: s.firstWriteAt, lastCheckpointAt: s.lastCheckpointAt,
+    };
+  }
+
   /** Hands a claimed slice to the copier, and gives the claim back whatever happens. */
+  private cpuAtFirstClaim: number | null = null;
   private async copy(claim: SliceClaim, lane: number): Promise<void> {
+    this.cpuAtFirstClaim ??= cpuSeconds();
     this.holding.add(claim);
     try {
       await this.copier.copy(claim, lane, (n) => (this.copiedDocs += n));
@@ -395,6 +415,12 @@ export class Worker {
       this.scheduler.mine.delete(claim.key);
     }
   }
+}
+
+/** CPU seconds of this process (user + system, since it started): the "worker finished" line's cost. */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1000) / 1000;
 }
 
 /**

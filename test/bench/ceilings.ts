@@ -85,9 +85,19 @@ export async function esCeilings(source: string, index: string, target: string, 
   return { streams, read: docs / readSecs, ingest: docs / ingestSecs, ingestMBps: bytes / 1e6 / ingestSecs };
 }
 
+/**
+ * Reading and ingesting at once on cores they share (the local stack: both clusters and the workers on
+ * one machine), a copy can go no faster than one document read plus one ingested per document's time:
+ * 1 / (1/read + 1/ingest). On separate machines the bound is the smaller of the two.
+ */
+export function sharedCoreBound(c: Ceilings): number {
+  return 1 / (1 / c.read + 1 / c.ingest);
+}
+
 export function ceilingRows(c: Ceilings): string[] {
   return [
     `source read ceiling (${c.streams} streams, no writes)       ${Math.round(c.read)} docs/s`,
     `target ingest ceiling (${c.streams} streams, pre-serialized) ${Math.round(c.ingest)} docs/s  (${c.ingestMBps.toFixed(1)} MB/s)`,
+    `read + ingest on shared cores, 1/(1/read + 1/ingest)  ${Math.round(sharedCoreBound(c))} docs/s  (both clusters and the workers share this machine's cores)`,
   ];
 }

@@ -5,7 +5,9 @@
  * limits: the source's read ceiling and the target's ingest ceiling with as many streams (ceilings.ts).
  *
  * elasticdump is not a dependency of the project: the first run installs it with npm into .bench/
- * (git-ignored). Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500]
+ * (git-ignored). Each fleet row is end to end; below it, from the workers' own "worker finished"
+ * lines (fleetFigures.ts): start-up, steady state, the lanes' time and MB per worker CPU-second.
+ * Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500 --dataset wide --no-elasticdump]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,8 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { stack, uniqueName } from '../support/stack';
-import { ceilingRows, esCeilings } from './ceilings';
+import { ceilingRows, esCeilings, sharedCoreBound } from './ceilings';
+import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,6 +28,9 @@ const arg = (name: string, def: string) => {
 const DOCS = Number(arg('docs', '50000'));
 const WORKERS = arg('workers', '1,3').split(',').map(Number);
 const BATCH = Number(arg('batch', '500'));
+const DATASET = arg('dataset', 'demo');
+if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide, not ${DATASET}`);
+const ELASTICDUMP = !process.argv.includes('--no-elasticdump');
 const ELASTICDUMP_VERSION = '6.125.1';
 const repo = resolve(__dirname, '../../..');
 const bin = join(repo, 'bin/bluegreen');
@@ -87,7 +93,7 @@ async function elasticdump(src: string, dst: string): Promise<number> {
   return DOCS / ((Date.now() - t0) / 1000);
 }
 
-async function fleet(src: string, dst: string, workers: number, root: string, tune: boolean): Promise<{ rate: number; planMs: number }> {
+async function fleet(src: string, dst: string, workers: number, root: string, tune: boolean): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
   const dir = mkdtempSync(join(tmpdir(), 'bg-bench-'));
   const spec = join(dir, 'spec.yaml');
   const mappingsFile = join(dir, 'mappings.json');
@@ -105,11 +111,10 @@ async function fleet(src: string, dst: string, workers: number, root: string, tu
   const p0 = Date.now();
   if ((await runProcess(process.execPath, [bin, 'plan', '--spec', spec], env)) !== 0) throw new Error('plan failed');
   const planMs = Date.now() - p0;
-  const t0 = Date.now();
-  const codes = await Promise.all(Array.from({ length: workers }, () => runProcess(process.execPath, [bin, 'work', '--spec', spec], env)));
+  const run = await runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean));
   // 3 = "others hold the rest" when the workers finish together: the copied count below is what counts.
-  if (codes.some((c) => c !== 0 && c !== 3)) throw new Error(`workers exited ${codes}`);
-  return { rate: DOCS / ((Date.now() - t0) / 1000), planMs };
+  if (run.codes.some((c) => c !== 0 && c !== 3)) throw new Error(`workers exited ${run.codes}`);
+  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS) };
 }
 
 async function main(): Promise<void> {
@@ -128,7 +133,7 @@ async function main(): Promise<void> {
     await next.refresh(name);
     return next.count(name);
   };
-  elasticdumpBin(); // installed first, while nothing else is timing
+  if (ELASTICDUMP) elasticdumpBin(); // installed first, while nothing else is timing
   const zk = await ZkSession.connect({ connect: stack.zk, sessionTimeout: 10_000, connectTimeout: 10_000 });
   try {
     process.stdout.write(`loading ${DOCS} documents into Elasticsearch ${await legacy.version()} ...\n`);
@@ -138,7 +143,8 @@ async function main(): Promise<void> {
       { name: 'mid', docs: Math.floor(DOCS * 0.2), spanDays: 90 },
       { name: 'small', docs: DOCS - Math.floor(DOCS * 0.7) - Math.floor(DOCS * 0.2), spanDays: 900 },
     ];
-    await legacy.index(src, [...generateDocs(profiles, Date.now(), 3)].map((d) => ({ _id: d.id, source: d })));
+    const docs: Array<Record<string, unknown>> = DATASET === 'wide' ? [...wideDocs(profiles, Date.now(), 3)] : [...generateDocs(profiles, Date.now(), 3)] as any[];
+    await legacy.index(src, docs.map((d) => ({ _id: String(d.id), source: d })));
     const rows: string[] = [];
     const row = (label: string, rate: number, name: string, extra = '') => copied(name).then((n) => {
       rows.push(`${label.padEnd(48)} ${String(Math.round(rate)).padStart(6)} docs/s  (${n}/${DOCS} copied${extra})`);
@@ -157,19 +163,24 @@ async function main(): Promise<void> {
     const tight = await tightLoop(src, dstTight);
     await row('tight loop (no coordination, 1 stream)', tight, dstTight);
 
-    const dstDump = await newTarget();
-    await row(`elasticdump ${ELASTICDUMP_VERSION} (--limit ${BATCH})`, await elasticdump(src, dstDump), dstDump);
+    if (ELASTICDUMP) {
+      const dstDump = await newTarget();
+      await row(`elasticdump ${ELASTICDUMP_VERSION} (--limit ${BATCH})`, await elasticdump(src, dstDump), dstDump);
+    }
 
     for (const w of WORKERS) {
       const dst = await newTarget();
       const r = await fleet(src, dst, w, root, false);
-      await row(`fleet, ${w} worker(s) x 2 slices`, r.rate, dst, `; plan ${r.planMs} ms; ${(r.rate / tight).toFixed(2)}× the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling`);
+      await row(`fleet, ${w} worker(s) x 2 slices, end to end`, r.rate, dst, `; plan ${r.planMs} ms; ${(r.rate / tight).toFixed(2)}× the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound`);
+      rows.push(...r.detail.lines);
+      process.stdout.write(`${r.detail.lines.join('\n')}\n`);
     }
     const w = Math.max(...WORKERS);
     const dst = await newTarget(false);
     const r = await fleet(src, dst, w, root, true);
-    await row(`fleet, ${w} worker(s), target.prepare tuneForBulk`, r.rate, dst, `; plan incl. create + tune ${r.planMs} ms; ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling`);
-    process.stdout.write(`\n${DOCS} documents, batch ${BATCH}, Elasticsearch 7.17 → 8.19 on one ${require('node:os').cpus().length}-core machine (servers and workers share it):\n${rows.join('\n')}\n`);
+    await row(`fleet, ${w} worker(s), target.prepare tuneForBulk`, r.rate, dst, `; plan incl. create + tune ${r.planMs} ms; ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}×`);
+    rows.push(...r.detail.lines);
+    process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Elasticsearch 7.17 → 8.19 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
     await zk.removeRecursive(root);
     zk.close();

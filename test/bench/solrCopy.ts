@@ -2,7 +2,11 @@
  * Figures, not a test: documents/second of the fleet (plan + N workers, real processes) beside a
  * tight loop with no coordination (cursorMark pages → create-only batches), on the local stack.
  * The gap is the fleet's overhead; the source's read ceiling and the target's ingest ceiling with as
- * many streams (ceilings.ts) show the machine's limit. Run: npm run bench:solr [-- --docs 50000 --workers 1,3]
+ * many streams (ceilings.ts) show the machine's limit. Each fleet row is end to end (spawn to the last
+ * exit); below it, from the workers' own "worker finished" lines (fleetFigures.ts): the start-up cost,
+ * the steady-state rate (first write to last checkpoint), where the lanes spent their time, and MB of
+ * documents per worker CPU-second. --dataset wide: about 2 KB documents with 20 numeric fields (six of
+ * them 64-bit integers beyond 2^53). Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide]
  */
 import { spawn } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -13,7 +17,8 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
-import { ceilingRows, solrCeilings } from './ceilings';
+import { ceilingRows, sharedCoreBound, solrCeilings } from './ceilings';
+import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,6 +27,8 @@ const arg = (name: string, def: string) => {
 const DOCS = Number(arg('docs', '50000'));
 const WORKERS = arg('workers', '1,3').split(',').map(Number);
 const BATCH = Number(arg('batch', '500'));
+const DATASET = arg('dataset', 'demo');
+if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide, not ${DATASET}`);
 const bin = resolve(__dirname, '../../../bin/bluegreen');
 
 async function tightLoop(source: string, target: string, coll: string, dst: string): Promise<number> {
@@ -52,7 +59,7 @@ function cli(args: string[]): Promise<number> {
   });
 }
 
-async function fleet(coll: string, dst: string, workers: number, root: string): Promise<{ rate: number; planMs: number }> {
+async function fleet(coll: string, dst: string, workers: number, root: string): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
   const dir = mkdtempSync(join(tmpdir(), 'bg-bench-'));
   const spec = join(dir, 'spec.yaml');
   writeFileSync(spec, yaml.dump({
@@ -65,10 +72,9 @@ async function fleet(coll: string, dst: string, workers: number, root: string): 
   const p0 = Date.now();
   if ((await cli(['plan', '--spec', spec])) !== 0) throw new Error('plan failed');
   const planMs = Date.now() - p0;
-  const t0 = Date.now();
-  const codes = await Promise.all(Array.from({ length: workers }, () => cli(['work', '--spec', spec])));
-  if (!codes.includes(0)) throw new Error(`workers exited ${codes}`);
-  return { rate: DOCS / ((Date.now() - t0) / 1000), planMs };
+  const run = await runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  if (!run.codes.includes(0)) throw new Error(`workers exited ${run.codes}`);
+  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS) };
 }
 
 async function main(): Promise<void> {
@@ -82,7 +88,7 @@ async function main(): Promise<void> {
     process.stdout.write(`loading ${DOCS} documents into Solr ${await legacy.version()} ...\n`);
     await legacy.createCollection(coll, 2);
     const profiles = [{ name: 'big', docs: Math.floor(DOCS * 0.7), spanDays: 7 }, { name: 'mid', docs: Math.floor(DOCS * 0.2), spanDays: 90 }, { name: 'small', docs: DOCS - Math.floor(DOCS * 0.7) - Math.floor(DOCS * 0.2), spanDays: 900 }];
-    await legacy.index(coll, [...generateDocs(profiles, Date.now(), 3)], true);
+    await legacy.index(coll, DATASET === 'wide' ? [...wideDocs(profiles, Date.now(), 3)] : [...generateDocs(profiles, Date.now(), 3)], true);
     const rows: string[] = [];
     // The physical limits: as many streams as the largest fleet runs (workers × slicesInFlight).
     const dstCeiling = uniqueName('bench_dst');
@@ -102,9 +108,9 @@ async function main(): Promise<void> {
       const r = await fleet(coll, dst, w, root);
       await next.commit(dst);
       const copied = await next.count(dst);
-      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling)`);
+      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound)`, ...r.detail.lines);
     }
-    process.stdout.write(`\n${DOCS} documents, batch ${BATCH}, Solr 8.11 → 9.10 on one 2-core machine (servers and workers share it):\n${rows.join('\n')}\n`);
+    process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Solr 8.11 → 9.10 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
     await zk.removeRecursive(root);
     zk.close();

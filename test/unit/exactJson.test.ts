@@ -122,6 +122,27 @@ describe('exact JSON', () => {
     }
   });
 
+  it('writes the same text whatever the value written before it held (stringify guesses a BigInt from the last value)', () => {
+    const big = 12345678901234567891n;
+    const withBig = [{ a: big }, [1, [big]], { o: { deep: [{ x: -big }] }, s: 'text' }, big, { r: new RawNumber('1.0'), b: big }];
+    const without = [{ a: 1 }, [1, [2.5]], { o: { deep: [{ x: new RawNumber('1E+2') }] } }, 'x', null, { u: undefined }];
+    const reference = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? JSON.rawJSON(x.toString()) : x));
+    const r = prng(7);
+    const all = [...withBig, ...without];
+    for (let i = 0; i < 400; i++) {
+      const v = all[Math.floor(r() * all.length)];
+      expect(exactJson.stringify(v)).to.equal(reference(v));
+    }
+    expect(exactJson.stringify(undefined)).to.equal('null');
+    // Whatever came before, what JSON.stringify refuses for another reason is still refused.
+    const circular: Record<string, unknown> = { a: big };
+    circular.self = circular;
+    expect(exactJson.stringify({ a: big })).to.equal('{"a":12345678901234567891}');
+    expect(() => exactJson.stringify(circular)).to.throw(TypeError, /circular/i);
+    expect(exactJson.stringify({ a: 1 })).to.equal('{"a":1}');
+    expect(() => exactJson.stringify(circular)).to.throw(TypeError, /circular/i);
+  });
+
   it('reads strings as strings, also those that look like numbers or hold the marker character', () => {
     const text = '{"a":"1.0","b":" 1E+2, ","c":"\\ue000 1.0","d":"\ue0001.0","e":["-0",-0],"1.0":1.0}';
     const v = exactJson.parse(text);

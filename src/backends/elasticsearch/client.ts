@@ -7,15 +7,15 @@
  * `{ body }`) and how they fail — all of it normalized below, so the backend is written once.
  */
 import { readFileSync } from 'node:fs';
-import { Client as Client7, Serializer as Serializer7 } from 'es7';
-import { Client as Client8, Serializer as Serializer8 } from 'es8';
-import { Client as Client9, Serializer as Serializer9 } from 'es9';
+import type * as Es7 from 'es7';
+import type * as Es8 from 'es8';
+import type * as Es9 from 'es9';
 import type { Endpoint } from '../../config/spec';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
 import { HttpClient, HttpStatusError, ResponseTooLargeError, unreachable } from '../http';
 import { exactJson } from '../exactJson';
-import { openSearchClient } from '../opensearch/client';
+import type * as OpenSearchClient from '../opensearch/client';
 
 /** The two distributions of the same REST API (the spec's `kind`). */
 export type Distribution = 'elasticsearch' | 'opensearch';
@@ -35,29 +35,43 @@ export class EsStatusError extends Error {
 }
 
 // Documents keep every number's text on the way in and out (64-bit integers as BigInt), as with Solr: exactJson.ts.
-class ExactSerializer7 extends Serializer7 {
-  override serialize(object: any): string {
-    return exactJson.stringify(object);
+// The clients are loaded when a server of theirs is first met, not with this module: together they
+// are most of the CLI's start-up (about 0.4 s of CPU), which a Solr migration's workers never need.
+function client7(options: any): unknown {
+  const { Client, Serializer } = require('es7') as typeof Es7;
+  class ExactSerializer7 extends Serializer {
+    override serialize(object: any): string {
+      return exactJson.stringify(object);
+    }
+    override deserialize(json: string): any {
+      return exactJson.parse(json);
+    }
   }
-  override deserialize(json: string): any {
-    return exactJson.parse(json);
-  }
+  return new Client({ ...options, Serializer: ExactSerializer7 });
 }
-class ExactSerializer8 extends Serializer8 {
-  override serialize(object: Record<string, any>): string {
-    return exactJson.stringify(object);
+function client8(options: any): unknown {
+  const { Client, Serializer } = require('es8') as typeof Es8;
+  class ExactSerializer8 extends Serializer {
+    override serialize(object: Record<string, any>): string {
+      return exactJson.stringify(object);
+    }
+    override deserialize<T = unknown>(json: string): T {
+      return exactJson.parse(json) as T;
+    }
   }
-  override deserialize<T = unknown>(json: string): T {
-    return exactJson.parse(json) as T;
-  }
+  return new Client({ ...options, Serializer: ExactSerializer8 });
 }
-class ExactSerializer9 extends Serializer9 {
-  override serialize(object: Record<string, any>): string {
-    return exactJson.stringify(object);
+function client9(options: any): unknown {
+  const { Client, Serializer } = require('es9') as typeof Es9;
+  class ExactSerializer9 extends Serializer {
+    override serialize(object: Record<string, any>): string {
+      return exactJson.stringify(object);
+    }
+    override deserialize<T = unknown>(json: string): T {
+      return exactJson.parse(json) as T;
+    }
   }
-  override deserialize<T = unknown>(json: string): T {
-    return exactJson.parse(json) as T;
-  }
+  return new Client({ ...options, Serializer: ExactSerializer9 });
 }
 
 const RETRYABLE_NAMES = new Set(['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError', 'RequestAbortedError']);
@@ -167,10 +181,10 @@ export class EsApi {
     } : undefined;
     // Retries are the project's (retry.ts, with backoff and Retry-After): the clients' own are off.
     const common = { nodes, auth, maxRetries: 0, requestTimeout: endpoint.requestTimeout };
-    const client = info.distribution === 'opensearch' ? openSearchClient({ ...common, ssl: tls })
-      : info.major === 7 ? new Client7({ ...common, ssl: tls, Serializer: ExactSerializer7 })
-        : info.major === 8 ? new Client8({ ...common, tls, Serializer: ExactSerializer8 })
-          : new Client9({ ...common, tls, Serializer: ExactSerializer9 });
+    const client = info.distribution === 'opensearch' ? (require('../opensearch/client') as typeof OpenSearchClient).openSearchClient({ ...common, ssl: tls })
+      : info.major === 7 ? client7({ ...common, ssl: tls })
+        : info.major === 8 ? client8({ ...common, tls })
+          : client9({ ...common, tls });
     return new EsApi(client, info);
   }
 
