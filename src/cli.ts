@@ -207,13 +207,22 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
   }
 }
 
-async function transformTestCommand(argv: Common & { id?: string[]; limit: number; json: boolean }): Promise<number> {
+async function transformTestCommand(argv: Common & { id?: string[]; limit: number; sample?: number; customer?: string[]; requireIdempotent?: boolean; json: boolean }): Promise<number> {
+  if (argv.id?.length && argv.sample !== undefined) throw new UserError('--id and --sample both say which documents to test.', 'Give one of them: --id <id> (repeatable) for those documents, or --sample N for N documents of every customer.');
+  if (argv.customer?.length && argv.sample === undefined) throw new UserError('--customer chooses the customers of --sample.', 'Add --sample N (documents per customer), or leave --customer out.');
   const s = spec(argv);
   const source = openBackend(s.source, s);
   try {
     await source.check();
-    const r = await transformTest(s, source, { ids: argv.id, limit: argv.limit });
+    const r = await transformTest(s, source, { ids: argv.id, limit: argv.limit, sample: argv.sample, customers: argv.customer });
     process.stdout.write(argv.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.lines.join('\n')}\n`);
+    // In place the transform must be idempotent (a document re-read after a live write goes through it
+    // again); a copy applies it to the source only, so there it fails the test when asked to.
+    const required = s.copy.mode === 'in-place' || argv.requireIdempotent === true;
+    if (r.notIdempotent.length && required) {
+      process.stderr.write(`transform ${s.transform?.module}: not idempotent on ${r.notIdempotent.length} document(s): ${r.notIdempotent.slice(0, 20).map((n) => n.id).join(', ')} (transform(transform(d)) differs from transform(d); the diffs are above). ${s.copy.mode === 'in-place' ? 'copy.mode in-place needs transform(transform(d)) == transform(d)' : '--require-idempotent was given'}: fix map so that its output is a fixed point.\n`);
+      return EXIT.DIFFERENCES;
+    }
     return EXIT.OK;
   } finally {
     await source.close();
@@ -434,12 +443,15 @@ export async function main(args: string[]): Promise<number> {
       y.command('test', 'Run the transform on a few source documents (source.query applies) and print the changes; writes nothing', (t) =>
         common(t)
           .option('id', { type: 'string', array: true, requiresArg: true, describe: 'These source documents (repeatable)' })
-          .option('limit', numberOption('Documents read when no --id is given (1-1000)', 5, numberFlag('limit', 1, 1000)))
+          .option('limit', numberOption('Documents read when neither --id nor --sample is given, customer after customer (1-1000)', 5, numberFlag('limit', 1, 1000)))
+          .option('sample', { requiresArg: true, describe: 'Documents read of every customer (1-1000): N per customer', coerce: numberFlag('sample', 1, 1000) })
+          .option('customer', { type: 'string', array: true, requiresArg: true, describe: 'With --sample: only this customer (repeatable)' })
+          .option('require-idempotent', { type: 'boolean', default: false, describe: 'Exit 5 when the transform is not idempotent (always so with copy.mode in-place)' })
           .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
       (argv) => run(() => transformTestCommand(argv as any)))
         .demandCommand(1, 'Name a transform command: test.'))
     .demandCommand(1, 'Name a command: plan, work, status, release, verify-integrity, cutover, complete, cancel or transform.')
-    .epilogue('Exit codes: 0 done. 1 internal error. 2 bad input (spec, flags, unreachable cluster, missing collection, ZooKeeper down, corrupt work node; nothing was changed). 3 work: nothing left to take, other workers hold the rest. 4 work: finished but some slices failed; status: stuck or failed slices. 5 verify-integrity: persistent differences. 143 work: stopped by SIGTERM after checkpointing. README: exit codes, spec, guarantees.')
+    .epilogue('Exit codes: 0 done. 1 internal error. 2 bad input (spec, flags, unreachable cluster, missing collection, ZooKeeper down, corrupt work node; nothing was changed). 3 work: nothing left to take, other workers hold the rest. 4 work: finished but some slices failed; status: stuck or failed slices. 5 verify-integrity: persistent differences; transform test: the transform is not idempotent (in place, or --require-idempotent). 143 work: stopped by SIGTERM after checkpointing. README: exit codes, spec, guarantees.')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .strict()
     .help()

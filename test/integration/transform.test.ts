@@ -164,6 +164,33 @@ for (const side of SIDES) {
       expect(await snapshot()).to.deep.equal(before);
     });
 
+    it('transform test --sample N reads N selected documents of every customer, flags the non-idempotent outputs by id, and writes nothing', async () => {
+      const before = await snapshot();
+      const r = await run(['transform', 'test', '--spec', specFile, '--sample', '3', '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const got = JSON.parse(r.stdout);
+      // source.query leaves 24 of acme's 30 and 16 of beta's 20: 3 of each.
+      expect(got.perCustomer).to.deep.equal({ acme: 3, beta: 3 });
+      expect(got.counts).to.deep.equal({ read: 6, outputs: 6, skipped: 2, rejected: 0 });
+      // The rename is not idempotent (title is gone the second time: headline_s becomes "UNDEFINED");
+      // only single outputs are checked (a-001 is skipped, a-003 fans out).
+      expect(got.notIdempotent.map((n: { id: string }) => n.id)).to.deep.equal(['a-004', 'b-004']);
+      const text = await run(['transform', 'test', '--spec', specFile, '--sample', '3', '--require-idempotent']);
+      expect(text.code, text.stderr).to.equal(EXIT.DIFFERENCES);
+      expect(text.stderr).to.contain('not idempotent on 2 document(s): a-004, b-004');
+      expect(text.stdout).to.contain('customer acme: 3 document(s)').and.to.contain('customer beta: 3 document(s)');
+      expect(text.stdout).to.contain('again: ~ headline_s: "TITLE OF A-004" → "UNDEFINED"');
+      expect(text.stdout).not.to.contain('a-005').and.not.to.contain('b-005');
+      const one = await run(['transform', 'test', '--spec', specFile, '--sample', '2', '--customer', 'beta', '--json']);
+      expect(one.code, one.stderr).to.equal(0);
+      expect(JSON.parse(one.stdout).perCustomer).to.deep.equal({ beta: 2 });
+      for (const bad of [['--sample', '2', '--id', 'a-004'], ['--sample', '0'], ['--customer', 'beta'], ['--sample', '2', '--customer', 'nobody']]) {
+        const b = await run(['transform', 'test', '--spec', specFile, ...bad]);
+        expect(b.code, `${bad.join(' ')}: ${b.stderr}`).to.equal(EXIT.USAGE);
+      }
+      expect(await snapshot()).to.deep.equal(before);
+    });
+
     it('plans the selected documents only, copies transform(source), and verification passes', async () => {
       const p = await run(['plan', '--spec', specFile]);
       expect(p.code, p.stderr).to.equal(0);
