@@ -26,6 +26,9 @@ export const metrics = {
   dualWriteRecorded: new client.Counter({ name: 'bluegreen_dualwrite_recorded_ids_total', help: 'Ids recorded in ZooKeeper because their write to this side failed after retries', labelNames: ['migration', 'side'] as const, registers: [registry] }),
   dualWriteRetries: new client.Counter({ name: 'bluegreen_dualwrite_retries_total', help: 'Dual-write requests retried after a failure', labelNames: ['migration', 'side'] as const, registers: [registry] }),
   dualWriteResolved: new client.Counter({ name: 'bluegreen_dualwrite_records_resolved_total', help: 'Recorded ids verify-integrity found equal on both sides (how: equal, repaired) and removed', labelNames: ['migration', 'how'] as const, registers: [registry] }),
+  // Transforms (issue 17), both modes; labels bounded: outcome is one of TRANSFORM_OUTCOMES.
+  transformDocs: new client.Counter({ name: 'bluegreen_transform_documents_total', help: 'Documents through the spec\'s transform by outcome: copy: transformed (one output), fanned_out (several), skipped (null: not copied), rejected (a dead letter); in place: rewritten (written back), unchanged (a fixed point: not written), rejected', labelNames: ['migration', 'outcome'] as const, registers: [registry] }),
+  inPlaceConflicts: new client.Counter({ name: 'bluegreen_inplace_conflicts_total', help: 'copy.mode in-place: write-backs refused because a live write landed since the read (the document is read and transformed again)', labelNames: ['migration'] as const, registers: [registry] }),
   writeSeconds: new client.Histogram({ name: 'bluegreen_write_batch_seconds', help: 'Time to write one batch to the target', labelNames: ['migration'] as const, registers: [registry], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
 };
 
@@ -74,3 +77,13 @@ export const gauges = {
     },
   }),
 };
+
+/** The outcomes of bluegreen_transform_documents_total (the only values of its label). */
+export const TRANSFORM_OUTCOMES = ['transformed', 'fanned_out', 'skipped', 'rejected', 'rewritten', 'unchanged'] as const;
+export type TransformOutcome = typeof TRANSFORM_OUTCOMES[number];
+
+/** Adds to bluegreen_transform_documents_total (and, in place, to the conflicts re-read): zeros are not counted. */
+export function countTransformed(migration: string, n: Partial<Record<TransformOutcome, number>>, conflicts = 0): void {
+  for (const outcome of TRANSFORM_OUTCOMES) if (n[outcome]) metrics.transformDocs.inc({ migration, outcome }, n[outcome]);
+  if (conflicts) metrics.inPlaceConflicts.inc({ migration }, conflicts);
+}

@@ -21,7 +21,7 @@
 import { FencedError } from '../errors';
 import { sleep } from '../retry';
 import { Layout, type SliceAddress } from './layout';
-import { emptySummary, type SummaryNode, type WorkNode } from './workNode';
+import { SUMMARY_TRANSFORM_REJECTIONS, addCounts, emptySummary, type SummaryNode, type WorkNode } from './workNode';
 import { metrics } from '../metrics';
 import { CreateMode, MultiError, ZkSession, decodeJson, encodeJson, forPurpose, isBadVersion, isNoNode, type MultiOp, type Stat } from './zk';
 
@@ -281,6 +281,15 @@ export function addToSummary(s: SummaryNode, node: WorkNode): SummaryNode {
     done: s.done + (node.status === 'done' ? 1 : 0),
     failed: node.status === 'failed' ? [...new Set([...s.failed, node.index])].sort((a, b) => a - b) : s.failed,
     lastFinishedAt: Math.max(s.lastFinishedAt ?? 0, node.finishedAt ?? 0) || null,
-    counts: { read: s.counts.read + c.read, written: s.counts.written + c.written, skipped: s.counts.skipped + c.skipped, rejected: s.counts.rejected + c.rejected },
+    counts: addCounts(s.counts, c),
+    ...keptTransformRejections(s, node),
   };
+}
+
+/** The bucket's first transform rejections, with those of the slice finished now (status lists them). */
+function keptTransformRejections(s: SummaryNode, node: WorkNode): Pick<SummaryNode, 'transformRejections'> {
+  const before = s.transformRejections ?? [];
+  if (before.length >= SUMMARY_TRANSFORM_REJECTIONS) return { transformRejections: before };
+  const more = node.rejections.filter((r) => r.by === 'transform');
+  return before.length || more.length ? { transformRejections: [...before, ...more].slice(0, SUMMARY_TRANSFORM_REJECTIONS) } : {};
 }

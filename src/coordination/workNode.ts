@@ -26,13 +26,19 @@ export interface SliceCounts {
   written: number;
   /** Documents the target already had (a live write won, or a re-copy after a crash). */
   skipped: number;
-  /** Documents the target refused for themselves (bad field, too large). */
+  /** Documents refused for themselves: by the target (bad field, too large) or by the transform. */
   rejected: number;
+  /** Of `rejected`: those the transform refused (it threw, or broke a rule): dead letters. Absent: 0. */
+  transformRejected?: number;
+  /** copy.mode in-place: conditional writes refused because a live write landed (the document re-read). Absent: 0. */
+  conflicts?: number;
 }
 
 export interface Rejection {
   id: string;
   reason: string;
+  /** 'transform': the transform refused the document (a dead letter); absent: the target refused it. */
+  by?: 'transform';
 }
 
 export interface WorkNode {
@@ -115,6 +121,28 @@ export interface SummaryNode {
   counts: SliceCounts;
   /** The latest finishedAt of its done slices (a verification must have started after it). */
   lastFinishedAt?: number | null;
+  /** The first transform rejections of its finished slices (SUMMARY_TRANSFORM_REJECTIONS at most): what status shows. */
+  transformRejections?: Rejection[];
+}
+
+/** Transform rejections a bucket summary keeps (their count is exact in counts.transformRejected). */
+export const SUMMARY_TRANSFORM_REJECTIONS = 5;
+
+/** a + sign·b, the optional counts (transformRejected, conflicts) kept only when not 0, so nodes of runs without a transform keep their shape. */
+export function addCounts(a: SliceCounts, b: Partial<SliceCounts>, sign: 1 | -1 = 1): SliceCounts {
+  const out: SliceCounts = { read: 0, written: 0, skipped: 0, rejected: 0 };
+  for (const k of ['read', 'written', 'skipped', 'rejected', 'transformRejected', 'conflicts'] as const) {
+    const v = (a[k] ?? 0) + sign * (b[k] ?? 0);
+    if (v !== 0 || k === 'read' || k === 'written' || k === 'skipped' || k === 'rejected') out[k] = v;
+  }
+  return out;
+}
+
+/** The optional counts of a work node after a page: its transform rejections and in-place conflicts added (kept absent while 0). */
+export function transformCounts(before: SliceCounts, rejected: Rejection[], conflicts = 0): Pick<SliceCounts, 'transformRejected' | 'conflicts'> {
+  const t = (before.transformRejected ?? 0) + rejected.filter((r) => r.by === 'transform').length;
+  const c = (before.conflicts ?? 0) + conflicts;
+  return { ...(t ? { transformRejected: t } : {}), ...(c ? { conflicts: c } : {}) };
 }
 
 export function emptyCounts(): SliceCounts {

@@ -7,7 +7,7 @@ import type { Spec } from '../config/spec';
 import { formatDuration } from '../config/units';
 import { Layout, customerFromNodeName } from '../coordination/layout';
 import { MigrationStore, pool } from '../coordination/migration';
-import { describeBounds, describeCustomers, emptySummary, type SummaryNode, type WorkNode } from '../coordination/workNode';
+import { addCounts, describeBounds, describeCustomers, emptySummary, type Rejection, type SliceCounts, type SummaryNode, type WorkNode } from '../coordination/workNode';
 import { MultiError, ZK_CODES, ZkSession, encodeJson, type MultiOp } from '../coordination/zk';
 import { UserError } from '../errors';
 import { Cutover, type CutoverState } from '../cutover/cutover';
@@ -51,7 +51,16 @@ export interface MigrationStatus {
   /** Customers in the plan; `customers` lists them all, or with --top the ones with most work left. */
   customerCount: number;
   customers: CustomerStatus[];
-  totals: { estimate: number; read: number; written: number; skipped: number; rejected: number; slices: CustomerStatus['slices'] };
+  /**
+   * Documents of the migration. In place: written = rewritten, skipped = unchanged (fixed points, not
+   * written). rejected counts all; transformRejected those the transform refused (dead letters).
+   */
+  totals: { estimate: number; read: number; written: number; skipped: number; rejected: number; transformRejected: number; conflicts: number; slices: CustomerStatus['slices'] };
+  /** copy or in-place (the spec's copy.mode), and the transform's version (null: none). */
+  mode: 'copy' | 'in-place';
+  transform: string | null;
+  /** The first transform rejections (dead letters: id and message), finished slices first; the count is totals.transformRejected. */
+  transformRejections: Rejection[];
   docsPerSecond: number;
   etaMs: number | null;
   workers: WorkerStatus[];
@@ -69,6 +78,8 @@ export interface MigrationStatus {
 
 /** Failed slices read in full for the report (the count is always exact). */
 const FAILED_SHOWN = 50;
+/** Transform rejections listed (id and message; the count is always exact). */
+const TRANSFORM_REJECTIONS_SHOWN = 5;
 
 /**
  * The migration's progress from summaries, not work nodes: one read per bucket summary and customer
@@ -83,14 +94,20 @@ export async function collectStatus(spec: Spec, zk: ZkSession, opts: { top?: num
   const plan = await store.readPlan();
   const summaries = await store.summaries();
   const open = await store.unfinished();
-  const totals: MigrationStatus['totals'] = { estimate: plan?.estimate ?? 0, read: 0, written: 0, skipped: 0, rejected: 0, slices: { todo: 0, inProgress: 0, done: 0, failed: 0, total: plan?.slices ?? 0 } };
+  const totals: MigrationStatus['totals'] = { estimate: plan?.estimate ?? 0, read: 0, written: 0, skipped: 0, rejected: 0, transformRejected: 0, conflicts: 0, slices: { todo: 0, inProgress: 0, done: 0, failed: 0, total: plan?.slices ?? 0 } };
+  const addUp = (c: SliceCounts) => {
+    for (const k of ['read', 'written', 'skipped', 'rejected', 'transformRejected', 'conflicts'] as const) totals[k] += c[k] ?? 0;
+  };
   const failedIds: number[] = [];
+  const transformRejections: Rejection[] = [];
   for (const sm of summaries.values()) {
     totals.slices.done += sm.done;
     totals.slices.failed += sm.failed.length;
     failedIds.push(...sm.failed);
-    for (const k of ['read', 'written', 'skipped', 'rejected'] as const) totals[k] += sm.counts[k];
+    addUp(sm.counts);
+    if (transformRejections.length < TRANSFORM_REJECTIONS_SHOWN) transformRejections.push(...(sm.transformRejections ?? []));
   }
+  const running: Rejection[] = [];
   const claimedIds = new Set<number>();
   const todoIds = new Set<number>();
   const inProgress: SliceRef[] = [];
@@ -102,9 +119,11 @@ export async function collectStatus(spec: Spec, zk: ZkSession, opts: { top?: num
     claimedIds.add(Number(a.name));
     const [got, claim] = await Promise.all([store.readSlice(a), store.readClaim(a)]);
     if (!got) return;
-    for (const k of ['read', 'written', 'skipped', 'rejected'] as const) totals[k] += got.node.counts[k];
+    addUp(got.node.counts);
+    running.push(...got.node.rejections.filter((r) => r.by === 'transform'));
     inProgress.push(ref(got.node, now, claim ? claim.claim.since : now));
   });
+  transformRejections.push(...running.sort((a, b) => a.id.localeCompare(b.id)));
   // Not yet claimed: what they read before (a resumed slice) is in their work nodes, not read here.
   totals.slices.todo = todoIds.size;
   totals.slices.inProgress = claimedIds.size;
@@ -147,7 +166,8 @@ export async function collectStatus(spec: Spec, zk: ZkSession, opts: { top?: num
   const remaining = Math.max(0, totals.estimate - totals.read);
   return {
     migration: spec.migration, planned, customerCount, customers: shown,
-    totals, docsPerSecond, etaMs: remaining === 0 ? 0 : docsPerSecond > 0 ? (remaining / docsPerSecond) * 1000 : null,
+    totals, mode: spec.copy.mode, transform: spec.transform ? spec.transform.version ?? spec.transform.module : null,
+    transformRejections: transformRejections.slice(0, TRANSFORM_REJECTIONS_SHOWN), docsPerSecond, etaMs: remaining === 0 ? 0 : docsPerSecond > 0 ? (remaining / docsPerSecond) * 1000 : null,
     workers, inProgress: inProgress.sort((a, b) => a.slice - b.slice), stuck: inProgress.filter((s) => s.idleMs > spec.status.stuckAfter), failed,
     verification: await new VerifyStore(zk, store).latest(),
     dualWritesRecorded: await recordedDualWrites(zk, store.layout),
@@ -201,7 +221,20 @@ export function renderStatus(s: MigrationStatus): string {
   }
   const t = s.totals;
   out.push(`${bar(t.read, t.estimate)}  ${t.read}/${t.estimate} documents, slices ${t.slices.done}/${t.slices.total} done, ${t.slices.inProgress} in progress, ${t.slices.failed} failed`);
-  out.push(`${s.customerCount} customers; rate ${Math.round(s.docsPerSecond)} docs/s, ETA ${s.etaMs === null ? 'unknown (no live worker)' : formatDuration(s.etaMs)}; copied ${t.written}, skipped (live write won) ${t.skipped}, rejected ${t.rejected}`);
+  const eta = `${s.customerCount} customers; rate ${Math.round(s.docsPerSecond)} docs/s, ETA ${s.etaMs === null ? 'unknown (no live worker)' : formatDuration(s.etaMs)}`;
+  const others = t.rejected - t.transformRejected;
+  if (s.mode === 'in-place') {
+    out.push(`${eta}; in place: read ${t.read}, rewritten ${t.written}, unchanged (fixed points, not written) ${t.skipped}, conflicts re-read (live writes) ${t.conflicts}`);
+    out.push(`rejected by the transform ${t.transformRejected}, other rejections ${others}`);
+  } else if (s.transform !== null) {
+    out.push(`${eta}; copied ${t.written}, skipped (live write won) ${t.skipped}, rejected by the target ${others}, rejected by the transform ${t.transformRejected}`);
+  } else {
+    out.push(`${eta}; copied ${t.written}, skipped (live write won) ${t.skipped}, rejected ${t.rejected}`);
+  }
+  if (t.transformRejected > 0) {
+    out.push(`TRANSFORM REJECTIONS (dead letters): ${t.transformRejected} document(s) the transform ${s.transform} refused; ${s.transformRejections.length < t.transformRejected ? `the first ${s.transformRejections.length}` : 'all'} (the work nodes' rejections list more):`);
+    for (const r of s.transformRejections) out.push(`  ${r.id}: ${r.reason}`);
+  }
   out.push('');
   const head = ['customer', 'progress', 'todo', 'running', 'done', 'failed', 'documents'];
   const rows = s.customers.map((c) => [c.customer ?? '(no customer)', bar(c.docs.finished, c.docs.estimate, 12), c.slices.todo, c.slices.inProgress, c.slices.done, c.slices.failed, c.docs.estimate].map(String));
@@ -264,10 +297,9 @@ export async function releaseSlice(spec: Spec, zk: ZkSession, ref: string, opts:
     // Back in the queue, and out of the summary (its counts come back when it finishes again).
     const sum = await store.readSummary(a.bucket);
     const before = sum?.summary ?? emptySummary();
-    const c = node.counts;
     const after: SummaryNode = {
       ...before, failed: before.failed.filter((x) => x !== index),
-      counts: { read: before.counts.read - c.read, written: before.counts.written - c.written, skipped: before.counts.skipped - c.skipped, rejected: before.counts.rejected - c.rejected },
+      counts: addCounts(before.counts, node.counts, -1),
     };
     await zk.mkdirp(store.layout.queueBucket(a.bucket));
     ops.push({ op: 'create', path: store.layout.queued(a) });

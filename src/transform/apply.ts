@@ -18,6 +18,7 @@ import type { Rejection } from '../coordination/workNode';
 import { log as rootLog, type Logger } from '../log';
 import type { Transform, TransformContext } from './define';
 import { loadTransform } from '../config/transformModule';
+import { countTransformed } from '../metrics';
 
 export type Applied = { outputs: SourceDoc[] } | { reason: string };
 
@@ -86,13 +87,20 @@ export function transformPage(spec: Spec, docs: SourceDoc[], slice: number): { d
   const log = rootLog.child({ slice, transform: t.version });
   const out: SourceDoc[] = [];
   const rejected: Rejection[] = [];
+  const n = { transformed: 0, fanned_out: 0, skipped: 0, rejected: 0 };
   for (const d of docs) {
     const r = applyTransform(t, d, spec.fields, { slice, log });
     if ('reason' in r) {
-      rejected.push({ id: d.id, reason: r.reason });
+      rejected.push({ id: d.id, reason: r.reason, by: 'transform' });
       log.warn({ id: d.id, reason: r.reason }, 'transform rejected a document');
+      n.rejected++;
+    } else {
+      out.push(...r.outputs);
+      if (r.outputs.length === 0) n.skipped++;
+      else if (r.outputs.length === 1) n.transformed++;
+      else n.fanned_out++;
     }
-    else out.push(...r.outputs);
   }
+  countTransformed(spec.migration, n);
   return { docs: out, rejected };
 }

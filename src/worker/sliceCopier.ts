@@ -33,12 +33,12 @@ import type { Backend, Customers, Page, SourceDoc } from '../backends/types';
 import type { Spec } from '../config/spec';
 import type { SliceClaim } from '../coordination/claim';
 import type { Rejection, SliceBounds } from '../coordination/workNode';
-import { describeBounds, describeCustomers } from '../coordination/workNode';
+import { describeBounds, describeCustomers, transformCounts } from '../coordination/workNode';
 import { FencedError, RetryableError, describeError } from '../errors';
 import { log } from '../log';
 import { transformOf, transformPage } from '../transform/apply';
 import { inPlaceOutcome } from '../transform/inPlace';
-import { customerLabel, metrics } from '../metrics';
+import { countTransformed, customerLabel, metrics } from '../metrics';
 import { withBackoff, type BackoffOptions } from '../retry';
 import { PageBudget, PageSizer, splitByBytes } from './batching';
 import { afterFailure, keptRejections, refusesEverything, stalledTooOften } from './failurePolicy';
@@ -281,6 +281,7 @@ export class SliceCopier {
                   written: n.counts.written + written,
                   skipped: n.counts.skipped + skipped,
                   rejected: n.counts.rejected + rejected.length,
+                  ...transformCounts(n.counts, rejected, back?.conflicts),
                 },
                 rejections: keptRejections(n.rejections, rejected, spec.worker.keepRejections),
                 progressAt: Date.now(),
@@ -350,7 +351,7 @@ export class SliceCopier {
    * IN_PLACE_ROUNDS times; then it is left as it is and recorded as rejected. A document deleted
    * meanwhile is left deleted. Unchanged and null documents are not written (counted skipped).
    */
-  private async writeBack(claim: SliceClaim, lane: number, docs: SourceDoc[], slice: number, ctx: object): Promise<{ written: number; skipped: number; rejected: Rejection[] }> {
+  private async writeBack(claim: SliceClaim, lane: number, docs: SourceDoc[], slice: number, ctx: object): Promise<{ written: number; skipped: number; rejected: Rejection[]; conflicts: number }> {
     const { spec, target, limiter } = this.c;
     const t = transformOf(spec)!;
     const tlog = log.child({ slice, transform: t.version });
@@ -358,10 +359,11 @@ export class SliceCopier {
     let written = 0;
     let skipped = 0;
     let pending: SourceDoc[] = [];
+    let conflicted = 0;
     const judge = (d: SourceDoc, version: string | undefined) => {
       const o = inPlaceOutcome(t, d, spec.fields, slice, tlog);
       if (o.kind === 'rejected') {
-        rejected.push({ id: d.id, reason: o.reason });
+        rejected.push({ id: d.id, reason: o.reason, by: 'transform' });
         tlog.warn({ id: d.id, reason: o.reason }, 'transform rejected a document');
       } else if (o.kind === 'unchanged') skipped++;
       else if (version === undefined) throw new Error(`the source gave no version for document ${d.id}: it cannot be written back in place`);
@@ -393,6 +395,7 @@ export class SliceCopier {
       }
       pending = [];
       if (conflicts.length === 0) break;
+      conflicted += conflicts.length;
       log.info({ ...ctx, conflicts: conflicts.length, round }, 'in place: documents changed since they were read (live writes): reading them again');
       const now = await withBackoff(() => {
         claim.assertHeld();
@@ -406,7 +409,8 @@ export class SliceCopier {
     for (const r of refusedByTarget) log.warn({ ...ctx, id: r.id, reason: r.reason }, 'the collection rejected a document written back');
     const broken = refusesEverything(changed, refusedByTarget);
     if (broken) throw new Error(broken);
-    return { written, skipped, rejected: [...rejected, ...refusedByTarget] };
+    countTransformed(spec.migration, { rewritten: written, unchanged: skipped, rejected: rejected.filter((r) => r.by === 'transform').length }, conflicted);
+    return { written, skipped, rejected: [...rejected, ...refusedByTarget], conflicts: conflicted };
   }
 
   /**
