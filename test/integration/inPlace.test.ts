@@ -4,9 +4,12 @@
  * selected document ends transformed, unselected ones are untouched byte for byte, documents already
  * in the new form are not written (their version does not move), a live write that lands between the
  * worker's read and its write is never overwritten (the worker is held inside map, with the version
- * read, while the test writes the document live), verification proves every document a fixed point
- * and finds one planted back in the old form, and repair rewrites it. In place without the mode is
- * still refused.
+ * read, while the test writes the document live; it also updates another selected document and
+ * inserts two, already in the new form, which survive exactly as written, version included),
+ * verification proves every document a fixed point and finds one planted back in the old form, and
+ * repair rewrites it. A transform that throws on some documents leaves them as they are, recorded
+ * by id with the message, the rest rewritten; status shows them and the in-place counts. `transform
+ * test` fails a non-idempotent transform in place. In place without the mode is still refused.
  */
 import { expect } from 'chai';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -43,7 +46,17 @@ const others = DOCS.filter((d) => d.category === 'other').map((d) => d.id);
 /** The document the worker is held at (inside map, after its read) while the test writes it live. */
 const HELD = 'a-012';
 
-/** RFC 3339 → RFC 822 (idempotent); holds once at HELD until the go file exists. */
+/** A document already in the new form: what a live writer writes during the run (an update or an insert). */
+const liveNew = (id: string, customer: string, hour: number) => ({
+  id, customer, category: 'fix', title: `live ${id}`, timestamp: new Date(Date.UTC(2024, 0, 1) + hour * 3_600_000).toISOString(), when_s: NEW(hour), price: 7.25, quantity: 1000 + hour,
+});
+/** The live writer's writes while the worker is held: an update of a selected document not yet rewritten, and inserts; all in the new form. */
+const LIVE_UPDATE = 'b-031';
+const LIVE_WRITES = [liveNew(LIVE_UPDATE, 'beta', 31), liveNew('a-100', 'acme', 5), liveNew('b-100', 'beta', 35)];
+/** Documents the transform throws on (poison_s), in the selection and in the old form. */
+const POISON = ['a-p01', 'a-p02', 'b-p01'].map((id, i) => ({ ...DOCS[i * 15 + 2], id, customer: id.startsWith('a') ? 'acme' : 'beta', category: 'fix', when_s: OLD(i), poison_s: 'yes' }));
+
+/** RFC 3339 → RFC 822 (idempotent); throws on poison_s; holds once at HELD until the go file exists. */
 function transformModule(dir: string, version = '1'): { file: string; reached: string; go: string } {
   const reached = join(dir, 'reached');
   const go = join(dir, 'go');
@@ -59,6 +72,7 @@ export default defineTransform({
       const cell = new Int32Array(new SharedArrayBuffer(4));
       while (!existsSync(${JSON.stringify(go)})) Atomics.wait(cell, 0, 0, 20);
     }
+    if (doc.poison_s === 'yes') throw new Error(\`cannot rewrite \${ctx.id}\`);
     const v = doc.when_s;
     if (typeof v !== 'string' || !RFC3339.test(v)) return doc;
     return { ...doc, when_s: new Date(v).toUTCString() };
@@ -191,6 +205,10 @@ for (const side of SIDES) {
       expect(existsSync(mod.reached), w.output().stderr).to.equal(true);
       const live = { ...DOCS[idx(HELD)], title: 'LIVE title', quantity: 999 };
       await side.load(coll, [live]);
+      // The live writer also updates a selected document and inserts two, already in the new form.
+      await side.load(coll, LIVE_WRITES);
+      const liveWritten = await side.exact(coll, LIVE_WRITES.map((d) => d.id));
+      expect(liveWritten.size).to.equal(LIVE_WRITES.length);
       writeFileSync(mod.go, '');
       const done = await w.done;
       expect(done.code, done.stderr).to.equal(0);
@@ -198,10 +216,24 @@ for (const side of SIDES) {
       expect(done.stdout + done.stderr).to.contain('reading them again');
       const slices = await allSlices(zk, new Layout(root, migration));
       expect(slices.every((s) => s.node.status === 'done')).to.equal(true);
-      expect(slices.reduce((n, s) => n + s.node.counts.read, 0)).to.equal(oldFix.length + newFix.length);
+      // The inserts are read or not, as the worker's cursor stood when they landed.
+      const read = slices.reduce((n, s) => n + s.node.counts.read, 0);
+      expect(read).to.be.within(oldFix.length + newFix.length, oldFix.length + newFix.length + 2);
       expect(slices.reduce((n, s) => n + s.node.counts.rejected, 0)).to.equal(0);
       const now = await side.exact(coll, allIds);
       for (const id of oldFix) expect(now.get(id)!.fields.when_s, id).to.equal(NEW(idx(id)));
+      // Every live write in the new form survived as written: same text, same version (not written over, not written back).
+      const liveNow = await side.exact(coll, LIVE_WRITES.map((d) => d.id));
+      for (const d of LIVE_WRITES) expect([liveNow.get(d.id)?.text, liveNow.get(d.id)?.version], d.id).to.deep.equal([liveWritten.get(d.id)!.text, liveWritten.get(d.id)!.version]);
+      expect(oldFix).to.include(LIVE_UPDATE);
+      // status in place: what was read, rewritten, left unchanged, and the conflict re-read.
+      const st = await run(['status', '--spec', specFile, '--json']);
+      expect(st.code, st.stderr).to.equal(0);
+      const totals = JSON.parse(st.stdout).totals;
+      expect(totals.read).to.equal(read);
+      expect(totals.written + totals.skipped).to.equal(read);
+      expect(totals.conflicts).to.be.at.least(1);
+      expect(totals.transformRejected).to.equal(0);
       // The live write's content survived, transformed.
       expect(now.get(HELD)!.fields.title).to.equal('LIVE title');
       expect(Number(now.get(HELD)!.fields.quantity)).to.equal(999);
@@ -222,6 +254,16 @@ for (const side of SIDES) {
       const r = await run(['transform', 'test', '--spec', writeSpec(spec()), '--limit', '10']);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.contain('idempotent on the 10 document(s) checked').and.to.contain('fit for copy.mode in-place');
+      const sample = await run(['transform', 'test', '--spec', writeSpec(spec()), '--sample', '2', '--json']);
+      expect(sample.code, sample.stderr).to.equal(0);
+      expect(JSON.parse(sample.stdout).perCustomer).to.deep.equal({ acme: 2, beta: 2 });
+      // In place a transform that changes its own output again fails the test (exit 5), naming the documents.
+      const bang = join(mkdtempSync(join(tmpdir(), 'bg-inplace-bang-')), 'bang.ts');
+      writeFileSync(bang, `import { defineTransform } from ${JSON.stringify(PACKAGE)};\nexport default defineTransform({ version: 'bang', map: (doc) => ({ ...doc, title: doc.title + '!' }) });\n`);
+      const bad = await run(['transform', 'test', '--spec', writeSpec(spec({ transform: { module: bang } })), '--sample', '1']);
+      expect(bad.code, bad.stderr).to.equal(EXIT.DIFFERENCES);
+      expect(bad.stderr).to.contain('not idempotent on 2 document(s): a-000, b-030').and.to.contain('copy.mode in-place needs');
+      expect(bad.stdout).to.contain('again: ~ title: "title of a-000!" → "title of a-000!!"');
       expect({ zk: await zkSnapshot(zk), data: await side.snapshot() }).to.deep.equal(was);
     });
 
@@ -266,6 +308,36 @@ for (const side of SIDES) {
       for (const id of others) expect(now.get(id)!.fields.when_s, id).to.equal(OLD(idx(id)));
       const v = await run(['verify-integrity', '--spec', specFile]);
       expect(v.code, v.stdout + v.stderr).to.equal(EXIT.OK);
+    });
+
+    it('a transform that throws on some documents: each recorded with its id and message, the rest of the slice rewritten, status shows them', async () => {
+      await side.load(coll, [...DOCS, ...POISON]); // every document back in its first form, and the poison ones
+      const loadedPoison = await side.exact(coll, POISON.map((d) => d.id));
+      const m = transformModule(mkdtempSync(join(tmpdir(), 'bg-inplace-poison-')), '3');
+      writeFileSync(m.go, ''); // no hold
+      const poisonMigration = uniqueName('inplacepoison');
+      const specFile = writeSpec(spec({ migration: poisonMigration, transform: { module: m.file } }));
+      expect((await run(['plan', '--spec', specFile])).code).to.equal(0);
+      const w = await run(['work', '--spec', specFile]);
+      expect(w.code, w.stderr).to.equal(0);
+      const slices = await allSlices(zk, new Layout(root, poisonMigration));
+      expect(slices.every((x) => x.node.status === 'done')).to.equal(true);
+      const rejections = slices.flatMap((x) => x.node.rejections);
+      expect(rejections.map((r) => r.id).sort()).to.deep.equal(POISON.map((d) => d.id).sort());
+      for (const r of rejections) expect([r.reason, r.by]).to.deep.equal([`transform 3 threw: cannot rewrite ${r.id}`, 'transform']);
+      expect(slices.reduce((n, x) => n + (x.node.counts.transformRejected ?? 0), 0)).to.equal(POISON.length);
+      // The rest of each slice went on: every other old document rewritten; the poison ones left exactly as they were.
+      const now = await side.exact(coll, [...allIds, ...POISON.map((d) => d.id)]);
+      for (const id of oldFix) expect(now.get(id)!.fields.when_s, id).to.equal(NEW(idx(id)));
+      for (const d of POISON) expect([now.get(d.id)!.text, now.get(d.id)!.version], d.id).to.deep.equal([loadedPoison.get(d.id)!.text, loadedPoison.get(d.id)!.version]);
+      const st = await run(['status', '--spec', specFile]);
+      expect(st.code, st.stderr).to.equal(0);
+      // Read: the selection (the two inserts of the first run are in it, already new: unchanged).
+      const read = oldFix.length + newFix.length + 2 + POISON.length;
+      expect(st.stdout).to.contain(`in place: read ${read}, rewritten ${oldFix.length}, unchanged (fixed points, not written) ${newFix.length + 2}, conflicts re-read (live writes) 0`);
+      expect(st.stdout).to.contain(`rejected by the transform ${POISON.length}, other rejections 0`);
+      expect(st.stdout).to.contain(`TRANSFORM REJECTIONS (dead letters): ${POISON.length} document(s) the transform 3 refused; all`);
+      for (const d of POISON) expect(st.stdout).to.contain(`  ${d.id}: transform 3 threw: cannot rewrite ${d.id}`);
     });
   });
 }

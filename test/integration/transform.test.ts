@@ -253,7 +253,17 @@ for (const side of SIDES) {
       const rejections = slices.flatMap((s) => s.node.rejections);
       expect(rejections.map((x) => x.id).sort()).to.deep.equal(ids('boom').sort());
       for (const x of rejections) expect(x.reason).to.contain(`cannot transform ${x.id}`);
+      expect(slices.reduce((n, s) => n + (s.node.counts.transformRejected ?? 0), 0)).to.equal(ids('boom').length);
+      expect(rejections.every((x) => x.by === 'transform')).to.equal(true);
       expect((await side.all(boomTarget)).size).to.equal(0);
+      // status shows them apart from the target's rejections: the count, then each id with its message.
+      const st = await run(['status', '--spec', boomSpec]);
+      expect(st.code, st.stderr).to.equal(0);
+      expect(st.stdout).to.contain(`rejected by the target 0, rejected by the transform ${ids('boom').length}`);
+      expect(st.stdout).to.contain(`TRANSFORM REJECTIONS (dead letters): ${ids('boom').length} document(s) the transform 1 refused; all`);
+      for (const id of ids('boom')) expect(st.stdout).to.contain(`  ${id}: transform 1 threw: cannot transform ${id}`);
+      const json = JSON.parse((await run(['status', '--spec', boomSpec, '--json'])).stdout);
+      expect(json.totals).to.include({ rejected: ids('boom').length, transformRejected: ids('boom').length });
       // Verification does not pass over dead letters: they are reported missing, by id.
       const v = await run(['verify-integrity', '--spec', boomSpec]);
       expect(v.code, v.stdout).to.equal(EXIT.DIFFERENCES);
