@@ -11,7 +11,7 @@ export const EXIT = {
   ALL_CLAIMED: 3,
   /** `work`: every slice is finished, but some ended `failed` (see `bluegreen status`). */
   SLICES_FAILED: 4,
-  /** `verify-integrity`: persistent differences found (and `cutover` refused). */
+  /** `verify-integrity`: persistent differences found (and `cutover` refused); `transform test`: the transform is not idempotent. */
   DIFFERENCES: 5,
   /** `work`: stopped by SIGTERM/SIGINT after checkpointing and releasing its claims. */
   INTERRUPTED: 143,
