@@ -217,4 +217,6 @@ export interface IndexPreparer {
   /** refresh_interval and number_of_replicas of every concrete index behind the name. */
   readBulkSettings(): Promise<Record<string, BulkSettings>>;
   applyBulkSettings(values: Record<string, BulkSettings>): Promise<void>;
+  /** target.indexPattern: the concrete indices of the set that exist now (they are tuned and restored with `collection`). */
+  indicesOfSet?(): Promise<string[]>;
 }

@@ -187,12 +187,14 @@ async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', tar
       case 'apply-bulk-settings':
         await assertNotSourceIndices(spec, Object.keys(record.original!));
         await cluster('tune for bulk', () => target.applyBulkSettings(bulkLoadFor(record.original!)));
+        await cluster('tune the indices of target.indexPattern', () => followedBySet(spec, target, bulkLoadFor(record.original!)));
         break;
       case 'announce-restore':
         break;
       case 'restore-settings':
         await assertNotSourceIndices(spec, Object.keys(record.original!));
         await cluster('restore settings', () => target.applyBulkSettings(record.original!));
+        await cluster('restore the indices of target.indexPattern', () => followedBySet(spec, target, record.original!));
         break;
     }
     try {
@@ -203,6 +205,21 @@ async function drive(zk: ZkSession, spec: Spec, goal: 'prepare' | 'restore', tar
       // Another process moved the record meanwhile: read it again and carry on from there.
     }
   }
+}
+
+/**
+ * target.indexPattern: the indices of the set created so far get the settings `collection` gets (its
+ * first concrete index's); one created later takes them from `collection` when it is created
+ * (esBackend.definitionOfNewIndex). Never an index of the source (asked first, as for `collection`).
+ */
+async function followedBySet(spec: Spec, target: IndexPreparer, values: Record<string, BulkSettings>): Promise<void> {
+  const v = Object.values(values)[0];
+  if (!spec.target.indexPattern || !target.indicesOfSet || !v) return;
+  const names = await target.indicesOfSet();
+  if (!names.length) return;
+  await assertNotSourceIndices(spec, names);
+  await target.applyBulkSettings(Object.fromEntries(names.map((n) => [n, v])));
+  log.info({ pattern: spec.target.indexPattern, indices: names.length, settings: v }, 'target preparation: the indices of target.indexPattern follow the collection');
 }
 
 /**

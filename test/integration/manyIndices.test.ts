@@ -3,17 +3,21 @@
  * index copied into daily Elasticsearch 8 indices chosen by target.indexPattern over the timestamp,
  * created on demand with the mapping of target.collection; verified across the set, repaired into the
  * right index, the read alias on every index of the set after cutover; a document without the field
- * is rejected with its reason and the slice goes on.
+ * is rejected with its reason and the slice goes on. With target.prepare.tuneForBulk the daily indices
+ * are tuned while the copy runs and get the collection's settings back after it.
  */
 import { expect } from 'chai';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { EXIT } from '../../src/errors';
 import type { VerifyReport } from '../../src/verifier/verifier';
-import { run, writeSpec } from '../support/cli';
+import { run, start, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
-import { allSlices } from '../support/fleet';
+import { allSlices, waitFor } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 describe('one index into many: a monthly ES 7 index into daily ES 8 indices (target.indexPattern)', function () {
@@ -39,9 +43,9 @@ describe('one index into many: a monthly ES 7 index into daily ES 8 indices (tar
   const days = [...perDay.keys()].sort();
 
   /** The indices of the set on the new cluster (name → document count), refreshed. */
-  const dailyIndices = async (): Promise<Map<string, number>> => {
-    await es.refresh(`${daily}-*`);
-    const res = await fetch(`${stack.esNew}/_cat/indices/${daily}-*?format=json&h=index,docs.count`);
+  const dailyIndices = async (prefix = daily): Promise<Map<string, number>> => {
+    await es.refresh(`${prefix}-*`);
+    const res = await fetch(`${stack.esNew}/_cat/indices/${prefix}-*?format=json&h=index,docs.count`);
     const rows = (await res.json()) as Array<{ index: string; 'docs.count': string }>;
     return new Map(rows.map((r) => [r.index, Number(r['docs.count'])]));
   };
@@ -145,5 +149,77 @@ describe('one index into many: a monthly ES 7 index into daily ES 8 indices (tar
     expect(rejections.map((x) => x.id).sort()).to.deep.equal(undated.map((d) => d.id).sort());
     for (const x of rejections) expect(x.reason).to.contain('no value in "timestamp"');
     expect(await dailyIndices()).to.deep.equal(before);
+  });
+
+  it('with target.prepare.tuneForBulk the daily indices are tuned while the copy runs (created so, or tuned) and restored with the collection after it', async () => {
+    const name = uniqueName('mitune');
+    const tuned = uniqueName('bgtest_mi_tuned');
+    const template = uniqueName('bgtest_mi_tmpl');
+    const dir = mkdtempSync(join(tmpdir(), 'bg-mitune-'));
+    const [reached, go, module] = [join(dir, 'reached'), join(dir, 'go'), join(dir, 'hold.ts')];
+    // Identity, but holds (blocking the process) at the first document of a slice's second page or later:
+    // that slice's first page, and the daily indices it needed, are written by then.
+    writeFileSync(module, `import { existsSync, writeFileSync } from 'node:fs';
+import { defineTransform } from ${JSON.stringify(resolve(__dirname, '../../src/index.js'))};
+const seen = new Map<number, number>();
+export default defineTransform({
+  version: 'hold',
+  map(doc, ctx) {
+    const n = (seen.get(ctx.slice) ?? 0) + 1;
+    seen.set(ctx.slice, n);
+    if (n > 100 && !existsSync(${JSON.stringify(go)})) {
+      writeFileSync(${JSON.stringify(reached)}, '');
+      const cell = new Int32Array(new SharedArrayBuffer(4));
+      while (!existsSync(${JSON.stringify(go)})) Atomics.wait(cell, 0, 0, 20);
+    }
+    return doc;
+  },
+});
+`);
+    const settingsOf = async (index: string): Promise<Record<string, [unknown, unknown]>> => {
+      const got = await fetch(`${stack.esNew}/${index}/_settings?flat_settings=true`).then((x) => x.json()) as Record<string, { settings: Record<string, unknown> }>;
+      return Object.fromEntries(Object.entries(got).map(([n, v]) => [n, [v.settings['index.refresh_interval'] ?? null, v.settings['index.number_of_replicas']]]));
+    };
+    await es.createIndex(template, { settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: '7s' }, mappings: TEST_MAPPING });
+    let w: ReturnType<typeof start> | null = null;
+    try {
+      const tuneSpec = writeSpec({
+        migration: name,
+        zookeeper: { connect: stack.zk, root, sessionTimeout: '20s' },
+        source: { kind: 'elasticsearch', url: stack.esLegacy, collection: monthly, query: { exists: { field: 'timestamp' } } },
+        target: { kind: 'elasticsearch', url: stack.esNew, collection: template, indexPattern: `${tuned}-{timestamp:yyyy.MM.dd}`, prepare: { tuneForBulk: true } },
+        slicing: { targetDocsPerSlice: 200 },
+        batch: { docs: 50 },
+        transform: { module },
+      });
+      expect((await run(['plan', '--spec', tuneSpec])).code).to.equal(0);
+      const worker = start(['work', '--spec', tuneSpec]);
+      w = worker;
+      await waitFor('the worker to hold in the middle of a slice', async () => existsSync(reached) || (worker.child.exitCode !== null && 'exited'));
+      expect(existsSync(reached), worker.output().stderr).to.equal(true);
+      // Mid-copy: the collection is tuned, and so is every daily index created so far.
+      expect(await settingsOf(template)).to.deep.equal({ [template]: ['-1', '0'] });
+      const during = await settingsOf(`${tuned}-*`);
+      expect(Object.keys(during).length, 'a daily index exists mid-copy').to.be.greaterThan(0);
+      for (const [index, v] of Object.entries(during)) expect(v, index).to.deep.equal(['-1', '0']);
+      writeFileSync(go, '');
+      const done = await worker.done;
+      expect(done.code, done.stderr).to.equal(0);
+      // After it: the collection's own settings back, on the collection and on every index of the set.
+      const record = await zk.getData(`${new Layout(root, name).base}/target`);
+      expect(JSON.parse(record.data.toString()).state).to.equal('restored');
+      expect(await settingsOf(template)).to.deep.equal({ [template]: ['7s', '0'] });
+      const after = await settingsOf(`${tuned}-*`);
+      expect(Object.keys(after).sort()).to.deep.equal(days.map((d) => d.replace(daily, tuned)));
+      for (const [index, v] of Object.entries(after)) expect(v, index).to.deep.equal(['7s', '0']);
+      const got = await dailyIndices(tuned);
+      for (const day of days) expect(got.get(day.replace(daily, tuned)), day).to.equal(perDay.get(day));
+    } finally {
+      // A failed assertion mid-copy must not leave the worker held.
+      writeFileSync(go, '');
+      if (w && w.child.exitCode === null && w.child.signalCode === null) await w.done;
+      for (const index of (await dailyIndices(tuned)).keys()) await es.deleteIndex(index);
+      await es.deleteIndex(template);
+    }
   });
 });

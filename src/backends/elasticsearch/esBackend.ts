@@ -431,7 +431,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       if (this.knownIndices.has(name)) continue;
       if (!(await api.indexExists(name))) {
         try {
-          await api.createIndex(name, await this.definitionOfSet());
+          await api.createIndex(name, await this.definitionOfNewIndex());
           log.info({ index: name, pattern: this.pattern?.text }, 'index of the pattern created');
         } catch (e) {
           if (!(e instanceof EsStatusError && e.type === 'resource_already_exists_exception')) throw e;
@@ -439,6 +439,25 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       }
       this.knownIndices.add(name);
     }
+  }
+
+  /**
+   * An index of the set as it is created now: with target.prepare.tuneForBulk it takes the bulk
+   * settings `collection` has at this moment (tuned during the copy, restored after it: targetPrep
+   * gives the indices of the set what it gives `collection`), so one created mid-copy starts tuned
+   * and one created after the restore (a repair) does not stay tuned.
+   */
+  private async definitionOfNewIndex(): Promise<Record<string, unknown>> {
+    const def = await this.definitionOfSet();
+    if (!this.endpoint.prepare?.tuneForBulk) return def;
+    const now = Object.values(await this.readBulkSettings())[0];
+    return now ? withBulkSettings(def, now) : def;
+  }
+
+  /** target.indexPattern: the indices of the set that exist now (none: []). */
+  async indicesOfSet(): Promise<string[]> {
+    if (!this.pattern) return [];
+    return Object.keys(await (await this.client()).getSettings(this.pattern.wildcard, ['index.number_of_replicas'])).sort();
   }
 
   /** target.prepare.mappingsFile (and settingsFile), else a copy of the mapping of `collection`. */
@@ -662,6 +681,19 @@ class ItemsToRetry extends Error {
     super(`${count} document(s) of the batch refused for now (${reason})`);
     this.name = 'ItemsToRetry';
   }
+}
+
+/** An index definition with these bulk settings in place of any it had (flat or nested; a null leaves the default). */
+export function withBulkSettings(def: Record<string, unknown>, v: BulkSettings): Record<string, unknown> {
+  const settings: Record<string, any> = { ...((def.settings as Record<string, unknown> | undefined) ?? {}) };
+  const index: Record<string, unknown> = { ...(settings.index && typeof settings.index === 'object' ? settings.index : {}) };
+  for (const k of ['refresh_interval', 'number_of_replicas'] as const) {
+    delete settings[k];
+    delete settings[`index.${k}`];
+    delete index[k];
+    if (v[k] !== null) index[k] = v[k];
+  }
+  return { ...def, settings: { ...settings, index } };
 }
 
 /** A target.prepare file (JSON or YAML), or a UserError naming it. */
