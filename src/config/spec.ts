@@ -156,10 +156,11 @@ const endpoint = z
      */
     query: z.union([z.string(), z.record(z.unknown())]).optional(),
     /**
-     * Target only, Elasticsearch / OpenSearch (issue 17, one index into many): the index each document
-     * is written into, from a date field of the (transformed) document in UTC, e.g.
+     * Target only (issue 17, one index into many): the index (Solr: collection) each document is
+     * written into, from a date field of the (transformed) document in UTC, e.g.
      * `events-{timestamp:yyyy.MM.dd}`. Indices are created on demand with the mapping of `collection`
-     * (or target.prepare.mappingsFile); the target is read, verified and aliased as the whole set (`events-*`).
+     * (or target.prepare.mappingsFile); Solr collections with the configset, shards and replicas of
+     * `collection`. The target is read, verified and aliased as the whole set (`events-*`).
      */
     indexPattern: z.string().min(1).optional(),
   })
@@ -315,14 +316,18 @@ export const specSchema = z
     if (pattern !== undefined) {
       const where = ['target', 'indexPattern'];
       const problem = indexPatternProblem(pattern);
-      if (spec.target.kind === 'solr') {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: 'indexPattern (one index into many) is not supported for Solr targets yet: remove it, or copy into one collection' });
-      } else if (problem) {
+      const what = spec.target.kind === 'solr' ? 'collection' : 'index';
+      if (problem) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: problem });
       } else if (spec.copy.mode === 'in-place') {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: 'in place the documents stay where they are: remove target.indexPattern (or drop copy.mode to copy into the daily indices)' });
+      } else if (spec.target.kind === 'solr' && /[^a-z0-9._*-]/.test(parseIndexPattern(pattern).wildcard)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: `"${pattern}" names collections Solr refuses: a Solr collection name holds only letters, digits, "." "-" and "_" (e.g. events-{timestamp:yyyy.MM.dd})` });
       } else if (inWildcard(parseIndexPattern(pattern).wildcard, spec.target.collection)) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'collection'], message: `with indexPattern, collection names the index whose mapping new indices copy; "${spec.target.collection}" is itself one of the set ${parseIndexPattern(pattern).wildcard}: name another index (e.g. an empty events-template)` });
+        const copies = spec.target.kind === 'solr' ? 'whose configset, shards and replicas new collections copy' : 'whose mapping new indices copy';
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['target', 'collection'], message: `with indexPattern, collection names the ${what} ${copies}; "${spec.target.collection}" is itself one of the set ${parseIndexPattern(pattern).wildcard}: name another ${what} (e.g. an empty events-template)` });
+      } else if (spec.source.kind === spec.target.kind && sameNodes(spec.source.url, spec.target.url) && inWildcard(parseIndexPattern(pattern).wildcard, spec.source.collection)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: where, message: `the source ${what} "${spec.source.collection}" on the same cluster is one of the set ${parseIndexPattern(pattern).wildcard}: the target would read and write it; choose a pattern whose ${what}s cannot be the source's (another prefix)` });
       }
     }
     const q = spec.source.query;

@@ -15,8 +15,18 @@ export async function pointAlias(alias: string, to: Endpoint, from: Endpoint): P
   const http = new HttpClient({ timeoutMs: to.requestTimeout, auth: to.auth, tls: to.tls, json: 'plain' });
   const base = baseUrl(to);
   if (to.kind === 'solr') {
-    await http.request('GET', `${base}/admin/collections?action=CREATEALIAS&name=${encodeURIComponent(alias)}&collections=${encodeURIComponent(to.collection)}&wt=json`);
-    return `solr alias ${alias} → ${to.collection} at ${safeUrl(base)}`;
+    // target.indexPattern (one collection into many): the alias names every collection of the set
+    // that exists now (Collections API LIST, filtered by the pattern's wildcard), in one CREATEALIAS.
+    let collections = to.collection;
+    if (to.indexPattern) {
+      const wildcard = parseIndexPattern(to.indexPattern).wildcard;
+      const listed = await http.request('GET', `${base}/admin/collections?action=LIST&wt=json`);
+      const set = ((listed?.collections ?? []) as unknown[]).map(String).filter((c) => c !== to.collection && inWildcard(wildcard, c)).sort();
+      if (!set.length) throw new Error(`no collection of target.indexPattern ${to.indexPattern} (${wildcard}) exists at ${safeUrl(base)}: nothing to put the read alias ${alias} on`);
+      collections = set.join(',');
+    }
+    await http.request('GET', `${base}/admin/collections?action=CREATEALIAS&name=${encodeURIComponent(alias)}&collections=${encodeURIComponent(collections)}&wt=json`);
+    return `solr alias ${alias} → ${to.indexPattern ? `every collection of ${to.indexPattern} (${collections.split(',').length}: ${collections})` : to.collection} at ${safeUrl(base)}`;
   }
   // target.indexPattern (one index into many): the alias goes on every index of the set, the wildcard
   // resolved by the server in the same atomic request.

@@ -58,10 +58,18 @@ describe('target.indexPattern (one index into many)', () => {
     throw new Error('expected the spec to be refused');
   };
 
-  it('spec: taken for an Elasticsearch target; refused for a Solr target, on the source, and when collection is one of the set', () => {
+  it('spec: taken for an Elasticsearch and a Solr target; refused on the source, when collection is one of the set, and when the source is', () => {
     expect(validateSpec(spec({ ...es, url: 'http://127.0.0.1:9201', collection: 'events-template0', indexPattern: 'daily-{timestamp:yyyy.MM.dd}' })).target.indexPattern).to.equal('daily-{timestamp:yyyy.MM.dd}');
-    expect(refusal(spec({ kind: 'solr', url: 'http://127.0.0.1:8983/solr', collection: 'e', indexPattern: 'daily-{timestamp:yyyy.MM.dd}' })))
-      .to.match(/target\.indexPattern: .*not supported for Solr targets yet/);
+    expect(validateSpec(spec({ kind: 'solr', url: 'http://127.0.0.1:8983/solr', collection: 'e', indexPattern: 'daily-{timestamp:yyyy.MM.dd}' })).target.indexPattern).to.equal('daily-{timestamp:yyyy.MM.dd}');
+    expect(refusal(spec({ kind: 'solr', url: 'http://127.0.0.1:8983/solr', collection: 'daily-x', indexPattern: 'daily-{timestamp:yyyy.MM.dd}' })))
+      .to.match(/target\.collection: .*configset.*is itself one of the set daily-\*/);
+    expect(refusal(spec({ kind: 'solr', url: 'http://127.0.0.1:8983/solr', collection: 'e', indexPattern: 'da+ily-{timestamp:yyyy.MM.dd}' })))
+      .to.match(/target\.indexPattern: .*collections Solr refuses/);
+    expect(refusal({ ...spec({ ...es, collection: 'tpl', indexPattern: 'monthly{timestamp:yyyy.MM.dd}' }) }))
+      .to.match(/target\.indexPattern: the source index "monthly" on the same cluster is one of the set monthly\*/);
+    const solr = { kind: 'solr', url: 'http://127.0.0.1:8983/solr', collection: 'e' };
+    expect(refusal({ ...spec({ ...solr, indexPattern: 'daily-{timestamp:yyyy.MM.dd}' }), source: solr, copy: { mode: 'in-place' } }))
+      .to.match(/target\.indexPattern: in place the documents stay where they are/);
     expect(refusal({ ...spec({ ...es, url: 'http://127.0.0.1:9201', collection: 'x' }), source: { ...es, collection: 'm', indexPattern: 'd-{t:yyyy}' } })).to.match(/source\.indexPattern: indexPattern is for the target only/);
     expect(refusal(spec({ ...es, url: 'http://127.0.0.1:9201', collection: 'daily-template', indexPattern: 'daily-{timestamp:yyyy.MM.dd}' }))).to.match(/target\.collection: .*is itself one of the set daily-\*/);
     expect(refusal(spec({ ...es, url: 'http://127.0.0.1:9201', collection: 'x', indexPattern: 'daily' }))).to.match(/target\.indexPattern: .*no placeholder/);

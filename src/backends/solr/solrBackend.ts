@@ -6,8 +6,10 @@
  */
 import type { Endpoint, Spec } from '../../config/spec';
 import type { Rejection, SliceBounds } from '../../coordination/workNode';
+import { inWildcard, parseIndexPattern, type IndexPattern } from '../../config/indexPattern';
 import { RetryableError, UserError } from '../../errors';
-import { safeUrl } from '../../log';
+import { log, safeUrl } from '../../log';
+import { withBackoff } from '../../retry';
 import { exactJson, numberText } from '../exactJson';
 import type { SolrSchema } from './schemaMapping';
 import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
@@ -21,6 +23,12 @@ import {
 export interface SolrBackendOptions {
   /** Customers per page of the planning facet (customerShapes). */
   facetPageSize?: number;
+}
+
+/** What a collection of the pattern's set is created with: the template collection's shape. */
+interface CollectionShape {
+  configName: string;
+  params: Record<string, string>;
 }
 
 /** Fields Solr maintains itself: never copied. */
@@ -45,6 +53,18 @@ export class SolrBackend implements Backend {
   private readonly exclude: Set<string>;
   private serverVersion: string | null = null;
   private nestingFound: Promise<Nesting> | null = null;
+  /**
+   * target.indexPattern (issue 17, one collection into many; the endpoint's own, which spec
+   * validation allows on the target only): each document is written into the collection the pattern
+   * names for it, created on demand with the configset, shards and replicas of `collection` (the
+   * template, never one of the set); reads, counts and lookups go to every collection of the set at
+   * once (`collection=a,b,c`), listed by the pattern's wildcard. Null: one collection.
+   */
+  private readonly pattern: IndexPattern | null;
+  /** Collections of the pattern's set known to exist (created or found, and active) by this process. */
+  private readonly knownCollections = new Map<string, Promise<void>>();
+  /** The shape new collections of the set take (the template's), read once. */
+  private setShape: Promise<CollectionShape> | null = null;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: Spec['fields'], excludeFields: string[] = [],
     private readonly commitWithinMs = 10_000, private readonly opts: SolrBackendOptions = {}) {
@@ -52,18 +72,102 @@ export class SolrBackend implements Backend {
     this.base = url.replace(/\/+$/, '');
     this.http = new HttpClient({ timeoutMs: endpoint.requestTimeout, auth: endpoint.auth, tls: endpoint.tls });
     this.exclude = new Set([...SOLR_INTERNAL, ...excludeFields]);
+    this.pattern = endpoint.indexPattern ? parseIndexPattern(endpoint.indexPattern) : null;
   }
 
   describe(): string {
-    return `solr${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.base)}, collection ${this.endpoint.collection}`;
+    const server = `solr${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.base)}`;
+    return this.pattern ? `${server}, collections ${this.pattern.text} (${this.pattern.wildcard}; template ${this.endpoint.collection})` : `${server}, collection ${this.endpoint.collection}`;
   }
 
-  private coll(path: string, params: Record<string, string | number | boolean | string[]> = {}): string {
+  private coll(path: string, params: Record<string, string | number | boolean | string[]> = {}, collection = this.endpoint.collection): string {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries({ wt: 'json', ...params })) {
       for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
     }
-    return `${this.base}/${encodeURIComponent(this.endpoint.collection)}${path}?${qs}`;
+    return `${this.base}/${encodeURIComponent(collection)}${path}?${qs}`;
+  }
+
+  /**
+   * target.indexPattern: the collections of the set that exist now, sorted (Collections API LIST,
+   * filtered by the pattern's wildcard; the template is never one of them: spec validation). [] without a pattern.
+   */
+  async collectionsOfSet(): Promise<string[]> {
+    if (!this.pattern) return [];
+    const res = await this.http.request('GET', `${this.base}/admin/collections?action=LIST&wt=json`);
+    const wildcard = this.pattern.wildcard;
+    return (res?.collections ?? []).map(String).filter((c: string) => c !== this.endpoint.collection && inWildcard(wildcard, c)).sort();
+  }
+
+  /** The collections a write or a commit goes to: the collection, or every collection of the set. */
+  private async writtenCollections(): Promise<string[]> {
+    return this.pattern ? this.collectionsOfSet() : [this.endpoint.collection];
+  }
+
+  /**
+   * target.indexPattern: the collection exists (and its shards have leaders) before anything is
+   * written into it: created once with the template's shape; "already exists" (another worker
+   * created it at the same moment) is fine.
+   */
+  private ensureCollection(name: string): Promise<void> {
+    let p = this.knownCollections.get(name);
+    if (!p) {
+      p = this.createCollection(name);
+      this.knownCollections.set(name, p);
+      p.catch(() => this.knownCollections.delete(name));
+    }
+    return p;
+  }
+
+  private async createCollection(name: string): Promise<void> {
+    if ((await this.collectionsOfSet()).includes(name)) return this.untilActive(name);
+    const shape = await this.shapeOfSet();
+    // Creating a collection waits for its replicas: its own timeout, not the endpoint's.
+    const slow = new HttpClient({ ...this.http.opts, timeoutMs: Math.max(this.http.opts.timeoutMs ?? 0, 180_000) });
+    const qs = new URLSearchParams({ action: 'CREATE', name, 'collection.configName': shape.configName, ...shape.params, wt: 'json' });
+    try {
+      const res = await slow.request('GET', `${this.base}/admin/collections?${qs}`);
+      if (res?.failure) throw new Error(`Solr could not create collection "${name}" of ${this.pattern?.text}: ${JSON.stringify(res.failure).slice(0, 300)}`);
+      log.info({ collection: name, pattern: this.pattern?.text, configName: shape.configName, ...shape.params }, 'collection of the pattern created');
+    } catch (e) {
+      if (!(e instanceof HttpStatusError && e.status === 400 && /already exists/i.test(solrMessage(e)))) throw e;
+    }
+    await this.untilActive(name);
+  }
+
+  /** Every shard of the collection has an active leader (one created by another worker may still be starting). */
+  private async untilActive(name: string): Promise<void> {
+    await withBackoff(async () => {
+      const st = await this.http.request('GET', `${this.base}/admin/collections?action=CLUSTERSTATUS&collection=${encodeURIComponent(name)}&wt=json`);
+      const shards = Object.values<any>(st?.cluster?.collections?.[name]?.shards ?? {});
+      const led = shards.length > 0 && shards.every((sh) => Object.values<any>(sh?.replicas ?? {}).some((r) => (r.leader === 'true' || r.leader === true) && r.state === 'active'));
+      if (!led) throw new RetryableError(`collection "${name}" of ${this.pattern?.text} has a shard without an active leader yet`);
+    }, { attempts: 30, initialDelayMs: 200, maxDelayMs: 5_000 });
+  }
+
+  /** The template collection's configset, shard count, replicas and router: what every collection of the set is created with. */
+  private shapeOfSet(): Promise<CollectionShape> {
+    this.setShape ??= (async () => {
+      const name = this.endpoint.collection;
+      const st = await this.http.request('GET', `${this.base}/admin/collections?action=CLUSTERSTATUS&collection=${encodeURIComponent(name)}&wt=json`);
+      const c = st?.cluster?.collections?.[name];
+      if (!c?.configName) throw new UserError(`Solr at ${safeUrl(this.base)} has no collection "${name}" to create the collections of target.indexPattern ${this.pattern?.text} like.`,
+        'Create the template collection (target.collection) with the configset the daily collections should have; nothing was changed.');
+      const shards = Object.keys(c.shards ?? {});
+      const params: Record<string, string> = {};
+      const implicit = c.router?.name === 'implicit';
+      if (implicit) {
+        params['router.name'] = 'implicit';
+        params.shards = shards.join(',');
+      } else params.numShards = String(shards.length || 1);
+      for (const k of ['nrtReplicas', 'tlogReplicas', 'pullReplicas', 'maxShardsPerNode'] as const) {
+        if (c[k] !== undefined && c[k] !== null && String(c[k]) !== '') params[k] = String(c[k]);
+      }
+      if (params.nrtReplicas === undefined && c.replicationFactor !== undefined) params.replicationFactor = String(c.replicationFactor);
+      return { configName: String(c.configName), params };
+    })();
+    this.setShape.catch(() => (this.setShape = null));
+    return this.setShape;
   }
 
   async version(): Promise<string> {
@@ -231,6 +335,13 @@ export class SolrBackend implements Backend {
   }
 
   private async rawSelect(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
+    if (this.pattern) {
+      // The whole set in one request (`collection=a,b,c`), asked through the template's handler; no
+      // collection yet: the template asked for nothing (`-*:*`), so the answer has its usual shape.
+      const members = await this.collectionsOfSet();
+      const fq = params.fq === undefined ? [] : Array.isArray(params.fq) ? params.fq : [String(params.fq)];
+      params = members.length ? { ...params, collection: members.join(',') } : { ...params, fq: [...fq, '-*:*'] };
+    }
     const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`,
       new URLSearchParams(Object.entries({ wt: 'json', ...params }).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)]))).toString(),
       'application/x-www-form-urlencoded', signal, maxBytes);
@@ -419,16 +530,38 @@ export class SolrBackend implements Backend {
   async writeBatch(docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
     signal?.throwIfAborted();
     if (docs.length === 0) return { written: 0, skipped: 0, rejected: [] };
+    if (!this.pattern) return this.writeInto(this.endpoint.collection, docs, signal);
+    // target.indexPattern: one create-only write per collection the pattern names (each created first
+    // if need be); a document it names none for is rejected with the reason, the others go on.
+    const out: WriteResult = { written: 0, skipped: 0, rejected: [] };
+    const groups = new Map<string, SourceDoc[]>();
+    for (const d of docs) {
+      const chosen = this.pattern.indexOf(d);
+      if ('reason' in chosen) out.rejected.push({ id: d.id, reason: chosen.reason });
+      else groups.set(chosen.index, [...(groups.get(chosen.index) ?? []), d]);
+    }
+    for (const [collection, group] of groups) {
+      await this.ensureCollection(collection);
+      const r = await this.writeInto(collection, group, signal);
+      out.written += r.written;
+      out.skipped += r.skipped;
+      out.rejected.push(...r.rejected);
+    }
+    return out;
+  }
+
+  /** writeBatch into one collection: create-only, what it holds already skipped. */
+  private async writeInto(collection: string, docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
     // Which documents the target already has (real-time get): those are not sent at all — fewer bytes,
     // and no 409 halving cascade on Solr 8 for a resumed page the target holds already — and they are
     // the skip count. (Solr's versions=true answer cannot say: it gives 0 for every document forwarded
     // to another shard's leader.) What is sent still goes `_version_=-1`: a live write landing between
     // this look and the write is skipped by Solr (counted as a conflict, or as written when Solr 9
     // does not say: the count may flatter, the data cannot suffer).
-    const existing = await this.existingIds(docs.map((d) => d.id), signal);
+    const existing = await this.existingIds(docs.map((d) => d.id), signal, collection);
     const send = docs.filter((d) => !existing.has(d.id));
     if (send.length === 0) return { written: 0, skipped: docs.length, rejected: [] };
-    const { rejected, conflicts } = await this.createOnly(send, signal);
+    const { rejected, conflicts } = await this.createOnly(send, signal, collection);
     const rejectedIds = new Set(rejected.map((r) => r.id));
     let skipped = docs.length - send.length;
     for (const d of send) if (!rejectedIds.has(d.id) && conflicts.has(d.id)) skipped++;
@@ -436,21 +569,43 @@ export class SolrBackend implements Backend {
   }
 
   /** Ids (of these) present in the collection now, committed or not (real-time get). */
-  private async existingIds(ids: string[], signal?: AbortSignal): Promise<Set<string>> {
-    return new Set((await this.realTimeGet(ids, this.fields.uniqueKey, signal)).map((d) => String(d[this.fields.uniqueKey])));
+  private async existingIds(ids: string[], signal?: AbortSignal, collection = this.endpoint.collection): Promise<Set<string>> {
+    return new Set((await this.realTimeGet(ids, this.fields.uniqueKey, signal, undefined, collection)).map((d) => String(d[this.fields.uniqueKey])));
   }
 
-  private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number): Promise<Doc[]> {
+  /** A real-time get reads one collection (Solr does not spread it over `collection=a,b`). */
+  private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number, collection = this.endpoint.collection): Promise<Doc[]> {
     const form = new URLSearchParams({ wt: 'json', fl });
     for (const id of ids) form.append('id', id);
-    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/get`, form.toString(), 'application/x-www-form-urlencoded', signal, maxBytes);
+    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(collection)}/get`, form.toString(), 'application/x-www-form-urlencoded', signal, maxBytes);
     return res?.response?.docs ?? (res?.doc ? [res.doc] : []);
+  }
+
+  /**
+   * target.indexPattern: the documents with these ids in the set, by a search over all of it (a
+   * real-time get reads one collection): committed documents only, each with its real `_version_`.
+   */
+  private async searchedDocs(ids: string[], fl: string, maxBytes?: number): Promise<Doc[]> {
+    const key = this.fields.uniqueKey;
+    const terms = ids.map((id) => `"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(' OR ');
+    const res = await this.rawSelect({ q: '*:*', fq: `${key}:(${terms})`, fl, rows: ids.length }, undefined, maxBytes);
+    return res.response.docs as Doc[];
+  }
+
+  /** target.indexPattern: the collection of the set that holds this id now (real-time get in each), or null. */
+  private async collectionHolding(id: string): Promise<string | null> {
+    for (const c of await this.collectionsOfSet()) {
+      if ((await this.existingIds([id], undefined, c)).has(id)) return c;
+    }
+    return null;
   }
 
   async presentIds(docs: Array<{ id: string }>, signal?: AbortSignal): Promise<Set<string>> {
     const out = new Set<string>();
     for (let i = 0; i < docs.length; i += 500) {
-      for (const id of await this.existingIds(docs.slice(i, i + 500).map((d) => d.id), signal)) out.add(id);
+      const ids = docs.slice(i, i + 500).map((d) => d.id);
+      const found = this.pattern ? (await this.searchedDocs(ids, this.fields.uniqueKey)).map((d) => String(d[this.fields.uniqueKey])) : await this.existingIds(ids, signal);
+      for (const id of found) out.add(id);
     }
     return out;
   }
@@ -471,7 +626,9 @@ export class SolrBackend implements Backend {
   async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {
     const out = new Map<string, VersionedDoc>();
     for (let i = 0; i < ids.length; i += 500) {
-      for (const d of await this.realTimeGet(ids.slice(i, i + 500), (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN, undefined, maxBytes)) {
+      const chunk = ids.slice(i, i + 500);
+      const fl = (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN;
+      for (const d of this.pattern ? await this.searchedDocs(chunk, fl, maxBytes) : await this.realTimeGet(chunk, fl, undefined, maxBytes)) {
         const doc = this.toSourceDoc(d);
         out.set(doc.id, { doc, version: String(d._version_) });
       }
@@ -480,27 +637,47 @@ export class SolrBackend implements Backend {
   }
 
   async replaceIfUnchanged(doc: SourceDoc, version: string): Promise<ConditionalResult> {
-    return this.conditional(`[${exactJson.stringify({ ...doc.fields, _version_: BigInt(version) })}]`);
+    const target = await this.writeCollection(doc);
+    if ('reason' in target) {
+      log.warn({ collection: this.endpoint.collection, id: doc.id, reason: target.reason }, 'not repaired: the document names no collection of target.indexPattern');
+      return 'conflict';
+    }
+    return this.conditional(`[${exactJson.stringify({ ...doc.fields, _version_: BigInt(version) })}]`, target.collection);
   }
 
   async deleteIfUnchanged(id: string, version: string): Promise<ConditionalResult> {
-    return this.conditional(exactJson.stringify({ delete: { id, _version_: BigInt(version) } }));
+    const collection = this.pattern ? await this.collectionHolding(id) : this.endpoint.collection;
+    if (collection === null) return 'conflict';
+    return this.conditional(exactJson.stringify({ delete: { id, _version_: BigInt(version) } }), collection);
+  }
+
+  /** The collection a write of this document goes to: the collection, or the pattern's choice (created if need be). */
+  private async writeCollection(doc: SourceDoc): Promise<{ collection: string } | { reason: string }> {
+    if (!this.pattern) return { collection: this.endpoint.collection };
+    const chosen = this.pattern.indexOf(doc);
+    if ('reason' in chosen) return chosen;
+    await this.ensureCollection(chosen.index);
+    return { collection: chosen.index };
   }
 
   /** A plain update (overwrite=true, Solr's default): the live application's write. */
   async putDocument(doc: SourceDoc): Promise<void> {
-    await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }), `[${exactJson.stringify(doc.fields)}]`);
+    const target = await this.writeCollection(doc);
+    if ('reason' in target) throw new Error(`document ${doc.id}: ${target.reason}`);
+    await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }, target.collection), `[${exactJson.stringify(doc.fields)}]`);
   }
 
   /** Solr answers a delete of an id it does not hold like any other. */
   async deleteDocument(id: string): Promise<void> {
-    await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }), exactJson.stringify({ delete: { id } }));
+    const collection = this.pattern ? await this.collectionHolding(id) : this.endpoint.collection;
+    if (collection === null) return;
+    await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }, collection), exactJson.stringify({ delete: { id } }));
   }
 
   /** An update carrying `_version_`: Solr applies it only while the document is still at that version. */
-  private async conditional(body: string): Promise<ConditionalResult> {
+  private async conditional(body: string, collection = this.endpoint.collection): Promise<ConditionalResult> {
     try {
-      await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }), body);
+      await this.http.request('POST', this.coll('/update', { commitWithin: this.commitWithinMs }, collection), body);
       return 'applied';
     } catch (e) {
       if (e instanceof HttpStatusError && e.status === 409) return 'conflict';
@@ -516,11 +693,11 @@ export class SolrBackend implements Backend {
    * re-sending harmless); a document refused for its size is rejected with its size, not retried. Every halving step is a request of its own, so each one first checks the
    * claim's signal: a worker that lost its claim sends no more halves.
    */
-  private async createOnly(docs: SourceDoc[], signal?: AbortSignal): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
+  private async createOnly(docs: SourceDoc[], signal?: AbortSignal, collection = this.endpoint.collection): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
     signal?.throwIfAborted();
     try {
       const body = createOnlyBody(docs);
-      await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }), body, 'application/json', signal);
+      await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }, collection), body, 'application/json', signal);
       return { rejected: [], conflicts: new Set() };
     } catch (e) {
       if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409 && e.status !== 413)) throw e;
@@ -530,31 +707,38 @@ export class SolrBackend implements Backend {
         return { rejected: [{ id: docs[0].id, reason: sizeRefusal(e.status, reason) ? withSize(reason, docs[0].bytes) : reason }], conflicts: new Set() };
       }
       const mid = Math.ceil(docs.length / 2);
-      const a = await this.createOnly(docs.slice(0, mid), signal);
-      const b = await this.createOnly(docs.slice(mid), signal);
+      const a = await this.createOnly(docs.slice(0, mid), signal, collection);
+      const b = await this.createOnly(docs.slice(mid), signal, collection);
       return { rejected: [...a.rejected, ...b.rejected], conflicts: new Set([...a.conflicts, ...b.conflicts]) };
     }
   }
 
+  /** Commits the collection, or with target.indexPattern every collection of the set. */
   async refresh(): Promise<void> {
-    await this.http.request('POST', this.coll('/update', { commit: true, openSearcher: true }), '[]');
+    for (const c of await this.writtenCollections()) {
+      await this.http.request('POST', this.coll('/update', { commit: true, openSearcher: true }, c), '[]');
+    }
   }
 
   /** A merge can take long on a big collection: its own request timeout (an hour), not the endpoint's. */
   async optimize(mode: 'expunge-deletes' | 'force-merge'): Promise<void> {
     const slow = new HttpClient({ ...this.http.opts, timeoutMs: 3_600_000 });
     const params: Record<string, boolean | number> = mode === 'force-merge' ? { optimize: true, maxSegments: 1, waitSearcher: true } : { commit: true, expungeDeletes: true, waitSearcher: true };
-    await slow.request('POST', this.coll('/update', params), '[]');
+    for (const c of await this.writtenCollections()) await slow.request('POST', this.coll('/update', params, c), '[]');
   }
 
   /** Segments and deleted documents over the collection's shards: each shard leader's core, asked by the Luke handler. */
   async segmentStats(): Promise<{ segments: number; deleted: number } | null> {
     const plain = new HttpClient({ ...this.http.opts, json: 'plain' });
-    const st = await plain.request('GET', `${this.base}/admin/collections?action=CLUSTERSTATUS&wt=json&collection=${encodeURIComponent(this.endpoint.collection)}`);
-    const collections = st?.cluster?.collections ?? {};
-    // An alias names its collection(s) in the answer: every one of them counts.
+    const names = await this.writtenCollections();
+    const collections: any[] = [];
+    for (const name of names) {
+      const st = await plain.request('GET', `${this.base}/admin/collections?action=CLUSTERSTATUS&wt=json&collection=${encodeURIComponent(name)}`);
+      // An alias names its collection(s) in the answer: every one of them counts.
+      collections.push(...Object.values<any>(st?.cluster?.collections ?? {}));
+    }
     const total = { segments: 0, deleted: 0 };
-    for (const c of Object.values<any>(collections)) {
+    for (const c of collections) {
       for (const shard of Object.values<any>(c?.shards ?? {})) {
         const leader = Object.values<any>(shard?.replicas ?? {}).find((r) => r.leader === 'true' || r.leader === true);
         if (!leader) return null;
