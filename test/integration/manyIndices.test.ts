@@ -123,19 +123,6 @@ describe('one index into many: a monthly ES 7 index into daily ES 8 indices (tar
     expect(total.count, 'the alias reads the whole set').to.equal(dated.length);
   });
 
-  it('refuses indexPattern for a Solr target (exit 2, nothing in ZooKeeper)', async () => {
-    const name = uniqueName('misolr');
-    const bad = writeSpec({
-      migration: name, zookeeper: { connect: stack.zk, root },
-      source: { kind: 'elasticsearch', url: stack.esLegacy, collection: monthly },
-      target: { kind: 'solr', url: stack.solrNew, collection: 'events', indexPattern: pattern },
-    });
-    const r = await run(['plan', '--spec', bad]);
-    expect(r.code).to.equal(EXIT.USAGE);
-    expect(r.stderr).to.match(/target\.indexPattern: .*not supported for Solr targets yet/);
-    expect(await zk.exists(new Layout(root, name).base), 'nothing written to ZooKeeper').to.equal(null);
-  });
-
   it('rejects a document without the field with its reason; the slice goes on and nothing else is written', async () => {
     const name = uniqueName('minots');
     const noTs = specFor(name, { bool: { must_not: { exists: { field: 'timestamp' } } } });

@@ -1,0 +1,195 @@
+/**
+ * One collection into many on a Solr target (issue 17, target.indexPattern): a Solr 8 collection
+ * holding several days copied into daily Solr 9 collections chosen by the timestamp, each created on
+ * demand (two workers at once; one day existing already) with the configset and shards of target.collection, the
+ * template; every document in the collection of its day exactly as stored; verified across the set,
+ * a document altered in one daily collection reported `different` and repaired there; the read alias
+ * on every daily collection after cutover; a document without the field rejected with its reason.
+ */
+import { expect } from 'chai';
+import { exactJson } from '../../src/backends/exactJson';
+import { HttpClient } from '../../src/backends/http';
+import { Layout } from '../../src/coordination/layout';
+import type { ZkSession } from '../../src/coordination/zk';
+import { generateDocs } from '../../src/demo/dataset';
+import { SolrAdmin } from '../../src/demo/solrAdmin';
+import { EXIT } from '../../src/errors';
+import { canonicalContent } from '../../src/verifier/diff';
+import type { VerifyReport } from '../../src/verifier/verifier';
+import { run, writeSpec } from '../support/cli';
+import { allSlices } from '../support/fleet';
+import { connectZk, stack, uniqueName } from '../support/stack';
+
+const none = new Set<string>();
+const plain = new HttpClient({ timeoutMs: 60_000, json: 'plain' });
+
+/** Every document of a collection as Solr gives it, parsed with its number texts kept (exactJson), without `_version_`. */
+async function stored(base: string, collection: string): Promise<Map<string, Record<string, unknown>>> {
+  const out = new Map<string, Record<string, unknown>>();
+  let cursor = '*';
+  for (;;) {
+    const res = await fetch(`${base}/${collection}/select?q=*:*&sort=id+asc&rows=1000&fl=*&wt=json&cursorMark=${encodeURIComponent(cursor)}`);
+    expect(res.status, `select ${collection}`).to.equal(200);
+    const body = exactJson.parse(await res.text());
+    for (const d of body.response.docs as Array<Record<string, unknown>>) {
+      delete d._version_;
+      out.set(String(d.id), d);
+    }
+    if (body.nextCursorMark === cursor) return out;
+    cursor = String(body.nextCursorMark);
+  }
+}
+
+describe('one collection into many: a Solr 8 collection into daily Solr 9 collections (target.indexPattern)', function () {
+  this.timeout(300_000);
+  const legacy = new SolrAdmin(stack.solrLegacy);
+  const next = new SolrAdmin(stack.solrNew);
+  const monthly = uniqueName('bgtest_smc_month');
+  const template = uniqueName('bgtest_smc_template');
+  const daily = uniqueName('bgtest_smc_day');
+  const pattern = `${daily}-{timestamp:yyyy.MM.dd}`;
+  const alias = uniqueName('bgtest_smc_read');
+  const root = `/${uniqueName('bgtest')}`;
+  const migration = uniqueName('smc');
+  let zk: ZkSession;
+  let spec: string;
+  // Six days of January 2025 (UTC) ending at midnight, three documents without a timestamp, and one
+  // whose numbers Solr answers with texts a JavaScript number would not keep.
+  const EXACT = '{"id":"exact-1","customer":"acme","timestamp":"2025-01-27T08:00:00Z","big_l":9223372036854775807,"price":1.0,"k_d":1e22,"title":"caf\\u00e9"}';
+  const docs = [...generateDocs([{ name: 'acme', docs: 500, spanDays: 6, noTimestamp: 3 }, { name: 'globex', docs: 120, spanDays: 4 }], Date.UTC(2025, 0, 31), 7)];
+  const dated = docs.filter((d) => d.timestamp);
+  const undated = docs.filter((d) => !d.timestamp);
+  const dayOf = (ts: string) => `${daily}-${ts.slice(0, 10).replace(/-/g, '.')}`;
+  const perDay = new Map<string, number>();
+  for (const ts of [...dated.map((d) => d.timestamp!), '2025-01-27T08:00:00Z']) perDay.set(dayOf(ts), (perDay.get(dayOf(ts)) ?? 0) + 1);
+  const days = [...perDay.keys()].sort();
+
+  /** The collections of the set on the new cluster. */
+  const dailyCollections = async (): Promise<string[]> => {
+    const list = await plain.request('GET', `${stack.solrNew}/admin/collections?action=LIST&wt=json`);
+    return (list.collections as string[]).filter((c) => c.startsWith(`${daily}-`)).sort();
+  };
+  const specFor = (name: string, query: string) => writeSpec({
+    migration: name,
+    zookeeper: { connect: stack.zk, root },
+    source: { kind: 'solr', url: stack.solrLegacy, collection: monthly, query },
+    target: { kind: 'solr', url: stack.solrNew, collection: template, indexPattern: pattern },
+    slicing: { targetDocsPerSlice: 150 },
+    batch: { docs: 50 },
+    verify: { gracePeriod: '1s' },
+    cutover: { readAlias: alias },
+  });
+  const verify = async (...flags: string[]) => {
+    const r = await run(['verify-integrity', '--spec', spec, '--json', ...flags]);
+    expect(r.stdout, r.stderr).to.not.equal('');
+    return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport };
+  };
+  const ids = (rep: VerifyReport, kind: 'missing' | 'extra' | 'different') => rep.results.flatMap((x) => x[kind]).sort();
+
+  before(async () => {
+    expect(days.length, 'the data spans several days').to.be.greaterThan(3);
+    zk = await connectZk();
+    await Promise.all([legacy.createCollection(monthly, 2), next.createCollection(template, 2)]);
+    await plain.request('POST', `${stack.solrLegacy}/${monthly}/update?wt=json`, `[${EXACT}]`);
+    await legacy.index(monthly, docs, true);
+    spec = specFor(migration, 'timestamp:[* TO *]');
+  });
+
+  after(async () => {
+    await next.deleteAlias(alias);
+    await zk.removeRecursive(root);
+    zk.close();
+    for (const c of await dailyCollections()) await next.deleteCollection(c);
+    await Promise.all([legacy.deleteCollection(monthly), next.deleteCollection(template)]);
+    expect(await dailyCollections(), 'every daily collection deleted').to.deep.equal([]);
+  });
+
+  it('writes every document into the collection of its day (UTC), created like the template (one existing already used as it is), exactly as stored', async () => {
+    expect((await run(['plan', '--spec', spec])).code).to.equal(0);
+    // One day exists already (as if another worker had created it, with one shard): written into as it is.
+    const existing = days[days.length - 1];
+    await next.createCollection(existing, 1);
+    // Two workers at once: both may find a day missing and create it ("already exists" is fine).
+    const [a, b] = await Promise.all([run(['work', '--spec', spec, '--http-port', '0']), run(['work', '--spec', spec, '--http-port', '0'])]);
+    expect([a.code, b.code].sort(), `${a.stderr.slice(-2000)}\n${b.stderr.slice(-2000)}`)
+      .to.satisfy((codes: number[]) => codes.includes(EXIT.OK) && codes.every((c) => c === EXIT.OK || c === EXIT.ALL_CLAIMED));
+    expect(await dailyCollections()).to.deep.equal(days);
+    const source = await stored(stack.solrLegacy, monthly);
+    for (const day of days) {
+      await next.commit(day);
+      const got = await stored(stack.solrNew, day);
+      expect(got.size, day).to.equal(perDay.get(day));
+      for (const [id, doc] of got) {
+        expect(dayOf(String(doc.timestamp)), `${id} in the collection of its day`).to.equal(day);
+        expect(canonicalContent(doc, none), `${id} exactly as stored`).to.equal(canonicalContent(source.get(id)!, none));
+      }
+    }
+    const exactDay = dayOf('2025-01-27T08:00:00Z');
+    const raw = await (await fetch(`${stack.solrNew}/${exactDay}/select?q=id:exact-1&fl=*&wt=json`)).text();
+    for (const text of ['"big_l":9223372036854775807', '"price":1.0', '"k_d":1.0E22', '"title":"café"']) expect(raw).to.contain(text);
+    // Created with the template's configset and shard count.
+    const st = await plain.request('GET', `${stack.solrNew}/admin/collections?action=CLUSTERSTATUS&collection=${days[0]}&wt=json`);
+    expect(st.cluster.collections[days[0]].configName).to.equal('bluegreen');
+    expect(Object.keys(st.cluster.collections[days[0]].shards)).to.have.length(2);
+    const kept = await plain.request('GET', `${stack.solrNew}/admin/collections?action=CLUSTERSTATUS&collection=${existing}&wt=json`);
+    expect(Object.keys(kept.cluster.collections[existing].shards), 'the existing collection is used as it is').to.have.length(1);
+    expect(await next.count(template), 'nothing is written into the template').to.equal(0);
+    expect(await legacy.count(monthly), 'the source is untouched').to.equal(docs.length + 1);
+  });
+
+  it('verifies clean across the set, reports a document altered in one daily collection as different, and repairs it there', async () => {
+    const clean = await verify();
+    expect(clean.code, JSON.stringify(clean.report.run.totals)).to.equal(EXIT.OK);
+    const victim = dated[42];
+    const day = dayOf(victim.timestamp!);
+    await next.index(day, [{ ...victim, title: 'altered in one daily collection' }], true);
+    const found = await verify('--new');
+    expect(found.code).to.equal(EXIT.DIFFERENCES);
+    expect(ids(found.report, 'different')).to.deep.equal([victim.id]);
+    expect(ids(found.report, 'missing')).to.deep.equal([]);
+    expect(ids(found.report, 'extra')).to.deep.equal([]);
+    const repaired = await verify('--new', '--repair');
+    expect(repaired.report.run.totals!.repaired).to.equal(1);
+    await next.commit(day);
+    const back = (await stored(stack.solrNew, day)).get(victim.id)!;
+    expect(back.title, 'the source content, back in the collection of its day').to.equal(victim.title);
+    const again = await verify('--new');
+    expect(again.code, JSON.stringify(again.report.run.totals)).to.equal(EXIT.OK);
+  });
+
+  it('cutover puts the read alias on every daily collection (and not on the template)', async () => {
+    const r = await run(['cutover', '--spec', spec, '--to', 'new']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect((await next.aliases())[alias]?.split(',').sort()).to.deep.equal(days);
+    expect(await next.count(alias), 'the alias reads the whole set').to.equal(dated.length + 1);
+  });
+
+  it('rejects a document without the field with its reason; the slice goes on and no collection is created', async () => {
+    const name = uniqueName('smcnots');
+    const noTs = specFor(name, '-timestamp:[* TO *]');
+    expect((await run(['plan', '--spec', noTs])).code).to.equal(0);
+    const w = await run(['work', '--spec', noTs]);
+    expect(w.code, w.stderr).to.equal(0);
+    const slices = await allSlices(zk, new Layout(root, name));
+    expect(slices.length).to.be.greaterThan(0);
+    expect(slices.every((s) => s.node.status === 'done')).to.equal(true);
+    const rejections = slices.flatMap((s) => s.node.rejections);
+    expect(rejections.map((x) => x.id).sort()).to.deep.equal(undated.map((d) => d.id).sort());
+    for (const x of rejections) expect(x.reason).to.contain('no value in "timestamp"');
+    expect(await dailyCollections()).to.deep.equal(days);
+  });
+
+  it('refuses a template collection that is itself one of the set (exit 2, nothing in ZooKeeper, no collection)', async () => {
+    const name = uniqueName('smcbad');
+    const bad = writeSpec({
+      migration: name, zookeeper: { connect: stack.zk, root },
+      source: { kind: 'solr', url: stack.solrLegacy, collection: monthly },
+      target: { kind: 'solr', url: stack.solrNew, collection: `${daily}-template`, indexPattern: pattern },
+    });
+    const r = await run(['plan', '--spec', bad]);
+    expect(r.code).to.equal(EXIT.USAGE);
+    expect(r.stderr).to.match(/target\.collection: .*is itself one of the set/);
+    expect(await zk.exists(new Layout(root, name).base), 'nothing written to ZooKeeper').to.equal(null);
+    expect(await dailyCollections()).to.deep.equal(days);
+  });
+});
