@@ -150,7 +150,8 @@ export class SolrBackend implements Backend {
     this.setShape ??= (async () => {
       const name = this.endpoint.collection;
       const st = await this.http.request('GET', `${this.base}/admin/collections?action=CLUSTERSTATUS&collection=${encodeURIComponent(name)}&wt=json`);
-      const c = st?.cluster?.collections?.[name];
+      // An alias as the template: CLUSTERSTATUS answers with the collection behind it.
+      const c = st?.cluster?.collections?.[name] ?? Object.values<any>(st?.cluster?.collections ?? {})[0];
       if (!c?.configName) throw new UserError(`Solr at ${safeUrl(this.base)} has no collection "${name}" to create the collections of target.indexPattern ${this.pattern?.text} like.`,
         'Create the template collection (target.collection) with the configset the daily collections should have; nothing was changed.');
       const shards = Object.keys(c.shards ?? {});
@@ -160,6 +161,7 @@ export class SolrBackend implements Backend {
         params['router.name'] = 'implicit';
         params.shards = shards.join(',');
       } else params.numShards = String(shards.length || 1);
+      if (c.router?.field) params['router.field'] = String(c.router.field);
       for (const k of ['nrtReplicas', 'tlogReplicas', 'pullReplicas', 'maxShardsPerNode'] as const) {
         if (c[k] !== undefined && c[k] !== null && String(c[k]) !== '') params[k] = String(c[k]);
       }
