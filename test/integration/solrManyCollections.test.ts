@@ -16,8 +16,9 @@ import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { EXIT } from '../../src/errors';
 import { canonicalContent } from '../../src/verifier/diff';
 import type { VerifyReport } from '../../src/verifier/verifier';
-import { run, writeSpec } from '../support/cli';
-import { allSlices } from '../support/fleet';
+import { run, start, writeSpec } from '../support/cli';
+import { allSlices, waitFor } from '../support/fleet';
+import { Gate } from '../support/gate';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 const none = new Set<string>();
@@ -47,6 +48,7 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
   const monthly = uniqueName('bgtest_smc_month');
   const template = uniqueName('bgtest_smc_template');
   const daily = uniqueName('bgtest_smc_day');
+  const raced = uniqueName('bgtest_smc_race');
   const pattern = `${daily}-{timestamp:yyyy.MM.dd}`;
   const alias = uniqueName('bgtest_smc_read');
   const root = `/${uniqueName('bgtest')}`;
@@ -65,9 +67,9 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
   const days = [...perDay.keys()].sort();
 
   /** The collections of the set on the new cluster. */
-  const dailyCollections = async (): Promise<string[]> => {
+  const dailyCollections = async (prefix = daily): Promise<string[]> => {
     const list = await plain.request('GET', `${stack.solrNew}/admin/collections?action=LIST&wt=json`);
-    return (list.collections as string[]).filter((c) => c.startsWith(`${daily}-`)).sort();
+    return (list.collections as string[]).filter((c) => c.startsWith(`${prefix}-`)).sort();
   };
   const specFor = (name: string, query: string) => writeSpec({
     migration: name,
@@ -99,9 +101,9 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     await next.deleteAlias(alias);
     await zk.removeRecursive(root);
     zk.close();
-    for (const c of await dailyCollections()) await next.deleteCollection(c);
+    for (const c of [...await dailyCollections(), ...await dailyCollections(raced)]) await next.deleteCollection(c);
     await Promise.all([legacy.deleteCollection(monthly), next.deleteCollection(template)]);
-    expect(await dailyCollections(), 'every daily collection deleted').to.deep.equal([]);
+    expect([...await dailyCollections(), ...await dailyCollections(raced)], 'every daily collection deleted').to.deep.equal([]);
   });
 
   it('writes every document into the collection of its day (UTC), created like the template (one existing already used as it is), exactly as stored', async () => {
@@ -191,5 +193,42 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     expect(r.stderr).to.match(/target\.collection: .*is itself one of the set/);
     expect(await zk.exists(new Layout(root, name).base), 'nothing written to ZooKeeper').to.equal(null);
     expect(await dailyCollections()).to.deep.equal(days);
+  });
+
+  it('takes "already exists" from Solr when another worker created the collection between its look and its CREATE', async () => {
+    // The worker's CREATE of one day waits at a gate in front of the real Solr 9 while the test creates
+    // that day itself (one shard: not the template's two); then the CREATE goes on and Solr refuses it.
+    const day = `${raced}-2025.01.26`;
+    const gate = await Gate.open(stack.solrNew, new RegExp(`action=CREATE&name=${day.replace(/\./g, '\\.')}&`));
+    const name = uniqueName('smcrace');
+    const raceSpec = writeSpec({
+      migration: name, zookeeper: { connect: stack.zk, root },
+      source: { kind: 'solr', url: stack.solrLegacy, collection: monthly, query: 'timestamp:[2025-01-26T00:00:00Z TO 2025-01-27T00:00:00Z}' },
+      target: { kind: 'solr', url: gate.url, collection: template, indexPattern: `${raced}-{timestamp:yyyy.MM.dd}` },
+      batch: { docs: 50 },
+    });
+    try {
+      expect((await run(['plan', '--spec', raceSpec])).code).to.equal(0);
+      gate.hold();
+      const w = start(['work', '--spec', raceSpec, '--http-port', '0']);
+      await waitFor('the worker\'s CREATE at the gate', async () => {
+        expect(w.child.exitCode, w.output().stderr.slice(-1500)).to.equal(null);
+        return gate.arrived > 0;
+      }, 120_000);
+      await next.createCollection(day, 1);
+      gate.release();
+      const done = await w.done;
+      expect(done.code, done.stderr.slice(-2000)).to.equal(EXIT.OK);
+    } finally {
+      await gate.close();
+    }
+    // Taken in stride: no attempt of a slice failed on the refused CREATE (a retried slice would hide it).
+    const slices = await allSlices(zk, new Layout(root, name));
+    expect(slices.map((x) => [x.node.status, x.node.attempts, x.node.lastError])).to.deep.equal(slices.map(() => ['done', 1, null]));
+    const st = await plain.request('GET', `${stack.solrNew}/admin/collections?action=CLUSTERSTATUS&collection=${day}&wt=json`);
+    expect(Object.keys(st.cluster.collections[day].shards), 'the collection the other one created, not a second').to.have.length(1);
+    await next.commit(day);
+    expect(await next.count(day)).to.equal(perDay.get(dayOf('2025-01-26T00:00:00Z')));
+    expect(await dailyCollections(raced)).to.deep.equal([day]);
   });
 });
