@@ -49,6 +49,7 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
   const template = uniqueName('bgtest_smc_template');
   const daily = uniqueName('bgtest_smc_day');
   const raced = uniqueName('bgtest_smc_race');
+  const lived = uniqueName('bgtest_smc_live');
   const pattern = `${daily}-{timestamp:yyyy.MM.dd}`;
   const alias = uniqueName('bgtest_smc_read');
   const root = `/${uniqueName('bgtest')}`;
@@ -101,9 +102,10 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     await next.deleteAlias(alias);
     await zk.removeRecursive(root);
     zk.close();
-    for (const c of [...await dailyCollections(), ...await dailyCollections(raced)]) await next.deleteCollection(c);
+    const created = async () => [...await dailyCollections(), ...await dailyCollections(raced), ...await dailyCollections(lived)];
+    for (const c of await created()) await next.deleteCollection(c);
     await Promise.all([legacy.deleteCollection(monthly), next.deleteCollection(template)]);
-    expect([...await dailyCollections(), ...await dailyCollections(raced)], 'every daily collection deleted').to.deep.equal([]);
+    expect(await created(), 'every daily collection deleted').to.deep.equal([]);
   });
 
   it('writes every document into the collection of its day (UTC), created like the template (one existing already used as it is), exactly as stored', async () => {
@@ -230,5 +232,45 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     await next.commit(day);
     expect(await next.count(day)).to.equal(perDay.get(dayOf('2025-01-26T00:00:00Z')));
     expect(await dailyCollections(raced)).to.deep.equal([day]);
+  });
+
+  // Last: it deletes documents from the source.
+  it('takes a document deleted live after the worker read it out of its daily collection again (before any commit)', async () => {
+    // The worker's first create-only write waits at a gate while the test deletes that page's
+    // documents in the source; the worker's look right after its write must find them in the day's
+    // collection although nothing is committed yet (a search would not).
+    const day = '2025-01-27';
+    const ofDay = [...dated.map((d) => d.id), 'exact-1'].filter((id) => (id === 'exact-1' ? day : dated.find((d) => d.id === id)!.timestamp!.slice(0, 10)) === day).sort();
+    expect(ofDay.length).to.be.greaterThan(20);
+    const gate = await Gate.open(stack.solrNew, /\/update\?.*failOnVersionConflicts=false/);
+    const name = uniqueName('smclive');
+    const liveSpec = writeSpec({
+      migration: name, zookeeper: { connect: stack.zk, root },
+      source: { kind: 'solr', url: stack.solrLegacy, collection: monthly, query: `timestamp:[${day}T00:00:00Z TO ${day}T00:00:00Z+1DAY}` },
+      target: { kind: 'solr', url: gate.url, collection: template, indexPattern: `${lived}-{timestamp:yyyy.MM.dd}` },
+      batch: { docs: 10 }, worker: { slicesInFlight: 1 }, slicing: { targetDocsPerSlice: 1000 },
+    });
+    const collection = `${lived}-${day.replace(/-/g, '.')}`;
+    const deleted = ofDay.slice(0, 10);
+    try {
+      expect((await run(['plan', '--spec', liveSpec])).code).to.equal(0);
+      gate.hold();
+      const w = start(['work', '--spec', liveSpec, '--http-port', '0'], { BLUEGREEN_LOG_LEVEL: 'info' });
+      await waitFor('the worker\'s first write at the gate', async () => {
+        expect(w.child.exitCode, w.output().stderr.slice(-1500)).to.equal(null);
+        return gate.arrived > 0;
+      }, 120_000);
+      await legacy.deleteById(monthly, deleted);
+      await legacy.commit(monthly);
+      gate.release();
+      const r = await w.done;
+      expect(r.code, r.stderr.slice(-2000)).to.equal(EXIT.OK);
+      const removed = r.stderr.split('\n').filter((l) => l.includes('"msg":"documents deleted live after they were read: removed from the target again"')).flatMap((l) => JSON.parse(l).ids as string[]);
+      expect(removed.sort(), 'the held page\'s deleted documents were taken back').to.deep.equal(deleted);
+    } finally {
+      await gate.close();
+    }
+    await next.commit(collection);
+    expect([...(await next.all(collection)).keys()].sort(), 'every other document of the day, none deleted').to.deep.equal(ofDay.slice(10));
   });
 });

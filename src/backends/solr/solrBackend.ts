@@ -63,6 +63,8 @@ export class SolrBackend implements Backend {
   private readonly pattern: IndexPattern | null;
   /** Collections of the pattern's set known to exist (created or found, and active) by this process. */
   private readonly knownCollections = new Map<string, Promise<void>>();
+  /** Of those, the ones ready (written into by this process, or about to be). */
+  private readonly readyCollections = new Set<string>();
   /** The shape new collections of the set take (the template's), read once. */
   private setShape: Promise<CollectionShape> | null = null;
 
@@ -112,7 +114,7 @@ export class SolrBackend implements Backend {
   private ensureCollection(name: string): Promise<void> {
     let p = this.knownCollections.get(name);
     if (!p) {
-      p = this.createCollection(name);
+      p = this.createCollection(name).then(() => void this.readyCollections.add(name));
       this.knownCollections.set(name, p);
       p.catch(() => this.knownCollections.delete(name));
     }
@@ -584,9 +586,25 @@ export class SolrBackend implements Backend {
   }
 
   /**
-   * target.indexPattern: the documents with these ids in the set, by a search over all of it (a
-   * real-time get reads one collection): committed documents only, each with its real `_version_`.
+   * target.indexPattern: the documents with these ids in the set, each with its real `_version_`. A
+   * real-time get reads one collection: one in each collection this process writes into (what it
+   * wrote is seen before any commit: the worker's live-delete check looks right after its write), then
+   * a search over the whole set for the rest (committed documents only).
    */
+  private async lookupInSet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number): Promise<Doc[]> {
+    const key = this.fields.uniqueKey;
+    const out = new Map<string, Doc>();
+    for (const c of [...this.readyCollections].sort()) {
+      const rest = ids.filter((id) => !out.has(id));
+      if (!rest.length) break;
+      for (const d of await this.realTimeGet(rest, fl, signal, maxBytes, c)) out.set(String(d[key]), d);
+    }
+    const rest = ids.filter((id) => !out.has(id));
+    if (rest.length) for (const d of await this.searchedDocs(rest, fl, maxBytes)) if (!out.has(String(d[key]))) out.set(String(d[key]), d);
+    return [...out.values()];
+  }
+
+  /** A search over the set for these ids (committed documents only). */
   private async searchedDocs(ids: string[], fl: string, maxBytes?: number): Promise<Doc[]> {
     const key = this.fields.uniqueKey;
     const terms = ids.map((id) => `"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(' OR ');
@@ -594,9 +612,10 @@ export class SolrBackend implements Backend {
     return res.response.docs as Doc[];
   }
 
-  /** target.indexPattern: the collection of the set that holds this id now (real-time get in each), or null. */
+  /** target.indexPattern: the collection of the set that holds this id now (real-time get in each, those this process writes into first), or null. */
   private async collectionHolding(id: string): Promise<string | null> {
-    for (const c of await this.collectionsOfSet()) {
+    const ready = [...this.readyCollections].sort();
+    for (const c of [...ready, ...(await this.collectionsOfSet()).filter((x) => !this.readyCollections.has(x))]) {
       if ((await this.existingIds([id], undefined, c)).has(id)) return c;
     }
     return null;
@@ -606,7 +625,7 @@ export class SolrBackend implements Backend {
     const out = new Set<string>();
     for (let i = 0; i < docs.length; i += 500) {
       const ids = docs.slice(i, i + 500).map((d) => d.id);
-      const found = this.pattern ? (await this.searchedDocs(ids, this.fields.uniqueKey)).map((d) => String(d[this.fields.uniqueKey])) : await this.existingIds(ids, signal);
+      const found = this.pattern ? (await this.lookupInSet(ids, this.fields.uniqueKey, signal)).map((d) => String(d[this.fields.uniqueKey])) : await this.existingIds(ids, signal);
       for (const id of found) out.add(id);
     }
     return out;
@@ -630,7 +649,7 @@ export class SolrBackend implements Backend {
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
       const fl = (await this.nesting()).mode === 'flat' ? '*' : WITH_CHILDREN;
-      for (const d of this.pattern ? await this.searchedDocs(chunk, fl, maxBytes) : await this.realTimeGet(chunk, fl, undefined, maxBytes)) {
+      for (const d of this.pattern ? await this.lookupInSet(chunk, fl, undefined, maxBytes) : await this.realTimeGet(chunk, fl, undefined, maxBytes)) {
         const doc = this.toSourceDoc(d);
         out.set(doc.id, { doc, version: String(d._version_) });
       }
