@@ -4,7 +4,9 @@
  * demand (two workers at once; one day existing already) with the configset and shards of target.collection, the
  * template; every document in the collection of its day exactly as stored; verified across the set,
  * a document altered in one daily collection reported `different` and repaired there; the read alias
- * on every daily collection after cutover; a document without the field rejected with its reason.
+ * on every daily collection after cutover; a document without the field rejected with its reason;
+ * target.optimize merging every collection of the set; Solr's "already exists" from a racing creator
+ * taken in stride; a document deleted live taken out of its daily collection again.
  */
 import { expect } from 'chai';
 import { exactJson } from '../../src/backends/exactJson';
@@ -72,11 +74,11 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     const list = await plain.request('GET', `${stack.solrNew}/admin/collections?action=LIST&wt=json`);
     return (list.collections as string[]).filter((c) => c.startsWith(`${prefix}-`)).sort();
   };
-  const specFor = (name: string, query: string) => writeSpec({
+  const specFor = (name: string, query: string, optimize?: string) => writeSpec({
     migration: name,
     zookeeper: { connect: stack.zk, root },
     source: { kind: 'solr', url: stack.solrLegacy, collection: monthly, query },
-    target: { kind: 'solr', url: stack.solrNew, collection: template, indexPattern: pattern },
+    target: { kind: 'solr', url: stack.solrNew, collection: template, indexPattern: pattern, ...(optimize ? { optimize } : {}) },
     slicing: { targetDocsPerSlice: 150 },
     batch: { docs: 50 },
     verify: { gracePeriod: '1s' },
@@ -95,7 +97,7 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     await Promise.all([legacy.createCollection(monthly, 2), next.createCollection(template, 2)]);
     await plain.request('POST', `${stack.solrLegacy}/${monthly}/update?wt=json`, `[${EXACT}]`);
     await legacy.index(monthly, docs, true);
-    spec = specFor(migration, 'timestamp:[* TO *]');
+    spec = specFor(migration, 'timestamp:[* TO *]', 'force-merge');
   });
 
   after(async () => {
@@ -137,6 +139,10 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     expect(Object.keys(st.cluster.collections[days[0]].shards)).to.have.length(2);
     const kept = await plain.request('GET', `${stack.solrNew}/admin/collections?action=CLUSTERSTATUS&collection=${existing}&wt=json`);
     expect(Object.keys(kept.cluster.collections[existing].shards), 'the existing collection is used as it is').to.have.length(1);
+    // target.optimize over the set: every daily collection merged (a shard to one segment), not the template.
+    const record = JSON.parse((await zk.getData(new Layout(root, migration).optimized)).data.toString());
+    expect(record).to.deep.include({ mode: 'force-merge', deletedAfter: 0 });
+    expect(record.segmentsAfter, JSON.stringify(record)).to.be.within(days.length, 2 * days.length - 1);
     expect(await next.count(template), 'nothing is written into the template').to.equal(0);
     expect(await legacy.count(monthly), 'the source is untouched').to.equal(docs.length + 1);
   });
