@@ -108,6 +108,14 @@ const TLS_TRUST_CODES = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_S
 const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
+/** A request body larger than this is sent as a stream (chunked), not copied by fetch. */
+const STREAM_BODY_BYTES = 256 * 1024;
+
+/** The buffer, in slices of it (views: no copy), as fetch's streaming body. */
+async function* bodyStream(buf: Buffer): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < buf.length; at += STREAM_BODY_BYTES) yield buf.subarray(at, Math.min(buf.length, at + STREAM_BODY_BYTES));
+}
+
 export class HttpClient {
   private readonly headers: Record<string, string> = {};
   private readonly dispatcher?: Agent;
@@ -147,7 +155,9 @@ export class HttpClient {
       res = await fetch(url, {
         method,
         headers,
-        body,
+        // A large Buffer goes as a stream of itself: fetch copies a Buffer body whole before sending it
+        // (a second copy of every batch of large documents), not the chunks of a stream.
+        ...(Buffer.isBuffer(body) && body.length > STREAM_BODY_BYTES ? { body: bodyStream(body), duplex: 'half' as const } : { body }),
         signal: signal ? AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), signal]) : AbortSignal.timeout(this.opts.timeoutMs),
         dispatcher: this.dispatcher,
       });
