@@ -200,7 +200,7 @@ export class HttpClient {
  * are written, so a small answer costs what it holds), else grown by doubling. No further than `limit`
  * bytes when one is given.
  */
-async function readText(res: Response, limit: number | undefined, what: string): Promise<string> {
+export async function readText(res: Response, limit: number | undefined, what: string): Promise<string> {
   if (!res.body) return '';
   const declared = Number(res.headers.get('content-length') ?? NaN);
   const known = Number.isFinite(declared) && declared >= 0 ? declared : undefined;

@@ -10,13 +10,16 @@
  *
  * Run: npm run bench:memory [-- --small 20000 --big 200 --big-mb 5 --heap 256 --slice-docs 5000
  *      --batch-docs <default> --batch-bytes <default> --node-options "<more node flags>"
- *      --modes capped,default --keep-source --source <a collection left by --keep-source> --skip-verify]
+ *      --kind solr|es --modes capped,default --keep-source --source <a collection left by --keep-source> --skip-verify --log-dir <dir>]
  * Quick: npm run bench:memory -- --small 2000 --big 20
- * Loading 1 GB into Solr takes minutes: `--keep-source` leaves the source collection (its name is
+ * `--kind es`: the same documents from Elasticsearch 7 into 8 (the big text stored, not indexed).
+ * Loading 1 GB takes minutes: `--keep-source` leaves the source collection (its name is
  * printed) and `--source <name>` measures against it again (its documents are counted, not loaded).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
+import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { start, run, writeSpec, type Running } from '../support/cli';
 import { PrivateZk } from '../support/privateZk';
 import { stack, uniqueName } from '../support/stack';
@@ -37,6 +40,10 @@ const NODE_EXTRA = arg('node-options', '');
 /** capped: NODE_OPTIONS --max-old-space-size=HEAP; default: no NODE_OPTIONS (what `bluegreen work` does by itself). */
 const MODES = arg('modes', 'capped,default').split(',').filter(Boolean) as Mode[];
 const REUSE = arg('source', '');
+/** Where each measured process's stdout and stderr go as files (e.g. with --node-options --trace-gc). */
+const LOG_DIR = arg('log-dir', '');
+/** solr: Solr 8 → 9; es: Elasticsearch 7 → 8 (the same documents). */
+const KIND = arg('kind', 'solr') as 'solr' | 'es';
 /** Copies only (a quicker look at the worker's figure). */
 const SKIP_VERIFY = process.argv.includes('--skip-verify');
 const KEEP_SOURCE = process.argv.includes('--keep-source') || REUSE !== '';
@@ -107,11 +114,54 @@ async function measured(mode: Mode, args: string[], docs: number, bytes: number)
   const peak = sampleRss(p);
   const r = await p.done;
   const seconds = (Date.now() - t0) / 1000;
+  if (LOG_DIR) {
+    const name = `${mode}-${args[0]}`;
+    writeFileSync(join(LOG_DIR, `${name}.stdout`), r.stdout);
+    writeFileSync(join(LOG_DIR, `${name}.stderr`), r.stderr);
+  }
   return {
     code: r.code, seconds, peakRssMiB: peak() / MiB, mbPerSec: bytes / MiB / seconds, docsPerSec: docs / seconds,
     stdout: r.stdout, stderr: r.stderr,
   };
 }
+
+/** One side's cluster, as the benchmark needs it (not the backend under test). */
+interface Side {
+  kind: 'solr' | 'elasticsearch';
+  url: string;
+  version(): Promise<string>;
+  create(name: string): Promise<void>;
+  drop(name: string): Promise<void>;
+  index(name: string, docs: Array<Record<string, unknown>>): Promise<void>;
+  /** Commit (refresh) and count. */
+  count(name: string): Promise<number>;
+}
+
+function solrSide(url: string): Side {
+  const a = new SolrAdmin(url);
+  return {
+    kind: 'solr', url, version: () => a.version(), create: (n) => a.createCollection(n), drop: (n) => a.deleteCollection(n),
+    index: (n, docs) => a.index(n, docs), count: async (n) => { await a.commit(n); return a.count(n); },
+  };
+}
+
+/** The tests' mapping; the big text is stored, not indexed (the small Elasticsearch heaps of the stack). */
+const ES_MAPPING = { properties: { ...TEST_MAPPING.properties, body: { type: 'text', index: false } } };
+
+function esSide(url: string): Side {
+  const a = new EsAdmin(url);
+  return {
+    kind: 'elasticsearch', url, version: () => a.version(),
+    create: (n) => a.createIndex(n, { settings: { number_of_shards: 2, number_of_replicas: 0, refresh_interval: '30s' }, mappings: ES_MAPPING }),
+    drop: (n) => a.deleteIndex(n),
+    index: (n, docs) => a.index(n, docs.map((d) => ({ _id: String(d.id), source: d })), false),
+    count: async (n) => { await a.refresh(n); return a.count(n); },
+  };
+}
+
+const SOURCE: Side = KIND === 'es' ? esSide(stack.esLegacy) : solrSide(stack.solrLegacy);
+const TARGET: Side = KIND === 'es' ? esSide(stack.esNew) : solrSide(stack.solrNew);
+const NAMES = KIND === 'es' ? 'Elasticsearch' : 'Solr';
 
 type Measured = ProcFigures & { stdout: string; stderr: string };
 interface ModeFigures {
@@ -124,15 +174,14 @@ interface ModeFigures {
 
 /** One copy into a fresh target collection (and a fresh ZooKeeper root), then one verification, in one mode. */
 async function copyAndVerify(mode: Mode, zk: PrivateZk, source: string, total: number, bytes: number): Promise<ModeFigures> {
-  const next = new SolrAdmin(stack.solrNew);
   const collection = uniqueName(`bench_memory_${mode}`);
-  await next.createCollection(collection);
+  await TARGET.create(collection);
   try {
     const batchSpec = batchOverrides();
     const spec = writeSpec({
       migration: 'memory', zookeeper: { connect: zk.connect, root: `/bench_${mode}` },
-      source: { kind: 'solr', url: stack.solrLegacy, collection: source },
-      target: { kind: 'solr', url: stack.solrNew, collection },
+      source: { kind: SOURCE.kind, url: SOURCE.url, collection: source },
+      target: { kind: TARGET.kind, url: TARGET.url, collection },
       slicing: { targetDocsPerSlice: SLICE_DOCS },
       ...(Object.keys(batchSpec).length ? { batch: batchSpec } : {}),
       verify: { gracePeriod: '2s' },
@@ -141,13 +190,13 @@ async function copyAndVerify(mode: Mode, zk: PrivateZk, source: string, total: n
     const how = mode === 'capped' ? `under --max-old-space-size=${HEAP}` : 'with no NODE_OPTIONS';
     process.stdout.write(`[${mode}] copying ${(bytes / MiB).toFixed(0)} MiB (${total} documents) with one worker ${how} ...\n`);
     const work = await measured(mode, ['work', '--spec', spec], total, bytes);
-    const copied = work.code === 0 ? await (async () => { await next.commit(collection); return next.count(collection); })() : 0;
+    const copied = work.code === 0 ? await TARGET.count(collection) : 0;
     if (!SKIP_VERIFY) process.stdout.write(`[${mode}] verifying with one verify-integrity ${how} ...\n`);
     const verify = work.code === 0 && !SKIP_VERIFY ? await measured(mode, ['verify-integrity', '--spec', spec, '--json'], total * 2, bytes * 2) : null;
     const passed = verify?.code === 0 ? JSON.parse(verify.stdout).run.status === 'passed' : false;
     return { mode, work, copied, verify, passed };
   } finally {
-    await next.deleteCollection(collection).catch(() => undefined);
+    await TARGET.drop(collection).catch(() => undefined);
   }
 }
 
@@ -156,7 +205,7 @@ function batchOverrides(): Record<string, unknown> {
 }
 
 /** The source collection: loaded here, or one a run with --keep-source left (counted, its size recomputed). */
-async function loadSource(legacy: SolrAdmin, collection: string, total: number, bigEvery: number): Promise<number> {
+async function loadSource(legacy: Side, collection: string, total: number, bigEvery: number): Promise<number> {
   let bytes = 0;
   let batch: Array<Record<string, unknown>> = [];
   let big = 0;
@@ -172,26 +221,22 @@ async function loadSource(legacy: SolrAdmin, collection: string, total: number, 
       batch = [];
     }
   }
-  if (!REUSE) {
-    await legacy.index(collection, batch);
-    await legacy.commit(collection);
-  }
+  if (!REUSE) await legacy.index(collection, batch);
   const count = await legacy.count(collection);
   if (count !== total || big !== BIG) throw new Error(`the source holds ${count} documents (${big} big), expected ${total} (${BIG} big)`);
   return bytes;
 }
 
 async function main(): Promise<void> {
-  const legacy = new SolrAdmin(stack.solrLegacy);
-  const next = new SolrAdmin(stack.solrNew);
+  const legacy = SOURCE;
   const collection = REUSE || uniqueName('bench_memory');
   const total = SMALL + BIG;
   const bigEvery = BIG > 0 ? Math.floor(total / BIG) : 0;
   let zk: PrivateZk | undefined;
   try {
-    const versions = `${await legacy.version()} → ${await next.version()}`;
-    if (!REUSE) await legacy.createCollection(collection);
-    process.stdout.write(`${REUSE ? 'counting' : 'loading'} ${SMALL} small documents and ${BIG} of ~${BIG_MB} MB ${REUSE ? 'in' : 'into'} Solr ${versions.split(' →')[0]} collection ${collection} ...\n`);
+    const versions = `${await legacy.version()} → ${await TARGET.version()}`;
+    if (!REUSE) await legacy.create(collection);
+    process.stdout.write(`${REUSE ? 'counting' : 'loading'} ${SMALL} small documents and ${BIG} of ~${BIG_MB} MB ${REUSE ? 'in' : 'into'} ${NAMES} ${versions.split(' →')[0]} collection ${collection} ...\n`);
     const bytes = await loadSource(legacy, collection, total, bigEvery);
     zk = await PrivateZk.start();
     const runs: ModeFigures[] = [];
@@ -203,7 +248,7 @@ async function main(): Promise<void> {
     const peak = (f: Measured | null) => (f ? `${fmt(f.peakRssMiB)} (${fmt(f.peakRssMiB / TARGET_MIB, 2)}×)` : '-');
     const out = [
       '',
-      `bench:memory  Solr ${versions}, ${SMALL} small + ${BIG} × ${BIG_MB} MB documents (${fmt(bytes / MiB, 0)} MiB), batch ${JSON.stringify(batchOverrides())} (defaults otherwise)`,
+      `bench:memory  ${NAMES} ${versions}, ${SMALL} small + ${BIG} × ${BIG_MB} MB documents (${fmt(bytes / MiB, 0)} MiB), batch ${JSON.stringify(batchOverrides())} (defaults otherwise)`,
       `              capped: NODE_OPTIONS=--max-old-space-size=${HEAP}; default: no NODE_OPTIONS (as a user starts it)${NODE_EXTRA ? `; both: ${NODE_EXTRA}` : ''}`,
     ];
     for (const r of runs) {
@@ -222,17 +267,17 @@ async function main(): Promise<void> {
       if (work.code !== 0) out.push(`[${r.mode}] work failed: ${work.stderr.slice(-1500)}`);
       if (verify && verify.code !== 0) out.push(`[${r.mode}] verify-integrity failed: ${verify.stderr.slice(-1500)}`);
     }
-    if (KEEP_SOURCE) out.push(`source collection kept: ${collection} (again: --source ${collection} with the same --small/--big/--big-mb)`);
+    if (KEEP_SOURCE) out.push(`source collection kept: ${collection} (again: --kind ${KIND} --source ${collection} with the same --small/--big/--big-mb)`);
     process.stdout.write(`${out.join('\n')}\n\n`);
     const strip = (f: Measured | null) => (f ? { code: f.code, seconds: f.seconds, peakRssMiB: f.peakRssMiB, ratioToTarget: f.peakRssMiB / TARGET_MIB, mbPerSec: f.mbPerSec, docsPerSec: f.docsPerSec } : null);
     process.stdout.write(`${JSON.stringify({
-      bench: 'memory', versions, small: SMALL, big: BIG, bigMB: BIG_MB, heapMB: HEAP, targetMiB: TARGET_MIB, batch: batchOverrides(), sourceMiB: bytes / MiB,
+      bench: 'memory', kind: KIND, versions, small: SMALL, big: BIG, bigMB: BIG_MB, heapMB: HEAP, targetMiB: TARGET_MIB, batch: batchOverrides(), sourceMiB: bytes / MiB,
       runs: runs.map((r) => ({ mode: r.mode, copied: r.copied, passed: r.passed, work: strip(r.work), verify: strip(r.verify) })),
     })}\n`);
     if (runs.some((r) => r.work.code !== 0 || r.copied !== total || !r.passed)) process.exitCode = 1;
   } finally {
     await zk?.remove();
-    if (!KEEP_SOURCE) await legacy.deleteCollection(collection).catch(() => undefined);
+    if (!KEEP_SOURCE) await legacy.drop(collection).catch(() => undefined);
   }
 }
 
