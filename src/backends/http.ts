@@ -108,6 +108,14 @@ const TLS_TRUST_CODES = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_S
 const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
+/** A request body larger than this is sent as a stream (chunked), not copied by fetch. */
+const STREAM_BODY_BYTES = 256 * 1024;
+
+/** The buffer, in slices of it (views: no copy), as fetch's streaming body. */
+async function* bodyStream(buf: Buffer): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < buf.length; at += STREAM_BODY_BYTES) yield buf.subarray(at, Math.min(buf.length, at + STREAM_BODY_BYTES));
+}
+
 export class HttpClient {
   private readonly headers: Record<string, string> = {};
   private readonly dispatcher?: Agent;
@@ -147,7 +155,9 @@ export class HttpClient {
       res = await fetch(url, {
         method,
         headers,
-        body,
+        // A large Buffer goes as a stream of itself: fetch copies a Buffer body whole before sending it
+        // (a second copy of every batch of large documents), not the chunks of a stream.
+        ...(Buffer.isBuffer(body) && body.length > STREAM_BODY_BYTES ? { body: bodyStream(body), duplex: 'half' as const } : { body }),
         signal: signal ? AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), signal]) : AbortSignal.timeout(this.opts.timeoutMs),
         dispatcher: this.dispatcher,
       });
@@ -182,31 +192,56 @@ export class HttpClient {
 }
 
 /**
- * The body as text, decoded chunk by chunk as it arrives (the chunks are let go as they are decoded:
- * the answer is held once, as text), and no further than `limit` bytes when one is given.
+ * The body as text. The bytes stay outside the JS heap until the end, then one decoding: the text is
+ * the only copy the heap holds (decoding chunk by chunk would leave a rope of pieces and then its
+ * flattened copy). They are copied as they arrive into one buffer, allocated once (issue 15: no
+ * joined copy of the chunks beside the chunks): of the content-length when the server gives one,
+ * else of the caller's limit (a page cap: the memory is only reserved, the kernel gives pages as they
+ * are written, so a small answer costs what it holds), else grown by doubling. No further than `limit`
+ * bytes when one is given.
  */
-async function readText(res: Response, limit: number | undefined, what: string): Promise<string> {
+export async function readText(res: Response, limit: number | undefined, what: string): Promise<string> {
   if (!res.body) return '';
-  if (limit !== undefined) {
-    const declared = Number(res.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > limit) {
-      await res.body.cancel().catch(() => undefined);
-      throw new ResponseTooLargeError(declared, limit, what);
-    }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const known = Number.isFinite(declared) && declared >= 0 ? declared : undefined;
+  if (limit !== undefined && known !== undefined && known > limit) {
+    await res.body.cancel().catch(() => undefined);
+    throw new ResponseTooLargeError(known, limit, what);
   }
-  // Bytes outside the JS heap until the end, then one decoding: the text is the only copy the heap
-  // holds (decoding chunk by chunk would leave a rope of pieces and then its flattened copy).
-  const chunks: Uint8Array[] = [];
+  let buf: Buffer | null = null;
   let bytes = 0;
   for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    bytes += chunk.byteLength;
+    const end = bytes + chunk.byteLength;
     // Thrown inside the loop: leaving it cancels the stream (the rest is never received).
-    if (limit !== undefined && bytes > limit) throw new ResponseTooLargeError(bytes, limit, what);
-    chunks.push(chunk);
+    if (limit !== undefined && end > limit) throw new ResponseTooLargeError(end, limit, what);
+    if (buf === null) {
+      // Sized once: the content-length, else the limit (reserved, touched only as written), else 64 KiB.
+      buf = Buffer.allocUnsafe(Math.max(end, known ?? (limit !== undefined ? limit : 64 * 1024)));
+    } else if (end > buf.length) {
+      // Only without a limit (or a content-length that was wrong): the buffer doubles.
+      const bigger = Buffer.allocUnsafe(Math.max(end, buf.length * 2));
+      buf.copy(bigger, 0, 0, bytes);
+      release(buf);
+      buf = bigger;
+    }
+    buf.set(chunk, bytes);
+    bytes = end;
   }
-  const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
-  chunks.length = 0;
-  return Buffer.from(all.buffer, all.byteOffset, all.byteLength).toString('utf8');
+  if (buf === null) return '';
+  const text = buf.toString('utf8', 0, bytes);
+  release(buf);
+  return text;
+}
+
+/**
+ * Gives a buffer's memory back now, not at the next garbage collection that finds it (issue 15: a
+ * page's bytes are dead once decoded, but V8 frees an ArrayBuffer only when it collects its object,
+ * and a worker's RSS was mostly such dead buffers). Only for a buffer of its own ArrayBuffer (not a
+ * view into Node's shared pool) that nothing else refers to: it is detached (length 0) afterwards.
+ */
+function release(buf: Buffer): void {
+  const ab = buf.buffer as ArrayBuffer & { transfer?(length: number): ArrayBuffer };
+  if (buf.byteOffset === 0 && ab.byteLength === buf.length && buf.length > 64 * 1024 && ab instanceof ArrayBuffer && ab.transfer) ab.transfer(0);
 }
 
 /** A file the spec's tls names, or a clear error naming it (a missing or unreadable file is bad input). */

@@ -19,8 +19,7 @@ import { CreateMode, ZkSession, encodeJson, isBadVersion, isNodeExists } from '.
 import { UserError, describeError } from '../errors';
 import { log } from '../log';
 import { requestRetry, withBackoff } from '../retry';
-import { mappingProblems } from '../backends/elasticsearch/mapping';
-import { readPrepareFile } from '../backends/elasticsearch/esBackend';
+import { mappingProblems, readPrepareFile } from '../backends/elasticsearch/mapping';
 import { SolrBackend } from '../backends/solr/solrBackend';
 import { mergeMappings, translateSolrSchema, type Untranslated } from '../backends/solr/schemaMapping';
 import { advance, bulkLoadFor, initialRecord, nextAction, prepRecordProblem, type BulkSettings, type PrepRecord } from './steps';

@@ -7,8 +7,6 @@
  * `version_type: external` when the spec names a version field (an equal or newer target version
  * is a live write that won). `_id` and `_routing` are kept.
  */
-import { readFileSync } from 'node:fs';
-import yaml from 'js-yaml';
 import type { Endpoint, Spec } from '../../config/spec';
 import type { Rejection, SliceBounds } from '../../coordination/workNode';
 import { RetryableError, UserError, describeError } from '../../errors';
@@ -21,7 +19,7 @@ import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf }
 import { EsApi, EsStatusError, detectServer, type Distribution } from './client';
 import { exactJson } from '../exactJson';
 import { jsonBytes, withSize } from '../http';
-import { mappingProblems, unwrapMappings, unwrapSettings } from './mapping';
+import { mappingProblems, readPrepareFile, unwrapMappings, unwrapSettings } from './mapping';
 import { sourceExcluder, type SourceExcluder } from './sourceFilter';
 import { parseIndexPattern, type IndexPattern } from '../../config/indexPattern';
 import {
@@ -697,13 +695,6 @@ export function withBulkSettings(def: Record<string, unknown>, v: BulkSettings):
 }
 
 /** A target.prepare file (JSON or YAML), or a UserError naming it. */
-export function readPrepareFile(file: string, what: string): any {
-  try {
-    return yaml.load(readFileSync(file, 'utf8')) as any;
-  } catch (e) {
-    throw new UserError(`Cannot read ${what} ${file}: ${describeError(e).split('\n')[0]}`, `Give a readable JSON (or YAML) file as ${what}.`);
-  }
-}
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 

@@ -2,6 +2,9 @@
  * What a mapping must provide for bluegreen to slice, page and write an index, checked without a
  * server: the answers of `GET <index>/_mapping` (or a mappings file) go in, sentences come out.
  */
+import { readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { UserError, describeError } from '../../errors';
 import type { FieldNames } from './queries';
 
 export interface FieldMapping {
@@ -78,4 +81,16 @@ export function unwrapMappings(raw: any): Record<string, unknown> {
 /** The settings of a settings file: flat, `{ "index": … }` or `{ "settings": … }`. */
 export function unwrapSettings(raw: any): Record<string, unknown> {
   return raw && typeof raw === 'object' && raw.settings && typeof raw.settings === 'object' ? raw.settings : raw;
+}
+
+/**
+ * A target.prepare file (JSON or YAML). Here, not in esBackend.ts: the planner of a Solr → Solr
+ * migration reads it without loading the Elasticsearch and OpenSearch clients (issue 15: memory).
+ */
+export function readPrepareFile(file: string, what: string): any {
+  try {
+    return yaml.load(readFileSync(file, 'utf8')) as any;
+  } catch (e) {
+    throw new UserError(`Cannot read ${what} ${file}: ${describeError(e).split('\n')[0]}`, `Give a readable JSON (or YAML) file as ${what}.`);
+  }
 }
