@@ -116,6 +116,7 @@ export class DualWriter extends EventEmitter {
 
   /** Connects (ZooKeeper, the read flag, both clusters' clients) for the spec's migration. */
   static async open(spec: Spec, options: DualWriterOptions = {}): Promise<DualWriter> {
+    refuseTransforms(spec);
     const zk = options.zk ?? await ZkSession.connect({ connect: spec.zookeeper.connect, sessionTimeout: spec.zookeeper.sessionTimeout, connectTimeout: spec.zookeeper.connectTimeout, auth: spec.zookeeper.auth });
     try {
       const router = await ReadRouter.start(zk, spec.migration, spec.zookeeper.root);
@@ -248,5 +249,23 @@ export class DualWriter extends EventEmitter {
       this.emit('recorded', { id, op, truth: first, behind: second, error: describeError(e) });
       return { id, first, recorded: true };
     }
+  }
+}
+
+/**
+ * A migration with a transform cannot be dual-written by this class: it would send the application's
+ * document as it is to the new cluster, where the copy puts transform(document) — the two sides would
+ * hold different models, verification would find every dual-written id different, and a repair would
+ * rewrite the application's writes. In place there is one collection: the application writes to it
+ * once, and the workers re-read what changed under them. Refused before anything is opened.
+ */
+function refuseTransforms(spec: Spec): void {
+  if (spec.copy.mode === 'in-place') {
+    throw new UserError(`DualWriter: migration "${spec.migration}" runs in place (copy.mode: in-place): there is one collection, so there is nothing to dual-write.`,
+      'Let the application write to the collection as it does; the workers re-read and transform again a document a live write changed under them.');
+  }
+  if (spec.transform) {
+    throw new UserError(`DualWriter: migration "${spec.migration}" has a transform (${spec.transform.module}); the dual writer would send the application's documents to the new cluster untransformed, unlike the copy.`,
+      'Write the new model to the new cluster from the application itself (and the old one to the legacy cluster). Nothing was written.');
   }
 }
