@@ -18,6 +18,7 @@ import type { VerifyReport } from '../../src/verifier/verifier';
 import { run, start, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { allSlices, waitFor } from '../support/fleet';
+import { Gate } from '../support/gate';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
 describe('one index into many: a monthly ES 7 index into daily ES 8 indices (target.indexPattern)', function () {
@@ -207,6 +208,48 @@ export default defineTransform({
       if (w && w.child.exitCode === null && w.child.signalCode === null) await w.done;
       for (const index of (await dailyIndices(tuned)).keys()) await es.deleteIndex(index);
       await es.deleteIndex(template);
+    }
+  });
+  // Last: it deletes documents from the source.
+  it('takes a document deleted live after the worker read it out of its daily index again, though that index is not refreshed', async () => {
+    // The worker's first bulk write waits at a gate while the test deletes that page's documents in the
+    // source; its look right after the write must find them in the day's index, which never refreshes
+    // by itself here (refresh_interval -1): a search over the set alone would miss them.
+    const lived = uniqueName('bgtest_mi_live');
+    const day = [...perDay.entries()].sort((a, b) => b[1] - a[1])[0][0].slice(daily.length + 1);
+    const index = `${lived}-${day}`;
+    const ofDay = dated.filter((d) => dayOf(d.timestamp!) === `${daily}-${day}`).map((d) => d.id).sort();
+    expect(ofDay.length).to.be.greaterThan(20);
+    await es.createIndex(index, { settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: '-1' }, mappings: TEST_MAPPING });
+    const gate = await Gate.open(stack.esNew, /\/_bulk/);
+    const name = uniqueName('milive');
+    const from = `${day.replace(/\./g, '-')}T00:00:00Z`;
+    const liveSpec = writeSpec({
+      migration: name, zookeeper: { connect: stack.zk, root },
+      source: { kind: 'elasticsearch', url: stack.esLegacy, collection: monthly, query: { range: { timestamp: { gte: from, lt: `${from}||+1d` } } } },
+      target: { kind: 'elasticsearch', url: gate.url, collection: mappingIndex, indexPattern: `${lived}-{timestamp:yyyy.MM.dd}` },
+      batch: { docs: 10 }, worker: { slicesInFlight: 1 }, slicing: { targetDocsPerSlice: 1000 },
+    });
+    const deleted = ofDay.slice(0, 10);
+    try {
+      expect((await run(['plan', '--spec', liveSpec])).code).to.equal(0);
+      gate.hold();
+      const w = start(['work', '--spec', liveSpec], { BLUEGREEN_LOG_LEVEL: 'info' });
+      await waitFor('the worker\'s first write at the gate', async () => {
+        expect(w.child.exitCode, w.output().stderr.slice(-1500)).to.equal(null);
+        return gate.arrived > 0;
+      }, 120_000);
+      for (const id of deleted) await legacy.deleteDoc(monthly, id);
+      gate.release();
+      const r = await w.done;
+      expect(r.code, r.stderr.slice(-2000)).to.equal(EXIT.OK);
+      const removed = r.stderr.split('\n').filter((l) => l.includes('"msg":"documents deleted live after they were read: removed from the target again"')).flatMap((l) => JSON.parse(l).ids as string[]);
+      expect(removed.sort(), 'the held page\'s deleted documents were taken back').to.deep.equal(deleted);
+      await es.refresh(index);
+      expect([...(await es.all(index)).keys()].sort(), 'every other document of the day, none deleted').to.deep.equal(ofDay.slice(10));
+    } finally {
+      await gate.close();
+      await es.deleteIndex(index);
     }
   });
 });

@@ -64,6 +64,13 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   private readonly pattern: IndexPattern | null;
   /** Indices of the pattern's set known to exist (created or found) by this process. */
   private readonly knownIndices = new Set<string>();
+  /**
+   * target.indexPattern: indices of the set this process wrote into since it last refreshed them. Over
+   * the set a look-up by id is a search (mget reads one index), which sees refreshed documents only; a
+   * look-up refreshes these first, so this process finds what it wrote itself a moment ago (the look
+   * for live deletes right after a page's writes: liveDeletes.ts).
+   */
+  private readonly unrefreshed = new Set<string>();
   /** The definition new indices of the set are created with, read once. */
   private setDefinition: Promise<Record<string, unknown>> | null = null;
 
@@ -426,6 +433,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   private async ensureIndices(indices: Iterable<string>): Promise<void> {
     const api = await this.client();
     for (const name of indices) {
+      this.unrefreshed.add(name);
       if (this.knownIndices.has(name)) continue;
       if (!(await api.indexExists(name))) {
         try {
@@ -473,6 +481,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
 
   /** The concrete index of the set that holds this id now (target.indexPattern), or null. */
   private async indexHolding(id: string): Promise<string | null> {
+    await this.refreshWritten();
     const found = await this.search({ size: 1, track_total_hits: false, _source: false, query: { ids: { values: [id] } } });
     const hit = found.hits.hits[0];
     return hit ? String(hit._index) : null;
@@ -488,6 +497,20 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
 
   async refresh(): Promise<void> {
     await (await this.client()).refresh(this.index);
+  }
+
+  /** target.indexPattern: the indices this process wrote into since the last time, refreshed (see `unrefreshed`). */
+  private async refreshWritten(): Promise<void> {
+    if (!this.pattern || this.unrefreshed.size === 0) return;
+    const names = [...this.unrefreshed];
+    this.unrefreshed.clear();
+    try {
+      await (await this.client()).refresh(names.join(','));
+    } catch (e) {
+      // Looked up unrefreshed then (a miss means: left as it is); tried again at the next look-up.
+      for (const n of names) this.unrefreshed.add(n);
+      log.warn({ indices: names.slice(0, 10), err: describeError(e) }, 'could not refresh the indices written into before a look-up by id');
+    }
   }
 
   async optimize(mode: 'expunge-deletes' | 'force-merge'): Promise<void> {
@@ -535,6 +558,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
 
   async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {
     const api = await this.client();
+    await this.refreshWritten();
     const out = new Map<string, VersionedDoc>();
     for (let i = 0; i < ids.length; i += MGET_CHUNK) {
       const chunk = ids.slice(i, i + MGET_CHUNK);
