@@ -6,6 +6,7 @@
  * transform(transform(d)) == transform(d).
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { RawNumber, exactJson } from '../../src/backends/exactJson';
 import type { SourceDoc } from '../../src/backends/types';
@@ -69,5 +70,11 @@ describe('example transforms (examples/transforms)', () => {
     expect('outputs' in r && r.outputs[0].fields.price).to.be.instanceOf(RawNumber);
     // Both names present: the new name's value is kept, the old one dropped.
     expect(once(t, '{"id":"b-3","customer":"beta","timestamp":"2024-01-01T00:00:00Z","title":"old","headline_s":"new"}')).to.equal('{"id":"b-3","customer":"beta","timestamp":"2024-01-01T00:00:00Z","headline_s":"new"}');
+  });
+  it('type-checks against the package\'s own types (examples/tsconfig.json: `bluegreen` is src/index.ts)', function () {
+    this.timeout(120_000);
+    const tsc = require.resolve('typescript/bin/tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', join(EXAMPLES, '..', 'tsconfig.json')], { encoding: 'utf8' });
+    expect(r.status, `${r.stdout}${r.stderr}`).to.equal(0);
   });
 });
