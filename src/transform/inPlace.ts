@@ -3,7 +3,7 @@
  * it is to be written back to. Shared by the worker (what to write back) and the verifier (a document
  * left untransformed is one the transform still changes).
  *
- * - The document is written back only if the transform changes it: same content (canonicalContent:
+ * - The document is written back only if the transform changes it: same content (contentHash, backends/content.ts:
  *   the exact serialized text of every value, number text included, keys in any order) = unchanged,
  *   not written.
  * - `null` leaves the document as it is (in place, skipping is not deleting).
@@ -13,7 +13,7 @@
 import type { SourceDoc } from '../backends/types';
 import type { Spec } from '../config/spec';
 import type { Logger } from '../log';
-import { exactJson, isPlainObject } from '../backends/exactJson';
+import { contentHash } from '../backends/content';
 import { applyTransform } from './apply';
 import type { Transform } from './define';
 
@@ -22,27 +22,12 @@ export type InPlaceOutcome =
   | { kind: 'changed'; doc: SourceDoc }
   | { kind: 'rejected'; reason: string };
 
-/**
- * A document's exact content as one string: every value as exactJson writes it (number text
- * included), object keys sorted (their order is not content), arrays in order — as the verifier's
- * canonicalContent (verifier/diff.ts), which this module may not import (the verifier imports it).
- */
-function canonicalContent(fields: Record<string, unknown>): string {
-  const canonical = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(canonical);
-    if (isPlainObject(v)) {
-      const out: Record<string, unknown> = Object.create(null);
-      for (const k of Object.keys(v).sort()) out[k] = canonical(v[k]);
-      return out;
-    }
-    return v;
-  };
-  return exactJson.stringify(canonical(fields));
-}
+/** Nothing ignored: in place every field is the document's own (Solr's `_version_` aside, as everywhere). */
+const NOTHING_IGNORED: ReadonlySet<string> = new Set();
 
 /** The transform on a document as read (its fields may be changed by map: they are measured first). */
 export function inPlaceOutcome(t: Transform, src: SourceDoc, fields: Spec['fields'], slice: number, log: Logger): InPlaceOutcome {
-  const before = canonicalContent(src.fields);
+  const before = contentHash(src.fields, NOTHING_IGNORED);
   const r = applyTransform(t, src, fields, { slice, log });
   if ('reason' in r) return { kind: 'rejected', reason: r.reason };
   if (r.outputs.length === 0) return { kind: 'unchanged' };
@@ -50,6 +35,6 @@ export function inPlaceOutcome(t: Transform, src: SourceDoc, fields: Spec['field
     return { kind: 'rejected', reason: `transform ${t.version}: in place, map must return the document itself (same id) or null; it returned ${r.outputs.length} document(s) (${r.outputs.map((o) => o.id).slice(0, 5).join(', ')}): a fan-out or a new id is for copies into another collection` };
   }
   const out = r.outputs[0];
-  if (canonicalContent(out.fields) === before) return { kind: 'unchanged' };
+  if (contentHash(out.fields, NOTHING_IGNORED) === before) return { kind: 'unchanged' };
   return { kind: 'changed', doc: out };
 }
