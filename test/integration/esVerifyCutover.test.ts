@@ -6,8 +6,7 @@ import { expect } from 'chai';
 import { generateDocs } from '../../src/demo/dataset';
 import type { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
-import type { VerifyReport } from '../../src/verifier/verifier';
-import { run, writeSpec } from '../support/cli';
+import { reportIds, run, verifyJson, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
@@ -22,12 +21,8 @@ describe('verify-integrity and cutover on Elasticsearch (same cluster, read alia
   let spec: string;
   const docs = [...generateDocs([{ name: 'acme', docs: 700, spanDays: 20 }, { name: 'globex', docs: 200, spanDays: 300, noTimestamp: 3 }], Date.UTC(2025, 0, 1), 4)];
 
-  const verify = async (...flags: string[]) => {
-    const r = await run(['verify-integrity', '--spec', spec, '--json', ...flags]);
-    expect(r.stdout, r.stderr).to.not.equal('');
-    return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport };
-  };
-  const ids = (rep: VerifyReport, kind: 'missing' | 'extra' | 'different') => rep.results.flatMap((x) => x[kind]).sort();
+  const verify = (...flags: string[]) => verifyJson(spec, ...flags);
+  const ids = reportIds;
 
   before(async () => {
     zk = await connectZk();

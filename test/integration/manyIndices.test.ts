@@ -14,8 +14,7 @@ import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { EXIT } from '../../src/errors';
-import type { VerifyReport } from '../../src/verifier/verifier';
-import { run, start, writeSpec } from '../support/cli';
+import { reportIds, run, start, verifyJson, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { allSlices, waitFor } from '../support/fleet';
 import { Gate } from '../support/gate';
@@ -59,12 +58,8 @@ describe('one index into many: a monthly ES 7 index into daily ES 8 indices (tar
     verify: { gracePeriod: '1s' },
     cutover: { readAlias: alias },
   });
-  const verify = async (...flags: string[]) => {
-    const r = await run(['verify-integrity', '--spec', spec, '--json', ...flags]);
-    expect(r.stdout, r.stderr).to.not.equal('');
-    return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport };
-  };
-  const ids = (rep: VerifyReport, kind: 'missing' | 'extra' | 'different') => rep.results.flatMap((x) => x[kind]).sort();
+  const verify = (...flags: string[]) => verifyJson(spec, ...flags);
+  const ids = reportIds;
 
   before(async () => {
     expect(days.length, 'the data spans several days').to.be.greaterThan(3);

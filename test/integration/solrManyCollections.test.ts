@@ -17,8 +17,7 @@ import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { EXIT } from '../../src/errors';
 import { canonicalContent } from '../../src/verifier/diff';
-import type { VerifyReport } from '../../src/verifier/verifier';
-import { run, start, writeSpec } from '../support/cli';
+import { reportIds, run, start, verifyJson, writeSpec } from '../support/cli';
 import { allSlices, waitFor } from '../support/fleet';
 import { Gate } from '../support/gate';
 import { connectZk, stack, uniqueName } from '../support/stack';
@@ -84,12 +83,8 @@ describe('one collection into many: a Solr 8 collection into daily Solr 9 collec
     verify: { gracePeriod: '1s' },
     cutover: { readAlias: alias },
   });
-  const verify = async (...flags: string[]) => {
-    const r = await run(['verify-integrity', '--spec', spec, '--json', ...flags]);
-    expect(r.stdout, r.stderr).to.not.equal('');
-    return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport };
-  };
-  const ids = (rep: VerifyReport, kind: 'missing' | 'extra' | 'different') => rep.results.flatMap((x) => x[kind]).sort();
+  const verify = (...flags: string[]) => verifyJson(spec, ...flags);
+  const ids = reportIds;
 
   before(async () => {
     expect(days.length, 'the data spans several days').to.be.greaterThan(3);

@@ -3,7 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'chai';
 import yaml from 'js-yaml';
+import type { VerifyReport } from '../../src/verifier/verifier';
 
 export const BIN = resolve(__dirname, '../../../bin/bluegreen');
 
@@ -43,3 +45,13 @@ export function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
 export function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return start(args, env).done;
 }
+
+/** `verify-integrity --json` of a spec: its exit code and its report (the run must print one). */
+export async function verifyJson(spec: string, ...flags: string[]): Promise<{ code: number | null; report: VerifyReport; stderr: string }> {
+  const r = await run(['verify-integrity', '--spec', spec, '--json', ...flags]);
+  expect(r.stdout, r.stderr).to.not.equal('');
+  return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport, stderr: r.stderr };
+}
+
+/** The ids a report lists under one kind, over all its slices, sorted. */
+export const reportIds = (rep: VerifyReport, kind: 'missing' | 'extra' | 'different'): string[] => rep.results.flatMap((x) => x[kind]).sort();
