@@ -1,0 +1,91 @@
+/**
+ * How eagerly V8 collects the old generation, chosen from what the process holds (issue 15: memory
+ * flat whatever the documents, and cost per byte low).
+ *
+ * The two pull apart. A worker copying 5 MB documents holds tens of MiB of pages: with V8's own growth
+ * of the old generation (up to 4× what the last collection kept) its peak RSS passed 300 MiB, so
+ * bin/bluegreen asked V8 to collect once the old generation grew 20% past its live size. A worker
+ * copying 2 KB documents holds a few MiB; there that 20% meant a full collection every few MiB promoted,
+ * and the collector took ~40% of the worker's CPU (bench: 12 MB of documents per worker CPU-second
+ * against 16–17 with 100%).
+ *
+ * So the growth follows what the process holds after each full collection — the live heap plus the
+ * memory held outside it for the heap's objects (response buffers, strings over 1 MB, which Node keeps
+ * outside): `loose` (100%: collect at twice the live size) while that is small, `tight` (20%) once it
+ * passes `tightAbove`, and loose again only below `looseBelow` (no flapping at the edge). Measured
+ * after full collections (bench:memory, bench:solr --dataset wide): a worker of 2 KB documents held
+ * 25–58 MiB, one among 5 MB documents 45–130 MiB. V8 reads the flag when it sets the next limit, at
+ * the end of a full collection — that is, the collection that showed the live size had already set a
+ * loose limit; on the switch to tight one more full collection is made at once, so the limit follows
+ * the new growth before the heap can use the loose one.
+ */
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { runInNewContext } from 'node:vm';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+
+export type HeapMode = 'loose' | 'tight';
+
+export interface HeapPolicyOptions {
+  /** Bytes held (live heap + external, after a full collection) above which the old generation grows by `tightPercent`. */
+  tightAbove: number;
+  /** Bytes held below which it grows by `loosePercent` again. */
+  looseBelow: number;
+  loosePercent: number;
+  tightPercent: number;
+}
+
+export const DEFAULT_HEAP_POLICY: HeapPolicyOptions = {
+  tightAbove: 64 * 1024 * 1024,
+  looseBelow: 40 * 1024 * 1024,
+  loosePercent: 100,
+  tightPercent: 20,
+};
+
+/** The mode after a full collection left `liveBytes` held (pure: the hysteresis between the two thresholds). */
+export function nextHeapMode(mode: HeapMode, liveBytes: number, o: HeapPolicyOptions = DEFAULT_HEAP_POLICY): HeapMode {
+  if (mode === 'loose' && liveBytes > o.tightAbove) return 'tight';
+  if (mode === 'tight' && liveBytes < o.looseBelow) return 'loose';
+  return mode;
+}
+
+export interface HeapPolicy {
+  mode(): HeapMode;
+  /** Times the mode changed (each change to tight also made one full collection). */
+  switches(): number;
+  stop(): void;
+}
+
+/**
+ * Governs `--heap-growing-percent` for this process from now on (call once, early; bin/bluegreen does
+ * unless NODE_OPTIONS or the command line set that flag). Starts loose: a process starts small.
+ */
+export function governHeap(o: HeapPolicyOptions = DEFAULT_HEAP_POLICY): HeapPolicy {
+  if (!(o.looseBelow < o.tightAbove)) throw new Error('heap policy: looseBelow must be below tightAbove');
+  let mode: HeapMode = 'loose';
+  let switches = 0;
+  let collectNow: (() => void) | null = null;
+  const apply = (m: HeapMode) => setFlagsFromString(`--heap-growing-percent=${m === 'tight' ? o.tightPercent : o.loosePercent}`);
+  apply(mode);
+  const observer = new PerformanceObserver((list) => {
+    if (!list.getEntries().some((e) => ((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return;
+    const heap = getHeapStatistics();
+    const next = nextHeapMode(mode, heap.used_heap_size + heap.external_memory, o);
+    if (next === mode) return;
+    mode = next;
+    switches++;
+    apply(mode);
+    if (mode === 'tight') {
+      // The limit the last collection set was loose: collect once more so the next one is tight.
+      collectNow ??= exposedGc();
+      collectNow();
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return { mode: () => mode, switches: () => switches, stop: () => observer.disconnect() };
+}
+
+/** V8's gc(), reachable at run time: the flag exposes it to contexts made after it is set. */
+function exposedGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
