@@ -8,12 +8,12 @@ import { RetryableError } from '../../src/errors';
 const doc = (id: string, fields: Record<string, unknown> = {}, routing?: string): SourceDoc =>
   ({ id, fields: { id, ...fields }, ...(routing ? { routing } : {}), bytes: 10 });
 
-const lines = (body: string) => body.trimEnd().split('\n').map((l) => exactJson.parse(l));
+const lines = (body: Buffer) => body.toString('utf8').trimEnd().split('\n').map((l) => exactJson.parse(l));
 
 describe('elasticsearch bulk request', () => {
   it('creates only (a 409 leaves the live write alone), with _id and routing kept', () => {
     const req = bulkRequest([doc('a', { n: 1 }), doc('b', {}, 'tenant-7')]);
-    expect(req.body.endsWith('\n')).to.equal(true);
+    expect(req.body.toString('utf8').endsWith('\n')).to.equal(true);
     expect(lines(req.body)).to.deep.equal([
       { create: { _id: 'a' } }, { id: 'a', n: 1 },
       { create: { _id: 'b', routing: 'tenant-7' } }, { id: 'b' },
@@ -22,17 +22,26 @@ describe('elasticsearch bulk request', () => {
     expect(req.refused).to.deep.equal([]);
   });
 
+  it('writes the body as UTF-8 bytes, sized for characters of every width', () => {
+    const text = 'café — 日本語 — 🐙 — \u0000\u2028';
+    const req = bulkRequest([doc('é1', { text }), doc('a', { n: 2 })]);
+    const expected = `${exactJson.stringify({ create: { _id: 'é1' } })}\n${exactJson.stringify({ id: 'é1', text })}\n{"create":{"_id":"a"}}\n{"id":"a","n":2}\n`;
+    expect(req.body.length).to.equal(Buffer.byteLength(expected));
+    expect(req.body.equals(Buffer.from(expected, 'utf8'))).to.equal(true);
+    expect(lines(req.body)[1]).to.deep.equal({ id: 'é1', text });
+  });
+
   it('writes 64-bit values digit for digit', () => {
     const big = exactJson.parse('{"v":9223372036854775807}').v;
-    expect(bulkRequest([doc('a', { v: big })]).body).to.contain('"v":9223372036854775807');
+    expect(bulkRequest([doc('a', { v: big })]).body.toString('utf8')).to.contain('"v":9223372036854775807');
   });
 
   it('uses external versions from the version field, and refuses documents without a usable one', () => {
     const big = exactJson.parse('9007199254740993');
     const req = bulkRequest([doc('a', { ver: 3 }), doc('b', { ver: 'x' }), doc('c', { ver: big }, 'r'), doc('d', {}), doc('e', { ver: -1 })], 'ver');
     expect(req.sent.map((d) => d.id)).to.deep.equal(['a', 'c']);
-    expect(req.body.split('\n')[0]).to.equal('{"index":{"_id":"a","version":3,"version_type":"external"}}');
-    expect(req.body.split('\n')[2]).to.equal('{"index":{"_id":"c","routing":"r","version":9007199254740993,"version_type":"external"}}');
+    expect(req.body.toString('utf8').split('\n')[0]).to.equal('{"index":{"_id":"a","version":3,"version_type":"external"}}');
+    expect(req.body.toString('utf8').split('\n')[2]).to.equal('{"index":{"_id":"c","routing":"r","version":9007199254740993,"version_type":"external"}}');
     expect(req.refused.map((r) => r.id)).to.deep.equal(['b', 'd', 'e']);
     expect(req.refused[0].reason).to.match(/no usable version in "ver"/);
   });
@@ -47,7 +56,7 @@ describe('elasticsearch bulk request', () => {
   });
 
   it('sends nothing for an empty batch', () => {
-    expect(bulkRequest([]).body).to.equal('');
+    expect(bulkRequest([]).body.length).to.equal(0);
   });
 });
 

@@ -43,7 +43,7 @@ describe('target.indexPattern (one index into many)', () => {
     expect(r.refused).to.have.length(1);
     expect(r.refused[0].id).to.equal('b');
     expect([...r.indices].sort()).to.deep.equal(['events-2025.01.01', 'events-2025.01.02']);
-    expect(r.body.split('\n')[0]).to.equal('{"create":{"_id":"a","_index":"events-2025.01.01"}}');
+    expect(r.body.toString('utf8').split('\n')[0]).to.equal('{"create":{"_id":"a","_index":"events-2025.01.01"}}');
   });
 
   const es = { kind: 'elasticsearch', url: 'http://127.0.0.1:9200' };

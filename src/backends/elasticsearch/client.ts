@@ -229,8 +229,8 @@ export class EsApi {
     return this.call(`count ${index}`, (c) => c.count({ index, body: { query } }));
   }
 
-  /** `ndjson` as built by bulk.ts: sent as is. The answer keeps per item only what bulk.ts reads. */
-  bulk(index: string, ndjson: string, signal?: AbortSignal): Promise<any> {
+  /** `ndjson` as built by bulk.ts: its bytes sent as they are. The answer keeps per item only what bulk.ts reads. */
+  bulk(index: string, ndjson: Buffer, signal?: AbortSignal): Promise<any> {
     return this.call(`bulk ${index}`, (c, options) => c.bulk({ index, body: ndjson, filter_path: 'errors,items.*.status,items.*.error' }, options), signal);
   }
 

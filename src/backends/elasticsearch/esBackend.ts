@@ -15,7 +15,7 @@ import { withBackoff } from '../../retry';
 import type {
   Backend, Bucket, BulkSettings, ConditionalResult, ConditionalWriteResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, IndexPreparer, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
-import { bulkOutcome, bulkRequest, externalVersion, noVersionReason, versionOf } from './bulk';
+import { bulkOutcome, bulkRequest, externalVersion, ndjsonBytes, noVersionReason, versionOf } from './bulk';
 import { EsApi, EsStatusError, detectServer, type Distribution } from './client';
 import { exactJson } from '../exactJson';
 import { jsonBytes, withSize } from '../http';
@@ -325,7 +325,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       for (const { doc, version } of pending) {
         lines.push(exactJson.stringify({ index: { _id: doc.id, ...seqNoParams(version), ...(doc.routing !== undefined ? { routing: doc.routing } : {}) } }), exactJson.stringify(doc.fields));
       }
-      const res = await api.bulk(this.index, `${lines.join('\n')}\n`, signal);
+      const res = await api.bulk(this.index, ndjsonBytes(lines), signal);
       const items: any[] = res.items ?? [];
       if (items.length !== pending.length) throw new Error(`the bulk answer has ${items.length} items for ${pending.length} documents sent`);
       const again: VersionedDoc[] = [];
