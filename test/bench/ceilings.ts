@@ -63,7 +63,11 @@ export async function solrCeilings(source: string, coll: string, target: string,
  * Elasticsearch: each stream reads its own slice of a sliced scroll; the pages, serialized as bulk
  * `create` bodies, are then loaded into `dst`.
  */
-export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number): Promise<Ceilings> {
+/**
+ * `tunedDst`: the same pages bulk-loaded again into an index set up as target.prepare tuneForBulk
+ * leaves it while the copy runs (no refresh, no replicas), the ceiling a tuned copy is measured against.
+ */
+export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string): Promise<Ceilings & { ingestTuned?: number }> {
   const bodies: string[] = [];
   let docs = 0;
   const readSecs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
@@ -82,7 +86,11 @@ export async function esCeilings(source: string, index: string, target: string, 
     const res = await post(`${target}/${dst}/_bulk`, body, 'application/x-ndjson');
     if (res.errors) throw new Error('ingest ceiling: bulk item errors');
   });
-  return { streams, read: docs / readSecs, ingest: docs / ingestSecs, ingestMBps: bytes / 1e6 / ingestSecs };
+  const tunedSecs = tunedDst ? await parallel(bodies, streams, async (body) => {
+    const res = await post(`${target}/${tunedDst}/_bulk`, body, 'application/x-ndjson');
+    if (res.errors) throw new Error('tuned ingest ceiling: bulk item errors');
+  }) : 0;
+  return { streams, read: docs / readSecs, ingest: docs / ingestSecs, ingestMBps: bytes / 1e6 / ingestSecs, ...(tunedDst ? { ingestTuned: docs / tunedSecs } : {}) };
 }
 
 /**
