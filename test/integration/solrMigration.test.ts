@@ -124,12 +124,14 @@ describe('Solr 8 → Solr 9 migration, end to end', function () {
     // Either may finish while the other still holds the last slice.
     // Exit 3 while the killed worker's claims linger (until its session times out), else 0.
     for (const r of [r3, r4]) expect([EXIT.OK, EXIT.ALL_CLAIMED], r.stderr).to.include(r.code);
+    const logs = [r1.stderr, r2.stderr, r3.stderr, r4.stderr];
     let final = await allSlices(zk, layout);
     if (final.some((s) => s.node.status !== 'done')) {
       // w1's claim may still have been alive when both exited: one more worker finishes the job.
       await new Promise((r) => setTimeout(r, 7000));
       const w5 = await run(['work', '--spec', specFile]);
       expect(w5.code, w5.stderr).to.equal(EXIT.OK);
+      logs.push(w5.stderr);
       final = await allSlices(zk, layout);
     }
     expect(final.filter((s) => s.node.status !== 'done').map((s) => s.path)).to.deep.equal([]);
@@ -158,9 +160,13 @@ describe('Solr 8 → Solr 9 migration, end to end', function () {
     // Skips are counted: the live documents (and re-copied pages) were never overwritten.
     const skipped = final.reduce((s, x) => s + x.node.counts.skipped, 0);
     expect(skipped).to.be.at.least(liveIds.length);
-    // Pages written but not yet checkpointed when w1 was killed count as skipped on the re-copy.
+    // Pages written but not yet checkpointed when w1 was killed count as skipped on the re-copy: per
+    // slice in flight the page whose checkpoint was on its way and the one being written (pipelined
+    // lanes); so does a batch sent again after a write that failed but landed (a timeout on a busy
+    // machine), each logged as a write backing off.
     const written = final.reduce((s, x) => s + x.node.counts.written, 0);
     expect(written).to.be.at.most(TOTAL - liveIds.length);
-    expect(written).to.be.at.least(TOTAL - liveIds.length - 2 * BATCH);
+    const writeRetries = logs.join('\n').split('\n').filter((l) => l.includes('"side":"write"') && l.includes('backing off')).length;
+    expect(written).to.be.at.least(TOTAL - liveIds.length - BATCH * (2 * atKill.size + writeRetries));
   });
 });

@@ -29,11 +29,31 @@ export interface Running {
   output: () => { stdout: string; stderr: string };
 }
 
+/** CLI processes a test started that have not ended yet (stopLeftProcesses, from the root hooks). */
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills (SIGKILL, by its pid) every CLI process a test started that is still running, and waits for
+ * each to end. A test that fails before it stops its `work --follow` would otherwise leave the worker
+ * copying into the next test's collections, and keep mocha from ever exiting.
+ */
+export async function stopLeftProcesses(): Promise<number> {
+  const left = [...running];
+  await Promise.all(left.map((c) => new Promise<void>((res) => {
+    if (c.exitCode !== null || c.signalCode !== null) return res();
+    c.once('close', () => res());
+    c.kill('SIGKILL');
+  })));
+  return left.length;
+}
+
 export function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, BLUEGREEN_LOG_FORMAT: 'json', BLUEGREEN_LOG_LEVEL: process.env.BLUEGREEN_TEST_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('close', () => running.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
