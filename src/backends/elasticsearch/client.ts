@@ -201,7 +201,9 @@ export class EsApi {
   private async call<T = any>(what: string, fn: (client: any, options: Params) => Promise<any>, signal?: AbortSignal, maxResponseSize?: number): Promise<T> {
     signal?.throwIfAborted();
     let request: { abort?: () => void } | undefined;
-    const onAbort = () => request?.abort?.();
+    // Out of the signal's dispatch: the v7 client's abort() called from inside an abort listener left
+    // its own RequestAbortedError uncaught (a worker stopped during a page read ahead crashed, exit 1).
+    const onAbort = () => process.nextTick(() => request?.abort?.());
     try {
       // maxResponseSize: the client stops reading an answer past it (ResponseTooLargeError).
       const options: Params = {
