@@ -3,6 +3,7 @@
  * not reach (10,000 customers, refused documents, exact 64-bit values, repairs of routed documents).
  */
 import { expect } from 'chai';
+import { EsApi } from '../../src/backends/elasticsearch/client';
 import { ElasticsearchBackend } from '../../src/backends/elasticsearch/esBackend';
 import type { Endpoint } from '../../src/config/spec';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
@@ -14,6 +15,35 @@ const all = { kind: 'range' as const, from: null, to: null };
 
 describe('Elasticsearch backend', function () {
   this.timeout(120_000);
+
+  it('a request aborted by its signal (a worker stopping during a read-ahead) rejects, and throws nothing else', async () => {
+    // The v7 client's own abort error used to escape, uncaught, when abort() ran inside the signal's
+    // listener: a SIGTERMed worker crashed (exit 1) instead of stopping at its checkpoint.
+    const api = await EsApi.open(endpoint(stack.esLegacy, 'unused'));
+    const uncaught: unknown[] = [];
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const seen = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', seen);
+    try {
+      const outcomes: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const stop = new AbortController();
+        const answer = api.search('_all', { size: 10, query: { match_all: {} } }, {}, AbortSignal.any([stop.signal])).then(() => 'answered', (e) => `rejected: ${e.name}`);
+        setTimeout(() => stop.abort(), i);
+        outcomes.push(await answer);
+      }
+      // The abort error of the old path surfaced a tick or two after the rejection.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(outcomes.filter((o) => o !== 'answered').every((o) => o === 'rejected: AbortError'), outcomes.join(', ')).to.equal(true);
+      expect(outcomes.some((o) => o !== 'answered'), 'at least one request was aborted in flight').to.equal(true);
+      expect(uncaught.map(String)).to.deep.equal([]);
+    } finally {
+      process.removeListener('uncaughtException', seen);
+      for (const l of listeners) process.on('uncaughtException', l);
+      await api.close();
+    }
+  });
 
   it('finds 10,000 customers (and the documents with none) with a paged composite aggregation', async () => {
     const es = new EsAdmin(stack.esLegacy);
