@@ -10,7 +10,7 @@ import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import type { VerifyReport } from '../../src/verifier/verifier';
-import { run, writeSpec } from '../support/cli';
+import { logLines, run, writeSpec } from '../support/cli';
 import { allSlices } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
@@ -37,9 +37,6 @@ const small = (customer: string, i: number) => ({
   title: `document ${i}`, price: i / 4,
 });
 const big = (customer: string, i: number, bytes: number) => ({ ...small(customer, i), body: text(bytes, i) });
-
-/** The worker's JSON log lines. */
-const logLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 
 describe('big documents: memory bounded by batch.bytes (Solr 8 → 9)', function () {
   this.timeout(900_000);

@@ -9,7 +9,7 @@ import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
 import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { EXIT } from '../../src/errors';
-import { run, start, writeSpec } from '../support/cli';
+import { run, start, writeRetriesLogged, writeSpec } from '../support/cli';
 import { EsAdmin, TEST_MAPPING, type EsDocIn } from '../support/esAdmin';
 import { allClaims, allSlices, customerIndex, freezeWhen, midSlice, planNode } from '../support/fleet';
 import { connectZk, stack, uniqueName, versionsSeen } from '../support/stack';
@@ -181,7 +181,7 @@ describe('Elasticsearch 7 → Elasticsearch 8 migration, end to end', function (
     // written but not checkpointed — per slice in flight the page whose checkpoint was on its way and the
     // one being written (pipelined lanes) — and any batch sent again after a write that failed (a
     // timeout on a busy machine can land and still fail), each logged as a write backing off.
-    const writeRetries = logs.join('\n').split('\n').filter((l) => l.includes('"side":"write"') && l.includes('backing off')).length;
+    const writeRetries = writeRetriesLogged(logs);
     expect(written).to.be.at.least(TOTAL - liveIds.length - BATCH * (2 * atKill.size + writeRetries));
     expect(final.reduce((s, x) => s + x.node.counts.rejected, 0)).to.equal(0);
   });

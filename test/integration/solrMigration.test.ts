@@ -9,7 +9,7 @@ import { generateDocs, type CustomerProfile } from '../../src/demo/dataset';
 import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
 import { EXIT } from '../../src/errors';
-import { run, start, writeSpec } from '../support/cli';
+import { run, start, writeRetriesLogged, writeSpec } from '../support/cli';
 import { allClaims, allSlices, customerIndex, freezeWhen, midSlice, planNode } from '../support/fleet';
 import { connectZk, stack, uniqueName } from '../support/stack';
 
@@ -166,7 +166,7 @@ describe('Solr 8 → Solr 9 migration, end to end', function () {
     // machine), each logged as a write backing off.
     const written = final.reduce((s, x) => s + x.node.counts.written, 0);
     expect(written).to.be.at.most(TOTAL - liveIds.length);
-    const writeRetries = logs.join('\n').split('\n').filter((l) => l.includes('"side":"write"') && l.includes('backing off')).length;
+    const writeRetries = writeRetriesLogged(logs);
     expect(written).to.be.at.least(TOTAL - liveIds.length - BATCH * (2 * atKill.size + writeRetries));
   });
 });

@@ -29,6 +29,22 @@ export interface Running {
   output: () => { stdout: string; stderr: string };
 }
 
+/** The JSON log lines (pino) a CLI process wrote to stderr, parsed; anything else (a crash's stack) is left out. */
+export function logLines(stderr: string): Array<Record<string, any>> {
+  return stderr.split('\n').filter((l) => l.startsWith('{')).flatMap((l) => {
+    try {
+      return [JSON.parse(l)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Writes a worker sent again after a failure (each logged as a write backing off), over these processes' stderr. */
+export function writeRetriesLogged(stderrs: string[]): number {
+  return stderrs.flatMap(logLines).filter((l) => l.msg === 'backing off' && l.side === 'write').length;
+}
+
 /** CLI processes a test started that have not ended yet (stopLeftProcesses, from the root hooks). */
 const running = new Set<ChildProcess>();
 
@@ -38,13 +54,12 @@ const running = new Set<ChildProcess>();
  * copying into the next test's collections, and keep mocha from ever exiting.
  */
 export async function stopLeftProcesses(): Promise<number> {
-  const left = [...running];
-  await Promise.all(left.map((c) => new Promise<void>((res) => {
-    if (c.exitCode !== null || c.signalCode !== null) return res();
-    c.once('close', () => res());
-    c.kill('SIGKILL');
-  })));
-  return left.length;
+  // Ended but not yet closed (its output still draining): waited for, not counted as killed.
+  const alive = [...running].filter((c) => c.exitCode === null && c.signalCode === null);
+  const closed = [...running].map((c) => new Promise<void>((res) => c.once('close', () => res())));
+  for (const c of alive) c.kill('SIGKILL');
+  await Promise.all(closed);
+  return alive.length;
 }
 
 export function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
