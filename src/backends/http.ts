@@ -147,6 +147,33 @@ export class HttpClient {
    * as such: the caller asks for less).
    */
   async request<T = any>(method: string, url: string, body?: string | Buffer, contentType = 'application/json', signal?: AbortSignal, maxResponseBytes?: number): Promise<T> {
+    const { status, body: answer } = await this.exchange(method, url, body, contentType, signal, maxResponseBytes);
+    const text = answer ? decode(answer) : '';
+    if (!text) return undefined as T;
+    try {
+      return (this.opts.json === 'plain' ? JSON.parse(text) : exactJson.parse(text)) as T;
+    } catch {
+      throw new HttpStatusError(status, url, `not JSON: ${text.slice(0, 200)}`);
+    }
+  }
+
+  /**
+   * As request, but the answer's bytes as they came, not parsed (a raw page: solr/rawPage.ts). The
+   * buffer is the caller's alone (no view into a larger one), empty for an empty answer.
+   */
+  async requestBytes(method: string, url: string, body?: string | Buffer, contentType = 'application/json', signal?: AbortSignal, maxResponseBytes?: number): Promise<Buffer> {
+    const { body: answer } = await this.exchange(method, url, body, contentType, signal, maxResponseBytes);
+    if (!answer) return Buffer.alloc(0);
+    if (answer.bytes === answer.buf.length) return answer.buf;
+    // Reserved larger (a page cap): copied down, so that a page held for a while holds only its bytes.
+    const own = Buffer.allocUnsafeSlow(answer.bytes);
+    answer.buf.copy(own, 0, 0, answer.bytes);
+    release(answer.buf);
+    return own;
+  }
+
+  /** Sends the request and reads the whole answer (body null: none); the errors are request's. */
+  private async exchange(method: string, url: string, body: string | Buffer | undefined, contentType: string, signal: AbortSignal | undefined, maxResponseBytes: number | undefined): Promise<{ status: number; body: Answer | null }> {
     signal?.throwIfAborted();
     const headers: Record<string, string> = { ...this.headers, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = contentType;
@@ -170,38 +197,52 @@ export class HttpClient {
       if (err.name === 'TimeoutError' || err.name === 'AbortError') throw new RetryableError(`${method} ${safeUrl(url)} timed out after ${this.opts.timeoutMs} ms`);
       throw new RetryableError(`${method} ${safeUrl(url)} failed: ${err.cause ? String((err.cause as Error).message ?? err.cause) : err.message}`);
     }
-    let text: string;
+    let bytes: Answer | null;
     try {
-      text = await readText(res, maxResponseBytes, `${method} ${safeUrl(url)}`);
+      bytes = await readBytes(res, maxResponseBytes, `${method} ${safeUrl(url)}`);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       throw e;
     }
     if (RETRYABLE_STATUS.has(res.status) || res.status >= 500) {
       const retryAfter = Number(res.headers.get('retry-after'));
-      throw new RetryableError(`HTTP ${res.status} from ${safeUrl(url)}: ${text.slice(0, 300)}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+      throw new RetryableError(`HTTP ${res.status} from ${safeUrl(url)}: ${bytes ? decode(bytes).slice(0, 300) : ''}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
     }
-    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, url, text);
-    if (!text) return undefined as T;
-    try {
-      return (this.opts.json === 'plain' ? JSON.parse(text) : exactJson.parse(text)) as T;
-    } catch {
-      throw new HttpStatusError(res.status, url, `not JSON: ${text.slice(0, 200)}`);
-    }
+    if (res.status < 200 || res.status >= 300) throw new HttpStatusError(res.status, url, bytes ? decode(bytes) : '');
+    return { status: res.status, body: bytes };
   }
 }
 
-/**
- * The body as text. The bytes stay outside the JS heap until the end, then one decoding: the text is
- * the only copy the heap holds (decoding chunk by chunk would leave a rope of pieces and then its
- * flattened copy). They are copied as they arrive into one buffer, allocated once (issue 15: no
- * joined copy of the chunks beside the chunks): of the content-length when the server gives one,
- * else of the caller's limit (a page cap: the memory is only reserved, the kernel gives pages as they
- * are written, so a small answer costs what it holds), else grown by doubling. No further than `limit`
- * bytes when one is given.
- */
+/** An answer's bytes: the first `bytes` of `buf` (which may have been reserved larger). */
+export interface Answer {
+  buf: Buffer;
+  bytes: number;
+}
+
+/** The text of an answer; its buffer is given back at once (release). */
+function decode(a: Answer): string {
+  const text = a.buf.toString('utf8', 0, a.bytes);
+  release(a.buf);
+  return text;
+}
+
+/** The body as text (readBytes, decoded once). */
 export async function readText(res: Response, limit: number | undefined, what: string): Promise<string> {
-  if (!res.body) return '';
+  const a = await readBytes(res, limit, what);
+  return a ? decode(a) : '';
+}
+
+/**
+ * The body's bytes (null: no body). They stay outside the JS heap: the caller decodes them once, if
+ * it wants text (decoding chunk by chunk would leave a rope of pieces and then its flattened copy).
+ * They are copied as they arrive into one buffer, allocated once (issue 15: no joined copy of the
+ * chunks beside the chunks): of the content-length when the server gives one, else of the caller's
+ * limit (a page cap: the memory is only reserved, the kernel gives pages as they are written, so a
+ * small answer costs what it holds), else grown by doubling. No further than `limit` bytes when one
+ * is given.
+ */
+export async function readBytes(res: Response, limit: number | undefined, what: string): Promise<Answer | null> {
+  if (!res.body) return null;
   const declared = Number(res.headers.get('content-length') ?? NaN);
   const known = Number.isFinite(declared) && declared >= 0 ? declared : undefined;
   if (limit !== undefined && known !== undefined && known > limit) {
@@ -227,10 +268,7 @@ export async function readText(res: Response, limit: number | undefined, what: s
     buf.set(chunk, bytes);
     bytes = end;
   }
-  if (buf === null) return '';
-  const text = buf.toString('utf8', 0, bytes);
-  release(buf);
-  return text;
+  return buf === null ? null : { buf, bytes };
 }
 
 /**

@@ -17,14 +17,22 @@ function opensearch(): typeof import('./opensearch/osBackend') {
   return require('./opensearch/osBackend');
 }
 
+export interface OpenOptions {
+  /**
+   * The copy's source (the worker): pages read without building their documents where the backend
+   * can (Solr: solr/rawPage.ts), for a writer that writes them as they came.
+   */
+  rawPages?: boolean;
+}
+
 /**
  * Opens the backend for one endpoint of the spec. Any kind can be the source or the target: the
  * planner and worker speak only the Backend interface.
  */
-export function openBackend(endpoint: Endpoint, spec: Spec): Backend {
+export function openBackend(endpoint: Endpoint, spec: Spec, opts: OpenOptions = {}): Backend {
   switch (endpoint.kind) {
     case 'solr':
-      return new SolrBackend(endpoint, spec.fields, spec.copy.excludeFields);
+      return new SolrBackend(endpoint, spec.fields, spec.copy.excludeFields, undefined, { rawPages: opts.rawPages });
     case 'elasticsearch':
       return elasticsearch().ElasticsearchBackend.forSpec(endpoint, spec);
     case 'opensearch':

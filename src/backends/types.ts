@@ -3,6 +3,7 @@
  * Solr source can one day feed an Elasticsearch target without either side knowing.
  */
 import type { Rejection, SliceBounds } from '../coordination/workNode';
+import type { RawObject } from './rawJson';
 
 /** Half-open [from, to) in ms since the epoch, and how many documents fall in it (a histogram bucket). */
 export interface Bucket {
@@ -32,6 +33,15 @@ export interface SourceDoc {
   bytes: number;
   /** Read by readVersionedPage only (copy.mode in-place): the version token, as VersionedDoc.version. */
   version?: string;
+  /**
+   * The document's JSON as the source answered it (the fields not copied cut out), when it was read
+   * without building `fields` (a raw page: solr/rawPage.ts); a writer that writes JSON writes these
+   * bytes as they are. Not enumerable (a copy of the document does not carry it), and gone once
+   * `fields` is read: from then on the object is the document.
+   */
+  readonly json?: RawObject;
+  /** The customer field's value as a raw page's reader saw it (a string; null for anything else). */
+  customer?: string | null;
 }
 
 export interface Page {

@@ -293,7 +293,7 @@ export class SliceCopier {
               }));
               stats.ms.checkpoint += performance.now() - at;
               stats.lastCheckpointAt = Date.now();
-              this.countDocs(customers, page.docs.map((d) => d.fields), page.docs.length, written, skipped, rejected.length);
+              this.countDocs(customers, page.docs, written, skipped, rejected.length);
               onDocs(page.docs.length);
             } finally {
               this.budget.give(pageHeld);
@@ -490,10 +490,11 @@ export class SliceCopier {
    * Metrics by customer label (customerLabel: the plan's biggest customers, the rest "other"). A slice
    * of one customer counts as a whole; a packed slice by each document's customer field.
    */
-  private countDocs(customers: Array<string | null>, fields: Array<Record<string, unknown>>, read: number, written: number, skipped: number, rejected: number): void {
+  private countDocs(customers: Array<string | null>, docs: SourceDoc[], written: number, skipped: number, rejected: number): void {
     const migration = this.c.spec.migration;
+    const read = docs.length;
     const single = customers.length === 1 ? customerLabel(customers[0]) : null;
-    const labels = single !== null || fields.length === 0 ? { migration, customer: single ?? 'other' } : null;
+    const labels = single !== null || docs.length === 0 ? { migration, customer: single ?? 'other' } : null;
     if (labels) {
       metrics.docsRead.inc(labels, read);
       metrics.docsWritten.inc(labels, written);
@@ -503,8 +504,9 @@ export class SliceCopier {
     }
     const field = this.c.spec.fields.customer;
     const byLabel = new Map<string, number>();
-    for (const f of fields) {
-      const v = f[field];
+    for (const d of docs) {
+      // A raw page's reader saw the value (SourceDoc.customer): the document is not parsed for it.
+      const v = d.customer !== undefined ? d.customer : d.fields[field];
       const label = customerLabel(typeof v === 'string' ? v : null);
       byLabel.set(label, (byLabel.get(label) ?? 0) + 1);
     }

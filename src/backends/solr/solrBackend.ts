@@ -12,6 +12,8 @@ import { log, safeUrl } from '../../log';
 import { withBackoff } from '../../retry';
 import { exactJson, numberText } from '../exactJson';
 import type { SolrSchema } from './schemaMapping';
+import { rawSolrPages, type RawSolrPage } from './rawPage';
+import { writeMembers } from '../rawJson';
 import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
 import type {
   Backend, Bucket, ConditionalResult, ConditionalWriteResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
@@ -23,6 +25,11 @@ import {
 export interface SolrBackendOptions {
   /** Customers per page of the planning facet (customerShapes). */
   facetPageSize?: number;
+  /**
+   * Pages of flat documents are read from the answer's bytes without building the documents
+   * (rawPage.ts: the copy's source, issue 15); `fields` is then parsed only when asked for.
+   */
+  rawPages?: boolean;
 }
 
 /** What a collection of the pattern's set is created with: the template collection's shape. */
@@ -75,7 +82,11 @@ export class SolrBackend implements Backend {
     this.http = new HttpClient({ timeoutMs: endpoint.requestTimeout, auth: endpoint.auth, tls: endpoint.tls });
     this.exclude = new Set([...SOLR_INTERNAL, ...excludeFields]);
     this.pattern = endpoint.indexPattern ? parseIndexPattern(endpoint.indexPattern) : null;
+    this.rawPage = opts.rawPages ? rawSolrPages({ uniqueKey: fields.uniqueKey, customer: fields.customer, exclude: this.exclude }) : null;
   }
+
+  /** Reads a raw page's answer (opts.rawPages), or null. */
+  private readonly rawPage: ((b: Buffer) => RawSolrPage | null) | null;
 
   describe(): string {
     const server = `solr${this.serverVersion ? ` ${this.serverVersion}` : ''} at ${safeUrl(this.base)}`;
@@ -311,10 +322,15 @@ export class SolrBackend implements Backend {
    * source's selection (source.query, one more filter query): every count, facet and page of a slice.
    */
   private async select(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
+    return this.rawSelect(await this.selectionParams(params), signal, maxBytes);
+  }
+
+  /** The params with the filters every read of the collection takes (roots only, source.query). */
+  private async selectionParams(params: Record<string, string | number | boolean | string[]>): Promise<Record<string, string | number | boolean | string[]>> {
     const extra = [...await this.rootsOnly(), ...this.selection()];
-    if (extra.length === 0) return this.rawSelect(params, signal, maxBytes);
+    if (extra.length === 0) return params;
     const fq = params.fq === undefined ? [] : Array.isArray(params.fq) ? params.fq : [String(params.fq)];
-    return this.rawSelect({ ...params, fq: [...fq, ...extra] }, signal, maxBytes);
+    return { ...params, fq: [...fq, ...extra] };
   }
 
   /** source.query as filter queries (none without one). */
@@ -339,6 +355,18 @@ export class SolrBackend implements Backend {
   }
 
   private async rawSelect(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
+    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`, await this.selectForm(params), 'application/x-www-form-urlencoded', signal, maxBytes);
+    if (res?.responseHeader?.partialResults) throw this.partialResults();
+    return res;
+  }
+
+  /** A shard timed out or failed: this is not the end of the slice, and not a count to trust. */
+  private partialResults(): RetryableError {
+    return new RetryableError(`Solr returned partial results for ${this.describe()}`);
+  }
+
+  /** A select's form; over target.indexPattern's set, the set's collections. */
+  private async selectForm(params: Record<string, string | number | boolean | string[]>): Promise<string> {
     if (this.pattern) {
       // The whole set in one request (`collection=a,b,c`), asked through the template's handler; no
       // collection yet: the template asked for nothing (`-*:*`), so the answer has its usual shape.
@@ -346,14 +374,7 @@ export class SolrBackend implements Backend {
       const fq = params.fq === undefined ? [] : Array.isArray(params.fq) ? params.fq : [String(params.fq)];
       params = members.length ? { ...params, collection: members.join(',') } : { ...params, fq: [...fq, '-*:*'] };
     }
-    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`,
-      new URLSearchParams(Object.entries({ wt: 'json', ...params }).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)]))).toString(),
-      'application/x-www-form-urlencoded', signal, maxBytes);
-    if (res?.responseHeader?.partialResults) {
-      // A shard timed out or failed: this is not the end of the slice, and not a count to trust.
-      throw new RetryableError(`Solr returned partial results for ${this.describe()}`);
-    }
-    return res;
+    return new URLSearchParams(Object.entries({ wt: 'json', ...params }).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)]))).toString();
   }
 
   async customers(): Promise<CustomerCount[]> {
@@ -441,13 +462,32 @@ export class SolrBackend implements Backend {
 
   async readPage(customers: Customers, bounds: SliceBounds, cursor: string | null, rows: number, signal?: AbortSignal, maxBytes?: number): Promise<Page> {
     const cursorMark = cursor ?? '*';
-    const res = await this.select({
+    const flat = (await this.nesting()).mode === 'flat';
+    const params = {
       q: '*:*', ...this.sliceParams(customers, bounds), sort: `${this.fields.uniqueKey} asc`,
-      rows, cursorMark, fl: (await this.nesting()).mode === 'flat' ? PAGE_FL.flat : PAGE_FL.nested,
-    }, signal, maxBytes);
-    const docs: SourceDoc[] = (res.response.docs as Doc[]).map((d) => this.toSourceDoc(d));
-    const next = String(res.nextCursorMark);
-    return { docs, nextCursor: next, done: docs.length === 0 || next === cursorMark };
+      rows, cursorMark, fl: flat ? PAGE_FL.flat : PAGE_FL.nested,
+    };
+    const page = (docs: SourceDoc[], next: string): Page => ({ docs, nextCursor: next, done: docs.length === 0 || next === cursorMark });
+    if (this.rawPage && flat) {
+      // The page's bytes, its documents kept as spans of them (rawPage.ts); a document that is not
+      // flat after all, or an answer the walker does not take, is parsed as it always was.
+      const bytes = await this.http.requestBytes('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`, await this.selectForm(await this.selectionParams(params)), 'application/x-www-form-urlencoded', signal, maxBytes);
+      let raw: RawSolrPage | null = null;
+      try {
+        raw = this.rawPage(bytes);
+      } catch (e) {
+        log.debug({ err: (e as Error).message }, 'raw page not taken: parsing the answer');
+      }
+      if (raw !== null && raw.nextCursorMark !== null) {
+        if (raw.partialResults) throw this.partialResults();
+        return page(raw.docs, raw.nextCursorMark);
+      }
+      const res = exactJson.parse(bytes.toString('utf8'));
+      if (res?.responseHeader?.partialResults) throw this.partialResults();
+      return page((res.response.docs as Doc[]).map((d) => this.toSourceDoc(d)), String(res.nextCursorMark));
+    }
+    const res = await this.select(params, signal, maxBytes);
+    return page((res.response.docs as Doc[]).map((d) => this.toSourceDoc(d)), String(res.nextCursorMark));
   }
 
   /** readPage with the real `_version_` of every document (copy.mode in-place: the writes are conditional on it). */
@@ -782,22 +822,38 @@ export class SolrBackend implements Backend {
  * `[doc,doc,...]` with `_version_: -1`, as bytes: each document is written out and encoded on its
  * own, so the heap never holds the whole batch twice (the pieces and their join) besides the pages.
  */
-function createOnlyBody(docs: SourceDoc[]): Buffer {
+/** The member that makes a Solr write create-only, and the document's end. */
+const CREATE_ONLY = '"_version_":-1}';
+
+export function createOnlyBody(docs: SourceDoc[]): Buffer {
   // One buffer of the batch's measured size (grown if escapes made a document longer), each
-  // document written into it as soon as it is serialized.
+  // document written into it as soon as it is serialized; a document read raw (rawPage.ts) is
+  // written as its bytes came, with `_version_` after its members.
   let buf = Buffer.allocUnsafe(docs.reduce((n, d) => n + d.bytes + 20, 2));
   let at = 0;
+  const room = (need: number) => {
+    if (at + need <= buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + need));
+    buf.copy(bigger, 0, 0, at);
+    buf = bigger;
+  };
   const put = (text: string) => {
-    const need = Buffer.byteLength(text);
-    if (at + need > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + need));
-      buf.copy(bigger, 0, 0, at);
-      buf = bigger;
-    }
+    room(Buffer.byteLength(text));
     at += buf.write(text, at);
   };
   put('[');
-  docs.forEach((d, i) => put(`${i > 0 ? ',' : ''}${exactJson.stringify({ ...d.fields, _version_: -1 })}`));
+  docs.forEach((d, i) => {
+    if (i > 0) put(',');
+    const raw = d.json;
+    if (!raw) {
+      put(exactJson.stringify({ ...d.fields, _version_: -1 }));
+      return;
+    }
+    room(raw.bytes + CREATE_ONLY.length + 1);
+    buf[at++] = 0x7b;
+    at = writeMembers(raw, buf, at);
+    put(raw.spans.length ? `,${CREATE_ONLY}` : CREATE_ONLY);
+  });
   put(']');
   return buf.subarray(0, at);
 }

@@ -1,0 +1,191 @@
+/**
+ * Finding values in JSON bytes without building them (issue 15: a copy that does not turn every
+ * document into objects only to write it out again). A page of documents is walked once over its
+ * bytes: each value's start and end, the members of an object, and a string's text only where it is
+ * asked for. Strings are skipped by Buffer.indexOf (a `"` byte is never part of a multi-byte UTF-8
+ * character, so bytes are walked, not characters). Free of I/O.
+ *
+ * The walker checks the structure it passes (brackets, colons, commas, the first character of every
+ * value) and throws RawJsonError on anything else; it does not check a string's escapes or a number's
+ * digits, which it never rewrites: a caller that needs them as values parses the span (exactJson),
+ * and a span handed on whole is the server's own text. Callers fall back to parsing the whole text
+ * when it throws.
+ */
+
+export class RawJsonError extends Error {
+  constructor(message: string, readonly at: number) {
+    super(`${message} at byte ${at}`);
+    this.name = 'RawJsonError';
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** The first index at or after `i` that is not JSON whitespace. */
+export function skipSpace(b: Uint8Array, i: number): number {
+  while (i < b.length && isSpace(b[i])) i++;
+  return i;
+}
+
+/** The index just after the string whose opening quote is at `i`. */
+export function stringEnd(b: Buffer, i: number): number {
+  let from = i + 1;
+  for (;;) {
+    const q = b.indexOf(QUOTE, from);
+    if (q < 0) throw new RawJsonError('unterminated string', i);
+    // Escaped when an odd number of backslashes stands right before it (the opening quote bounds the look).
+    let k = q - 1;
+    while (b[k] === BACKSLASH) k--;
+    if ((q - 1 - k) % 2 === 0) return q + 1;
+    from = q + 1;
+  }
+}
+
+/**
+ * Whether the string span [start, end) (quotes included) holds an escape. Byte by byte: it is asked
+ * of short strings (keys, ids), and indexOf would look on past the span, to the end of the page.
+ */
+export function hasEscape(b: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (b[k] === BACKSLASH) return true;
+  return false;
+}
+
+/** The text of the string span [start, end) (quotes included). */
+export function stringText(b: Buffer, start: number, end: number): string {
+  if (!hasEscape(b, start, end)) return b.toString('utf8', start + 1, end - 1);
+  return JSON.parse(b.toString('utf8', start, end)) as string;
+}
+
+/** The index just after the value that starts at `i` (no whitespace before it). */
+export function valueEnd(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) return stringEnd(b, i);
+  if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    let depth = 0;
+    let j = i;
+    while (j < b.length) {
+      const x = b[j];
+      if (x === QUOTE) {
+        j = stringEnd(b, j);
+        continue;
+      }
+      if (x === OPEN_OBJECT || x === OPEN_ARRAY) depth++;
+      else if (x === CLOSE_OBJECT || x === CLOSE_ARRAY) {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+      j++;
+    }
+    throw new RawJsonError('unterminated object or array', i);
+  }
+  // A number or a literal: up to what may follow a value.
+  if (!((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x74 || c === 0x66 || c === 0x6e)) throw new RawJsonError(`unexpected ${c === undefined ? 'end' : JSON.stringify(String.fromCharCode(c))}`, i);
+  let j = i + 1;
+  while (j < b.length) {
+    const x = b[j];
+    if (x === COMMA || x === CLOSE_OBJECT || x === CLOSE_ARRAY || isSpace(x)) break;
+    j++;
+  }
+  return j;
+}
+
+/** One member of an object: its key's span (quotes included) and its value's span. */
+export interface Member {
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+}
+
+/**
+ * Calls `visit` for each member of the object whose `{` is at `i`, in order; returns the index just
+ * after its `}`. The Member passed is reused from one call to the next.
+ */
+export function eachMember(b: Buffer, i: number, visit: (m: Member) => void): number {
+  if (b[i] !== OPEN_OBJECT) throw new RawJsonError('expected an object', i);
+  const m: Member = { keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
+  let j = skipSpace(b, i + 1);
+  if (b[j] === CLOSE_OBJECT) return j + 1;
+  for (;;) {
+    if (b[j] !== QUOTE) throw new RawJsonError('expected a key', j);
+    m.keyStart = j;
+    m.keyEnd = stringEnd(b, j);
+    j = skipSpace(b, m.keyEnd);
+    if (b[j] !== COLON) throw new RawJsonError('expected ":"', j);
+    m.valueStart = skipSpace(b, j + 1);
+    m.valueEnd = valueEnd(b, m.valueStart);
+    visit(m);
+    j = skipSpace(b, m.valueEnd);
+    if (b[j] === COMMA) {
+      j = skipSpace(b, j + 1);
+      continue;
+    }
+    if (b[j] === CLOSE_OBJECT) return j + 1;
+    throw new RawJsonError('expected "," or "}"', j);
+  }
+}
+
+/** Calls `visit` with the start and end of each element of the array whose `[` is at `i`; returns the index after its `]`. */
+export function eachElement(b: Buffer, i: number, visit: (start: number, end: number) => void): number {
+  if (b[i] !== OPEN_ARRAY) throw new RawJsonError('expected an array', i);
+  let j = skipSpace(b, i + 1);
+  if (b[j] === CLOSE_ARRAY) return j + 1;
+  for (;;) {
+    const end = valueEnd(b, j);
+    visit(j, end);
+    j = skipSpace(b, end);
+    if (b[j] === COMMA) {
+      j = skipSpace(b, j + 1);
+      continue;
+    }
+    if (b[j] === CLOSE_ARRAY) return j + 1;
+    throw new RawJsonError('expected "," or "]"', j);
+  }
+}
+
+/** Whether the key span [start, end) is exactly `key` (given as its JSON string, quotes included, as bytes). */
+export function keyIs(b: Buffer, start: number, end: number, key: Buffer): boolean {
+  return end - start === key.length && key.compare(b, start, end) === 0;
+}
+
+/**
+ * A document's JSON as spans of a buffer it shares with its page: the members kept, each run of
+ * them in one span (`{` and `}` not included; runs are joined with `,`). Written out as it came.
+ */
+export interface RawObject {
+  buf: Buffer;
+  /** start, end, start, end, …: runs of members, in order. */
+  spans: number[];
+  /** Bytes of the object as written by writeObject (braces and commas included). */
+  bytes: number;
+}
+
+/** The object's text ({…}): for the rare caller that needs its values (parse it exactly). */
+export function rawObjectText(o: RawObject): string {
+  const parts: string[] = [];
+  for (let k = 0; k < o.spans.length; k += 2) parts.push(o.buf.toString('utf8', o.spans[k], o.spans[k + 1]));
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * Writes the object's members into `out` at `at`, without its braces, and returns the new end (the
+ * caller has made room: o.bytes). Runs are joined with `,`.
+ */
+export function writeMembers(o: RawObject, out: Buffer, at: number): number {
+  for (let k = 0; k < o.spans.length; k += 2) {
+    if (k > 0) out[at++] = COMMA;
+    at += o.buf.copy(out, at, o.spans[k], o.spans[k + 1]);
+  }
+  return at;
+}

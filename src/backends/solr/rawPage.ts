@@ -1,0 +1,168 @@
+/**
+ * A Solr select answer's page of documents, taken from its bytes without building the documents
+ * (issue 15): each document is kept as spans of the answer (rawJson.ts), the fields Solr maintains
+ * cut out, and written to a Solr target as it came. Its id and customer are read from their spans;
+ * `fields` is parsed (exactly: exactJson) only if something asks for it.
+ *
+ * Only flat documents take this path: a document with an object value (a child document), or an
+ * array holding one, or a key written with an escape, makes rawSolrPage answer null, and the caller
+ * parses the whole answer as before. Free of I/O.
+ */
+import { exactJson, numberFromText } from '../exactJson';
+import { RawJsonError, eachElement, eachMember, hasEscape, keyIs, rawObjectText, skipSpace, stringText, type Member, type RawObject } from '../rawJson';
+import type { Doc, SourceDoc } from '../types';
+
+export interface RawPageFields {
+  uniqueKey: string;
+  customer: string;
+  /** Fields not copied (Solr's own, the spec's copy.excludeFields). */
+  exclude: ReadonlySet<string>;
+}
+
+export interface RawSolrPage {
+  docs: SourceDoc[];
+  nextCursorMark: string | null;
+  partialResults: boolean;
+}
+
+/** Key spans to look for, as bytes (quotes included), grouped by length: most keys are told apart by their length alone. */
+class KeySet {
+  private readonly byLength = new Map<number, Buffer[]>();
+
+  constructor(keys: Iterable<string>) {
+    for (const k of keys) {
+      const b = Buffer.from(JSON.stringify(k));
+      this.byLength.set(b.length, [...(this.byLength.get(b.length) ?? []), b]);
+    }
+  }
+
+  has(b: Buffer, start: number, end: number): boolean {
+    const list = this.byLength.get(end - start);
+    if (list === undefined) return false;
+    for (const k of list) if (b[start + 1] === k[1] && keyIs(b, start, end, k)) return true;
+    return false;
+  }
+}
+
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const QUOTE = 0x22;
+
+const RESPONSE_HEADER = Buffer.from('"responseHeader"');
+const RESPONSE = Buffer.from('"response"');
+const DOCS = Buffer.from('"docs"');
+const NEXT_CURSOR = Buffer.from('"nextCursorMark"');
+
+/** A document read from its bytes: `fields` is parsed when first asked for, and from then on it is the document (json is dropped). */
+export function rawSourceDoc(id: string, json: RawObject, customer: string | null): SourceDoc {
+  let fields: Doc | undefined;
+  let raw: RawObject | undefined = json;
+  const doc = {
+    id,
+    bytes: json.bytes,
+    customer,
+    get fields(): Doc {
+      if (fields === undefined) {
+        fields = exactJson.parse(rawObjectText(raw!)) as Doc;
+        raw = undefined;
+      }
+      return fields;
+    },
+    set fields(v: Doc) {
+      fields = v;
+      raw = undefined;
+    },
+  };
+  // Not enumerable: a copy of the document ({...doc}) is a document of fields, without the spans.
+  Object.defineProperty(doc, 'json', { get: () => raw, enumerable: false });
+  return doc as SourceDoc;
+}
+
+/** Makes a reader of raw pages for these fields (the key sets are built once). */
+export function rawSolrPages(f: RawPageFields): (b: Buffer) => RawSolrPage | null {
+  const exclude = new KeySet(f.exclude);
+  const uniqueKey = Buffer.from(JSON.stringify(f.uniqueKey));
+  const customerKey = Buffer.from(JSON.stringify(f.customer));
+  /** Null when the document is not flat, or its id cannot be read from its span. */
+  const docAt = (b: Buffer, start: number): SourceDoc | null => {
+    const spans: number[] = [];
+    let runStart = -1;
+    let runEnd = -1;
+    let id: string | null = null;
+    let customer: string | null = null;
+    let flat = true;
+    const visit = (m: Member) => {
+      if (!flat) return;
+      if (hasEscape(b, m.keyStart, m.keyEnd)) {
+        flat = false;
+        return;
+      }
+      const c = b[m.valueStart];
+      if (c === OPEN_OBJECT || (c === OPEN_ARRAY && holdsObject(b, m.valueStart))) {
+        flat = false;
+        return;
+      }
+      if (exclude.has(b, m.keyStart, m.keyEnd)) {
+        if (runStart >= 0) spans.push(runStart, runEnd);
+        runStart = -1;
+        return;
+      }
+      if (runStart < 0) runStart = m.keyStart;
+      runEnd = m.valueEnd;
+      if (keyIs(b, m.keyStart, m.keyEnd, uniqueKey)) id = idText(b, m.valueStart, m.valueEnd);
+      else if (keyIs(b, m.keyStart, m.keyEnd, customerKey)) customer = c === QUOTE ? stringText(b, m.valueStart, m.valueEnd) : null;
+    };
+    eachMember(b, start, visit);
+    if (runStart >= 0) spans.push(runStart, runEnd);
+    if (!flat || id === null) return null;
+    let bytes = 2 + Math.max(0, spans.length / 2 - 1);
+    for (let k = 0; k < spans.length; k += 2) bytes += spans[k + 1] - spans[k];
+    return rawSourceDoc(id, { buf: b, spans, bytes }, customer);
+  };
+  return (b: Buffer) => {
+    const out: RawSolrPage = { docs: [], nextCursorMark: null, partialResults: false };
+    let flat = true;
+    let sawDocs = false;
+    eachMember(b, skipSpace(b, 0), (top) => {
+      if (!flat) return;
+      if (keyIs(b, top.keyStart, top.keyEnd, RESPONSE_HEADER)) {
+        const header = JSON.parse(b.toString('utf8', top.valueStart, top.valueEnd));
+        out.partialResults = Boolean(header?.partialResults);
+      } else if (keyIs(b, top.keyStart, top.keyEnd, NEXT_CURSOR)) {
+        if (b[top.valueStart] !== QUOTE) throw new RawJsonError('nextCursorMark is not a string', top.valueStart);
+        out.nextCursorMark = stringText(b, top.valueStart, top.valueEnd);
+      } else if (keyIs(b, top.keyStart, top.keyEnd, RESPONSE)) {
+        eachMember(b, top.valueStart, (r) => {
+          if (!flat || !keyIs(b, r.keyStart, r.keyEnd, DOCS)) return;
+          sawDocs = true;
+          eachElement(b, r.valueStart, (s) => {
+            if (!flat) return;
+            const d = docAt(b, s);
+            if (d === null) flat = false;
+            else out.docs.push(d);
+          });
+        });
+      }
+    });
+    if (!flat) return null;
+    if (!sawDocs) throw new RawJsonError('no response.docs in the answer', 0);
+    return out;
+  };
+}
+
+/** Whether the array at `i` holds an object among its elements (a Solr document's children). */
+function holdsObject(b: Buffer, i: number): boolean {
+  let found = false;
+  eachElement(b, i, (s) => {
+    if (b[s] === OPEN_OBJECT) found = true;
+  });
+  return found;
+}
+
+/** The id a uniqueKey value stands for, as the parsed path has it (String of the value); null for anything else. */
+function idText(b: Buffer, start: number, end: number): string | null {
+  const c = b[start];
+  if (c === QUOTE) return stringText(b, start, end);
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return String(numberFromText(b.toString('latin1', start, end)));
+  return null;
+}
