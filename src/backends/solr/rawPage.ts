@@ -9,7 +9,7 @@
  * parses the whole answer as before. Free of I/O.
  */
 import { exactJson, numberFromText } from '../exactJson';
-import { RawJsonError, eachElement, eachMember, hasEscape, keyIs, rawObjectText, skipSpace, stringText, type Member, type RawObject } from '../rawJson';
+import { RawJsonError, eachElement, eachMember, hasEscape, keyIs, rawObjectText, skipSpace, stringEnd, stringText, valueEnd as valueEndAt, type RawObject } from '../rawJson';
 import type { Doc, SourceDoc } from '../types';
 
 export interface RawPageFields {
@@ -45,8 +45,11 @@ class KeySet {
 }
 
 const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const QUOTE = 0x22;
+const COMMA = 0x2c;
+const COLON = 0x3a;
 
 const RESPONSE_HEADER = Buffer.from('"responseHeader"');
 const RESPONSE = Buffer.from('"response"');
@@ -83,38 +86,47 @@ export function rawSolrPages(f: RawPageFields): (b: Buffer) => RawSolrPage | nul
   const exclude = new KeySet(f.exclude);
   const uniqueKey = Buffer.from(JSON.stringify(f.uniqueKey));
   const customerKey = Buffer.from(JSON.stringify(f.customer));
-  /** Null when the document is not flat, or its id cannot be read from its span. */
+  /** Null when the document is not flat, or its id cannot be read from its span. Members walked inline (no callback per document). */
   const docAt = (b: Buffer, start: number): SourceDoc | null => {
     const spans: number[] = [];
     let runStart = -1;
     let runEnd = -1;
     let id: string | null = null;
     let customer: string | null = null;
-    let flat = true;
-    const visit = (m: Member) => {
-      if (!flat) return;
-      if (hasEscape(b, m.keyStart, m.keyEnd)) {
-        flat = false;
-        return;
+    if (b[start] !== OPEN_OBJECT) throw new RawJsonError('expected a document (an object)', start);
+    let j = skipSpace(b, start + 1);
+    if (b[j] !== CLOSE_OBJECT) {
+      for (;;) {
+        if (b[j] !== QUOTE) throw new RawJsonError('expected a key', j);
+        const keyStart = j;
+        const keyEnd = stringEnd(b, j);
+        j = skipSpace(b, keyEnd);
+        if (b[j] !== COLON) throw new RawJsonError('expected ":"', j);
+        const valueStart = skipSpace(b, j + 1);
+        const valueEnd = valueEndAt(b, valueStart);
+        const c = b[valueStart];
+        // Not flat (a child document, children in an array), or a key written with an escape: parsed instead.
+        if (c === OPEN_OBJECT || (c === OPEN_ARRAY && holdsObject(b, valueStart)) || hasEscape(b, keyStart, keyEnd)) return null;
+        if (exclude.has(b, keyStart, keyEnd)) {
+          if (runStart >= 0) spans.push(runStart, runEnd);
+          runStart = -1;
+        } else {
+          if (runStart < 0) runStart = keyStart;
+          runEnd = valueEnd;
+          if (keyIs(b, keyStart, keyEnd, uniqueKey)) id = idText(b, valueStart, valueEnd);
+          else if (keyIs(b, keyStart, keyEnd, customerKey)) customer = c === QUOTE ? stringText(b, valueStart, valueEnd) : null;
+        }
+        j = skipSpace(b, valueEnd);
+        if (b[j] === COMMA) {
+          j = skipSpace(b, j + 1);
+          continue;
+        }
+        if (b[j] === CLOSE_OBJECT) break;
+        throw new RawJsonError('expected "," or "}"', j);
       }
-      const c = b[m.valueStart];
-      if (c === OPEN_OBJECT || (c === OPEN_ARRAY && holdsObject(b, m.valueStart))) {
-        flat = false;
-        return;
-      }
-      if (exclude.has(b, m.keyStart, m.keyEnd)) {
-        if (runStart >= 0) spans.push(runStart, runEnd);
-        runStart = -1;
-        return;
-      }
-      if (runStart < 0) runStart = m.keyStart;
-      runEnd = m.valueEnd;
-      if (keyIs(b, m.keyStart, m.keyEnd, uniqueKey)) id = idText(b, m.valueStart, m.valueEnd);
-      else if (keyIs(b, m.keyStart, m.keyEnd, customerKey)) customer = c === QUOTE ? stringText(b, m.valueStart, m.valueEnd) : null;
-    };
-    eachMember(b, start, visit);
+    }
     if (runStart >= 0) spans.push(runStart, runEnd);
-    if (!flat || id === null) return null;
+    if (id === null) return null;
     let bytes = 2 + Math.max(0, spans.length / 2 - 1);
     for (let k = 0; k < spans.length; k += 2) bytes += spans[k + 1] - spans[k];
     return rawSourceDoc(id, { buf: b, spans, bytes }, customer);
