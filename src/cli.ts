@@ -180,9 +180,10 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
   // Every log line of a worker names its migration and itself, from the first one on.
   const id = processId();
   log.setBindings({ worker: id });
-  // Raw pages only where they are written as they came: a copy without a transform (with one, every
-  // document is parsed anyway, and a whole page at once costs less than each document alone).
-  const source = openBackend(s.source, s, { rawPages: s.copy.mode === 'copy' && !s.transform });
+  // Raw pages only where they are written as they came: a copy into Solr without a transform (with
+  // one, or into another kind, every document is parsed anyway, and a whole page at once costs less
+  // than each document alone).
+  const source = openBackend(s.source, s, { rawPages: s.copy.mode === 'copy' && !s.transform && s.target.kind === 'solr' });
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();
