@@ -6,7 +6,9 @@
  * exit); below it, from the workers' own "worker finished" lines (fleetFigures.ts): the start-up cost,
  * the steady-state rate (first write to last checkpoint), where the lanes spent their time, and MB of
  * documents per worker CPU-second. --dataset wide: about 2 KB documents with 20 numeric fields (six of
- * them 64-bit integers beyond 2^53). Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide]
+ * them 64-bit integers beyond 2^53). --baseline <git ref>: MB per copy CPU-second of one worker, this
+ * code against that commit's, in turn on the same source (baseline.ts; --baseline-runs, default 3).
+ * Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide --baseline 6b2c43d]
  */
 import { spawn } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -19,6 +21,7 @@ import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
 import { ceilingRows, sharedCoreBound, solrCeilings } from './ceilings';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
+import { buildBaseline, cpuPreload, mean, workCpu } from './baseline';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,6 +31,8 @@ const DOCS = Number(arg('docs', '50000'));
 const WORKERS = arg('workers', '1,3').split(',').map(Number);
 const BATCH = Number(arg('batch', '500'));
 const DATASET = arg('dataset', 'demo');
+const BASELINE = arg('baseline', '');
+const BASELINE_RUNS = Number(arg('baseline-runs', '3'));
 if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide, not ${DATASET}`);
 const bin = resolve(__dirname, '../../../bin/bluegreen');
 
@@ -52,23 +57,29 @@ async function tightLoop(source: string, target: string, coll: string, dst: stri
   return n / ((Date.now() - t0) / 1000);
 }
 
-function cli(args: string[]): Promise<number> {
+function cli(args: string[], which = bin): Promise<number> {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BLUEGREEN_LOG_LEVEL: 'warn' } });
+    const c = spawn(process.execPath, [which, ...args], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BLUEGREEN_LOG_LEVEL: 'warn' } });
     c.on('close', (code) => res(code ?? 1));
   });
 }
 
-async function fleet(coll: string, dst: string, workers: number, root: string): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
+/** A spec copying `coll` into `dst` (a temporary file). */
+function benchSpec(migration: string, coll: string, dst: string, workers: number, root: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'bg-bench-'));
   const spec = join(dir, 'spec.yaml');
   writeFileSync(spec, yaml.dump({
-    migration: `bench${workers}`, zookeeper: { connect: stack.zk, root },
+    migration, zookeeper: { connect: stack.zk, root },
     source: { kind: 'solr', url: stack.solrLegacy, collection: coll },
     target: { kind: 'solr', url: stack.solrNew, collection: dst },
     slicing: { targetDocsPerSlice: Math.max(1000, Math.ceil(DOCS / (workers * 4))) },
     batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2 },
   }));
+  return spec;
+}
+
+async function fleet(coll: string, dst: string, workers: number, root: string): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
+  const spec = benchSpec(`bench${workers}`, coll, dst, workers, root);
   const p0 = Date.now();
   if ((await cli(['plan', '--spec', spec])) !== 0) throw new Error('plan failed');
   const planMs = Date.now() - p0;
@@ -88,7 +99,10 @@ async function main(): Promise<void> {
     process.stdout.write(`loading ${DOCS} documents into Solr ${await legacy.version()} ...\n`);
     await legacy.createCollection(coll, 2);
     const profiles = [{ name: 'big', docs: Math.floor(DOCS * 0.7), spanDays: 7 }, { name: 'mid', docs: Math.floor(DOCS * 0.2), spanDays: 90 }, { name: 'small', docs: DOCS - Math.floor(DOCS * 0.7) - Math.floor(DOCS * 0.2), spanDays: 900 }];
-    await legacy.index(coll, DATASET === 'wide' ? [...wideDocs(profiles, Date.now(), 3)] : [...generateDocs(profiles, Date.now(), 3)], true);
+    const loaded = DATASET === 'wide' ? [...wideDocs(profiles, Date.now(), 3)] : [...generateDocs(profiles, Date.now(), 3)];
+    const sourceMB = loaded.reduce((n: number, d) => n + Buffer.byteLength(JSON.stringify(d)), 0) / 1e6;
+    await legacy.index(coll, loaded, true);
+    loaded.length = 0;
     const rows: string[] = [];
     // The physical limits: as many streams as the largest fleet runs (workers × slicesInFlight).
     const dstCeiling = uniqueName('bench_dst');
@@ -109,6 +123,36 @@ async function main(): Promise<void> {
       await next.commit(dst);
       const copied = await next.count(dst);
       rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound)`, ...r.detail.lines);
+    }
+    if (BASELINE) {
+      process.stdout.write(`building ${BASELINE} for the CPU comparison ...\n`);
+      const base = buildBaseline(BASELINE);
+      try {
+        const dir = mkdtempSync(join(tmpdir(), 'bg-cpu-'));
+        const preload = cpuPreload(dir);
+        const figures: Record<'now' | 'base', number[]> = { now: [], base: [] };
+        for (let run = 0; run < BASELINE_RUNS; run++) {
+          for (const [who, which] of [['now', bin], ['base', base.bin]] as const) {
+            const dst = uniqueName('bench_dst');
+            targets.push(dst);
+            await next.createCollection(dst, 2);
+            const spec = benchSpec(`cpu-${who}-${run}`, coll, dst, 1, root);
+            if ((await cli(['plan', '--spec', spec], which)) !== 0) throw new Error(`plan (${who}) failed`);
+            const full = await workCpu(which, spec, preload, dir);
+            if (full.code !== 0) throw new Error(`work (${who}) exited ${full.code}`);
+            // The same worker on the finished migration: its start-up and exit alone.
+            const idle = await workCpu(which, spec, preload, dir);
+            await next.commit(dst);
+            const copied = await next.count(dst);
+            if (copied !== DOCS) throw new Error(`work (${who}) copied ${copied} of ${DOCS}`);
+            figures[who].push(sourceMB / Math.max(0.001, full.cpu - idle.cpu));
+          }
+        }
+        const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+        rows.push(`MB per copy CPU-second (one worker, ${BASELINE_RUNS} runs each in turn, start-up and exit taken off): this code ${mean(figures.now).toFixed(1)} (${list(figures.now)}), ${base.commit} ${mean(figures.base).toFixed(1)} (${list(figures.base)}): ${(mean(figures.now) / mean(figures.base)).toFixed(2)}×`);
+      } finally {
+        base.remove();
+      }
     }
     process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Solr 8.11 → 9.10 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
