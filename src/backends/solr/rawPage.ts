@@ -9,7 +9,10 @@
  * parses the whole answer as before. Free of I/O.
  */
 import { exactJson, numberFromText } from '../exactJson';
-import { RawJsonError, eachElement, eachMember, hasEscape, keyIs, rawObjectText, skipSpace, stringEnd, stringText, valueEnd as valueEndAt, type RawObject } from '../rawJson';
+import {
+  CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, hasEscape, keyIs, rawObjectText, skipSpace, stringEnd, stringText,
+  valueEnd as valueEndAt, type RawObject,
+} from '../rawJson';
 import type { Doc, SourceDoc } from '../types';
 
 export interface RawPageFields {
@@ -43,13 +46,6 @@ class KeySet {
     return false;
   }
 }
-
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const COLON = 0x3a;
 
 const RESPONSE_HEADER = Buffer.from('"responseHeader"');
 const RESPONSE = Buffer.from('"response"');
