@@ -180,10 +180,12 @@ async function workCommand(argv: Common & { follow: boolean; httpPort: number })
   // Every log line of a worker names its migration and itself, from the first one on.
   const id = processId();
   log.setBindings({ worker: id });
-  // Raw pages only where they are written as they came: a copy into Solr without a transform (with
-  // one, or into another kind, every document is parsed anyway, and a whole page at once costs less
-  // than each document alone).
-  const source = openBackend(s.source, s, { rawPages: s.copy.mode === 'copy' && !s.transform && s.target.kind === 'solr' });
+  // Raw pages only where they are written as they came: a copy without a transform between two
+  // clusters of one family (Solr to Solr; Elasticsearch or OpenSearch to either). With a transform,
+  // or across families, every document is parsed anyway, and a whole page at once costs less than
+  // each document alone.
+  const family = (kind: string) => (kind === 'solr' ? 'solr' : 'elasticsearch');
+  const source = openBackend(s.source, s, { rawPages: s.copy.mode === 'copy' && !s.transform && family(s.source.kind) === family(s.target.kind) });
   const target = openBackend(s.target, s);
   await source.check();
   await target.check();

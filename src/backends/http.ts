@@ -155,13 +155,7 @@ export class HttpClient {
    */
   async requestBytes(method: string, url: string, body?: string | Buffer, contentType = 'application/json', signal?: AbortSignal, maxResponseBytes?: number): Promise<Buffer> {
     const { body: answer } = await this.exchange(method, url, body, contentType, signal, maxResponseBytes);
-    if (!answer) return Buffer.alloc(0);
-    if (answer.bytes === answer.buf.length) return answer.buf;
-    // Reserved larger (a page cap): copied down, so that a page held for a while holds only its bytes.
-    const own = Buffer.allocUnsafeSlow(answer.bytes);
-    answer.buf.copy(own, 0, 0, answer.bytes);
-    release(answer.buf);
-    return own;
+    return ownBytes(answer);
   }
 
   /** Sends the request and reads the whole answer (body null: none); the errors are request's. */
@@ -219,6 +213,19 @@ export class HttpClient {
 export interface Answer {
   buf: Buffer;
   bytes: number;
+}
+
+/**
+ * An answer's bytes as a buffer of their own (empty for none): one reserved larger (a page cap) is
+ * copied down and given back, so that a page held for a while holds only its bytes.
+ */
+export function ownBytes(answer: Answer | null): Buffer {
+  if (!answer) return Buffer.alloc(0);
+  if (answer.bytes === answer.buf.length) return answer.buf;
+  const own = Buffer.allocUnsafeSlow(answer.bytes);
+  answer.buf.copy(own, 0, 0, answer.bytes);
+  release(answer.buf);
+  return own;
 }
 
 /** The text of an answer; its buffer is given back at once (release). */

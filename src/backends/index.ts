@@ -20,7 +20,7 @@ function opensearch(): typeof import('./opensearch/osBackend') {
 export interface OpenOptions {
   /**
    * The copy's source (the worker): pages read without building their documents where the backend
-   * can (Solr: solr/rawPage.ts), for a writer that writes them as they came.
+   * can (solr/rawPage.ts, elasticsearch/rawPage.ts), for a writer that writes them as they came.
    */
   rawPages?: boolean;
 }
@@ -34,9 +34,9 @@ export function openBackend(endpoint: Endpoint, spec: Spec, opts: OpenOptions = 
     case 'solr':
       return new SolrBackend(endpoint, spec.fields, spec.copy.excludeFields, undefined, { rawPages: opts.rawPages });
     case 'elasticsearch':
-      return elasticsearch().ElasticsearchBackend.forSpec(endpoint, spec);
+      return elasticsearch().ElasticsearchBackend.forSpec(endpoint, spec, { rawPages: opts.rawPages });
     case 'opensearch':
-      return opensearch().OpenSearchBackend.forSpec(endpoint, spec);
+      return opensearch().OpenSearchBackend.forSpec(endpoint, spec, { rawPages: opts.rawPages });
   }
 }
 

@@ -36,7 +36,7 @@ for (const c of '0123456789-tfn') STARTS_SCALAR[c.charCodeAt(0)] = 1;
 const ENDS_SCALAR = new Uint8Array(256);
 for (const c of ',}] \n\r\t') ENDS_SCALAR[c.charCodeAt(0)] = 1;
 
-function isSpace(c: number): boolean {
+export function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 

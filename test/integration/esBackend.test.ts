@@ -16,7 +16,7 @@ const all = { kind: 'range' as const, from: null, to: null };
 describe('Elasticsearch backend', function () {
   this.timeout(120_000);
 
-  it('a request aborted by its signal (a worker stopping during a read-ahead) rejects, and throws nothing else', async () => {
+  it('a request aborted by its signal (a worker stopping during a read-ahead) rejects, and throws nothing else, parsed or read as bytes', async () => {
     // The v7 client's own abort error used to escape, uncaught, when abort() ran inside the signal's
     // listener: a SIGTERMed worker crashed (exit 1) instead of stopping at its checkpoint.
     const api = await EsApi.open(endpoint(stack.esLegacy, 'unused'));
@@ -27,11 +27,14 @@ describe('Elasticsearch backend', function () {
     process.on('uncaughtException', seen);
     try {
       const outcomes: string[] = [];
-      for (let i = 0; i < 10; i++) {
-        const stop = new AbortController();
-        const answer = api.search('_all', { size: 10, query: { match_all: {} } }, {}, AbortSignal.any([stop.signal])).then(() => 'answered', (e) => `rejected: ${e.name}`);
-        setTimeout(() => stop.abort(), i);
-        outcomes.push(await answer);
+      // Both ways a page is read: parsed by the client, and as the answer's bytes (a raw page, asStream).
+      for (const read of [api.search.bind(api), api.searchBytes.bind(api)]) {
+        for (let i = 0; i < 10; i++) {
+          const stop = new AbortController();
+          const answer = read('_all', { size: 10, query: { match_all: {} } }, {}, AbortSignal.any([stop.signal])).then(() => 'answered', (e: Error) => `rejected: ${e.name}`);
+          setTimeout(() => stop.abort(), i);
+          outcomes.push(await answer);
+        }
       }
       // The abort error of the old path surfaced a tick or two after the rejection.
       await new Promise((r) => setTimeout(r, 300));

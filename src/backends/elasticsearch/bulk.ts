@@ -6,6 +6,7 @@ import type { Rejection } from '../../coordination/workNode';
 import { exactJson, RawNumber } from '../exactJson';
 import { sizeRefusal, withSize } from '../http';
 import type { SourceDoc } from '../types';
+import { writeMembers, type RawObject } from '../rawJson';
 
 /** Elasticsearch's largest version (a Java long). */
 const MAX_VERSION = 2n ** 63n - 1n;
@@ -60,7 +61,7 @@ export type IndexChooser = (d: SourceDoc) => { index: string } | { reason: strin
  * Never `external_gte`: it would replace a live write that carries the same version as the source.
  */
 export function bulkRequest(docs: SourceDoc[], versionField?: string, indexOf?: IndexChooser): BulkRequest {
-  const lines: string[] = [];
+  const lines: Array<string | RawObject> = [];
   const sent: SourceDoc[] = [];
   const refused: Rejection[] = [];
   const indices = new Set<string>();
@@ -86,21 +87,30 @@ export function bulkRequest(docs: SourceDoc[], versionField?: string, indexOf?: 
     } else {
       action = { create: meta };
     }
-    lines.push(exactJson.stringify(action), exactJson.stringify(d.fields));
+    // A document read raw (rawPage.ts) goes as the bytes of its _source; one parsed, as its fields.
+    lines.push(exactJson.stringify(action), d.json ?? exactJson.stringify(d.fields));
     sent.push(d);
     if (typeof meta._index === 'string') indices.add(meta._index);
   }
   return { body: ndjsonBytes(lines), sent, refused, indices };
 }
 
-/** Lines as one NDJSON body: each line's UTF-8 bytes and a newline, into one buffer sized once. */
-export function ndjsonBytes(lines: string[]): Buffer {
+/**
+ * Lines as one NDJSON body: each line's UTF-8 bytes and a newline, into one buffer sized once. A
+ * line may be a raw object (a _source as it came: rawJson.ts), written as its bytes.
+ */
+export function ndjsonBytes(lines: Array<string | RawObject>): Buffer {
   let size = 0;
-  for (const l of lines) size += Buffer.byteLength(l) + 1;
+  for (const l of lines) size += (typeof l === 'string' ? Buffer.byteLength(l) : l.bytes) + 1;
   const body = Buffer.allocUnsafe(size);
   let at = 0;
   for (const l of lines) {
-    at += body.write(l, at);
+    if (typeof l === 'string') at += body.write(l, at);
+    else {
+      body[at++] = 0x7b;
+      at = writeMembers(l, body, at);
+      body[at++] = 0x7d;
+    }
     body[at++] = 0x0a;
   }
   return body;

@@ -7,13 +7,14 @@
  * `{ body }`) and how they fail — all of it normalized below, so the backend is written once.
  */
 import { readFileSync } from 'node:fs';
+import { unzipSync } from 'node:zlib';
 import type * as Es7 from 'es7';
 import type * as Es8 from 'es8';
 import type * as Es9 from 'es9';
 import type { Endpoint } from '../../config/spec';
 import { RetryableError, UserError } from '../../errors';
 import { safeUrl } from '../../log';
-import { HttpClient, HttpStatusError, ResponseTooLargeError, unreachable } from '../http';
+import { HttpClient, HttpStatusError, ResponseTooLargeError, ownBytes, readBytes, unreachable } from '../http';
 import { exactJson } from '../exactJson';
 import type * as OpenSearchClient from '../opensearch/client';
 
@@ -198,7 +199,7 @@ export class EsApi {
    * option; the v7 and OpenSearch clients have none, but their request promise has `abort()`.
    * OpenSearch's client has no maxResponseSize: there an answer is read whole.
    */
-  private async call<T = any>(what: string, fn: (client: any, options: Params) => Promise<any>, signal?: AbortSignal, maxResponseSize?: number): Promise<T> {
+  private async call<T = any>(what: string, fn: (client: any, options: Params) => Promise<any>, signal?: AbortSignal, maxResponseSize?: number, whole = false): Promise<T> {
     signal?.throwIfAborted();
     let request: { abort?: () => void } | undefined;
     // Out of the signal's dispatch: the v7 client's abort() called from inside an abort listener left
@@ -214,7 +215,7 @@ export class EsApi {
       request = pending as { abort?: () => void };
       if (signal && this.legacyStyle) signal.addEventListener('abort', onAbort, { once: true });
       const res = await pending;
-      return (this.legacyStyle ? res.body : res) as T;
+      return (this.legacyStyle && !whole ? res.body : res) as T;
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       throw normalizeError(e, what);
@@ -225,6 +226,44 @@ export class EsApi {
 
   search(index: string, body: Params, params: Params = {}, signal?: AbortSignal, maxResponseSize?: number): Promise<any> {
     return this.call(`search ${index}`, (c, options) => c.search({ index, body, ...params }, options), signal, maxResponseSize);
+  }
+
+  /**
+   * search, its answer as the bytes that came (a raw page: rawPage.ts), not parsed: the client is
+   * asked for the answer as a stream (`asStream`), read here within `maxResponseSize`. A stream is
+   * handed over whatever the status, so a refusal is read and thrown here as the client would have.
+   */
+  async searchBytes(index: string, body: Params, params: Params = {}, signal?: AbortSignal, maxResponseSize?: number): Promise<Buffer> {
+    const what = `search ${index}`;
+    const res = await this.call<{ body: AsyncIterable<Uint8Array> & { destroy?(e?: Error): void }; statusCode: number; headers: Record<string, string | undefined> }>(what,
+      (c, options) => c.search({ index, body, ...params }, { ...options, asStream: true, ...(this.legacyStyle ? {} : { meta: true }) }), signal, undefined, true);
+    const stream = res.body;
+    const onAbort = () => stream.destroy?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let bytes: Buffer;
+    try {
+      bytes = ownBytes(await readBytes(stream, res.headers?.['content-length'], maxResponseSize, what));
+    } catch (e) {
+      stream.destroy?.();
+      if (signal?.aborted) throw signal.reason;
+      if (e instanceof ResponseTooLargeError) throw e;
+      throw normalizeError(e, what);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const encoding = String(res.headers?.['content-encoding'] ?? '').toLowerCase();
+    if (encoding.includes('gzip') || encoding.includes('deflate')) bytes = unzipSync(bytes);
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      const text = bytes.toString('utf8');
+      let parsed: unknown = text;
+      try {
+        parsed = exactJson.parse(text);
+      } catch {
+        // Not JSON: the text is the reason.
+      }
+      throw normalizeError({ name: 'ResponseError', message: text.slice(0, 300), meta: { statusCode: res.statusCode, body: parsed, headers: res.headers } }, what);
+    }
+    return bytes;
   }
 
   count(index: string, query: Params): Promise<any> {

@@ -26,6 +26,7 @@ import {
   aggDate, customersRequest, encodeCursor, histogramBuckets, histogramRequest, incompleteReason, MAX_PAGE, pageRequest,
   shapeRequest, shapeRows, shapesRequest, selectBody, sliceQuery, withSelection, type FieldNames, type Query,
 } from './queries';
+import { rawEsPages, type RawEsPage } from './rawPage';
 
 export interface EsBackendOptions {
   /** The source is checked for documents the cursor cannot page (no unique key value). */
@@ -50,6 +51,11 @@ export interface EsBackendOptions {
    * target.prepare.mappingsFile); reads, counts and lookups go to the whole set (the pattern's wildcard).
    */
   indexPattern?: string;
+  /**
+   * The copy's source, into Elasticsearch or OpenSearch, without copy.excludeFields: pages read from
+   * the answer's bytes, each `_source` kept as it came and written as it is (rawPage.ts, issue 15).
+   */
+  rawPages?: boolean;
 }
 
 /** Ids per mget request. */
@@ -77,10 +83,15 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   constructor(readonly endpoint: Endpoint, private readonly fields: FieldNames, private readonly opts: EsBackendOptions) {
     this.exclude = sourceExcluder(opts.excludeFields ?? []);
     this.pattern = opts.indexPattern ? parseIndexPattern(opts.indexPattern) : null;
+    // The exclusion patterns reach into objects (sourceFilter.ts): with any, pages are parsed.
+    this.rawPage = opts.rawPages && !(opts.excludeFields ?? []).length ? rawEsPages(fields.customer) : null;
   }
 
-  static forSpec(endpoint: Endpoint, spec: Spec): ElasticsearchBackend {
-    return new ElasticsearchBackend(endpoint, spec.fields, ElasticsearchBackend.optionsFor(endpoint, spec));
+  /** Reads a raw page's answer (opts.rawPages), or null. */
+  private readonly rawPage: ((b: Buffer) => RawEsPage | null) | null;
+
+  static forSpec(endpoint: Endpoint, spec: Spec, extra: Pick<EsBackendOptions, 'rawPages'> = {}): ElasticsearchBackend {
+    return new ElasticsearchBackend(endpoint, spec.fields, { ...ElasticsearchBackend.optionsFor(endpoint, spec), ...extra });
   }
 
   /** The backend options a spec gives one of its endpoints. */
@@ -284,16 +295,34 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     // No filter_path and no _source filter: either makes the server re-render `_source` through
     // doubles (`1.0` stays, but `1E+2` → `100.0`, `1e-400` → `0.0`, 40 digits → 17). Unfiltered, the
     // `_source` comes back byte for byte as stored, and exactJson keeps every number's text.
-    const res = await this.search(pageRequest(this.fields, customers, bounds, cursor, rows), {}, signal, maxBytes);
-    const hits: any[] = res.hits?.hits ?? [];
-    const docs = hits.map((h) => this.toSourceDoc(h));
-    const last = hits[hits.length - 1];
-    return {
+    const request = pageRequest(this.fields, customers, bounds, cursor, rows);
+    const page = (docs: SourceDoc[], lastSort: unknown[] | null): Page => ({
       docs,
-      nextCursor: last ? encodeCursor(last.sort) : cursor ?? '',
+      nextCursor: lastSort ? encodeCursor(lastSort) : cursor ?? '',
       // A short page is the last one: search_after has nothing more after it.
-      done: hits.length < Math.min(rows, MAX_PAGE),
-    };
+      done: docs.length < Math.min(rows, MAX_PAGE),
+    });
+    let res: any;
+    if (this.rawPage) {
+      // The answer's bytes, each _source kept as it came (rawPage.ts); an answer the walker does not
+      // take is parsed as it always was (no second request).
+      const api = await this.client();
+      const bytes = await api.searchBytes(this.index, selectBody(request, this.selection()), { allow_partial_search_results: false }, signal, maxBytes);
+      let raw: RawEsPage | null = null;
+      try {
+        raw = this.rawPage(bytes);
+      } catch (e) {
+        log.debug({ err: (e as Error).message }, 'raw page not taken: parsing the answer');
+      }
+      const why = incompleteReason(raw ? raw.header : (res = exactJson.parse(bytes.toString('utf8'))));
+      if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
+      if (raw) return page(raw.docs, raw.lastSort === null ? null : exactJson.parse(raw.lastSort));
+    } else {
+      res = await this.search(request, {}, signal, maxBytes);
+    }
+    const hits: any[] = res.hits?.hits ?? [];
+    const last = hits[hits.length - 1];
+    return page(hits.map((h) => this.toSourceDoc(h)), last ? last.sort : null);
   }
 
   /** readPage with `seq_no_primary_term`: each document carries its `<seq_no>:<primary_term>` (copy.mode in-place). */

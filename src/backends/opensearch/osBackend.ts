@@ -15,7 +15,7 @@ export class OpenSearchBackend extends ElasticsearchBackend {
     super(endpoint, fields, { ...opts, distribution: 'opensearch' });
   }
 
-  static override forSpec(endpoint: Endpoint, spec: Spec): OpenSearchBackend {
-    return new OpenSearchBackend(endpoint, spec.fields, ElasticsearchBackend.optionsFor(endpoint, spec));
+  static override forSpec(endpoint: Endpoint, spec: Spec, extra: Pick<EsBackendOptions, 'rawPages'> = {}): OpenSearchBackend {
+    return new OpenSearchBackend(endpoint, spec.fields, { ...ElasticsearchBackend.optionsFor(endpoint, spec), ...extra });
   }
 }

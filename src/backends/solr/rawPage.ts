@@ -8,12 +8,13 @@
  * array holding one, or a key written with an escape, makes rawSolrPage answer null, and the caller
  * parses the whole answer as before. Free of I/O.
  */
-import { exactJson, numberFromText } from '../exactJson';
+import { numberFromText } from '../exactJson';
+import { rawSourceDoc } from '../rawDoc';
 import {
-  CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, hasEscape, keyIs, rawObjectText, skipSpace, stringEnd, stringText,
-  valueEnd as valueEndAt, type RawObject,
+  CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, hasEscape, keyIs, skipSpace, stringEnd, stringText,
+  valueEnd as valueEndAt,
 } from '../rawJson';
-import type { Doc, SourceDoc } from '../types';
+import type { SourceDoc } from '../types';
 
 export interface RawPageFields {
   uniqueKey: string;
@@ -51,31 +52,6 @@ const RESPONSE_HEADER = Buffer.from('"responseHeader"');
 const RESPONSE = Buffer.from('"response"');
 const DOCS = Buffer.from('"docs"');
 const NEXT_CURSOR = Buffer.from('"nextCursorMark"');
-
-/** A document read from its bytes: `fields` is parsed when first asked for, and from then on it is the document (json is dropped). */
-export function rawSourceDoc(id: string, json: RawObject, customer: string | null): SourceDoc {
-  let fields: Doc | undefined;
-  let raw: RawObject | undefined = json;
-  const doc = {
-    id,
-    bytes: json.bytes,
-    customer,
-    get fields(): Doc {
-      if (fields === undefined) {
-        fields = exactJson.parse(rawObjectText(raw!)) as Doc;
-        raw = undefined;
-      }
-      return fields;
-    },
-    set fields(v: Doc) {
-      fields = v;
-      raw = undefined;
-    },
-  };
-  // Not enumerable: a copy of the document ({...doc}) is a document of fields, without the spans.
-  Object.defineProperty(doc, 'json', { get: () => raw, enumerable: false });
-  return doc as SourceDoc;
-}
 
 /** Makes a reader of raw pages for these fields (the key sets are built once). */
 export function rawSolrPages(f: RawPageFields): (b: Buffer) => RawSolrPage | null {

@@ -1,0 +1,107 @@
+/**
+ * An Elasticsearch (or OpenSearch) search answer's page of hits, taken from its bytes without
+ * building the documents (issue 15, as solr/rawPage.ts for Solr): each hit's `_source` is kept as
+ * the span of the answer it came in — byte for byte as the cluster stored it — and written to an
+ * Elasticsearch target as it is. Its `_id`, `_routing`, the customer field at the top of `_source`,
+ * and the last hit's `sort` values (the cursor) are read from their spans; `fields` is parsed only
+ * if something asks for it. Only without copy.excludeFields (the backend's choice): the exclusion
+ * patterns reach into objects, and a page with them is parsed. Free of I/O.
+ */
+import { rawSourceDoc } from '../rawDoc';
+import { OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, isSpace, keyIs, skipSpace, stringText } from '../rawJson';
+import type { SourceDoc } from '../types';
+
+export interface RawEsPage {
+  docs: SourceDoc[];
+  /** The text of the last hit's `sort` array (null: no hits). */
+  lastSort: string | null;
+  /** What says whether the answer is complete (incompleteReason): `timed_out` and `_shards`, parsed. */
+  header: { timed_out?: unknown; _shards?: unknown };
+}
+
+const key = (k: string) => Buffer.from(JSON.stringify(k));
+const HITS = key('hits');
+const ID = key('_id');
+const ROUTING = key('_routing');
+const SOURCE = key('_source');
+const SORT = key('sort');
+const TIMED_OUT = key('timed_out');
+const SHARDS = key('_shards');
+
+/** Makes a reader of raw pages that also reads the top-level `customer` field of each `_source`. */
+export function rawEsPages(customerField: string): (b: Buffer) => RawEsPage | null {
+  const customerKey = key(customerField);
+  return (b: Buffer) => {
+    const out: RawEsPage = { docs: [], lastSort: null, header: {} };
+    let taken = true;
+    let sawHits = false;
+    eachMember(b, skipSpace(b, 0), (top) => {
+      if (!taken) return;
+      if (keyIs(b, top.keyStart, top.keyEnd, TIMED_OUT)) out.header.timed_out = JSON.parse(b.toString('latin1', top.valueStart, top.valueEnd));
+      else if (keyIs(b, top.keyStart, top.keyEnd, SHARDS)) out.header._shards = JSON.parse(b.toString('utf8', top.valueStart, top.valueEnd));
+      else if (keyIs(b, top.keyStart, top.keyEnd, HITS)) {
+        eachMember(b, top.valueStart, (h) => {
+          if (!taken || !keyIs(b, h.keyStart, h.keyEnd, HITS)) return;
+          sawHits = true;
+          eachElement(b, h.valueStart, (start) => {
+            if (!taken) return;
+            const hit = hitAt(b, start, customerKey);
+            if (hit === null) {
+              taken = false;
+              return;
+            }
+            out.docs.push(hit.doc);
+            out.lastSort = hit.sort;
+          });
+        });
+      }
+    });
+    if (!taken) return null;
+    if (!sawHits) throw new RawJsonError('no hits.hits in the answer', 0);
+    return out;
+  };
+}
+
+/** One hit: its document and the text of its sort values; null when it has no `_id`, or a `_source` that is not an object. */
+function hitAt(b: Buffer, start: number, customerKey: Buffer): { doc: SourceDoc; sort: string | null } | null {
+  let id: string | null = null;
+  let routing: string | undefined;
+  let source: { start: number; end: number } | null = null;
+  let sort: string | null = null;
+  let sourceOk = true;
+  eachMember(b, start, (m) => {
+    if (keyIs(b, m.keyStart, m.keyEnd, ID)) id = b[m.valueStart] === QUOTE ? stringText(b, m.valueStart, m.valueEnd) : null;
+    else if (keyIs(b, m.keyStart, m.keyEnd, ROUTING)) {
+      if (b[m.valueStart] === QUOTE) routing = stringText(b, m.valueStart, m.valueEnd);
+    } else if (keyIs(b, m.keyStart, m.keyEnd, SOURCE)) {
+      if (b[m.valueStart] === OPEN_OBJECT) source = { start: m.valueStart, end: m.valueEnd };
+      else sourceOk = false;
+    } else if (keyIs(b, m.keyStart, m.keyEnd, SORT)) sort = b.toString('utf8', m.valueStart, m.valueEnd);
+  });
+  if (id === null || !sourceOk) return null;
+  // No _source in the hit (the index keeps none): the document is {} as the parsed path has it.
+  const s = source as { start: number; end: number } | null;
+  const spans: number[] = [];
+  let bytes = 2;
+  if (s !== null) {
+    // The members of _source, between its braces (whitespace at either end left out).
+    const from = skipSpace(b, s.start + 1);
+    let to = s.end - 1;
+    while (to > from && isSpace(b[to - 1])) to--;
+    if (to > from) {
+      spans.push(from, to);
+      bytes += to - from;
+    }
+  }
+  // Looked for only when asked (a packed slice's counts): a second walk of _source, not one per page.
+  const customer = () => {
+    let found: string | null = null;
+    if (s !== null) {
+      eachMember(b, s.start, (m) => {
+        if (keyIs(b, m.keyStart, m.keyEnd, customerKey)) found = b[m.valueStart] === QUOTE ? stringText(b, m.valueStart, m.valueEnd) : null;
+      });
+    }
+    return found;
+  };
+  return { doc: rawSourceDoc(id, { buf: b, spans, bytes }, customer, routing), sort };
+}
