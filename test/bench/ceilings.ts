@@ -41,7 +41,7 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const readSecs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (worker) => {
     let cursor = '*';
     for (;;) {
-      const q = new URLSearchParams({ q: '*:*', fq: `{!hash workers=${streams} worker=${worker}}`, partitionKeys: 'id', sort: 'id asc', rows: String(rows), fl: '*', cursorMark: cursor, wt: 'json' });
+      const q = new URLSearchParams({ q: '*:*', fq: `{!hash workers=${streams} worker=${worker}}`, partitionKeys: 'id', sort: 'id asc', rows: String(rows), fl: '*', cursorMark: cursor, wt: 'json', indent: 'false' });
       const page = await post(`${source}/${coll}/select`, q.toString(), 'application/x-www-form-urlencoded');
       const got = page.response.docs as Array<Record<string, unknown>>;
       if (got.length) {

@@ -41,7 +41,7 @@ async function tightLoop(source: string, target: string, coll: string, dst: stri
   let cursor = '*';
   let n = 0;
   for (;;) {
-    const r = await fetch(`${source}/${coll}/select?q=*:*&sort=id+asc&rows=${BATCH}&fl=*&cursorMark=${encodeURIComponent(cursor)}&wt=json`);
+    const r = await fetch(`${source}/${coll}/select?q=*:*&sort=id+asc&rows=${BATCH}&fl=*&cursorMark=${encodeURIComponent(cursor)}&wt=json&indent=false`);
     const page = await r.json() as any;
     const docs = page.response.docs.map((d: any) => ({ ...d, _version_: -1 }));
     if (docs.length) {
