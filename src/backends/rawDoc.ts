@@ -5,9 +5,23 @@
  * is dropped, so a writer never sends bytes that the fields no longer say. `json` is not enumerable:
  * a copy of the document ({...doc}) is a document of fields, without the bytes.
  */
+import { log } from '../log';
 import { exactJson } from './exactJson';
 import { rawObjectText, type RawObject } from './rawJson';
 import type { Doc, SourceDoc } from './types';
+
+/**
+ * A raw page's walk over an answer, or null when it does not take it (the caller parses the same
+ * bytes as it always did; an answer that is not JSON then fails there, as before).
+ */
+export function walked<T>(walk: (b: Buffer) => T | null, bytes: Buffer): T | null {
+  try {
+    return walk(bytes);
+  } catch (e) {
+    log.debug({ err: (e as Error).message }, 'raw page not taken: parsing the answer');
+    return null;
+  }
+}
 
 /**
  * `customer`: the customer field's value as the reader saw it, or how to find it in the bytes when

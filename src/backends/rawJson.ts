@@ -173,6 +173,11 @@ export function eachElement(b: Buffer, i: number, visit: (start: number, end: nu
   }
 }
 
+/** A key as keyIs compares it: its JSON string, quotes included, as bytes. */
+export function keyBytes(key: string): Buffer {
+  return Buffer.from(JSON.stringify(key));
+}
+
 /** Whether the key span [start, end) is exactly `key` (given as its JSON string, quotes included, as bytes). */
 export function keyIs(b: Buffer, start: number, end: number, key: Buffer): boolean {
   return end - start === key.length && key.compare(b, start, end) === 0;

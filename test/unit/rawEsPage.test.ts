@@ -69,9 +69,11 @@ describe('raw Elasticsearch pages (bytes, not objects)', () => {
     expect(empty.lastSort).to.equal(null);
   });
 
-  it('hands back to the parsed path a hit without an id or with a _source that is not an object, and refuses what is not JSON', () => {
+  it('hands back to the parsed path a hit without an id, with a _source that is not an object or without sort values, and refuses what is not JSON', () => {
     expect(read(Buffer.from(answer([HITS[0], '{"_index":"src","_source":{"a":1},"sort":["x"]}'])))).to.equal(null);
     expect(read(Buffer.from(answer([HITS[0], '{"_id":"x","_source":null,"sort":["x"]}'])))).to.equal(null);
+    // Without sort values the cursor would have nothing to move on to: the parsed path decides.
+    expect(read(Buffer.from(answer([HITS[0], '{"_id":"x","_source":{"a":1}}'])))).to.equal(null);
     for (const text of [answer(HITS).slice(0, -30), '{"hits":{"hits":[{"_id":"x" "_source":{}}]}}', '{"took":1}']) expect(() => read(Buffer.from(text)), text).to.throw(RawJsonError);
   });
 });

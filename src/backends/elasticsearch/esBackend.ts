@@ -27,6 +27,7 @@ import {
   shapeRequest, shapeRows, shapesRequest, selectBody, sliceQuery, withSelection, type FieldNames, type Query,
 } from './queries';
 import { rawEsPages, type RawEsPage } from './rawPage';
+import { walked } from '../rawDoc';
 
 export interface EsBackendOptions {
   /** The source is checked for documents the cursor cannot page (no unique key value). */
@@ -235,9 +236,14 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   private async search(body: Record<string, unknown>, params: Record<string, unknown> = {}, signal?: AbortSignal, maxBytes?: number): Promise<any> {
     const api = await this.client();
     const res = await api.search(this.index, selectBody(body, this.selection()), { allow_partial_search_results: false, ...params }, signal, maxBytes);
+    this.assertComplete(res);
+    return res;
+  }
+
+  /** A search answer that is not complete (timed out, failed shards) is retried, never taken for the truth. */
+  private assertComplete(res: unknown): void {
     const why = incompleteReason(res);
     if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
-    return res;
   }
 
   async customers(): Promise<CustomerCount[]> {
@@ -308,15 +314,13 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       // take is parsed as it always was (no second request).
       const api = await this.client();
       const bytes = await api.searchBytes(this.index, selectBody(request, this.selection()), { allow_partial_search_results: false }, signal, maxBytes);
-      let raw: RawEsPage | null = null;
-      try {
-        raw = this.rawPage(bytes);
-      } catch (e) {
-        log.debug({ err: (e as Error).message }, 'raw page not taken: parsing the answer');
+      const raw = walked(this.rawPage, bytes);
+      if (raw) {
+        this.assertComplete(raw.header);
+        return page(raw.docs, raw.lastSort === null ? null : exactJson.parse(raw.lastSort));
       }
-      const why = incompleteReason(raw ? raw.header : (res = exactJson.parse(bytes.toString('utf8'))));
-      if (why) throw new RetryableError(`partial results from ${this.describe()}: ${why}`);
-      if (raw) return page(raw.docs, raw.lastSort === null ? null : exactJson.parse(raw.lastSort));
+      res = exactJson.parse(bytes.toString('utf8'));
+      this.assertComplete(res);
     } else {
       res = await this.search(request, {}, signal, maxBytes);
     }

@@ -8,7 +8,7 @@
  * patterns reach into objects, and a page with them is parsed. Free of I/O.
  */
 import { rawSourceDoc } from '../rawDoc';
-import { OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, isSpace, keyIs, skipSpace, stringText } from '../rawJson';
+import { OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, isSpace, keyBytes, keyIs, skipSpace, stringText } from '../rawJson';
 import type { SourceDoc } from '../types';
 
 export interface RawEsPage {
@@ -19,22 +19,23 @@ export interface RawEsPage {
   header: { timed_out?: unknown; _shards?: unknown };
 }
 
-const key = (k: string) => Buffer.from(JSON.stringify(k));
-const HITS = key('hits');
-const ID = key('_id');
-const ROUTING = key('_routing');
-const SOURCE = key('_source');
-const SORT = key('sort');
-const TIMED_OUT = key('timed_out');
-const SHARDS = key('_shards');
+const HITS = keyBytes('hits');
+const ID = keyBytes('_id');
+const ROUTING = keyBytes('_routing');
+const SOURCE = keyBytes('_source');
+const SORT = keyBytes('sort');
+const TIMED_OUT = keyBytes('timed_out');
+const SHARDS = keyBytes('_shards');
 
 /** Makes a reader of raw pages that also reads the top-level `customer` field of each `_source`. */
 export function rawEsPages(customerField: string): (b: Buffer) => RawEsPage | null {
-  const customerKey = key(customerField);
+  const customerKey = keyBytes(customerField);
   return (b: Buffer) => {
     const out: RawEsPage = { docs: [], lastSort: null, header: {} };
     let taken = true;
     let sawHits = false;
+    /** Where the last hit's sort values stand: only those become the cursor. */
+    let lastSort: { start: number; end: number } | null = null;
     eachMember(b, skipSpace(b, 0), (top) => {
       if (!taken) return;
       if (keyIs(b, top.keyStart, top.keyEnd, TIMED_OUT)) out.header.timed_out = JSON.parse(b.toString('latin1', top.valueStart, top.valueEnd));
@@ -51,23 +52,29 @@ export function rawEsPages(customerField: string): (b: Buffer) => RawEsPage | nu
               return;
             }
             out.docs.push(hit.doc);
-            out.lastSort = hit.sort;
+            lastSort = hit.sort;
           });
         });
       }
     });
     if (!taken) return null;
     if (!sawHits) throw new RawJsonError('no hits.hits in the answer', 0);
+    const last = lastSort as { start: number; end: number } | null;
+    if (last !== null) out.lastSort = b.toString('utf8', last.start, last.end);
     return out;
   };
 }
 
-/** One hit: its document and the text of its sort values; null when it has no `_id`, or a `_source` that is not an object. */
-function hitAt(b: Buffer, start: number, customerKey: Buffer): { doc: SourceDoc; sort: string | null } | null {
+/**
+ * One hit: its document and where its sort values stand; null (the page is parsed instead) when it
+ * has no `_id`, a `_source` that is not an object, or no sort values (the cursor would have nothing
+ * to move on to).
+ */
+function hitAt(b: Buffer, start: number, customerKey: Buffer): { doc: SourceDoc; sort: { start: number; end: number } } | null {
   let id: string | null = null;
   let routing: string | undefined;
   let source: { start: number; end: number } | null = null;
-  let sort: string | null = null;
+  let sort: { start: number; end: number } | null = null;
   let sourceOk = true;
   eachMember(b, start, (m) => {
     if (keyIs(b, m.keyStart, m.keyEnd, ID)) id = b[m.valueStart] === QUOTE ? stringText(b, m.valueStart, m.valueEnd) : null;
@@ -76,9 +83,9 @@ function hitAt(b: Buffer, start: number, customerKey: Buffer): { doc: SourceDoc;
     } else if (keyIs(b, m.keyStart, m.keyEnd, SOURCE)) {
       if (b[m.valueStart] === OPEN_OBJECT) source = { start: m.valueStart, end: m.valueEnd };
       else sourceOk = false;
-    } else if (keyIs(b, m.keyStart, m.keyEnd, SORT)) sort = b.toString('utf8', m.valueStart, m.valueEnd);
+    } else if (keyIs(b, m.keyStart, m.keyEnd, SORT)) sort = { start: m.valueStart, end: m.valueEnd };
   });
-  if (id === null || !sourceOk) return null;
+  if (id === null || !sourceOk || sort === null) return null;
   // No _source in the hit (the index keeps none): the document is {} as the parsed path has it.
   const s = source as { start: number; end: number } | null;
   const spans: number[] = [];

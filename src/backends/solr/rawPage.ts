@@ -11,7 +11,7 @@
 import { numberFromText } from '../exactJson';
 import { rawSourceDoc } from '../rawDoc';
 import {
-  CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, hasEscape, keyIs, skipSpace, stringEnd, stringText,
+  CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, hasEscape, keyBytes, keyIs, skipSpace, stringEnd, stringText,
   valueEnd as valueEndAt,
 } from '../rawJson';
 import type { SourceDoc } from '../types';
@@ -35,7 +35,7 @@ class KeySet {
 
   constructor(keys: Iterable<string>) {
     for (const k of keys) {
-      const b = Buffer.from(JSON.stringify(k));
+      const b = keyBytes(k);
       this.byLength.set(b.length, [...(this.byLength.get(b.length) ?? []), b]);
     }
   }
@@ -48,16 +48,16 @@ class KeySet {
   }
 }
 
-const RESPONSE_HEADER = Buffer.from('"responseHeader"');
-const RESPONSE = Buffer.from('"response"');
-const DOCS = Buffer.from('"docs"');
-const NEXT_CURSOR = Buffer.from('"nextCursorMark"');
+const RESPONSE_HEADER = keyBytes('responseHeader');
+const RESPONSE = keyBytes('response');
+const DOCS = keyBytes('docs');
+const NEXT_CURSOR = keyBytes('nextCursorMark');
 
 /** Makes a reader of raw pages for these fields (the key sets are built once). */
 export function rawSolrPages(f: RawPageFields): (b: Buffer) => RawSolrPage | null {
   const exclude = new KeySet(f.exclude);
-  const uniqueKey = Buffer.from(JSON.stringify(f.uniqueKey));
-  const customerKey = Buffer.from(JSON.stringify(f.customer));
+  const uniqueKey = keyBytes(f.uniqueKey);
+  const customerKey = keyBytes(f.customer);
   /** Null when the document is not flat, or its id cannot be read from its span. Members walked inline (no callback per document). */
   const docAt = (b: Buffer, start: number): SourceDoc | null => {
     const spans: number[] = [];

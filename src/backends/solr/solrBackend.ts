@@ -14,6 +14,7 @@ import { exactJson, numberText } from '../exactJson';
 import type { SolrSchema } from './schemaMapping';
 import { rawSolrPages, type RawSolrPage } from './rawPage';
 import { writeMembers } from '../rawJson';
+import { walked } from '../rawDoc';
 import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
 import type {
   Backend, Bucket, ConditionalResult, ConditionalWriteResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
@@ -362,14 +363,19 @@ export class SolrBackend implements Backend {
   }
 
   private async rawSelect(params: Record<string, string | number | boolean | string[]>, signal?: AbortSignal, maxBytes?: number): Promise<any> {
-    const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`, await this.selectForm(params), 'application/x-www-form-urlencoded', signal, maxBytes);
-    if (res?.responseHeader?.partialResults) throw this.partialResults();
+    const res = await this.http.request('POST', this.selectUrl(), await this.selectForm(params), 'application/x-www-form-urlencoded', signal, maxBytes);
+    this.assertComplete(res?.responseHeader);
     return res;
   }
 
+  /** Selects go through the template collection's handler (over a set too: selectForm). */
+  private selectUrl(): string {
+    return `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`;
+  }
+
   /** A shard timed out or failed: this is not the end of the slice, and not a count to trust. */
-  private partialResults(): RetryableError {
-    return new RetryableError(`Solr returned partial results for ${this.describe()}`);
+  private assertComplete(responseHeader: { partialResults?: unknown } | undefined): void {
+    if (responseHeader?.partialResults) throw new RetryableError(`Solr returned partial results for ${this.describe()}`);
   }
 
   /** A select's form; over target.indexPattern's set, the set's collections. */
@@ -475,26 +481,19 @@ export class SolrBackend implements Backend {
       rows, cursorMark, fl: flat ? PAGE_FL.flat : PAGE_FL.nested,
     };
     const page = (docs: SourceDoc[], next: string): Page => ({ docs, nextCursor: next, done: docs.length === 0 || next === cursorMark });
-    if (this.rawPage && flat) {
-      // The page's bytes, its documents kept as spans of them (rawPage.ts); a document that is not
-      // flat after all, or an answer the walker does not take, is parsed as it always was.
-      const bytes = await this.http.requestBytes('POST', `${this.base}/${encodeURIComponent(this.endpoint.collection)}/select`, await this.selectForm(await this.selectionParams(params)), 'application/x-www-form-urlencoded', signal, maxBytes);
-      let raw: RawSolrPage | null = null;
-      try {
-        raw = this.rawPage(bytes);
-      } catch (e) {
-        log.debug({ err: (e as Error).message }, 'raw page not taken: parsing the answer');
-      }
-      if (raw !== null && raw.nextCursorMark !== null) {
-        if (raw.partialResults) throw this.partialResults();
-        return page(raw.docs, raw.nextCursorMark);
-      }
-      const res = exactJson.parse(bytes.toString('utf8'));
-      if (res?.responseHeader?.partialResults) throw this.partialResults();
-      return page((res.response.docs as Doc[]).map((d) => this.toSourceDoc(d)), String(res.nextCursorMark));
+    const parsed = (res: any): Page => page((res.response.docs as Doc[]).map((d) => this.toSourceDoc(d)), String(res.nextCursorMark));
+    if (!this.rawPage || !flat) return parsed(await this.select(params, signal, maxBytes));
+    // The page's bytes, its documents kept as spans of them (rawPage.ts); a document that is not
+    // flat after all, or an answer the walker does not take, is parsed as it always was.
+    const bytes = await this.http.requestBytes('POST', this.selectUrl(), await this.selectForm(await this.selectionParams(params)), 'application/x-www-form-urlencoded', signal, maxBytes);
+    const raw = walked(this.rawPage, bytes);
+    if (raw !== null && raw.nextCursorMark !== null) {
+      this.assertComplete({ partialResults: raw.partialResults });
+      return page(raw.docs, raw.nextCursorMark);
     }
-    const res = await this.select(params, signal, maxBytes);
-    return page((res.response.docs as Doc[]).map((d) => this.toSourceDoc(d)), String(res.nextCursorMark));
+    const res = exactJson.parse(bytes.toString('utf8'));
+    this.assertComplete(res?.responseHeader);
+    return parsed(res);
   }
 
   /** readPage with the real `_version_` of every document (copy.mode in-place: the writes are conditional on it). */
@@ -825,13 +824,13 @@ export class SolrBackend implements Backend {
   }
 }
 
+/** The member that makes a Solr write create-only, and the document's end. */
+const CREATE_ONLY = '"_version_":-1}';
+
 /**
  * `[doc,doc,...]` with `_version_: -1`, as bytes: each document is written out and encoded on its
  * own, so the heap never holds the whole batch twice (the pieces and their join) besides the pages.
  */
-/** The member that makes a Solr write create-only, and the document's end. */
-const CREATE_ONLY = '"_version_":-1}';
-
 export function createOnlyBody(docs: SourceDoc[]): Buffer {
   // One buffer of the batch's measured size (grown if escapes made a document longer), each
   // document written into it as soon as it is serialized; a document read raw (rawPage.ts) is
