@@ -15,3 +15,25 @@ export function shuffle<T>(items: T[]): T[] {
   }
   return a;
 }
+
+/**
+ * Items in runs of at most `most` and, by `size`, at most `bytes` (a lone larger item goes alone):
+ * how a look by ids is cut into requests a server takes (Jetty's form limit, a URL, a body).
+ */
+export function chunked<T>(items: T[], most: number, bytes: number, size: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let run: T[] = [];
+  let held = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (run.length > 0 && (run.length >= most || held + n > bytes)) {
+      out.push(run);
+      run = [];
+      held = 0;
+    }
+    run.push(item);
+    held += n;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}

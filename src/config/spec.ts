@@ -242,6 +242,12 @@ export const specSchema = z
         requestRetries: numberIn(0, 100).default(6),
         /** Rejections kept (ids + reasons) in a work node; more are counted only. */
         keepRejections: numberIn(0, 200).default(20),
+        /**
+         * Pages a lane has written are checkpointed together (with one look for live deletes) at most
+         * this long after the first of them was written (sliceCopier.ts, TAIL_GROUP): fewer ZooKeeper
+         * writes and source requests; a crash copies that much again (create-only). 0: every page.
+         */
+        checkpointEvery: durationIn(0, MINUTE, '0: every page').default(1000),
       })
       .strict()
       .default({}),

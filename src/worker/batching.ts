@@ -1,22 +1,10 @@
 /** Bounded batches, free of I/O: the worker's memory stays flat whatever the document sizes. */
 import type { SourceDoc } from '../backends/types';
+import { chunked } from '../util';
 
 /** Splits a page into write batches of at most maxDocs documents and maxBytes bytes (a lone larger document goes alone). */
 export function splitByBytes(docs: SourceDoc[], maxDocs: number, maxBytes: number): SourceDoc[][] {
-  const batches: SourceDoc[][] = [];
-  let current: SourceDoc[] = [];
-  let bytes = 0;
-  for (const d of docs) {
-    if (current.length > 0 && (current.length >= maxDocs || bytes + d.bytes > maxBytes)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(d);
-    bytes += d.bytes;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return chunked(docs, maxDocs, maxBytes, (d) => d.bytes);
 }
 
 /**
@@ -118,4 +106,37 @@ export class PageBudget {
   give(n: number): void {
     this.used = Math.max(0, this.used - n);
   }
+}
+
+/**
+ * Pages written whose tail — the look for live deletes and the checkpoint — has not started: a lane
+ * lets a few join before their tail runs (for at most worker.checkpointEvery), so the look at the source and the ZooKeeper write are one
+ * request each for several pages (a real-time get of 4,000 ids costs about what one of 500 does: the
+ * request, not the ids, is the cost). A crash before the group's checkpoint resumes at the one before,
+ * as a crash between a write and its checkpoint always did (the pages are written again, create-only).
+ */
+export const TAIL_GROUP = {
+  /** Pages at most in one tail. */
+  pages: 16,
+  /** Of the lane's share of the page budget, what waiting pages may hold (the rest: the page written, one read ahead). */
+  share: 0.5,
+};
+
+export interface TailGroupState {
+  /** Pages waiting, and their bytes (held in the budget). */
+  pages: number;
+  bytes: number;
+  /** Milliseconds since the first of them was written, and how long they may wait (worker.checkpointEvery). */
+  ageMs: number;
+  everyMs: number;
+  /** The lane's share of the budget: the budget over worker.slicesInFlight. */
+  laneShare: number;
+}
+
+/**
+ * True when a group of pages written should have its tail start now (the slice's last page, in place
+ * and a lane with no page read ahead do not wait for this: their pages go one step after the other).
+ */
+export function tailDue(g: TailGroupState): boolean {
+  return g.pages >= TAIL_GROUP.pages || g.ageMs >= g.everyMs || g.bytes > g.laneShare * TAIL_GROUP.share;
 }

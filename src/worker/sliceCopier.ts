@@ -4,20 +4,23 @@
  * or of the fleet (worker.ts); what counts as a failure is the failure policy's (failurePolicy.ts).
  *
  * Pipelined: while page N is written, page N+1 is read (after N's cursor), so the source does not
- * idle while the target writes; and page N's tail — the look for documents deleted live since they
- * were read (liveDeletes.ts), then its checkpoint — runs while page N+1 is written. Checkpoints stay
- * one after the other: N+1's tail starts only once N's has ended (a checkpoint of N+1 can never land
- * before N's, and the cursor only moves forward), and nothing else checkpoints (a failure, a stop, the
- * end) before the tail on its way has ended. Writing N+1 before N is checkpointed is what a crash
- * between a write and its checkpoint already does: the slice resumes at N-1's cursor and writes N and
- * N+1 again, create-only (skipped). In place (copy.mode in-place) stays one step after the other. At
- * most one page is read ahead, and one tail on its way, per lane. The
+ * idle while the target writes; and the tail of pages written — the look for documents deleted live
+ * since they were read (liveDeletes.ts), then the checkpoint — runs while the next pages are written.
+ * A tail covers a group of pages (TAIL_GROUP in batching.ts: a few, for at most worker.checkpointEvery,
+ * within half the lane's share of the budget): one look at the source and one ZooKeeper write for all of them, at
+ * the last one's cursor. Checkpoints stay one after the other: a group's tail starts only once the one
+ * before has ended (a later cursor can never land before an earlier one, and the cursor only moves
+ * forward), and nothing else checkpoints (a failure, a stop, the end) before the pages written have
+ * had their tail. Writing pages before they are checkpointed is what a crash between a write and its
+ * checkpoint already does: the slice resumes at the last checkpoint and writes them again,
+ * create-only (skipped). In place (copy.mode in-place) stays one step after the other, one page a
+ * tail. At most one page is read ahead, and one tail on its way, per lane. The
  * read-ahead is aborted and dropped when the claim is lost (it reads under the claim's signal), when
  * the worker stops, or when the write of page N fails: the slice then fails or retries from its last
  * checkpoint exactly as without read-ahead (nothing read ahead was ever written or checkpointed).
  *
- * Memory: a lane holds the page it writes, and perhaps the next (read ahead) and the one before (in
- * its tail, only while a read-ahead had room). The process's lanes share one byte
+ * Memory: a lane holds the page it writes, and perhaps the next (read ahead) and the ones before (in
+ * its tail or waiting for one, only while a read-ahead had room). The process's lanes share one byte
  * budget (PageBudget) of batch.bytes × worker.slicesInFlight, counted in document bytes: the page a
  * lane writes is always held (bounded as before: the page cap, or one document alone), and a page is
  * read ahead only if the room left under the budget covers what it is expected to weigh (the sizes
@@ -40,7 +43,7 @@ import { transformOf, transformPage } from '../transform/apply';
 import { inPlaceOutcome } from '../transform/inPlace';
 import { countTransformed, customerLabel, metrics } from '../metrics';
 import { withBackoff, type BackoffOptions } from '../retry';
-import { PageBudget, PageSizer, splitByBytes } from './batching';
+import { PageBudget, PageSizer, splitByBytes, tailDue } from './batching';
 import { afterFailure, keptRejections, refusesEverything, stalledTooOften } from './failurePolicy';
 import { RateLimiter } from './rateLimiter';
 import { undoLiveDeletes } from './liveDeletes';
@@ -66,6 +69,21 @@ interface ReadAhead {
   stop: AbortController;
   /** Bytes it holds in the budget: the room reserved while it reads, then the page's own bytes. */
   reserved: number;
+}
+
+/** A page written, waiting for its tail (the live-delete look and the checkpoint: TAIL_GROUP). */
+interface WrittenPage {
+  page: Page;
+  /** What was written of it (after the transform). */
+  out: SourceDoc[];
+  written: number;
+  skipped: number;
+  rejected: Rejection[];
+  conflicts: number;
+  /** The page rows the sizer had learned after it (checkpointed: a resumed slice starts there). */
+  pageRows: number;
+  /** The source is asked whether its documents still exist (something was written, not in place). */
+  look: boolean;
 }
 
 const pageBytes = (page: Page) => page.docs.reduce((n, d) => n + d.bytes, 0);
@@ -149,9 +167,10 @@ export class SliceCopier {
         return 'failed';
       }
       /**
-       * Page N's tail — the look for live deletes and the checkpoint — runs while page N+1 is written;
-       * it is awaited before N+1's own tail starts (checkpoints stay in order) and before anything else
-       * checkpoints or the copy returns. Its page stays in the budget until it ends.
+       * The tail of a group of pages — the look for live deletes and the checkpoint — runs while the
+       * next pages are written; it is awaited before the next group's tail starts (checkpoints stay in
+       * order) and before anything else checkpoints or the copy returns. Its pages stay in the budget
+       * until it ends.
        */
       let tail: Promise<void> | null = null;
       const settle = async () => {
@@ -159,11 +178,39 @@ export class SliceCopier {
         tail = null;
         if (pending) await pending;
       };
+      /** Pages written whose tail has not started (TAIL_GROUP), their bytes, since when. */
+      let group: WrittenPage[] = [];
+      let groupBytes = 0;
+      let groupSince: number | null = null;
+      /**
+       * The waiting pages' tail starts (after the one on its way has ended: checkpoints in order) and
+       * runs while the next pages are written.
+       */
+      const flush = async () => {
+        if (group.length === 0) return;
+        const pages = group;
+        const bytes = groupBytes;
+        group = [];
+        groupBytes = 0;
+        groupSince = null;
+        t = performance.now();
+        try {
+          await settle();
+        } catch (e) {
+          this.budget.give(bytes);
+          throw e;
+        }
+        spent('tail');
+        tail = this.tail(claim, pages, bytes, onDocs, ctx);
+        // Its failure is met at the next settle (the slice then stops there), never unhandled.
+        tail.catch(() => undefined);
+      };
       /** The cursor after the last page taken (its checkpoint may still be on the way: the tail). */
       let cursor = claim.node.cursor;
       try {
         for (;;) {
           if (this.c.stopping()) {
+            await flush();
             await settle();
             log.info({ ...ctx, cursor: claim.node.cursor }, 'stopping: slice left at its checkpoint');
             return 'stopped';
@@ -173,7 +220,10 @@ export class SliceCopier {
           // No page read ahead (no room for one): the next is read now, after the tail on its way has
           // ended and given its page back — so with pages near batch.bytes a lane holds one page, as
           // without the tail.
-          if (!ahead) await settle();
+          if (!ahead) {
+            await flush();
+            await settle();
+          }
           let readAhead: Page | null = null;
           if (ahead) {
             const next: ReadAhead = ahead;
@@ -243,64 +293,14 @@ export class SliceCopier {
           const broken = refusesEverything(out.docs.length, rejected);
           if (broken) throw new Error(broken);
           rejected.push(...out.rejected);
-          // The previous page's tail (its checkpoint) ends before this page's starts.
-          t = performance.now();
-          await settle();
-          spent('tail');
-          const pageRows = sizer.rows;
-          const pageHeld = held;
+          group.push({ page, out: out.docs, written, skipped, rejected, conflicts: back?.conflicts ?? 0, pageRows: sizer.rows, look: written > 0 && !back });
+          groupBytes += held;
           held = 0;
-          const look = written > 0 && !back;
-          tail = (async () => {
-            try {
-              let at = performance.now();
-              if (look) {
-                // Deleted live after this page was read: taken out of the target again (liveDeletes.ts);
-                // the live delete won, so the document counts as skipped. After this page's writes.
-                // Across retries: what an attempt cut short had removed already is gone, and counted here.
-                const taken = new Set<string>();
-                await withBackoff(async () => {
-                  claim.assertHeld();
-                  for (const id of (await undoLiveDeletes(source, target, page.docs, out.docs, this.ignore, claim.signal)).removed) taken.add(id);
-                }, this.c.retryOptions('read', claim.signal));
-                stats.ms.liveDeletes += performance.now() - at;
-                at = performance.now();
-                const removed = [...taken];
-                if (removed.length) {
-                  written -= removed.length;
-                  skipped += removed.length;
-                  metrics.liveDeletesUndone.inc({ migration: spec.migration }, removed.length);
-                  log.info({ ...ctx, ids: removed.slice(0, 20), count: removed.length }, 'documents deleted live after they were read: removed from the target again');
-                }
-              }
-              await claim.checkpoint((n) => ({
-                ...n,
-                cursor: page.nextCursor,
-                counts: {
-                  read: n.counts.read + page.docs.length,
-                  written: n.counts.written + written,
-                  skipped: n.counts.skipped + skipped,
-                  rejected: n.counts.rejected + rejected.length,
-                  ...transformCounts(n.counts, rejected, back?.conflicts),
-                },
-                rejections: keptRejections(n.rejections, rejected, spec.worker.keepRejections),
-                progressAt: Date.now(),
-                pageRows,
-                // Progress: earlier failed attempts (and claims that got nowhere) no longer count.
-                failures: 0,
-                stalls: 0,
-                ...(page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
-              }));
-              stats.ms.checkpoint += performance.now() - at;
-              stats.lastCheckpointAt = Date.now();
-              this.countDocs(customers, page.docs, written, skipped, rejected.length);
-              onDocs(page.docs.length);
-            } finally {
-              this.budget.give(pageHeld);
-            }
-          })();
-          // Its failure is met at the next settle (the slice then stops there), never unhandled.
-          tail.catch(() => undefined);
+          groupSince ??= performance.now();
+          // The group's tail starts now, or once more pages have joined (TAIL_GROUP): the last page,
+          // in place and a lane without a page read ahead go one step after the other.
+          if (page.done || !ahead || back) await flush();
+          else if (tailDue({ pages: group.length, bytes: groupBytes, ageMs: performance.now() - groupSince, everyMs: spec.worker.checkpointEvery, laneShare: this.budget.limit / spec.worker.slicesInFlight })) await flush();
           if (page.done) {
             this.c.doing(lane, `checkpointing slice ${claim.key}`);
             await settle();
@@ -313,6 +313,8 @@ export class SliceCopier {
         // A failed write while a tail is on its way: that page's checkpoint lands first (or fails),
         // so what is recorded below comes after it.
         ahead?.stop.abort();
+        // Pages written before the failure: their look and checkpoint still run (or fail).
+        await flush().catch(() => undefined);
         await settle().catch(() => undefined);
         throw e;
       }
@@ -333,6 +335,77 @@ export class SliceCopier {
     } finally {
       this.budget.give(held);
       if (ahead) await this.dropReadAhead(ahead);
+    }
+  }
+
+  /**
+   * The tail of pages written (one or more, in order): the look for documents the source deleted
+   * live after they were read, then one checkpoint at the last page's cursor with all their counts.
+   * The pages' bytes leave the budget when it ends.
+   */
+  private async tail(claim: SliceClaim, pages: WrittenPage[], bytes: number, onDocs: (n: number) => void, ctx: object): Promise<void> {
+    const { spec, source, target } = this.c;
+    const stats = this.stats;
+    try {
+      let written = 0;
+      let skipped = 0;
+      let conflicts = 0;
+      const rejected: Rejection[] = [];
+      for (const p of pages) {
+        written += p.written;
+        skipped += p.skipped;
+        conflicts += p.conflicts;
+        rejected.push(...p.rejected);
+      }
+      const docs = pages.length === 1 ? pages[0].page.docs : pages.flatMap((p) => p.page.docs);
+      const looked = pages.filter((p) => p.look);
+      let at = performance.now();
+      if (looked.length) {
+        // Deleted live after these pages were read: taken out of the target again (liveDeletes.ts); the
+        // live delete won, so the document counts as skipped. After the pages' writes. Across retries:
+        // what an attempt cut short had removed already is gone, and counted here.
+        const read = looked.length === 1 ? looked[0].page.docs : looked.flatMap((p) => p.page.docs);
+        const out = looked.length === 1 ? looked[0].out : looked.flatMap((p) => p.out);
+        const taken = new Set<string>();
+        await withBackoff(async () => {
+          claim.assertHeld();
+          for (const id of (await undoLiveDeletes(source, target, read, out, this.ignore, claim.signal)).removed) taken.add(id);
+        }, this.c.retryOptions('read', claim.signal));
+        stats.ms.liveDeletes += performance.now() - at;
+        at = performance.now();
+        const removed = [...taken];
+        if (removed.length) {
+          written -= removed.length;
+          skipped += removed.length;
+          metrics.liveDeletesUndone.inc({ migration: spec.migration }, removed.length);
+          log.info({ ...ctx, ids: removed.slice(0, 20), count: removed.length }, 'documents deleted live after they were read: removed from the target again');
+        }
+      }
+      const last = pages[pages.length - 1];
+      await claim.checkpoint((n) => ({
+        ...n,
+        cursor: last.page.nextCursor,
+        counts: {
+          read: n.counts.read + docs.length,
+          written: n.counts.written + written,
+          skipped: n.counts.skipped + skipped,
+          rejected: n.counts.rejected + rejected.length,
+          ...transformCounts(n.counts, rejected, conflicts),
+        },
+        rejections: keptRejections(n.rejections, rejected, spec.worker.keepRejections),
+        progressAt: Date.now(),
+        pageRows: last.pageRows,
+        // Progress: earlier failed attempts (and claims that got nowhere) no longer count.
+        failures: 0,
+        stalls: 0,
+        ...(last.page.done ? { status: 'done' as const, finishedAt: Date.now(), owner: null, lastError: null } : {}),
+      }));
+      stats.ms.checkpoint += performance.now() - at;
+      stats.lastCheckpointAt = Date.now();
+      this.countDocs(claim.node.customers, docs, written, skipped, rejected.length);
+      onDocs(docs.length);
+    } finally {
+      this.budget.give(bytes);
     }
   }
 

@@ -3,7 +3,8 @@ import { boundsFilter, customerFilter } from '../../src/backends/solr/queries';
 import { exactJson } from '../../src/backends/exactJson';
 import { customerFromNodeName, customerNodeName, NO_CUSTOMER } from '../../src/coordination/layout';
 import { workNodeProblem, newWorkNode } from '../../src/coordination/workNode';
-import { nextPageRows, splitByBytes } from '../../src/worker/batching';
+import { nextPageRows, splitByBytes, TAIL_GROUP, tailDue } from '../../src/worker/batching';
+import { chunked } from '../../src/util';
 import { backoffDelay, withBackoff } from '../../src/retry';
 import { RetryableError } from '../../src/errors';
 import { safeUrl } from '../../src/log';
@@ -58,6 +59,20 @@ describe('batching', () => {
     expect(nextPageRows([doc('a', 1000), doc('b', 1000)], 500, 10_000)).to.equal(10);
     expect(nextPageRows([doc('a', 10)], 500, 10_000)).to.equal(500);
     expect(nextPageRows([doc('a', 50_000)], 500, 10_000)).to.equal(1);
+  });
+  it('cuts a look by ids by count and by bytes; a lone long id goes alone', () => {
+    const ids = ['a', 'bb', 'c'.repeat(30), 'd', 'e', 'f', 'g'];
+    expect(chunked(ids, 3, 10, (s) => s.length).map((r) => r.join(','))).to.deep.equal(['a,bb', 'c'.repeat(30), 'd,e,f', 'g']);
+    expect(chunked(ids, 100, 1000, (s) => s.length)).to.have.length(1);
+  });
+  it('lets pages written wait for one tail by count, by age and by bytes, whichever comes first', () => {
+    const share = 8 * 1024 * 1024;
+    expect(tailDue({ pages: 1, bytes: 1000, ageMs: 0, everyMs: 1000, laneShare: share }), 'one small fresh page waits').to.equal(false);
+    expect(tailDue({ pages: TAIL_GROUP.pages - 1, bytes: 1000, ageMs: 999, everyMs: 1000, laneShare: share })).to.equal(false);
+    expect(tailDue({ pages: TAIL_GROUP.pages, bytes: 1000, ageMs: 0, everyMs: 1000, laneShare: share }), 'enough pages').to.equal(true);
+    expect(tailDue({ pages: 2, bytes: 1000, ageMs: 1000, everyMs: 1000, laneShare: share }), 'old enough').to.equal(true);
+    expect(tailDue({ pages: 1, bytes: 1, ageMs: 0, everyMs: 0, laneShare: share }), 'checkpointEvery 0: every page').to.equal(true);
+    expect(tailDue({ pages: 2, bytes: share * TAIL_GROUP.share + 1, ageMs: 0, everyMs: 1000, laneShare: share }), 'holding too much of the budget').to.equal(true);
   });
 });
 

@@ -178,6 +178,7 @@ describe('spec', () => {
       [{ cutover: { maxVerificationAge: '1s' } }, /cutover\.maxVerificationAge: "1s" \(1000 ms\) is out of range: allowed 1m to 1y/],
       [{ status: { stuckAfter: 0 } }, /status\.stuckAfter: 0 ms is out of range/],
       [{ source: { ...minimal.source, requestTimeout: '0s' } }, /source\.requestTimeout: "0s" \(0 ms\) is out of range: allowed 1s to 1h/],
+      [{ worker: { checkpointEvery: '2m' } }, /worker\.checkpointEvery: "2m" \(120000 ms\) is out of range/],
     ];
     for (const [patch, message] of cases) {
       it(JSON.stringify(patch), () => expect(problems({ ...minimal, ...patch })).to.match(message));
@@ -185,7 +186,7 @@ describe('spec', () => {
     it('accepts the edges of every range', () => {
       const s = validateSpec({
         ...minimal, zookeeper: { connect: 'zk:2181', sessionTimeout: '2s', connectTimeout: 500 }, batch: { docs: 1, bytes: '1KB' },
-        worker: { docsPerSecond: 0, slicesInFlight: 64, requestRetries: 0, keepRejections: 0, maxAttempts: 1 }, verify: { gracePeriod: 0, rechecks: 10 },
+        worker: { docsPerSecond: 0, slicesInFlight: 64, requestRetries: 0, keepRejections: 0, maxAttempts: 1, checkpointEvery: '0s' }, verify: { gracePeriod: 0, rechecks: 10 },
         slicing: { targetDocsPerSlice: 1, histogramBuckets: 10_000, minSliceWidth: '1ms' }, retention: { default: '200y' },
       });
       expect(s.zookeeper.sessionTimeout).to.equal(2000);
