@@ -36,8 +36,8 @@ export interface SourceDoc {
   /**
    * The document's JSON as the source answered it (the fields not copied cut out), when it was read
    * without building `fields` (a raw page: solr/rawPage.ts); a writer that writes JSON writes these
-   * bytes as they are. Not enumerable (a copy of the document does not carry it), and gone once
-   * `fields` is read: from then on the object is the document.
+   * bytes as they are; gone once `fields` is read: from then on the object is the document. A raw
+   * document is not copied by spreading (its fields are an accessor of its class: rawDoc.ts).
    */
   readonly json?: RawObject;
   /** The customer field's value as a raw page's reader saw it (a string; null for anything else). */
