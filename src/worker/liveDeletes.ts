@@ -1,9 +1,9 @@
 /**
  * Documents deleted live after the worker read them. The create-only write cannot tell a document
  * deleted a moment ago from one never written, so it brings it back (DESIGN "Deletes"); verification
- * would find it and repair remove it, but an operator should not meet it at all. After a page's writes
- * the worker asks the source which of the page's ids still exist (real-time, ids only: one light
- * request per page) and, for each one the source no longer holds, removes the target's copy — only if
+ * would find it and repair remove it, but an operator should not meet it at all. After the writes of a
+ * group of pages (those checkpointed together: sliceCopier.ts) the worker asks the source which of their
+ * ids still exist (real-time, ids only: one light request for thousands of ids) and, for each one the source no longer holds, removes the target's copy — only if
  * the target holds exactly the content this worker wrote, and still at the version it just read (a
  * conditional delete), so a live write on the target (a re-create, an update) is never touched.
  *
