@@ -8,7 +8,7 @@
  * patterns reach into objects, and a page with them is parsed. Free of I/O.
  */
 import { rawSourceDoc } from '../rawDoc';
-import { OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, isSpace, keyBytes, keyIs, skipSpace, stringText } from '../rawJson';
+import { OPEN_OBJECT, QUOTE, RawJsonError, STOP, eachMember, isSpace, keyBytes, keyIs, skipSpace, stringText, valueEnd, walkElements, walkMembers } from '../rawJson';
 import type { SourceDoc } from '../types';
 
 export interface RawEsPage {
@@ -32,32 +32,30 @@ export function rawEsPages(customerField: string): (b: Buffer) => RawEsPage | nu
   const customerKey = keyBytes(customerField);
   return (b: Buffer) => {
     const out: RawEsPage = { docs: [], lastSort: null, header: {} };
-    let taken = true;
     let sawHits = false;
     /** Where the last hit's sort values stand: only those become the cursor. */
     let lastSort: { start: number; end: number } | null = null;
-    eachMember(b, skipSpace(b, 0), (top) => {
-      if (!taken) return;
-      if (keyIs(b, top.keyStart, top.keyEnd, TIMED_OUT)) out.header.timed_out = JSON.parse(b.toString('latin1', top.valueStart, top.valueEnd));
-      else if (keyIs(b, top.keyStart, top.keyEnd, SHARDS)) out.header._shards = JSON.parse(b.toString('utf8', top.valueStart, top.valueEnd));
-      else if (keyIs(b, top.keyStart, top.keyEnd, HITS)) {
-        eachMember(b, top.valueStart, (h) => {
-          if (!taken || !keyIs(b, h.keyStart, h.keyEnd, HITS)) return;
-          sawHits = true;
-          eachElement(b, h.valueStart, (start) => {
-            if (!taken) return;
-            const hit = hitAt(b, start, customerKey);
-            if (hit === null) {
-              taken = false;
-              return;
-            }
-            out.docs.push(hit.doc);
-            lastSort = hit.sort;
-          });
-        });
-      }
+    // Each value walked once: the envelope's members to their ends, the hits by hitAt.
+    const hit = (start: number) => {
+      const h = hitAt(b, start, customerKey);
+      if (h === null) return STOP;
+      out.docs.push(h.doc);
+      lastSort = h.sort;
+      return h.end;
+    };
+    const inHits = (keyStart: number, keyEnd: number, valueStart: number) => {
+      if (!keyIs(b, keyStart, keyEnd, HITS)) return valueEnd(b, valueStart);
+      sawHits = true;
+      return walkElements(b, valueStart, hit);
+    };
+    const walked = walkMembers(b, skipSpace(b, 0), (keyStart, keyEnd, valueStart) => {
+      if (keyIs(b, keyStart, keyEnd, HITS)) return walkMembers(b, valueStart, inHits);
+      const end = valueEnd(b, valueStart);
+      if (keyIs(b, keyStart, keyEnd, TIMED_OUT)) out.header.timed_out = JSON.parse(b.toString('latin1', valueStart, end));
+      else if (keyIs(b, keyStart, keyEnd, SHARDS)) out.header._shards = JSON.parse(b.toString('utf8', valueStart, end));
+      return end;
     });
-    if (!taken) return null;
+    if (walked === STOP) return null;
     if (!sawHits) throw new RawJsonError('no hits.hits in the answer', 0);
     const last = lastSort as { start: number; end: number } | null;
     if (last !== null) out.lastSort = b.toString('utf8', last.start, last.end);
@@ -66,17 +64,17 @@ export function rawEsPages(customerField: string): (b: Buffer) => RawEsPage | nu
 }
 
 /**
- * One hit: its document and where its sort values stand; null (the page is parsed instead) when it
+ * One hit: its document, where its sort values stand and where it ends; null (the page is parsed instead) when it
  * has no `_id`, a `_source` that is not an object, or no sort values (the cursor would have nothing
  * to move on to).
  */
-function hitAt(b: Buffer, start: number, customerKey: Buffer): { doc: SourceDoc; sort: { start: number; end: number } } | null {
+function hitAt(b: Buffer, start: number, customerKey: Buffer): { doc: SourceDoc; sort: { start: number; end: number }; end: number } | null {
   let id: string | null = null;
   let routing: string | undefined;
   let source: { start: number; end: number } | null = null;
   let sort: { start: number; end: number } | null = null;
   let sourceOk = true;
-  eachMember(b, start, (m) => {
+  const end = eachMember(b, start, (m) => {
     if (keyIs(b, m.keyStart, m.keyEnd, ID)) id = b[m.valueStart] === QUOTE ? stringText(b, m.valueStart, m.valueEnd) : null;
     else if (keyIs(b, m.keyStart, m.keyEnd, ROUTING)) {
       if (b[m.valueStart] === QUOTE) routing = stringText(b, m.valueStart, m.valueEnd);
@@ -110,5 +108,5 @@ function hitAt(b: Buffer, start: number, customerKey: Buffer): { doc: SourceDoc;
     }
     return found;
   };
-  return { doc: rawSourceDoc(id, { buf: b, spans, bytes }, customer, routing), sort };
+  return { doc: rawSourceDoc(id, { buf: b, spans, bytes }, customer, routing), sort, end };
 }

@@ -11,8 +11,8 @@
 import { numberFromText } from '../exactJson';
 import { rawSourceDoc } from '../rawDoc';
 import {
-  CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, RawJsonError, eachElement, eachMember, hasEscape, keyBytes, keyIs, skipSpace, stringEnd, stringText,
-  valueEnd as valueEndAt,
+  CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, RawJsonError, STOP, eachElement, hasEscape, keyBytes, keyIs, skipSpace, stringEnd, stringText,
+  valueEnd as valueEndAt, walkElements, walkMembers,
 } from '../rawJson';
 import type { SourceDoc } from '../types';
 
@@ -58,8 +58,11 @@ export function rawSolrPages(f: RawPageFields): (b: Buffer) => RawSolrPage | nul
   const exclude = new KeySet(f.exclude);
   const uniqueKey = keyBytes(f.uniqueKey);
   const customerKey = keyBytes(f.customer);
-  /** Null when the document is not flat, or its id cannot be read from its span. Members walked inline (no callback per document). */
-  const docAt = (b: Buffer, start: number): SourceDoc | null => {
+  /**
+   * The document at `start` into `docs`, and the index just after it; STOP when it is not flat, or its
+   * id cannot be read from its span. Members walked inline (no callback per member).
+   */
+  const docAt = (b: Buffer, start: number, docs: SourceDoc[]): number => {
     const spans: number[] = [];
     let runStart = -1;
     let runEnd = -1;
@@ -78,7 +81,7 @@ export function rawSolrPages(f: RawPageFields): (b: Buffer) => RawSolrPage | nul
         const valueEnd = valueEndAt(b, valueStart);
         const c = b[valueStart];
         // Not flat (a child document, children in an array), or a key written with an escape: parsed instead.
-        if (c === OPEN_OBJECT || (c === OPEN_ARRAY && holdsObject(b, valueStart)) || hasEscape(b, keyStart, keyEnd)) return null;
+        if (c === OPEN_OBJECT || (c === OPEN_ARRAY && holdsObject(b, valueStart)) || hasEscape(b, keyStart, keyEnd)) return STOP;
         if (exclude.has(b, keyStart, keyEnd)) {
           if (runStart >= 0) spans.push(runStart, runEnd);
           runStart = -1;
@@ -98,37 +101,35 @@ export function rawSolrPages(f: RawPageFields): (b: Buffer) => RawSolrPage | nul
       }
     }
     if (runStart >= 0) spans.push(runStart, runEnd);
-    if (id === null) return null;
+    if (id === null) return STOP;
     let bytes = 2 + Math.max(0, spans.length / 2 - 1);
     for (let k = 0; k < spans.length; k += 2) bytes += spans[k + 1] - spans[k];
-    return rawSourceDoc(id, { buf: b, spans, bytes }, customer);
+    docs.push(rawSourceDoc(id, { buf: b, spans, bytes }, customer));
+    return j + 1;
   };
   return (b: Buffer) => {
     const out: RawSolrPage = { docs: [], nextCursorMark: null, partialResults: false };
-    let flat = true;
     let sawDocs = false;
-    eachMember(b, skipSpace(b, 0), (top) => {
-      if (!flat) return;
-      if (keyIs(b, top.keyStart, top.keyEnd, RESPONSE_HEADER)) {
-        const header = JSON.parse(b.toString('utf8', top.valueStart, top.valueEnd));
+    // Each value walked once: the envelope's members to their ends, the documents by docAt.
+    const doc = (start: number) => docAt(b, start, out.docs);
+    const inResponse = (keyStart: number, keyEnd: number, valueStart: number) => {
+      if (!keyIs(b, keyStart, keyEnd, DOCS)) return valueEndAt(b, valueStart);
+      sawDocs = true;
+      return walkElements(b, valueStart, doc);
+    };
+    const walked = walkMembers(b, skipSpace(b, 0), (keyStart, keyEnd, valueStart) => {
+      if (keyIs(b, keyStart, keyEnd, RESPONSE)) return walkMembers(b, valueStart, inResponse);
+      const valueEnd = valueEndAt(b, valueStart);
+      if (keyIs(b, keyStart, keyEnd, RESPONSE_HEADER)) {
+        const header = JSON.parse(b.toString('utf8', valueStart, valueEnd));
         out.partialResults = Boolean(header?.partialResults);
-      } else if (keyIs(b, top.keyStart, top.keyEnd, NEXT_CURSOR)) {
-        if (b[top.valueStart] !== QUOTE) throw new RawJsonError('nextCursorMark is not a string', top.valueStart);
-        out.nextCursorMark = stringText(b, top.valueStart, top.valueEnd);
-      } else if (keyIs(b, top.keyStart, top.keyEnd, RESPONSE)) {
-        eachMember(b, top.valueStart, (r) => {
-          if (!flat || !keyIs(b, r.keyStart, r.keyEnd, DOCS)) return;
-          sawDocs = true;
-          eachElement(b, r.valueStart, (s) => {
-            if (!flat) return;
-            const d = docAt(b, s);
-            if (d === null) flat = false;
-            else out.docs.push(d);
-          });
-        });
+      } else if (keyIs(b, keyStart, keyEnd, NEXT_CURSOR)) {
+        if (b[valueStart] !== QUOTE) throw new RawJsonError('nextCursorMark is not a string', valueStart);
+        out.nextCursorMark = stringText(b, valueStart, valueEnd);
       }
+      return valueEnd;
     });
-    if (!flat) return null;
+    if (walked === STOP) return null;
     if (!sawDocs) throw new RawJsonError('no response.docs in the answer', 0);
     return out;
   };
