@@ -11,7 +11,8 @@
  *
  * So the growth follows what the process holds after each full collection — the live heap plus the
  * memory held outside it for the heap's objects (response buffers, strings over 1 MB, which Node keeps
- * outside): `loose` (100%: collect at twice the live size) while that is small, `tight` (20%) once it
+ * outside): `loose` while that is small (100%: collect at twice the live size, and more for a small
+ * heap, up to 400%, so that it may grow by 48 MiB: growingPercent), `tight` (20%) once it
  * passes `tightAbove`, and loose again only below `looseBelow` (no flapping at the edge). Measured
  * after full collections (bench:memory, bench:solr --dataset wide): a worker of 2 KB documents held
  * 25–58 MiB, one among 5 MB documents 45–130 MiB. V8 reads the flag when it sets the next limit, at
@@ -30,7 +31,15 @@ export interface HeapPolicyOptions {
   tightAbove: number;
   /** Bytes held below which it grows by `loosePercent` again. */
   looseBelow: number;
+  /**
+   * Loose: at least this percent, and up to `looseMaxPercent` so that the heap may grow by
+   * `looseHeadroom` bytes past what it holds: a small heap doubling is a few MiB, and a worker of
+   * 2 KB documents then made a full collection every page or two (11 in 20,000 documents; with 400%
+   * there were 2, and the worker spent a third less CPU).
+   */
   loosePercent: number;
+  looseMaxPercent: number;
+  looseHeadroom: number;
   tightPercent: number;
 }
 
@@ -38,8 +47,17 @@ export const DEFAULT_HEAP_POLICY: HeapPolicyOptions = {
   tightAbove: 64 * 1024 * 1024,
   looseBelow: 40 * 1024 * 1024,
   loosePercent: 100,
+  looseMaxPercent: 400,
+  looseHeadroom: 48 * 1024 * 1024,
   tightPercent: 20,
 };
+
+/** `--heap-growing-percent` for a mode, after a full collection left `liveBytes` held (pure). */
+export function growingPercent(mode: HeapMode, liveBytes: number, o: HeapPolicyOptions = DEFAULT_HEAP_POLICY): number {
+  if (mode === 'tight') return o.tightPercent;
+  const toHeadroom = Math.floor((o.looseHeadroom / Math.max(1, liveBytes)) * 100);
+  return Math.max(o.loosePercent, Math.min(o.looseMaxPercent, toHeadroom));
+}
 
 /** The mode after a full collection left `liveBytes` held (pure: the hysteresis between the two thresholds). */
 export function nextHeapMode(mode: HeapMode, liveBytes: number, o: HeapPolicyOptions = DEFAULT_HEAP_POLICY): HeapMode {
@@ -64,16 +82,22 @@ export function governHeap(o: HeapPolicyOptions = DEFAULT_HEAP_POLICY): HeapPoli
   let mode: HeapMode = 'loose';
   let switches = 0;
   let collectNow: (() => void) | null = null;
-  const apply = (m: HeapMode) => setFlagsFromString(`--heap-growing-percent=${m === 'tight' ? o.tightPercent : o.loosePercent}`);
-  apply(mode);
+  let percent = -1;
+  const apply = (m: HeapMode, live: number) => {
+    const p = growingPercent(m, live, o);
+    if (p !== percent) setFlagsFromString(`--heap-growing-percent=${(percent = p)}`);
+  };
+  apply(mode, 0);
   const observer = new PerformanceObserver((list) => {
     if (!list.getEntries().some((e) => ((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return;
     const heap = getHeapStatistics();
-    const next = nextHeapMode(mode, heap.used_heap_size + heap.external_memory, o);
+    const live = heap.used_heap_size + heap.external_memory;
+    const next = nextHeapMode(mode, live, o);
+    // Loose, the percent follows what is held (growingPercent).
+    apply(next, live);
     if (next === mode) return;
     mode = next;
     switches++;
-    apply(mode);
     if (mode === 'tight') {
       // The limit the last collection set was loose: collect once more so the next one is tight.
       collectNow ??= exposedGc();

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { DEFAULT_HEAP_POLICY, nextHeapMode } from '../../src/heapPolicy';
+import { DEFAULT_HEAP_POLICY, growingPercent, nextHeapMode } from '../../src/heapPolicy';
 
 const MiB = 1024 * 1024;
 
@@ -19,6 +19,16 @@ describe('heap policy (issue 15)', () => {
     expect(nextHeapMode('tight', 50 * MiB, o)).to.equal('tight');
     expect(nextHeapMode('loose', 50 * MiB, o)).to.equal('loose');
     expect(nextHeapMode('tight', 39 * MiB, o)).to.equal('loose');
+  });
+
+  it('loose, lets a small heap grow by the headroom (up to 400%), a larger one by 100%; tight by 20%', () => {
+    expect(growingPercent('loose', 12 * MiB), 'a small heap').to.equal(400);
+    expect(growingPercent('loose', 24 * MiB)).to.equal(200);
+    expect(growingPercent('loose', 48 * MiB)).to.equal(100);
+    expect(growingPercent('loose', 60 * MiB), 'never below 100% loose').to.equal(100);
+    expect(growingPercent('loose', 0), 'nothing held yet').to.equal(400);
+    expect(growingPercent('tight', 12 * MiB)).to.equal(20);
+    expect(growingPercent('tight', 200 * MiB)).to.equal(20);
   });
 
   it('follows what a real process holds after its full collections', function () {
