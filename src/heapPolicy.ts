@@ -12,7 +12,7 @@
  * So the growth follows what the process holds after each full collection — the live heap plus the
  * memory held outside it for the heap's objects (response buffers, strings over 1 MB, which Node keeps
  * outside): `loose` while that is small (100%: collect at twice the live size, and more for a small
- * heap, up to 400%, so that it may grow by 48 MiB: growingPercent), `tight` (20%) once it
+ * heap, up to 400%, so that it may grow by 32 MiB: growingPercent), `tight` (20%) once it
  * passes `tightAbove`, and loose again only below `looseBelow` (no flapping at the edge). Measured
  * after full collections (bench:memory, bench:solr --dataset wide): a worker of 2 KB documents held
  * 25–58 MiB, one among 5 MB documents 45–130 MiB. V8 reads the flag when it sets the next limit, at
@@ -35,7 +35,8 @@ export interface HeapPolicyOptions {
    * Loose: at least this percent, and up to `looseMaxPercent` so that the heap may grow by
    * `looseHeadroom` bytes past what it holds: a small heap doubling is a few MiB, and a worker of
    * 2 KB documents then made a full collection every page or two (11 in 20,000 documents; with 400%
-   * there were 2, and the worker spent a third less CPU).
+   * there were 2, and the worker spent a third less CPU). 32 MiB: with 48, verify-integrity among
+   * 5 MB documents peaked at 244 MiB (bench:memory), with 32 at 223–230 as before.
    */
   loosePercent: number;
   looseMaxPercent: number;
@@ -48,7 +49,7 @@ export const DEFAULT_HEAP_POLICY: HeapPolicyOptions = {
   looseBelow: 40 * 1024 * 1024,
   loosePercent: 100,
   looseMaxPercent: 400,
-  looseHeadroom: 48 * 1024 * 1024,
+  looseHeadroom: 32 * 1024 * 1024,
   tightPercent: 20,
 };
 

@@ -22,12 +22,12 @@ describe('heap policy (issue 15)', () => {
   });
 
   it('loose, lets a small heap grow by the headroom (up to 400%), a larger one by 100%; tight by 20%', () => {
-    expect(growingPercent('loose', 12 * MiB), 'a small heap').to.equal(400);
-    expect(growingPercent('loose', 24 * MiB)).to.equal(200);
-    expect(growingPercent('loose', 48 * MiB)).to.equal(100);
+    expect(growingPercent('loose', 8 * MiB), 'a small heap').to.equal(400);
+    expect(growingPercent('loose', 16 * MiB)).to.equal(200);
+    expect(growingPercent('loose', 32 * MiB)).to.equal(100);
     expect(growingPercent('loose', 60 * MiB), 'never below 100% loose').to.equal(100);
     expect(growingPercent('loose', 0), 'nothing held yet').to.equal(400);
-    expect(growingPercent('tight', 12 * MiB)).to.equal(20);
+    expect(growingPercent('tight', 8 * MiB)).to.equal(20);
     expect(growingPercent('tight', 200 * MiB)).to.equal(20);
   });
 
