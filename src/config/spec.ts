@@ -243,11 +243,12 @@ export const specSchema = z
         /** Rejections kept (ids + reasons) in a work node; more are counted only. */
         keepRejections: numberIn(0, 200).default(20),
         /**
-         * Pages a lane has written are checkpointed together (with one look for live deletes) at most
-         * this long after the first of them was written (sliceCopier.ts, TAIL_GROUP): fewer ZooKeeper
-         * writes and source requests; a crash copies that much again (create-only). 0: every page.
+         * 0 (the default): every page is checkpointed, and a killed worker's slice re-copies at most
+         * the page in flight. Above 0: pages a lane has written are checkpointed together (with one
+         * look for live deletes) at most this long after the first of them was written (sliceCopier.ts,
+         * TAIL_GROUP): fewer ZooKeeper writes and source requests; a crash copies that much again.
          */
-        checkpointEvery: durationIn(0, MINUTE, '0: every page').default(1000),
+        checkpointEvery: durationIn(0, MINUTE, '0: every page').default(0),
       })
       .strict()
       .default({}),

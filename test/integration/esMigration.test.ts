@@ -62,9 +62,8 @@ describe('Elasticsearch 7 → Elasticsearch 8 migration, end to end', function (
       target: { kind: 'elasticsearch', url: stack.esNew, collection: index },
       slicing: { targetDocsPerSlice: 600 },
       batch: { docs: BATCH, bytes: '256KB' },
-      // Slow enough that the kills below land mid-slice; a checkpoint every page, so that what a kill
-      // costs is bounded by pages below (pages checkpointed together: pipelinedLanes, manyCustomers).
-      worker: { slicesInFlight: 2, docsPerSecond: 800, checkpointEvery: 0 },
+      // Slow enough that the kills below land mid-slice.
+      worker: { slicesInFlight: 2, docsPerSecond: 800 },
     });
   });
 

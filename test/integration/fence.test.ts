@@ -251,9 +251,8 @@ describe('the fence', function () {
         target: { kind: 'elasticsearch', url: stack.esNew, collection: index },
         slicing: { targetDocsPerSlice: 400 },
         batch: { docs: BATCH },
-        // Many item retries: the refused documents would be sent again for minutes. A checkpoint every
-        // page: the page A was sending is the one after its work node's cursor.
-        worker: { slicesInFlight: 1, docsPerSecond: 300, requestRetries: 20, checkpointEvery: 0 },
+        // Many item retries: the refused documents would be sent again for minutes.
+        worker: { slicesInFlight: 1, docsPerSecond: 300, requestRetries: 20 },
       });
       expect((await run(['plan', '--spec', spec])).code).to.equal(0);
       const a = start(['work', '--spec', spec]);

@@ -4,6 +4,8 @@
  * target through a gate (test/support/gate.ts) that holds its first write until the test has seen it
  * arrive — the worker has read the page — and has deleted that page's documents in the source, as
  * the dual writer would (the read side first; the target has none of them yet). Then the write lands.
+ * Once with a checkpoint (and a look) every page, once with pages checkpointed together
+ * (worker.checkpointEvery: the held page's look then covers the pages written after it too).
  */
 import { expect } from 'chai';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
@@ -72,8 +74,8 @@ const ES: Kind = {
   },
 };
 
-for (const kind of [SOLR, ES]) {
-  describe(`documents deleted live while a worker holds them (${kind.name})`, function () {
+for (const kind of [SOLR, ES]) for (const checkpointEvery of [0, '1s']) {
+  describe(`documents deleted live while a worker holds them (${kind.name}, ${checkpointEvery ? 'pages checkpointed together' : 'a checkpoint every page'})`, function () {
     this.timeout(180_000);
     const collection = uniqueName('bgtest_livedel');
     const root = `/${uniqueName('bgtest')}`;
@@ -81,7 +83,7 @@ for (const kind of [SOLR, ES]) {
     let gate: Gate;
     const spec = () => writeSpec({
       migration: 'livedel', zookeeper: { connect: stack.zk, root }, ...kind.endpoints(collection, gate.url),
-      batch: { docs: 10 }, worker: { slicesInFlight: 1 }, slicing: { targetDocsPerSlice: 1000 },
+      batch: { docs: 10 }, worker: { slicesInFlight: 1, checkpointEvery }, slicing: { targetDocsPerSlice: 1000 },
     });
 
     before(async () => {

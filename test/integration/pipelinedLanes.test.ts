@@ -3,8 +3,8 @@
  * in order. A worker that reads ahead is killed (SIGKILL) mid-slice; another finishes the slice from
  * its checkpoint. Every checkpoint ZooKeeper showed meanwhile (watched from the start, as fast as it
  * answers) moved the cursor forward only, each one naming exactly the documents read before it, and
- * every document arrived exactly once, as stored. Once with a checkpoint for every page
- * (worker.checkpointEvery 0), once with pages checkpointed together (the default, TAIL_GROUP).
+ * every document arrived exactly once, as stored. Once with a checkpoint for every page (the
+ * default, worker.checkpointEvery 0), once with pages checkpointed together (1s: TAIL_GROUP).
  */
 import { expect } from 'chai';
 import { generateDocs } from '../../src/demo/dataset';
