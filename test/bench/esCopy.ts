@@ -28,6 +28,8 @@ const arg = (name: string, def: string) => {
 };
 const DOCS = Number(arg('docs', '50000'));
 const WORKERS = arg('workers', '1,3').split(',').map(Number);
+/** worker.checkpointEvery of the fleet's spec (`--checkpoint-every 1s`); left out (the default) when not given. */
+const CHECKPOINT_EVERY = arg('checkpoint-every', '');
 const BATCH = Number(arg('batch', '500'));
 const DATASET = arg('dataset', 'demo');
 if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide, not ${DATASET}`);
@@ -106,7 +108,7 @@ async function fleet(src: string, dst: string, workers: number, root: string, tu
     source: { kind: 'elasticsearch', url: stack.esLegacy, collection: src },
     target: { kind: 'elasticsearch', url: stack.esNew, collection: dst, ...(tune ? { prepare: { mappingsFile, settingsFile, tuneForBulk: true } } : {}) },
     slicing: { targetDocsPerSlice: Math.max(1000, Math.ceil(DOCS / (workers * 4))) },
-    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2 },
+    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2, ...(CHECKPOINT_EVERY ? { checkpointEvery: CHECKPOINT_EVERY } : {}) },
   }));
   const env = { BLUEGREEN_LOG_LEVEL: 'warn', BLUEGREEN_LOG_FORMAT: 'json' };
   const p0 = Date.now();

@@ -8,7 +8,7 @@
  * documents per worker CPU-second. --dataset wide: about 2 KB documents with 20 numeric fields (six of
  * them 64-bit integers beyond 2^53). --baseline <git ref>: MB per copy CPU-second of one worker, this
  * code against that commit's, in turn on the same source (baseline.ts; --baseline-runs, default 3).
- * Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide --baseline 6b2c43d]
+ * Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide --baseline 6b2c43d --checkpoint-every 1s]
  */
 import { spawn } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -29,6 +29,8 @@ const arg = (name: string, def: string) => {
 };
 const DOCS = Number(arg('docs', '50000'));
 const WORKERS = arg('workers', '1,3').split(',').map(Number);
+/** worker.checkpointEvery of the fleet's spec (`--checkpoint-every 1s`); left out (the default) when not given. */
+const CHECKPOINT_EVERY = arg('checkpoint-every', '');
 const BATCH = Number(arg('batch', '500'));
 const DATASET = arg('dataset', 'demo');
 const BASELINE = arg('baseline', '');
@@ -65,7 +67,8 @@ function cli(args: string[], which = bin): Promise<number> {
 }
 
 /** A spec copying `coll` into `dst` (a temporary file). */
-function benchSpec(migration: string, coll: string, dst: string, workers: number, root: string): string {
+/** `ours`: this code's spec (the baseline's code may not know --checkpoint-every's key). */
+function benchSpec(migration: string, coll: string, dst: string, workers: number, root: string, ours = true): string {
   const dir = mkdtempSync(join(tmpdir(), 'bg-bench-'));
   const spec = join(dir, 'spec.yaml');
   writeFileSync(spec, yaml.dump({
@@ -73,7 +76,7 @@ function benchSpec(migration: string, coll: string, dst: string, workers: number
     source: { kind: 'solr', url: stack.solrLegacy, collection: coll },
     target: { kind: 'solr', url: stack.solrNew, collection: dst },
     slicing: { targetDocsPerSlice: Math.max(1000, Math.ceil(DOCS / (workers * 4))) },
-    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2 },
+    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2, ...(CHECKPOINT_EVERY && ours ? { checkpointEvery: CHECKPOINT_EVERY } : {}) },
   }));
   return spec;
 }
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
             const dst = uniqueName('bench_dst');
             targets.push(dst);
             await next.createCollection(dst, 2);
-            const spec = benchSpec(`cpu-${who}-${run}`, coll, dst, 1, root);
+            const spec = benchSpec(`cpu-${who}-${run}`, coll, dst, 1, root, who === 'now');
             if ((await cli(['plan', '--spec', spec], which)) !== 0) throw new Error(`plan (${who}) failed`);
             const full = await workCpu(which, spec, preload, dir);
             if (full.code !== 0) throw new Error(`work (${who}) exited ${full.code}`);
