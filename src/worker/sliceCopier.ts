@@ -7,8 +7,8 @@
  * idle while the target writes; and the tail of pages written — the look for documents deleted live
  * since they were read (liveDeletes.ts), then the checkpoint — runs while the next pages are written.
  * A tail covers one page, or with worker.checkpointEvery a group of pages (TAIL_GROUP in batching.ts:
- * a few, for at most that long, within half the lane's share of the budget): one look at the source and one ZooKeeper write for all of them, at
- * the last one's cursor. Checkpoints stay one after the other: a group's tail starts only once the one
+ * a few, for at most that long, within half the lane's share of the budget): one look at the source
+ * and one ZooKeeper write for all of them, at the last one's cursor. Checkpoints stay one after the other: a group's tail starts only once the one
  * before has ended (a later cursor can never land before an earlier one, and the cursor only moves
  * forward), and nothing else checkpoints (a failure, a stop, the end) before the pages written have
  * had their tail. Writing pages before they are checkpointed is what a crash between a write and its
