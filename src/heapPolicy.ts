@@ -22,7 +22,7 @@
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 
 export type HeapMode = 'loose' | 'tight';
 
@@ -78,11 +78,17 @@ export interface HeapPolicy {
  * Governs `--heap-growing-percent` for this process from now on (call once, early; bin/bluegreen does
  * unless NODE_OPTIONS or the command line set that flag). Starts loose: a process starts small.
  */
-export function governHeap(o: HeapPolicyOptions = DEFAULT_HEAP_POLICY): HeapPolicy {
+/**
+ * `young`: the young generation's cap (capYoungGeneration), when it runs too. While tight it is held
+ * at its smallest: the switch to tight collects as V8 does when memory runs short, which also gives
+ * the young generation back (8 MiB of semi-spaces, each page of it resident, are 5% of a 256 MiB
+ * worker), and it does not grow again until the process is loose.
+ */
+export function governHeap(o: HeapPolicyOptions = DEFAULT_HEAP_POLICY, young?: YoungGeneration): HeapPolicy {
   if (!(o.looseBelow < o.tightAbove)) throw new Error('heap policy: looseBelow must be below tightAbove');
   let mode: HeapMode = 'loose';
   let switches = 0;
-  let collectNow: (() => void) | null = null;
+  let collectNow: ((shrink: boolean) => void) | null = null;
   let percent = -1;
   const apply = (m: HeapMode, live: number) => {
     const p = growingPercent(m, live, o);
@@ -99,18 +105,79 @@ export function governHeap(o: HeapPolicyOptions = DEFAULT_HEAP_POLICY): HeapPoli
     if (next === mode) return;
     mode = next;
     switches++;
+    young?.hold(mode === 'tight');
     if (mode === 'tight') {
       // The limit the last collection set was loose: collect once more so the next one is tight.
       collectNow ??= exposedGc();
-      collectNow();
+      collectNow(young !== undefined);
     }
   });
   observer.observe({ entryTypes: ['gc'] });
   return { mode: () => mode, switches: () => switches, stop: () => observer.disconnect() };
 }
 
-/** V8's gc(), reachable at run time: the flag exposes it to contexts made after it is set. */
-function exposedGc(): () => void {
+/**
+ * V8's gc(), reachable at run time: the flag exposes it to contexts made after it is set. `shrink`:
+ * the collection V8 makes when memory runs short ('last-resort'), which also shrinks the young
+ * generation; otherwise one full collection.
+ */
+function exposedGc(): (shrink: boolean) => void {
   setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+  const gc = runInNewContext('gc') as (o?: { type: string; execution: string; flavor: string }) => void;
+  return (shrink) => (shrink ? gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }) : gc());
+}
+
+/**
+ * The young generation's size (both semi-spaces, V8's `new_space`) at which it stops growing: 8 MiB,
+ * two 4 MiB semi-spaces. V8 grows it up to 64 MiB semi-spaces (and never gives them back), which cost
+ * a worker among 5 MB documents 100+ MiB of RSS; kept at its first 1 MiB, a worker of 2 KB documents
+ * made 86 scavenges in 20,000 documents and spent ~15% of its CPU in them (issue 15). Capped at
+ * 8 MiB it made 38, and moved a third more MB per copy CPU-second (61.9 against 46.4, four runs each
+ * in turn, wide dataset); bench:memory's worker among 5 MB documents stayed at 195–197 MiB (it goes
+ * tight, and the young generation is then held small: governHeap).
+ */
+export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+
+/** V8's growth factor of the young generation while it is `size` bytes (pure): double while a doubling stays within `cap`, then none. */
+export function youngGrowthFactor(size: number, cap = YOUNG_GENERATION_CAP): 1 | 2 {
+  return size * 2 <= cap ? 2 : 1;
+}
+
+/**
+ * Lets the young generation grow to `cap` and no further (call once, early; bin/bluegreen does unless
+ * NODE_OPTIONS or the command line set a semi-space flag). V8 decides the growth during a scavenge
+ * and its size is fixed at start-up (a `--max-semi-space-size` set at run time is ignored), so the
+ * growth factor is switched after each scavenge, as the observer hears of it: it may grow one step
+ * past the cap when two scavenges grow it before the observer runs. It keeps listening: a young
+ * generation V8 shrank (an idle process) may grow back to the cap.
+ */
+export interface YoungGeneration {
+  /** The growth factor set now (1: not growing). */
+  factor(): number;
+  /** On: not to grow, whatever its size (the process holds a lot: governHeap); off: up to the cap again. */
+  hold(on: boolean): void;
+  stop(): void;
+}
+
+export function capYoungGeneration(cap = YOUNG_GENERATION_CAP): YoungGeneration {
+  let factor = -1;
+  let held = false;
+  const apply = () => {
+    const size = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? cap;
+    const f = held ? 1 : youngGrowthFactor(size, cap);
+    if (f !== factor) setFlagsFromString(`--semi-space-growth-factor=${(factor = f)}`);
+  };
+  const observer = new PerformanceObserver((list) => {
+    if (list.getEntries().some((e) => ((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR)) apply();
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  apply();
+  return {
+    factor: () => factor,
+    hold: (on) => {
+      held = on;
+      apply();
+    },
+    stop: () => observer.disconnect(),
+  };
 }

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { DEFAULT_HEAP_POLICY, growingPercent, nextHeapMode } from '../../src/heapPolicy';
+import { DEFAULT_HEAP_POLICY, YOUNG_GENERATION_CAP, growingPercent, nextHeapMode, youngGrowthFactor } from '../../src/heapPolicy';
 
 const MiB = 1024 * 1024;
 
@@ -52,5 +52,85 @@ describe('heap policy (issue 15)', () => {
     const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' }));
     expect(out.seen).to.deep.equal(['loose', 'tight', 'loose']);
     expect(out.switches).to.equal(2);
+  });
+
+  it('lets the young generation double while it stays within the cap, then not at all', () => {
+    expect(youngGrowthFactor(1 * MiB, 8 * MiB)).to.equal(2);
+    expect(youngGrowthFactor(4 * MiB, 8 * MiB), 'one more doubling reaches the cap').to.equal(2);
+    expect(youngGrowthFactor(8 * MiB, 8 * MiB)).to.equal(1);
+    expect(youngGrowthFactor(16 * MiB, 8 * MiB), 'past it (grown before the observer ran)').to.equal(1);
+    expect(YOUNG_GENERATION_CAP).to.equal(8 * MiB);
+  });
+
+  it('the young generation of a real process grows to the cap and stops there', function () {
+    this.timeout(30_000); // a fresh process on a busy machine
+    // Objects that survive a scavenge or two make V8 grow the young generation (to 64 MiB semi-spaces
+    // left alone); allocated a slice per turn of the event loop, as a worker does per page.
+    const script = `
+      const v8 = require('node:v8');
+      const { capYoungGeneration } = require(${JSON.stringify(resolve(__dirname, '../../src/heapPolicy.js'))});
+      const young = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+      const first = young();
+      const cap = capYoungGeneration();
+      (async () => {
+        let keep = [];
+        for (let turn = 0; turn < 400; turn++) {
+          for (let j = 0; j < 5000; j++) keep.push({ a: j, b: 'x' + j });
+          if (keep.length > 50000) keep = [];
+          await new Promise((r) => setImmediate(r));
+        }
+        cap.stop();
+        process.stdout.write(JSON.stringify({ first, last: young(), factor: cap.factor() }));
+      })();`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
+    expect(out.last, 'it grew').to.be.greaterThan(out.first);
+    expect(out.last, 'and no further than the cap (within a few pages)').to.be.at.most(YOUNG_GENERATION_CAP * 1.125);
+    expect(out.factor).to.equal(1);
+  });
+
+  it('holds the young generation at its smallest while the process holds a lot, and lets it grow again after', function () {
+    this.timeout(30_000); // a fresh process on a busy machine
+    const script = `
+      const v8 = require('node:v8');
+      const { capYoungGeneration, governHeap } = require(${JSON.stringify(resolve(__dirname, '../../src/heapPolicy.js'))});
+      const size = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+      const young = capYoungGeneration();
+      const p = governHeap(undefined, young);
+      const settle = async (want) => { for (const end = Date.now() + 5000; p.mode() !== want && Date.now() < end;) await new Promise((r) => setTimeout(r, 10)); };
+      const churn = async () => {
+        let keep = [];
+        for (let turn = 0; turn < 300; turn++) {
+          for (let j = 0; j < 5000; j++) keep.push({ a: j, b: 'x' + j });
+          if (keep.length > 50000) keep = [];
+          await new Promise((r) => setImmediate(r));
+        }
+      };
+      const seen = [];
+      (async () => {
+        await churn();
+        seen.push({ mode: p.mode(), size: size(), factor: young.factor() });
+        let held = Array.from({ length: 240 }, () => Buffer.alloc(512 * 1024, 'x').toString('latin1'));
+        gc(); await settle('tight');
+        seen.push({ mode: p.mode(), size: size(), factor: young.factor() });
+        await churn();
+        seen.push({ mode: p.mode(), size: size(), factor: young.factor() });
+        held = null;
+        gc(); await settle('loose');
+        await churn();
+        seen.push({ mode: p.mode(), size: size(), factor: young.factor() });
+        p.stop(); young.stop();
+        process.stdout.write(JSON.stringify(seen));
+      })();`;
+    const [grown, tight, tightAfter, loose] = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' }));
+    // V8 sizes the young generation in pages: "at the cap" is within a few pages of it (a run saw 8.5 MiB).
+    const atCap = (size: number) => size > YOUNG_GENERATION_CAP / 2 && size <= YOUNG_GENERATION_CAP * 1.125;
+    expect(grown.mode).to.equal('loose');
+    expect(atCap(grown.size), `grown to the cap: ${grown.size}`).to.equal(true);
+    expect(tight.mode).to.equal('tight');
+    expect(tight.size, 'given back on the switch').to.be.below(YOUNG_GENERATION_CAP / 2);
+    expect(tight.factor).to.equal(1);
+    expect(tightAfter.size, 'not grown while tight').to.be.below(YOUNG_GENERATION_CAP / 2);
+    expect(loose.mode).to.equal('loose');
+    expect(atCap(loose.size), `grown again: ${loose.size}`).to.equal(true);
   });
 });
