@@ -62,3 +62,40 @@ export function workCpu(bin: string, spec: string, preload: string, dir: string)
 }
 
 export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** One copy for the comparison: the spec (planned already) and how many documents it left in the target. */
+export interface CpuRun {
+  spec: string;
+  copied(): Promise<number>;
+}
+
+/**
+ * The comparison's row: `runs` rounds, each one `work` of this code (`bin`) then one of `ref`'s, each
+ * on a fresh target that `prepare(who, round, bin)` makes and plans; `sourceMB` of documents over the
+ * copy's CPU (the whole process's, less the same worker's on the finished migration).
+ */
+export async function cpuAgainstBaseline(o: { ref: string; runs: number; bin: string; docs: number; sourceMB: number; prepare(who: 'now' | 'base', round: number, bin: string): Promise<CpuRun> }): Promise<string> {
+  process.stdout.write(`building ${o.ref} for the CPU comparison ...\n`);
+  const base = buildBaseline(o.ref);
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'bg-cpu-'));
+    const preload = cpuPreload(dir);
+    const figures: Record<'now' | 'base', number[]> = { now: [], base: [] };
+    for (let round = 0; round < o.runs; round++) {
+      for (const [who, which] of [['now', o.bin], ['base', base.bin]] as const) {
+        const run = await o.prepare(who, round, which);
+        const full = await workCpu(which, run.spec, preload, dir);
+        if (full.code !== 0) throw new Error(`work (${who}) exited ${full.code}`);
+        // The same worker on the finished migration: its start-up and exit alone.
+        const idle = await workCpu(which, run.spec, preload, dir);
+        const copied = await run.copied();
+        if (copied !== o.docs) throw new Error(`work (${who}) copied ${copied} of ${o.docs}`);
+        figures[who].push(o.sourceMB / Math.max(0.001, full.cpu - idle.cpu));
+      }
+    }
+    const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+    return `MB per copy CPU-second (one worker, ${o.runs} runs each in turn, start-up and exit taken off): this code ${mean(figures.now).toFixed(1)} (${list(figures.now)}), ${base.commit} ${mean(figures.base).toFixed(1)} (${list(figures.base)}): ${(mean(figures.now) / mean(figures.base)).toFixed(2)}×`;
+  } finally {
+    base.remove();
+  }
+}

@@ -7,7 +7,9 @@
  * elasticdump is not a dependency of the project: the first run installs it with npm into .bench/
  * (git-ignored). Each fleet row is end to end; below it, from the workers' own "worker finished"
  * lines (fleetFigures.ts): start-up, steady state, the lanes' time and MB per worker CPU-second.
- * Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500 --dataset wide --no-elasticdump]
+ * --baseline <git ref>: MB per copy CPU-second of one worker, this code against that commit's, in
+ * turn on the same source (baseline.ts), as bench:solr.
+ * Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500 --dataset wide --no-elasticdump --baseline 6b2c43d]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { stack, uniqueName } from '../support/stack';
 import { BULK_LOAD } from '../../src/prepare/steps';
 import { ceilingRows, esCeilings, sharedCoreBound } from './ceilings';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
+import { cpuAgainstBaseline } from './baseline';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,6 +37,9 @@ const BATCH = Number(arg('batch', '500'));
 const DATASET = arg('dataset', 'demo');
 if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide, not ${DATASET}`);
 const ELASTICDUMP = !process.argv.includes('--no-elasticdump');
+/** --baseline <git ref>: MB per copy CPU-second of one worker, this code against that commit's (baseline.ts; --baseline-runs, default 3). */
+const BASELINE = arg('baseline', '');
+const BASELINE_RUNS = Number(arg('baseline-runs', '3'));
 const ELASTICDUMP_VERSION = '6.125.1';
 const repo = resolve(__dirname, '../../..');
 const bin = join(repo, 'bin/bluegreen');
@@ -96,7 +102,8 @@ async function elasticdump(src: string, dst: string): Promise<number> {
   return DOCS / ((Date.now() - t0) / 1000);
 }
 
-async function fleet(src: string, dst: string, workers: number, root: string, tune: boolean): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
+/** A spec copying `src` into `dst` (a temporary file); `ours`: this code's (the baseline's may not know --checkpoint-every's key). */
+function benchSpec(migration: string, src: string, dst: string, workers: number, root: string, tune: boolean, ours = true): string {
   const dir = mkdtempSync(join(tmpdir(), 'bg-bench-'));
   const spec = join(dir, 'spec.yaml');
   const mappingsFile = join(dir, 'mappings.json');
@@ -104,12 +111,17 @@ async function fleet(src: string, dst: string, workers: number, root: string, tu
   const settingsFile = join(dir, 'settings.json');
   writeFileSync(settingsFile, JSON.stringify({ settings: SETTINGS }));
   writeFileSync(spec, yaml.dump({
-    migration: `bench${workers}${tune ? 'tuned' : ''}`, zookeeper: { connect: stack.zk, root },
+    migration, zookeeper: { connect: stack.zk, root },
     source: { kind: 'elasticsearch', url: stack.esLegacy, collection: src },
     target: { kind: 'elasticsearch', url: stack.esNew, collection: dst, ...(tune ? { prepare: { mappingsFile, settingsFile, tuneForBulk: true } } : {}) },
     slicing: { targetDocsPerSlice: Math.max(1000, Math.ceil(DOCS / (workers * 4))) },
-    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2, ...(CHECKPOINT_EVERY ? { checkpointEvery: CHECKPOINT_EVERY } : {}) },
+    batch: { docs: BATCH, bytes: '8MB' }, worker: { slicesInFlight: 2, ...(CHECKPOINT_EVERY && ours ? { checkpointEvery: CHECKPOINT_EVERY } : {}) },
   }));
+  return spec;
+}
+
+async function fleet(src: string, dst: string, workers: number, root: string, tune: boolean): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
+  const spec = benchSpec(`bench${workers}${tune ? 'tuned' : ''}`, src, dst, workers, root, tune);
   const env = { BLUEGREEN_LOG_LEVEL: 'warn', BLUEGREEN_LOG_FORMAT: 'json' };
   const p0 = Date.now();
   if ((await runProcess(process.execPath, [bin, 'plan', '--spec', spec], env)) !== 0) throw new Error('plan failed');
@@ -147,6 +159,7 @@ async function main(): Promise<void> {
       { name: 'small', docs: DOCS - Math.floor(DOCS * 0.7) - Math.floor(DOCS * 0.2), spanDays: 900 },
     ];
     const docs: Array<Record<string, unknown>> = DATASET === 'wide' ? [...wideDocs(profiles, Date.now(), 3)] : [...generateDocs(profiles, Date.now(), 3)] as any[];
+    const sourceMB = docs.reduce((n: number, d) => n + Buffer.byteLength(JSON.stringify(d)), 0) / 1e6;
     await legacy.index(src, docs.map((d) => ({ _id: String(d.id), source: d })));
     const rows: string[] = [];
     const row = (label: string, rate: number, name: string, extra = '') => copied(name).then((n) => {
@@ -186,6 +199,18 @@ async function main(): Promise<void> {
     const r = await fleet(src, dst, w, root, true);
     await row(`fleet, ${w} worker(s), target.prepare tuneForBulk`, r.rate, dst, `; plan incl. create + tune ${r.planMs} ms; ${(r.rate / ceiling.ingestTuned!).toFixed(2)}× the tuned ingest ceiling; steady state ${(r.detail.steady / ceiling.ingestTuned!).toFixed(2)}× it, ${(r.detail.steady / tunedBound).toFixed(2)}× the shared-core bound with it`);
     rows.push(...r.detail.lines);
+    if (BASELINE) {
+      rows.push(await cpuAgainstBaseline({
+        ref: BASELINE, runs: BASELINE_RUNS, bin, docs: DOCS, sourceMB,
+        prepare: async (who, round, which) => {
+          const dst = await newTarget();
+          const spec = benchSpec(`cpu-${who}-${round}`, src, dst, 1, root, false, who === 'now');
+          if ((await runProcess(process.execPath, [which, 'plan', '--spec', spec], { BLUEGREEN_LOG_LEVEL: 'warn' })) !== 0) throw new Error(`plan (${who}) failed`);
+          return { spec, copied: () => copied(dst) };
+        },
+      }));
+      process.stdout.write(`${rows[rows.length - 1]}\n`);
+    }
     process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Elasticsearch 7.17 → 8.19 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
     await zk.removeRecursive(root);

@@ -21,7 +21,7 @@ import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
 import { ceilingRows, sharedCoreBound, solrCeilings } from './ceilings';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
-import { buildBaseline, cpuPreload, mean, workCpu } from './baseline';
+import { cpuAgainstBaseline } from './baseline';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -128,34 +128,17 @@ async function main(): Promise<void> {
       rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound)`, ...r.detail.lines);
     }
     if (BASELINE) {
-      process.stdout.write(`building ${BASELINE} for the CPU comparison ...\n`);
-      const base = buildBaseline(BASELINE);
-      try {
-        const dir = mkdtempSync(join(tmpdir(), 'bg-cpu-'));
-        const preload = cpuPreload(dir);
-        const figures: Record<'now' | 'base', number[]> = { now: [], base: [] };
-        for (let run = 0; run < BASELINE_RUNS; run++) {
-          for (const [who, which] of [['now', bin], ['base', base.bin]] as const) {
-            const dst = uniqueName('bench_dst');
-            targets.push(dst);
-            await next.createCollection(dst, 2);
-            const spec = benchSpec(`cpu-${who}-${run}`, coll, dst, 1, root, who === 'now');
-            if ((await cli(['plan', '--spec', spec], which)) !== 0) throw new Error(`plan (${who}) failed`);
-            const full = await workCpu(which, spec, preload, dir);
-            if (full.code !== 0) throw new Error(`work (${who}) exited ${full.code}`);
-            // The same worker on the finished migration: its start-up and exit alone.
-            const idle = await workCpu(which, spec, preload, dir);
-            await next.commit(dst);
-            const copied = await next.count(dst);
-            if (copied !== DOCS) throw new Error(`work (${who}) copied ${copied} of ${DOCS}`);
-            figures[who].push(sourceMB / Math.max(0.001, full.cpu - idle.cpu));
-          }
-        }
-        const list = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
-        rows.push(`MB per copy CPU-second (one worker, ${BASELINE_RUNS} runs each in turn, start-up and exit taken off): this code ${mean(figures.now).toFixed(1)} (${list(figures.now)}), ${base.commit} ${mean(figures.base).toFixed(1)} (${list(figures.base)}): ${(mean(figures.now) / mean(figures.base)).toFixed(2)}×`);
-      } finally {
-        base.remove();
-      }
+      rows.push(await cpuAgainstBaseline({
+        ref: BASELINE, runs: BASELINE_RUNS, bin, docs: DOCS, sourceMB,
+        prepare: async (who, round, which) => {
+          const dst = uniqueName('bench_dst');
+          targets.push(dst);
+          await next.createCollection(dst, 2);
+          const spec = benchSpec(`cpu-${who}-${round}`, coll, dst, 1, root, who === 'now');
+          if ((await cli(['plan', '--spec', spec], which)) !== 0) throw new Error(`plan (${who}) failed`);
+          return { spec, copied: async () => (await next.commit(dst), next.count(dst)) };
+        },
+      }));
     }
     process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Solr 8.11 → 9.10 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
