@@ -5,6 +5,8 @@
  * pages serialized beforehand, reading nothing). No coordination, no checks, plain JSON.
  */
 
+import { quotedTerm } from '../../src/backends/solr/queries';
+
 export interface Ceilings {
   streams: number;
   /** Documents per second read from the source. */
@@ -31,9 +33,6 @@ async function parallel<T>(items: T[], streams: number, fn: (item: T) => Promise
   return (Date.now() - t0) / 1000;
 }
 
-/** A term of a Solr range query, quoted (`"` and `\\` escaped). */
-const rangeTerm = (id: string) => `"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`;
-
 /**
  * Solr: each stream reads its own range of ids with cursorMark, the ranges cut at the ids' quantiles
  * (one untimed pass over the ids first), as the fleet's slices each read a part of the collection by
@@ -56,8 +55,8 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const bodies: string[] = [];
   let docs = 0;
   const readSecs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
-    const lo = i === 0 ? '*' : rangeTerm(cuts[i - 1]);
-    const hi = i === streams - 1 ? '*' : rangeTerm(cuts[i]);
+    const lo = i === 0 ? '*' : quotedTerm(cuts[i - 1]);
+    const hi = i === streams - 1 ? '*' : quotedTerm(cuts[i]);
     for (let cursor = '*'; ;) {
       const page = await select({ fq: `id:[${lo} TO ${hi}}`, rows: String(rows), fl: '*', cursorMark: cursor });
       const got = page.response.docs as Array<Record<string, unknown>>;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import {
-  boundsFilter, CUSTOMER_PARAMS, customersAfter, customersFilter, facetDate, pickSeparator, shapesFacet, shapesPage,
+  anyOfFilter, boundsFilter, CUSTOMER_PARAMS, customersAfter, customersFilter, facetDate, pickSeparator, quotedTerm, shapesFacet, shapesPage,
 } from '../../src/backends/solr/queries';
 import { describeBounds } from '../../src/coordination/workNode';
 import { workNodeSchema } from '../../src/coordination/nodes';
@@ -40,6 +40,11 @@ describe('solr filters for sets of customers', () => {
     expect(customersAfter('c', 'acme')).to.equal('c:{"acme" TO *]');
     expect(customersAfter('c', 'a"b\\c d')).to.equal('c:{"a\\"b\\\\c d" TO *]');
     expect(customersAfter('c', '')).to.equal('(c:[* TO *] -c:"")');
+  });
+
+  it('quotes a term with every character kept, and a set of ids as one OR of quoted terms', () => {
+    expect(quotedTerm('a"b\\c d:*')).to.equal('"a\\"b\\\\c d:*"');
+    expect(anyOfFilter('id', ['x', 'y"z'])).to.equal('id:("x" OR "y\\"z")');
   });
 
   it('asks for customers in index order with the timestamp stats, the missing bucket only when asked', () => {

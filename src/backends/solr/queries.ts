@@ -4,6 +4,19 @@ import type { Customers, CustomerShapeRow } from '../types';
 
 const iso = (t: number) => new Date(t).toISOString();
 
+/**
+ * A value as one quoted term of the standard query parser, every character kept (`"` and `\` escaped).
+ * The empty string is the one value it cannot hold: Solr reads `""` as two quote characters.
+ */
+export function quotedTerm(value: string): string {
+  return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/** Filter for documents whose `field` is one of `values` (each quoted: quotedTerm). */
+export function anyOfFilter(field: string, values: ReadonlyArray<string>): string {
+  return `${field}:(${values.map(quotedTerm).join(' OR ')})`;
+}
+
 /** Filter for one customer; null = documents with no value in the customer field. */
 export function customerFilter(field: string, customer: string | null): string {
   if (customer === null) return `(*:* -${field}:[* TO *])`;
@@ -129,7 +142,7 @@ export function rootsFilter(mode: 'anonymous' | 'labelled', uniqueKey: string): 
  */
 export function customersAfter(field: string, last: string): string {
   if (last === '') return `(${field}:[* TO *] -${field}:"")`;
-  return `${field}:{"${last.replace(/["\\]/g, (c) => `\\${c}`)}" TO *]`;
+  return `${field}:{${quotedTerm(last)} TO *]`;
 }
 
 /**

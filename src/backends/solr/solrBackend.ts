@@ -21,7 +21,7 @@ import type {
   Backend, Bucket, ConditionalResult, ConditionalWriteResult, CustomerCount, CustomerShape, Customers, CustomerShapeRow, Doc, Nesting, Page, SourceDoc, VersionedDoc, WriteResult,
 } from '../types';
 import {
-  boundsFilter, customerFilter, customersAfter, customersFilter, parseSolrDate, rangeGap, rootsFilter, shapesFacet, shapesPage,
+  anyOfFilter, boundsFilter, customerFilter, customersAfter, customersFilter, parseSolrDate, rangeGap, rootsFilter, shapesFacet, shapesPage,
 } from './queries';
 
 export interface SolrBackendOptions {
@@ -657,8 +657,7 @@ export class SolrBackend implements Backend {
   /** A search over the set for these ids (committed documents only). */
   private async searchedDocs(ids: string[], fl: string, maxBytes?: number): Promise<Doc[]> {
     const key = this.fields.uniqueKey;
-    const terms = ids.map((id) => `"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(' OR ');
-    const res = await this.rawSelect({ q: '*:*', fq: `${key}:(${terms})`, fl, rows: ids.length }, undefined, maxBytes);
+    const res = await this.rawSelect({ q: '*:*', fq: anyOfFilter(key, ids), fl, rows: ids.length }, undefined, maxBytes);
     return res.response.docs as Doc[];
   }
 
@@ -689,8 +688,7 @@ export class SolrBackend implements Backend {
     const out = new Set<string>();
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
-      const terms = chunk.map((id) => `"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(' OR ');
-      const res = await this.rawSelect({ q: '*:*', fq: `${key}:(${terms})`, fl: key, rows: chunk.length });
+      const res = await this.rawSelect({ q: '*:*', fq: anyOfFilter(key, chunk), fl: key, rows: chunk.length });
       for (const d of res.response.docs as any[]) out.add(String(d[key]));
     }
     return out;
