@@ -272,6 +272,13 @@ export class MigrationStore {
         continue;
       }
       try {
+        // Read again under the lock: a worker that read no record just before another wrote it and let
+        // go of the lock would otherwise check every node a second time.
+        const since = await this.readChecked();
+        if (since && since.generation === plan.generation) {
+          await this.validateSmall();
+          return { slices: since.slices, checkedBy: since.by };
+        }
         const r = await this.validateAll();
         const record = encodeJson({ generation: plan.generation, by, at: Date.now(), slices: r.slices });
         try {

@@ -392,6 +392,36 @@ describe('bad input', function () {
     });
   });
 
+  describe('workers that start together', () => {
+    const spec = () => ({ ...base(), migration: 'checkedonce' });
+    const layout = new Layout(root, 'checkedonce');
+    before(async () => {
+      const r = await run(['plan', '--spec', writeSpec(spec())]);
+      expect(r.code, r.stderr).to.equal(0);
+    });
+
+    it('check the plan\'s work nodes once between them: a worker that read no record just before another wrote it does not check again', async () => {
+      // The interleaving seen in manyCustomers, staged on the real ZooKeeper: the second worker's first
+      // look at the record happened before the first worker wrote it; it takes the lock after the first
+      // let go of it. Under the lock it reads the record again, and checks only the small nodes.
+      const sessions = await Promise.all([connectZk(), connectZk()]);
+      try {
+        const [first, second] = sessions.map((s) => new MigrationStore(s, validateSpec(spec())));
+        const readChecked = (second as any).readChecked.bind(second);
+        let looks = 0;
+        (second as any).readChecked = async () => (looks++ === 0 ? null : readChecked());
+        expect((await first.validateOnce('w1')).checkedBy).to.equal('w1');
+        const late = await second.validateOnce('w2');
+        expect(looks, 'the record was read again under the lock').to.equal(2);
+        expect(late, 'the second worker did not check every node again').to.deep.equal({ slices: 1, checkedBy: 'w1' });
+        expect(JSON.parse((await zk.getData(layout.checked)).data.toString())).to.include({ by: 'w1' });
+        expect(await zk.exists(layout.checking), 'the lock is gone').to.equal(null);
+      } finally {
+        for (const s of sessions) s.close();
+      }
+    });
+  });
+
   describe('a node that turns corrupt while a worker runs', () => {
     const spec = () => ({ ...base(), migration: 'later' });
     const layout = new Layout(root, 'later');
