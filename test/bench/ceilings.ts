@@ -6,6 +6,7 @@
  */
 
 import { quotedTerm } from '../../src/backends/solr/queries';
+import { describeSpent, type CpuSpent, type ServerCpu } from './serverCpu';
 
 export interface Ceilings {
   streams: number;
@@ -15,6 +16,15 @@ export interface Ceilings {
   ingest: number;
   /** MB/s of the pages bulk-loaded. */
   ingestMBps: number;
+  /** What the servers spent reading and ingesting (serverCpu.ts), when there is a meter. */
+  cpu?: { read: CpuSpent; ingest: CpuSpent; docs: number; settled: boolean };
+}
+
+/** `fn` timed (seconds), and metered when there is a meter. */
+async function metered(meter: ServerCpu | null | undefined, fn: () => Promise<number>, finish?: () => Promise<unknown>): Promise<{ secs: number; spent?: CpuSpent; settled: boolean }> {
+  if (!meter) return { secs: await fn(), settled: true };
+  const r = await meter.phase(fn, finish);
+  return { secs: r.value, spent: r.spent, settled: r.settled };
 }
 
 async function post(url: string, body: string, contentType = 'application/json'): Promise<any> {
@@ -40,7 +50,7 @@ async function parallel<T>(items: T[], streams: number, fn: (item: T) => Promise
  * documents that "ceiling" was half what the fleet read.) The pages, serialized create-only
  * (`_version_: -1`), are then loaded into `dst`.
  */
-export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number): Promise<Ceilings> {
+export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number, meter?: ServerCpu | null): Promise<Ceilings> {
   const select = (params: Record<string, string>) => post(`${source}/${coll}/select`, new URLSearchParams({ q: '*:*', sort: 'id asc', wt: 'json', indent: 'false', ...params }).toString(), 'application/x-www-form-urlencoded');
   const ids: string[] = [];
   for (let cursor = '*'; ;) {
@@ -54,7 +64,7 @@ export async function solrCeilings(source: string, coll: string, target: string,
   ids.length = 0;
   const bodies: string[] = [];
   let docs = 0;
-  const readSecs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
+  const read = await metered(meter, () => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
     const lo = i === 0 ? '*' : quotedTerm(cuts[i - 1]);
     const hi = i === streams - 1 ? '*' : quotedTerm(cuts[i]);
     for (let cursor = '*'; ;) {
@@ -67,13 +77,13 @@ export async function solrCeilings(source: string, coll: string, target: string,
       if (page.nextCursorMark === cursor || got.length === 0) break;
       cursor = page.nextCursorMark;
     }
-  });
+  }));
   if (docs !== total) throw new Error(`read ceiling: the id ranges read ${docs} of ${total} documents`);
   const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
-  const ingestSecs = await parallel(bodies, streams, async (body) => {
+  const ingest = await metered(meter, () => parallel(bodies, streams, async (body) => {
     await post(`${target}/${dst}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, body);
-  });
-  return { streams, read: docs / readSecs, ingest: docs / ingestSecs, ingestMBps: bytes / 1e6 / ingestSecs };
+  }), () => post(`${target}/${dst}/update?commit=true&wt=json`, '[]'));
+  return { streams, read: docs / read.secs, ingest: docs / ingest.secs, ingestMBps: bytes / 1e6 / ingest.secs, ...cpuOf(read, ingest, docs) };
 }
 
 /**
@@ -84,10 +94,10 @@ export async function solrCeilings(source: string, coll: string, target: string,
  * `tunedDst`: the same pages bulk-loaded again into an index set up as target.prepare tuneForBulk
  * leaves it while the copy runs (no refresh, no replicas), the ceiling a tuned copy is measured against.
  */
-export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string): Promise<Ceilings & { ingestTuned?: number }> {
+export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string, meter?: ServerCpu | null): Promise<Ceilings & { ingestTuned?: number }> {
   const bodies: string[] = [];
   let docs = 0;
-  const readSecs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
+  const read = await metered(meter, () => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
     const slice = streams > 1 ? { slice: { id, max: streams } } : {};
     let page = await post(`${source}/${index}/_search?scroll=1m`, JSON.stringify({ size, sort: ['_doc'], ...slice }));
     while (page.hits.hits.length) {
@@ -97,17 +107,17 @@ export async function esCeilings(source: string, index: string, target: string, 
       page = await post(`${source}/_search/scroll`, JSON.stringify({ scroll: '1m', scroll_id: page._scroll_id }));
     }
     await fetch(`${source}/_search/scroll`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scroll_id: page._scroll_id }) });
-  });
+  }));
   const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
-  const ingestSecs = await parallel(bodies, streams, async (body) => {
+  const ingest = await metered(meter, () => parallel(bodies, streams, async (body) => {
     const res = await post(`${target}/${dst}/_bulk`, body, 'application/x-ndjson');
     if (res.errors) throw new Error('ingest ceiling: bulk item errors');
-  });
+  }), () => post(`${target}/${dst}/_refresh`, ''));
   const tunedSecs = tunedDst ? await parallel(bodies, streams, async (body) => {
     const res = await post(`${target}/${tunedDst}/_bulk`, body, 'application/x-ndjson');
     if (res.errors) throw new Error('tuned ingest ceiling: bulk item errors');
   }) : 0;
-  return { streams, read: docs / readSecs, ingest: docs / ingestSecs, ingestMBps: bytes / 1e6 / ingestSecs, ...(tunedDst ? { ingestTuned: docs / tunedSecs } : {}) };
+  return { streams, read: docs / read.secs, ingest: docs / ingest.secs, ingestMBps: bytes / 1e6 / ingest.secs, ...cpuOf(read, ingest, docs), ...(tunedDst ? { ingestTuned: docs / tunedSecs } : {}) };
 }
 
 /**
@@ -119,10 +129,37 @@ export function sharedCoreBound(c: Ceilings): number {
   return 1 / (1 / c.read + 1 / c.ingest);
 }
 
+function cpuOf(read: { spent?: CpuSpent; settled: boolean }, ingest: { spent?: CpuSpent; settled: boolean }, docs: number): Pick<Ceilings, 'cpu'> {
+  return read.spent && ingest.spent ? { cpu: { read: read.spent, ingest: ingest.spent, docs, settled: read.settled && ingest.settled } } : {};
+}
+
 export function ceilingRows(c: Ceilings): string[] {
   return [
-    `source read ceiling (${c.streams} streams, no writes)       ${Math.round(c.read)} docs/s`,
-    `target ingest ceiling (${c.streams} streams, pre-serialized) ${Math.round(c.ingest)} docs/s  (${c.ingestMBps.toFixed(1)} MB/s)`,
+    `source read ceiling (${c.streams} streams, no writes)       ${Math.round(c.read)} docs/s${c.cpu ? `  (${describeSpent(c.cpu.read, c.cpu.docs, ['source'], c.cpu.settled)})` : ''}`,
+    `target ingest ceiling (${c.streams} streams, pre-serialized) ${Math.round(c.ingest)} docs/s  (${c.ingestMBps.toFixed(1)} MB/s${c.cpu ? `; ${describeSpent(c.cpu.ingest, c.cpu.docs, ['target'], c.cpu.settled)}` : ''})`,
     `read + ingest on shared cores, 1/(1/read + 1/ingest)  ${Math.round(sharedCoreBound(c))} docs/s  (both clusters and the workers share this machine's cores)`,
   ];
+}
+
+/**
+ * A copy's servers' CPU per document set against the ceilings' (same run): `target` is what the bulk
+ * load cost the target per document divided by what the copy cost it, the share of the ingest ceiling
+ * the copy would reach on a target whose CPU is the only limit (on clusters of their own, as in
+ * production); `source` the same against the read ceiling.
+ */
+export function serverShare(spent: CpuSpent, docs: number, c: Ceilings): { target: number; source: number } | null {
+  if (!c.cpu) return null;
+  const per = (ms: number, n: number) => ms / Math.max(1, n);
+  return {
+    target: per(c.cpu.ingest.target, c.cpu.docs) / Math.max(1e-9, per(spent.target, docs)),
+    source: per(c.cpu.read.source, c.cpu.docs) / Math.max(1e-9, per(spent.source, docs)),
+  };
+}
+
+/** The row a metered copy prints: its servers' CPU per document and its share of each ceiling (serverShare). */
+export function serverShareRow(spent: CpuSpent, settled: boolean, docs: number, c: Ceilings, workerCpuMs?: number): string {
+  const share = serverShare(spent, docs, c);
+  const workers = workerCpuMs === undefined ? '' : `, workers ${((workerCpuMs / Math.max(1, docs)) * 1000).toFixed(0)} ms`;
+  const ratio = share ? `: the bulk load cost the target ${share.target.toFixed(2)}× as much per document (on a target that is the only limit, ${share.target.toFixed(2)}× the ingest ceiling), the read ceiling cost the source ${share.source.toFixed(2)}× as much` : '';
+  return `    servers' CPU: ${describeSpent(spent, docs, undefined, settled)}${workers}${ratio}`;
 }

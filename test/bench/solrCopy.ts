@@ -19,7 +19,8 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
-import { ceilingRows, sharedCoreBound, solrCeilings } from './ceilings';
+import { ceilingRows, serverShareRow, sharedCoreBound, solrCeilings, type Ceilings } from './ceilings';
+import { ServerCpu, type CpuSpent } from './serverCpu';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
 
@@ -81,14 +82,25 @@ function benchSpec(migration: string, coll: string, dst: string, workers: number
   return spec;
 }
 
-async function fleet(coll: string, dst: string, workers: number, root: string): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
+/** The stack's Solr servers' CPU, phase by phase (serverCpu.ts); null where it cannot be read. */
+const meter = ServerCpu.forStack({ source: 'solr-legacy', target: 'solr-new' });
+
+/** `fn`, and with a meter what the servers spent on it. */
+async function metered<T>(fn: () => Promise<T>, finish?: () => Promise<unknown>): Promise<{ value: T; cpu?: { spent: CpuSpent; settled: boolean } }> {
+  if (!meter) return { value: await fn() };
+  const r = await meter.phase(fn, finish);
+  return { value: r.value, cpu: { spent: r.spent, settled: r.settled } };
+}
+
+async function fleet(coll: string, dst: string, workers: number, root: string, ceiling: Ceilings): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail>; serverRow: string[] }> {
   const spec = benchSpec(`bench${workers}`, coll, dst, workers, root);
   const p0 = Date.now();
   if ((await cli(['plan', '--spec', spec])) !== 0) throw new Error('plan failed');
   const planMs = Date.now() - p0;
-  const run = await runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  const { value: run, cpu } = await metered(() => runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)), () => new SolrAdmin(stack.solrNew).commit(dst));
   if (!run.codes.includes(0)) throw new Error(`workers exited ${run.codes}`);
-  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS) };
+  const workerCpuMs = run.finished.reduce((n, f) => n + f.cpuSeconds * 1000, 0);
+  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS), serverRow: cpu ? [serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, workerCpuMs)] : [] };
 }
 
 async function main(): Promise<void> {
@@ -111,21 +123,22 @@ async function main(): Promise<void> {
     const dstCeiling = uniqueName('bench_dst');
     targets.push(dstCeiling);
     await next.createCollection(dstCeiling, 2);
-    const ceiling = await solrCeilings(stack.solrLegacy, coll, stack.solrNew, dstCeiling, Math.max(...WORKERS) * 2, BATCH);
+    const ceiling = await solrCeilings(stack.solrLegacy, coll, stack.solrNew, dstCeiling, Math.max(...WORKERS) * 2, BATCH, meter);
     rows.push(...ceilingRows(ceiling));
     const dstTight = uniqueName('bench_dst');
     targets.push(dstTight);
     await next.createCollection(dstTight, 2);
-    const tight = await tightLoop(stack.solrLegacy, stack.solrNew, coll, dstTight);
+    const { value: tight, cpu: tightCpu } = await metered(() => tightLoop(stack.solrLegacy, stack.solrNew, coll, dstTight), () => next.commit(dstTight));
     rows.push(`tight loop (no coordination, 1 stream)   ${Math.round(tight)} docs/s`);
+    if (tightCpu) rows.push(serverShareRow(tightCpu.spent, tightCpu.settled, DOCS, ceiling));
     for (const w of WORKERS) {
       const dst = uniqueName('bench_dst');
       targets.push(dst);
       await next.createCollection(dst, 2);
-      const r = await fleet(coll, dst, w, root);
+      const r = await fleet(coll, dst, w, root, ceiling);
       await next.commit(dst);
       const copied = await next.count(dst);
-      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound)`, ...r.detail.lines);
+      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound)`, ...r.detail.lines, ...r.serverRow);
     }
     if (BASELINE) {
       rows.push(await cpuAgainstBaseline({
