@@ -6,7 +6,7 @@
  */
 
 import { quotedTerm } from '../../src/backends/solr/queries';
-import { describeSpent, type CpuSpent, type ServerCpu } from './serverCpu';
+import { describeSpent, metered, type CpuSpent, type ServerCpu } from './serverCpu';
 
 export interface Ceilings {
   streams: number;
@@ -20,12 +20,6 @@ export interface Ceilings {
   cpu?: { read: CpuSpent; ingest: CpuSpent; docs: number; settled: boolean };
 }
 
-/** `fn` timed (seconds), and metered when there is a meter. */
-async function metered(meter: ServerCpu | null | undefined, fn: () => Promise<number>, finish?: () => Promise<unknown>): Promise<{ secs: number; spent?: CpuSpent; settled: boolean }> {
-  if (!meter) return { secs: await fn(), settled: true };
-  const r = await meter.phase(fn, finish);
-  return { secs: r.value, spent: r.spent, settled: r.settled };
-}
 
 async function post(url: string, body: string, contentType = 'application/json'): Promise<any> {
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
@@ -83,7 +77,7 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const ingest = await metered(meter, () => parallel(bodies, streams, async (body) => {
     await post(`${target}/${dst}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, body);
   }), () => post(`${target}/${dst}/update?commit=true&wt=json`, '[]'));
-  return { streams, read: docs / read.secs, ingest: docs / ingest.secs, ingestMBps: bytes / 1e6 / ingest.secs, ...cpuOf(read, ingest, docs) };
+  return { streams, read: docs / read.value, ingest: docs / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, docs) };
 }
 
 /**
@@ -117,7 +111,7 @@ export async function esCeilings(source: string, index: string, target: string, 
     const res = await post(`${target}/${tunedDst}/_bulk`, body, 'application/x-ndjson');
     if (res.errors) throw new Error('tuned ingest ceiling: bulk item errors');
   }) : 0;
-  return { streams, read: docs / read.secs, ingest: docs / ingest.secs, ingestMBps: bytes / 1e6 / ingest.secs, ...cpuOf(read, ingest, docs), ...(tunedDst ? { ingestTuned: docs / tunedSecs } : {}) };
+  return { streams, read: docs / read.value, ingest: docs / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, docs), ...(tunedDst ? { ingestTuned: docs / tunedSecs } : {}) };
 }
 
 /**
@@ -129,8 +123,9 @@ export function sharedCoreBound(c: Ceilings): number {
   return 1 / (1 / c.read + 1 / c.ingest);
 }
 
-function cpuOf(read: { spent?: CpuSpent; settled: boolean }, ingest: { spent?: CpuSpent; settled: boolean }, docs: number): Pick<Ceilings, 'cpu'> {
-  return read.spent && ingest.spent ? { cpu: { read: read.spent, ingest: ingest.spent, docs, settled: read.settled && ingest.settled } } : {};
+type Metered = { cpu?: { spent: CpuSpent; settled: boolean } };
+function cpuOf(read: Metered, ingest: Metered, docs: number): Pick<Ceilings, 'cpu'> {
+  return read.cpu && ingest.cpu ? { cpu: { read: read.cpu.spent, ingest: ingest.cpu.spent, docs, settled: read.cpu.settled && ingest.cpu.settled } } : {};
 }
 
 export function ceilingRows(c: Ceilings): string[] {

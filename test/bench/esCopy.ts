@@ -21,7 +21,8 @@ import { generateDocs } from '../../src/demo/dataset';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { stack, uniqueName } from '../support/stack';
 import { BULK_LOAD } from '../../src/prepare/steps';
-import { ceilingRows, esCeilings, sharedCoreBound } from './ceilings';
+import { ceilingRows, esCeilings, serverShareRow, sharedCoreBound, type Ceilings } from './ceilings';
+import { ServerCpu, metered } from './serverCpu';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
 
@@ -120,16 +121,20 @@ function benchSpec(migration: string, src: string, dst: string, workers: number,
   return spec;
 }
 
-async function fleet(src: string, dst: string, workers: number, root: string, tune: boolean): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail> }> {
+/** The stack's Elasticsearch servers' CPU, phase by phase (serverCpu.ts); null where it cannot be read. */
+const meter = ServerCpu.forStack({ source: 'es-legacy', target: 'es-new' });
+
+async function fleet(src: string, dst: string, workers: number, root: string, tune: boolean, ceiling: Ceilings): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail>; serverRow: string[] }> {
   const spec = benchSpec(`bench${workers}${tune ? 'tuned' : ''}`, src, dst, workers, root, tune);
   const env = { BLUEGREEN_LOG_LEVEL: 'warn', BLUEGREEN_LOG_FORMAT: 'json' };
   const p0 = Date.now();
   if ((await runProcess(process.execPath, [bin, 'plan', '--spec', spec], env)) !== 0) throw new Error('plan failed');
   const planMs = Date.now() - p0;
-  const run = await runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  const { value: run, cpu } = await metered(meter, () => runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)), () => new EsAdmin(stack.esNew).refresh(dst));
   // 3 = "others hold the rest" when the workers finish together: the copied count below is what counts.
   if (run.codes.some((c) => c !== 0 && c !== 3)) throw new Error(`workers exited ${run.codes}`);
-  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS) };
+  const workerCpuMs = run.finished.reduce((n, f) => n + f.cpuSeconds * 1000, 0);
+  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS), serverRow: cpu ? [serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, workerCpuMs)] : [] };
 }
 
 async function main(): Promise<void> {
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
     const streams = Math.max(...WORKERS) * 2;
     const tunedCeilingDst = await newTarget();
     await next.setSettings(tunedCeilingDst, { ...BULK_LOAD });
-    const ceiling = await esCeilings(stack.esLegacy, src, stack.esNew, await newTarget(), streams, BATCH, tunedCeilingDst);
+    const ceiling = await esCeilings(stack.esLegacy, src, stack.esNew, await newTarget(), streams, BATCH, tunedCeilingDst, meter);
     const tunedBound = sharedCoreBound({ ...ceiling, ingest: ceiling.ingestTuned! });
     for (const line of [...ceilingRows(ceiling), `target ingest ceiling, tuned as tuneForBulk (refresh -1, 0 replicas) ${Math.round(ceiling.ingestTuned!)} docs/s; shared-core bound with it ${Math.round(tunedBound)} docs/s`]) {
       rows.push(line);
@@ -179,8 +184,12 @@ async function main(): Promise<void> {
     }
 
     const dstTight = await newTarget();
-    const tight = await tightLoop(src, dstTight);
+    const { value: tight, cpu: tightCpu } = await metered(meter, () => tightLoop(src, dstTight), () => next.refresh(dstTight));
     await row('tight loop (no coordination, 1 stream)', tight, dstTight);
+    if (tightCpu) {
+      rows.push(serverShareRow(tightCpu.spent, tightCpu.settled, DOCS, ceiling));
+      process.stdout.write(`${rows[rows.length - 1]}\n`);
+    }
 
     if (ELASTICDUMP) {
       const dstDump = await newTarget();
@@ -189,14 +198,14 @@ async function main(): Promise<void> {
 
     for (const w of WORKERS) {
       const dst = await newTarget();
-      const r = await fleet(src, dst, w, root, false);
+      const r = await fleet(src, dst, w, root, false, ceiling);
       await row(`fleet, ${w} worker(s) x 2 slices, end to end`, r.rate, dst, `; plan ${r.planMs} ms; ${(r.rate / tight).toFixed(2)}× the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound`);
-      rows.push(...r.detail.lines);
-      process.stdout.write(`${r.detail.lines.join('\n')}\n`);
+      rows.push(...r.detail.lines, ...r.serverRow);
+      process.stdout.write(`${[...r.detail.lines, ...r.serverRow].join('\n')}\n`);
     }
     const w = Math.max(...WORKERS);
     const dst = await newTarget(false);
-    const r = await fleet(src, dst, w, root, true);
+    const r = await fleet(src, dst, w, root, true, ceiling);
     await row(`fleet, ${w} worker(s), target.prepare tuneForBulk`, r.rate, dst, `; plan incl. create + tune ${r.planMs} ms; ${(r.rate / ceiling.ingestTuned!).toFixed(2)}× the tuned ingest ceiling; steady state ${(r.detail.steady / ceiling.ingestTuned!).toFixed(2)}× it, ${(r.detail.steady / tunedBound).toFixed(2)}× the shared-core bound with it`);
     rows.push(...r.detail.lines);
     if (BASELINE) {

@@ -87,6 +87,13 @@ export class ServerCpu {
   }
 }
 
+/** `fn`, and with a meter what the servers spent on it (ServerCpu.phase); without one, `fn` alone. */
+export async function metered<T>(meter: ServerCpu | null | undefined, fn: () => Promise<T>, finish?: () => Promise<unknown>): Promise<{ value: T; cpu?: { spent: CpuSpent; settled: boolean } }> {
+  if (!meter) return { value: await fn() };
+  const r = await meter.phase(fn, finish);
+  return { value: r.value, cpu: { spent: r.spent, settled: r.settled } };
+}
+
 /** CPU milliseconds per 1,000 documents. */
 export const perThousand = (ms: number, docs: number): number => (ms / Math.max(1, docs)) * 1000;
 

@@ -20,7 +20,7 @@ import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
 import { ceilingRows, serverShareRow, sharedCoreBound, solrCeilings, type Ceilings } from './ceilings';
-import { ServerCpu, type CpuSpent } from './serverCpu';
+import { ServerCpu, metered } from './serverCpu';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
 
@@ -85,19 +85,12 @@ function benchSpec(migration: string, coll: string, dst: string, workers: number
 /** The stack's Solr servers' CPU, phase by phase (serverCpu.ts); null where it cannot be read. */
 const meter = ServerCpu.forStack({ source: 'solr-legacy', target: 'solr-new' });
 
-/** `fn`, and with a meter what the servers spent on it. */
-async function metered<T>(fn: () => Promise<T>, finish?: () => Promise<unknown>): Promise<{ value: T; cpu?: { spent: CpuSpent; settled: boolean } }> {
-  if (!meter) return { value: await fn() };
-  const r = await meter.phase(fn, finish);
-  return { value: r.value, cpu: { spent: r.spent, settled: r.settled } };
-}
-
 async function fleet(coll: string, dst: string, workers: number, root: string, ceiling: Ceilings): Promise<{ rate: number; planMs: number; detail: ReturnType<typeof fleetDetail>; serverRow: string[] }> {
   const spec = benchSpec(`bench${workers}`, coll, dst, workers, root);
   const p0 = Date.now();
   if ((await cli(['plan', '--spec', spec])) !== 0) throw new Error('plan failed');
   const planMs = Date.now() - p0;
-  const { value: run, cpu } = await metered(() => runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)), () => new SolrAdmin(stack.solrNew).commit(dst));
+  const { value: run, cpu } = await metered(meter, () => runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)), () => new SolrAdmin(stack.solrNew).commit(dst));
   if (!run.codes.includes(0)) throw new Error(`workers exited ${run.codes}`);
   const workerCpuMs = run.finished.reduce((n, f) => n + f.cpuSeconds * 1000, 0);
   return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS), serverRow: cpu ? [serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, workerCpuMs)] : [] };
@@ -128,7 +121,7 @@ async function main(): Promise<void> {
     const dstTight = uniqueName('bench_dst');
     targets.push(dstTight);
     await next.createCollection(dstTight, 2);
-    const { value: tight, cpu: tightCpu } = await metered(() => tightLoop(stack.solrLegacy, stack.solrNew, coll, dstTight), () => next.commit(dstTight));
+    const { value: tight, cpu: tightCpu } = await metered(meter, () => tightLoop(stack.solrLegacy, stack.solrNew, coll, dstTight), () => next.commit(dstTight));
     rows.push(`tight loop (no coordination, 1 stream)   ${Math.round(tight)} docs/s`);
     if (tightCpu) rows.push(serverShareRow(tightCpu.spent, tightCpu.settled, DOCS, ceiling));
     for (const w of WORKERS) {
