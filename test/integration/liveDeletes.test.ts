@@ -8,6 +8,8 @@
  * (worker.checkpointEvery: the held page's look then covers the pages written after it too).
  */
 import { expect } from 'chai';
+import { SolrBackend } from '../../src/backends/solr/solrBackend';
+import type { Endpoint } from '../../src/config/spec';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { Layout } from '../../src/coordination/layout';
 import type { ZkSession } from '../../src/coordination/zk';
@@ -133,3 +135,38 @@ for (const kind of [SOLR, ES]) for (const checkpointEvery of [0, '1s']) {
     });
   });
 }
+
+/**
+ * The look itself on Solr (SolrBackend.presentIds): a count settles a look that finds every id, the
+ * ids are asked for otherwise. Both ways it must see what the update log holds and no search sees
+ * yet: documents added and deleted since the last commit, as a live delete is until Solr commits.
+ */
+describe('the look at the source for live deletes, Solr: exact before any commit', function () {
+  this.timeout(120_000);
+  for (const [label, url] of [['Solr 8', stack.solrLegacy], ['Solr 9', stack.solrNew]] as const) {
+    it(`${label}: committed, added and deleted since the last commit, never there; every id found, some gone`, async () => {
+      const admin = new SolrAdmin(url);
+      const c = uniqueName('bgtest_look');
+      await admin.createCollection(c, 2);
+      try {
+        const doc = (id: string) => ({ id, customer: 'acme', timestamp: '2025-01-01T00:00:00Z', title: id });
+        const committed = Array.from({ length: 30 }, (_, i) => `a${i}`);
+        const added = Array.from({ length: 10 }, (_, i) => `b${i}`);
+        await admin.index(c, committed.map(doc), true);
+        // Not committed: only the update log (and a real-time get) knows of these yet.
+        await admin.index(c, added.map(doc));
+        await admin.deleteById(c, ['a0', 'a1', 'a2', 'a3', 'a4', 'b0']);
+        const backend = new SolrBackend({ kind: 'solr', url, collection: c, requestTimeout: 60_000 } as unknown as Endpoint, { customer: 'customer', timestamp: 'timestamp', uniqueKey: 'id' }, [], 10_000);
+        const there = [...committed.slice(5), ...added.slice(1)];
+        const look = async (ids: string[]) => [...(await backend.presentIds(ids.map((id) => ({ id }))))].sort();
+        expect(await look(there), 'every id there: all found (the count)').to.deep.equal([...there].sort());
+        expect(await look([...committed, ...added, 'never1', 'never2']), 'deleted since the commit and never there: not found').to.deep.equal([...there].sort());
+        expect(await look(['a0', 'b0', 'never1']), 'none there').to.deep.equal([]);
+        expect(await look(['a5', 'a5', 'b1']), 'an id asked twice counts once').to.deep.equal(['a5', 'b1']);
+        expect(await look(['a5', 'a5', 'a0']), 'an id asked twice does not hide a deleted one').to.deep.equal(['a5']);
+      } finally {
+        await admin.deleteCollection(c);
+      }
+    });
+  }
+});

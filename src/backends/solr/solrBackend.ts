@@ -627,6 +627,16 @@ export class SolrBackend implements Backend {
     return new Set((await this.realTimeGet(ids, this.fields.uniqueKey, signal, undefined, collection)).map((d) => String(d[this.fields.uniqueKey])));
   }
 
+  /**
+   * How many of these ids the collection holds now, committed or not: a real-time get that returns
+   * only the `[docid]` transformer (no stored field read, -1 or nothing for a document still in the
+   * update log). A real-time get answers at most one document per distinct id asked for, so the
+   * count equals the distinct ids only when every one is there.
+   */
+  private async countPresent(ids: string[], signal?: AbortSignal): Promise<number> {
+    return (await this.realTimeGet([...new Set(ids)], '[docid]', signal)).length;
+  }
+
   /** A real-time get reads one collection (Solr does not spread it over `collection=a,b`). */
   private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number, collection = this.endpoint.collection): Promise<Doc[]> {
     const form = new URLSearchParams({ ...ANSWER, fl });
@@ -676,6 +686,12 @@ export class SolrBackend implements Backend {
     // Over a set, what no real-time get finds is searched: 500 terms a query (maxBooleanClauses is 1,024).
     for (const run of chunked(docs, this.pattern ? 500 : ID_LOOK.ids, ID_LOOK.bytes, (d) => encodeURIComponent(d.id).length + 4)) {
       const ids = run.map((d) => d.id);
+      // Most looks find every id (nothing was deleted): a count settles that, for about half the
+      // source's CPU of naming them (no stored field is read). Any other count asks which.
+      if (!this.pattern && (await this.countPresent(ids, signal)) === new Set(ids).size) {
+        for (const id of ids) out.add(id);
+        continue;
+      }
       const found = this.pattern ? (await this.lookupInSet(ids, this.fields.uniqueKey, signal)).map((d) => String(d[this.fields.uniqueKey])) : await this.existingIds(ids, signal);
       for (const id of found) out.add(id);
     }
