@@ -5,6 +5,7 @@
  * pages serialized beforehand, reading nothing). No coordination, no checks, plain JSON.
  */
 
+import { cpus } from 'node:os';
 import { quotedTerm } from '../../src/backends/solr/queries';
 import { describeSpent, metered, type CpuSpent, type ServerCpu } from './serverCpu';
 
@@ -18,6 +19,12 @@ export interface Ceilings {
   ingestMBps: number;
   /** What the servers spent reading and ingesting (serverCpu.ts), when there is a meter. */
   cpu?: { read: CpuSpent; ingest: CpuSpent; docs: number; settled: boolean };
+  /**
+   * The copy ceiling, when asked for: documents per second of the same streams each reading a page
+   * and writing it before the next (no look, no checkpoint, no coordination), reading and writing at
+   * once as any copy must; what the servers spent on it.
+   */
+  copy?: { rate: number; docs: number; spent?: CpuSpent; settled: boolean };
 }
 
 
@@ -42,9 +49,10 @@ async function parallel<T>(items: T[], streams: number, fn: (item: T) => Promise
  * (one untimed pass over the ids first), as the fleet's slices each read a part of the collection by
  * a filter. (A `{!hash}` partition read every document in each stream to hash it: at 1,000,000
  * documents that "ceiling" was half what the fleet read.) The pages, serialized create-only
- * (`_version_: -1`), are then loaded into `dst`.
+ * (`_version_: -1`), are then loaded into `dst`. With `copyDst`, the copy ceiling too: the same
+ * streams each read a page and write it into `copyDst` before the next, no look, no checkpoint.
  */
-export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number, meter?: ServerCpu | null): Promise<Ceilings> {
+export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number, meter?: ServerCpu | null, copyDst?: string): Promise<Ceilings> {
   const select = (params: Record<string, string>) => post(`${source}/${coll}/select`, new URLSearchParams({ q: '*:*', sort: 'id asc', wt: 'json', indent: 'false', ...params }).toString(), 'application/x-www-form-urlencoded');
   const ids: string[] = [];
   for (let cursor = '*'; ;) {
@@ -56,62 +64,73 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const cuts = Array.from({ length: streams - 1 }, (_, i) => ids[Math.floor(((i + 1) * ids.length) / streams)]);
   const total = ids.length;
   ids.length = 0;
-  const bodies: string[] = [];
-  let docs = 0;
-  const read = await metered(meter, () => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
-    const lo = i === 0 ? '*' : quotedTerm(cuts[i - 1]);
-    const hi = i === streams - 1 ? '*' : quotedTerm(cuts[i]);
-    for (let cursor = '*'; ;) {
-      const page = await select({ fq: `id:[${lo} TO ${hi}}`, rows: String(rows), fl: '*', cursorMark: cursor });
-      const got = page.response.docs as Array<Record<string, unknown>>;
-      if (got.length) {
-        bodies.push(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))));
-        docs += got.length;
+  /** Every stream's range read, each page (serialized create-only) handed to `onPage` before the next is read; documents read. */
+  const readRanges = async (onPage: (body: string) => Promise<void> | void) => {
+    let docs = 0;
+    const secs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
+      const lo = i === 0 ? '*' : quotedTerm(cuts[i - 1]);
+      const hi = i === streams - 1 ? '*' : quotedTerm(cuts[i]);
+      for (let cursor = '*'; ;) {
+        const page = await select({ fq: `id:[${lo} TO ${hi}}`, rows: String(rows), fl: '*', cursorMark: cursor });
+        const got = page.response.docs as Array<Record<string, unknown>>;
+        if (got.length) {
+          docs += got.length;
+          await onPage(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))));
+        }
+        if (page.nextCursorMark === cursor || got.length === 0) break;
+        cursor = page.nextCursorMark;
       }
-      if (page.nextCursorMark === cursor || got.length === 0) break;
-      cursor = page.nextCursorMark;
-    }
-  }));
-  if (docs !== total) throw new Error(`read ceiling: the id ranges read ${docs} of ${total} documents`);
+    });
+    if (docs !== total) throw new Error(`ceilings: the id ranges read ${docs} of ${total} documents`);
+    return secs;
+  };
+  const write = (into: string) => (body: string) => post(`${target}/${into}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, body);
+  const commit = (into: string) => () => post(`${target}/${into}/update?commit=true&wt=json`, '[]');
+  const bodies: string[] = [];
+  const read = await metered(meter, () => readRanges((body) => { bodies.push(body); }));
   const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
-  const ingest = await metered(meter, () => parallel(bodies, streams, async (body) => {
-    await post(`${target}/${dst}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, body);
-  }), () => post(`${target}/${dst}/update?commit=true&wt=json`, '[]'));
-  return { streams, read: docs / read.value, ingest: docs / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, docs) };
+  const ingest = await metered(meter, () => parallel(bodies, streams, write(dst)), commit(dst));
+  bodies.length = 0;
+  const copy = copyDst ? await metered(meter, () => readRanges(write(copyDst)), commit(copyDst)) : null;
+  return { streams, read: total / read.value, ingest: total / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, total), ...copyOf(copy, total) };
 }
 
 /**
  * Elasticsearch: each stream reads its own slice of a sliced scroll; the pages, serialized as bulk
- * `create` bodies, are then loaded into `dst`.
+ * `create` bodies, are then loaded into `dst`. `tunedDst`: the same pages bulk-loaded again into an
+ * index set up as target.prepare tuneForBulk leaves it while the copy runs (no refresh, no replicas),
+ * the ceiling a tuned copy is measured against. `copyDst`: the copy ceiling (as solrCeilings).
  */
-/**
- * `tunedDst`: the same pages bulk-loaded again into an index set up as target.prepare tuneForBulk
- * leaves it while the copy runs (no refresh, no replicas), the ceiling a tuned copy is measured against.
- */
-export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string, meter?: ServerCpu | null): Promise<Ceilings & { ingestTuned?: number }> {
-  const bodies: string[] = [];
+export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string, meter?: ServerCpu | null, copyDst?: string): Promise<Ceilings & { ingestTuned?: number }> {
+  /** Every stream's slice scrolled, each page (as a bulk body) handed to `onPage` before the next is read; documents read. */
   let docs = 0;
-  const read = await metered(meter, () => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
+  const readSlices = (onPage: (body: string) => Promise<void> | void) => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
     const slice = streams > 1 ? { slice: { id, max: streams } } : {};
     let page = await post(`${source}/${index}/_search?scroll=1m`, JSON.stringify({ size, sort: ['_doc'], ...slice }));
     while (page.hits.hits.length) {
       const hits = page.hits.hits as Array<{ _id: string; _routing?: string; _source: unknown }>;
-      bodies.push(hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join(''));
       docs += hits.length;
+      await onPage(hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join(''));
       page = await post(`${source}/_search/scroll`, JSON.stringify({ scroll: '1m', scroll_id: page._scroll_id }));
     }
     await fetch(`${source}/_search/scroll`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scroll_id: page._scroll_id }) });
-  }));
+  });
+  const write = (into: string) => async (body: string) => {
+    const res = await post(`${target}/${into}/_bulk`, body, 'application/x-ndjson');
+    if (res.errors) throw new Error(`ceilings: bulk item errors writing into ${into}`);
+  };
+  const refresh = (into: string) => () => post(`${target}/${into}/_refresh`, '');
+  const bodies: string[] = [];
+  const read = await metered(meter, () => readSlices((body) => { bodies.push(body); }));
+  const total = docs;
   const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
-  const ingest = await metered(meter, () => parallel(bodies, streams, async (body) => {
-    const res = await post(`${target}/${dst}/_bulk`, body, 'application/x-ndjson');
-    if (res.errors) throw new Error('ingest ceiling: bulk item errors');
-  }), () => post(`${target}/${dst}/_refresh`, ''));
-  const tunedSecs = tunedDst ? await parallel(bodies, streams, async (body) => {
-    const res = await post(`${target}/${tunedDst}/_bulk`, body, 'application/x-ndjson');
-    if (res.errors) throw new Error('tuned ingest ceiling: bulk item errors');
-  }) : 0;
-  return { streams, read: docs / read.value, ingest: docs / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, docs), ...(tunedDst ? { ingestTuned: docs / tunedSecs } : {}) };
+  const ingest = await metered(meter, () => parallel(bodies, streams, write(dst)), refresh(dst));
+  const tunedSecs = tunedDst ? await parallel(bodies, streams, write(tunedDst)) : 0;
+  bodies.length = 0;
+  docs = 0;
+  const copy = copyDst ? await metered(meter, () => readSlices(write(copyDst)), refresh(copyDst)) : null;
+  if (copyDst && docs !== total) throw new Error(`copy ceiling: read ${docs} of ${total} documents`);
+  return { streams, read: total / read.value, ingest: total / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, total), ...copyOf(copy, total), ...(tunedDst ? { ingestTuned: total / tunedSecs } : {}) };
 }
 
 /**
@@ -124,6 +143,9 @@ export function sharedCoreBound(c: Ceilings): number {
 }
 
 type Metered = { cpu?: { spent: CpuSpent; settled: boolean } };
+function copyOf(copy: (Metered & { value: number }) | null, docs: number): Pick<Ceilings, 'copy'> {
+  return copy ? { copy: { rate: docs / copy.value, docs, spent: copy.cpu?.spent, settled: copy.cpu?.settled ?? true } } : {};
+}
 function cpuOf(read: Metered, ingest: Metered, docs: number): Pick<Ceilings, 'cpu'> {
   return read.cpu && ingest.cpu ? { cpu: { read: read.cpu.spent, ingest: ingest.cpu.spent, docs, settled: read.cpu.settled && ingest.cpu.settled } } : {};
 }
@@ -133,6 +155,7 @@ export function ceilingRows(c: Ceilings): string[] {
     `source read ceiling (${c.streams} streams, no writes)       ${Math.round(c.read)} docs/s${c.cpu ? `  (${describeSpent(c.cpu.read, c.cpu.docs, ['source'], c.cpu.settled)})` : ''}`,
     `target ingest ceiling (${c.streams} streams, pre-serialized) ${Math.round(c.ingest)} docs/s  (${c.ingestMBps.toFixed(1)} MB/s${c.cpu ? `; ${describeSpent(c.cpu.ingest, c.cpu.docs, ['target'], c.cpu.settled)}` : ''})`,
     `read + ingest on shared cores, 1/(1/read + 1/ingest)  ${Math.round(sharedCoreBound(c))} docs/s  (both clusters and the workers share this machine's cores)`,
+    ...(c.copy ? [`copy ceiling (${c.streams} streams, each reads a page and writes it, no checks) ${Math.round(c.copy.rate)} docs/s${c.copy.spent ? `  (${describeSpent(c.copy.spent, c.copy.docs, ['source', 'target'], c.copy.settled)})` : ''}`] : []),
   ];
 }
 
@@ -151,10 +174,24 @@ export function serverShare(spent: CpuSpent, docs: number, c: Ceilings): { targe
   };
 }
 
-/** The row a metered copy prints: its servers' CPU per document and its share of each ceiling (serverShare). */
-export function serverShareRow(spent: CpuSpent, settled: boolean, docs: number, c: Ceilings, workerCpuMs?: number): string {
+/**
+ * The rows a metered copy prints: its servers' CPU per document and its share of each ceiling
+ * (serverShare); with the workers' CPU and the copy's steady rate, the bound all that CPU sets on
+ * this machine's cores (what the servers and the workers spend per document, all on the same cores).
+ */
+export function serverShareRow(spent: CpuSpent, settled: boolean, docs: number, c: Ceilings, workers?: { cpuMs: number; steady: number }): string[] {
   const share = serverShare(spent, docs, c);
-  const workers = workerCpuMs === undefined ? '' : `, workers ${((workerCpuMs / Math.max(1, docs)) * 1000).toFixed(0)} ms`;
+  const workerText = workers === undefined ? '' : `, workers ${((workers.cpuMs / Math.max(1, docs)) * 1000).toFixed(0)} ms`;
   const ratio = share ? `: the bulk load cost the target ${share.target.toFixed(2)}× as much per document (on a target that is the only limit, ${share.target.toFixed(2)}× the ingest ceiling), the read ceiling cost the source ${share.source.toFixed(2)}× as much` : '';
-  return `    servers' CPU: ${describeSpent(spent, docs, undefined, settled)}${workers}${ratio}`;
+  const rows = [`    servers' CPU: ${describeSpent(spent, docs, undefined, settled)}${workerText}${ratio}`];
+  if (workers) {
+    const cores = cpus().length;
+    const perDoc = (spent.source + spent.target + spent.zookeeper + workers.cpuMs) / Math.max(1, docs);
+    const bound = (cores * 1000) / Math.max(1e-9, perDoc);
+    rows.push(`    cores' bound: ${cores} cores / ${(perDoc * 1000).toFixed(0)} ms of CPU per 1,000 documents (servers and workers) = ${Math.round(bound)} docs/s; the steady state is ${(workers.steady / bound).toFixed(2)}× it`);
+  }
+  return rows;
 }
+
+/** ", 0.91× the copy ceiling" for a rate, or nothing when the ceilings had none. */
+export const ofCopyCeiling = (rate: number, c: Ceilings): string => (c.copy ? `, ${(rate / c.copy.rate).toFixed(2)}× the copy ceiling` : '');

@@ -21,7 +21,7 @@ import { generateDocs } from '../../src/demo/dataset';
 import { EsAdmin, TEST_MAPPING } from '../support/esAdmin';
 import { stack, uniqueName } from '../support/stack';
 import { BULK_LOAD } from '../../src/prepare/steps';
-import { ceilingRows, esCeilings, serverShareRow, sharedCoreBound, type Ceilings } from './ceilings';
+import { ceilingRows, esCeilings, ofCopyCeiling, serverShareRow, sharedCoreBound, type Ceilings } from './ceilings';
 import { ServerCpu, metered } from './serverCpu';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
@@ -41,6 +41,8 @@ const ELASTICDUMP = !process.argv.includes('--no-elasticdump');
 /** --baseline <git ref>: MB per copy CPU-second of one worker, this code against that commit's (baseline.ts; --baseline-runs, default 3). */
 const BASELINE = arg('baseline', '');
 const BASELINE_RUNS = Number(arg('baseline-runs', '3'));
+/** --pin-servers: the source's and the target's threads on cores of their own (ServerCpu.pinApart), as on machines of their own. */
+const PIN = process.argv.includes('--pin-servers');
 const ELASTICDUMP_VERSION = '6.125.1';
 const repo = resolve(__dirname, '../../..');
 const bin = join(repo, 'bin/bluegreen');
@@ -134,7 +136,8 @@ async function fleet(src: string, dst: string, workers: number, root: string, tu
   // 3 = "others hold the rest" when the workers finish together: the copied count below is what counts.
   if (run.codes.some((c) => c !== 0 && c !== 3)) throw new Error(`workers exited ${run.codes}`);
   const workerCpuMs = run.finished.reduce((n, f) => n + f.cpuSeconds * 1000, 0);
-  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS), serverRow: cpu ? [serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, workerCpuMs)] : [] };
+  const detail = fleetDetail(run, DOCS);
+  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail, serverRow: cpu ? serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, { cpuMs: workerCpuMs, steady: detail.steady }) : [] };
 }
 
 async function main(): Promise<void> {
@@ -155,6 +158,8 @@ async function main(): Promise<void> {
   };
   if (ELASTICDUMP) elasticdumpBin(); // installed first, while nothing else is timing
   const zk = await ZkSession.connect({ connect: stack.zk, sessionTimeout: 10_000, connectTimeout: 10_000 });
+  if (PIN && !meter) throw new Error('--pin-servers: the stack\'s pid files (.stack/run) or /proc cannot be read');
+  const pinned = PIN ? meter!.pinApart() : null;
   try {
     process.stdout.write(`loading ${DOCS} documents into Elasticsearch ${await legacy.version()} ...\n`);
     await legacy.createIndex(src, { settings: SETTINGS, mappings: TEST_MAPPING });
@@ -176,7 +181,7 @@ async function main(): Promise<void> {
     const streams = Math.max(...WORKERS) * 2;
     const tunedCeilingDst = await newTarget();
     await next.setSettings(tunedCeilingDst, { ...BULK_LOAD });
-    const ceiling = await esCeilings(stack.esLegacy, src, stack.esNew, await newTarget(), streams, BATCH, tunedCeilingDst, meter);
+    const ceiling = await esCeilings(stack.esLegacy, src, stack.esNew, await newTarget(), streams, BATCH, tunedCeilingDst, meter, await newTarget());
     const tunedBound = sharedCoreBound({ ...ceiling, ingest: ceiling.ingestTuned! });
     for (const line of [...ceilingRows(ceiling), `target ingest ceiling, tuned as tuneForBulk (refresh -1, 0 replicas) ${Math.round(ceiling.ingestTuned!)} docs/s; shared-core bound with it ${Math.round(tunedBound)} docs/s`]) {
       rows.push(line);
@@ -187,7 +192,7 @@ async function main(): Promise<void> {
     const { value: tight, cpu: tightCpu } = await metered(meter, () => tightLoop(src, dstTight), () => next.refresh(dstTight));
     await row('tight loop (no coordination, 1 stream)', tight, dstTight);
     if (tightCpu) {
-      rows.push(serverShareRow(tightCpu.spent, tightCpu.settled, DOCS, ceiling));
+      rows.push(...serverShareRow(tightCpu.spent, tightCpu.settled, DOCS, ceiling));
       process.stdout.write(`${rows[rows.length - 1]}\n`);
     }
 
@@ -199,7 +204,7 @@ async function main(): Promise<void> {
     for (const w of WORKERS) {
       const dst = await newTarget();
       const r = await fleet(src, dst, w, root, false, ceiling);
-      await row(`fleet, ${w} worker(s) x 2 slices, end to end`, r.rate, dst, `; plan ${r.planMs} ms; ${(r.rate / tight).toFixed(2)}× the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound`);
+      await row(`fleet, ${w} worker(s) x 2 slices, end to end`, r.rate, dst, `; plan ${r.planMs} ms; ${(r.rate / tight).toFixed(2)}× the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound${ofCopyCeiling(r.detail.steady, ceiling)}`);
       rows.push(...r.detail.lines, ...r.serverRow);
       process.stdout.write(`${[...r.detail.lines, ...r.serverRow].join('\n')}\n`);
     }
@@ -220,8 +225,9 @@ async function main(): Promise<void> {
       }));
       process.stdout.write(`${rows[rows.length - 1]}\n`);
     }
-    process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Elasticsearch 7.17 → 8.19 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
+    process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Elasticsearch 7.17 → 8.19 on one ${require('node:os').cpus().length}-core machine (${pinned ? `source pinned to cores ${pinned.source}, target to ${pinned.target}, workers on any` : 'servers and workers share it'}; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
+    pinned?.undo();
     await zk.removeRecursive(root);
     zk.close();
     await legacy.deleteIndex(src);

@@ -5,7 +5,9 @@
  * (`.stack/run/<name>.pid`), their CPU read from /proc (user + system, all threads). Where either is
  * missing (not Linux, a stack started elsewhere) there is no meter and the benches print no CPU rows.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export interface ServerNames {
@@ -52,6 +54,35 @@ export class ServerCpu {
       pids[role] = pid;
     }
     return new ServerCpu(pids);
+  }
+
+  /**
+   * `--pin-servers`: the source's threads on the first half of the cores, the target's on the other
+   * (taskset, every thread), as clusters on machines of their own would be; ZooKeeper and the workers
+   * keep every core. Returns what undoes it (every core again) and the cores each got.
+   */
+  pinApart(): { undo: () => void; source: string; target: string } {
+    const n = cpus().length;
+    if (n < 2) throw new Error('--pin-servers needs at least 2 cores');
+    const half = Math.floor(n / 2);
+    const range = (from: number, to: number) => (from === to ? String(from) : `${from}-${to}`);
+    const cores = { source: range(0, half - 1), target: range(half, n - 1) };
+    const set = (pid: number, list: string) => execFileSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: 'ignore' });
+    const undo = () => {
+      for (const pid of [this.pids.source, this.pids.target]) set(pid, range(0, n - 1));
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
+    };
+    // A bench stopped by a signal leaves the servers on every core as well.
+    const interrupted = (signal: NodeJS.Signals) => {
+      undo();
+      process.kill(process.pid, signal);
+    };
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
+    set(this.pids.source, cores.source);
+    set(this.pids.target, cores.target);
+    return { ...cores, undo };
   }
 
   private sample(): CpuSpent {

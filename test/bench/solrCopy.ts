@@ -19,7 +19,7 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
-import { ceilingRows, serverShareRow, sharedCoreBound, solrCeilings, type Ceilings } from './ceilings';
+import { ceilingRows, ofCopyCeiling, serverShareRow, sharedCoreBound, solrCeilings, type Ceilings } from './ceilings';
 import { ServerCpu, metered } from './serverCpu';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
@@ -36,6 +36,8 @@ const BATCH = Number(arg('batch', '500'));
 const DATASET = arg('dataset', 'demo');
 const BASELINE = arg('baseline', '');
 const BASELINE_RUNS = Number(arg('baseline-runs', '3'));
+/** --pin-servers: the source's and the target's threads on cores of their own (ServerCpu.pinApart), as on machines of their own. */
+const PIN = process.argv.includes('--pin-servers');
 if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide, not ${DATASET}`);
 const bin = resolve(__dirname, '../../../bin/bluegreen');
 
@@ -93,7 +95,8 @@ async function fleet(coll: string, dst: string, workers: number, root: string, c
   const { value: run, cpu } = await metered(meter, () => runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)), () => new SolrAdmin(stack.solrNew).commit(dst));
   if (!run.codes.includes(0)) throw new Error(`workers exited ${run.codes}`);
   const workerCpuMs = run.finished.reduce((n, f) => n + f.cpuSeconds * 1000, 0);
-  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail: fleetDetail(run, DOCS), serverRow: cpu ? [serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, workerCpuMs)] : [] };
+  const detail = fleetDetail(run, DOCS);
+  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail, serverRow: cpu ? serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, { cpuMs: workerCpuMs, steady: detail.steady }) : [] };
 }
 
 async function main(): Promise<void> {
@@ -103,6 +106,8 @@ async function main(): Promise<void> {
   const root = `/${uniqueName('bgbench')}`;
   const targets: string[] = [];
   const zk = await ZkSession.connect({ connect: stack.zk, sessionTimeout: 10_000, connectTimeout: 10_000 });
+  if (PIN && !meter) throw new Error('--pin-servers: the stack\'s pid files (.stack/run) or /proc cannot be read');
+  const pinned = PIN ? meter!.pinApart() : null;
   try {
     process.stdout.write(`loading ${DOCS} documents into Solr ${await legacy.version()} ...\n`);
     await legacy.createCollection(coll, 2);
@@ -116,14 +121,17 @@ async function main(): Promise<void> {
     const dstCeiling = uniqueName('bench_dst');
     targets.push(dstCeiling);
     await next.createCollection(dstCeiling, 2);
-    const ceiling = await solrCeilings(stack.solrLegacy, coll, stack.solrNew, dstCeiling, Math.max(...WORKERS) * 2, BATCH, meter);
+    const dstCopyCeiling = uniqueName('bench_dst');
+    targets.push(dstCopyCeiling);
+    await next.createCollection(dstCopyCeiling, 2);
+    const ceiling = await solrCeilings(stack.solrLegacy, coll, stack.solrNew, dstCeiling, Math.max(...WORKERS) * 2, BATCH, meter, dstCopyCeiling);
     rows.push(...ceilingRows(ceiling));
     const dstTight = uniqueName('bench_dst');
     targets.push(dstTight);
     await next.createCollection(dstTight, 2);
     const { value: tight, cpu: tightCpu } = await metered(meter, () => tightLoop(stack.solrLegacy, stack.solrNew, coll, dstTight), () => next.commit(dstTight));
     rows.push(`tight loop (no coordination, 1 stream)   ${Math.round(tight)} docs/s`);
-    if (tightCpu) rows.push(serverShareRow(tightCpu.spent, tightCpu.settled, DOCS, ceiling));
+    if (tightCpu) rows.push(...serverShareRow(tightCpu.spent, tightCpu.settled, DOCS, ceiling));
     for (const w of WORKERS) {
       const dst = uniqueName('bench_dst');
       targets.push(dst);
@@ -131,7 +139,7 @@ async function main(): Promise<void> {
       const r = await fleet(coll, dst, w, root, ceiling);
       await next.commit(dst);
       const copied = await next.count(dst);
-      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound)`, ...r.detail.lines, ...r.serverRow);
+      rows.push(`fleet, ${w} worker(s) x 2 slices          ${Math.round(r.rate)} docs/s end to end  (plan ${r.planMs} ms; ${copied}/${DOCS} copied; ${Math.round((r.rate / tight) * 100)} % of the tight loop, ${(r.rate / ceiling.ingest).toFixed(2)}× the ingest ceiling; steady state ${(r.detail.steady / ceiling.ingest).toFixed(2)}× the ingest ceiling, ${(r.detail.steady / sharedCoreBound(ceiling)).toFixed(2)}× the shared-core bound${ofCopyCeiling(r.detail.steady, ceiling)})`, ...r.detail.lines, ...r.serverRow);
     }
     if (BASELINE) {
       rows.push(await cpuAgainstBaseline({
@@ -146,8 +154,9 @@ async function main(): Promise<void> {
         },
       }));
     }
-    process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Solr 8.11 → 9.10 on one ${require('node:os').cpus().length}-core machine (servers and workers share it; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
+    process.stdout.write(`\n${DOCS} documents (${DATASET} dataset), batch ${BATCH}, Solr 8.11 → 9.10 on one ${require('node:os').cpus().length}-core machine (${pinned ? `source pinned to cores ${pinned.source}, target to ${pinned.target}, workers on any` : 'servers and workers share it'}; load average ${require('node:os').loadavg().map((x: number) => x.toFixed(1)).join(' ')}):\n${rows.join('\n')}\n`);
   } finally {
+    pinned?.undo();
     await zk.removeRecursive(root);
     zk.close();
     await legacy.deleteCollection(coll);
