@@ -176,10 +176,10 @@ export function serverShare(spent: CpuSpent, docs: number, c: Ceilings): { targe
 
 /**
  * The rows a metered copy prints: its servers' CPU per document and its share of each ceiling
- * (serverShare); with the workers' CPU and the copy's steady rate, the bound all that CPU sets on
+ * (serverShare); with the workers' CPU and the copy's rate end to end, the bound all that CPU sets on
  * this machine's cores (what the servers and the workers spend per document, all on the same cores).
  */
-export function serverShareRow(spent: CpuSpent, settled: boolean, docs: number, c: Ceilings, workers?: { cpuMs: number; steady: number }): string[] {
+export function serverShareRow(spent: CpuSpent, settled: boolean, docs: number, c: Ceilings, workers?: { cpuMs: number; rate: number }): string[] {
   const share = serverShare(spent, docs, c);
   const workerText = workers === undefined ? '' : `, workers ${((workers.cpuMs / Math.max(1, docs)) * 1000).toFixed(0)} ms`;
   const ratio = share ? `: the bulk load cost the target ${share.target.toFixed(2)}× as much per document (on a target that is the only limit, ${share.target.toFixed(2)}× the ingest ceiling), the read ceiling cost the source ${share.source.toFixed(2)}× as much` : '';
@@ -188,7 +188,7 @@ export function serverShareRow(spent: CpuSpent, settled: boolean, docs: number, 
     const cores = cpus().length;
     const perDoc = (spent.source + spent.target + spent.zookeeper + workers.cpuMs) / Math.max(1, docs);
     const bound = (cores * 1000) / Math.max(1e-9, perDoc);
-    rows.push(`    cores' bound: ${cores} cores / ${(perDoc * 1000).toFixed(0)} ms of CPU per 1,000 documents (servers and workers) = ${Math.round(bound)} docs/s; the steady state is ${(workers.steady / bound).toFixed(2)}× it`);
+    rows.push(`    cores' bound: ${cores} cores / ${(perDoc * 1000).toFixed(0)} ms of CPU per 1,000 documents (servers and workers) = ${Math.round(bound)} docs/s; end to end the fleet ran at ${(workers.rate / bound).toFixed(2)}× it`);
   }
   return rows;
 }

@@ -136,8 +136,8 @@ async function fleet(src: string, dst: string, workers: number, root: string, tu
   // 3 = "others hold the rest" when the workers finish together: the copied count below is what counts.
   if (run.codes.some((c) => c !== 0 && c !== 3)) throw new Error(`workers exited ${run.codes}`);
   const workerCpuMs = run.finished.reduce((n, f) => n + f.cpuSeconds * 1000, 0);
-  const detail = fleetDetail(run, DOCS);
-  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail, serverRow: cpu ? serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, { cpuMs: workerCpuMs, steady: detail.steady }) : [] };
+  const rate = DOCS / ((run.endedAt - run.spawnedAt) / 1000);
+  return { rate, planMs, detail: fleetDetail(run, DOCS), serverRow: cpu ? serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, { cpuMs: workerCpuMs, rate }) : [] };
 }
 
 async function main(): Promise<void> {

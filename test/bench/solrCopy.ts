@@ -95,8 +95,8 @@ async function fleet(coll: string, dst: string, workers: number, root: string, c
   const { value: run, cpu } = await metered(meter, () => runWorkers(bin, spec, workers, [], (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)), () => new SolrAdmin(stack.solrNew).commit(dst));
   if (!run.codes.includes(0)) throw new Error(`workers exited ${run.codes}`);
   const workerCpuMs = run.finished.reduce((n, f) => n + f.cpuSeconds * 1000, 0);
-  const detail = fleetDetail(run, DOCS);
-  return { rate: DOCS / ((run.endedAt - run.spawnedAt) / 1000), planMs, detail, serverRow: cpu ? serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, { cpuMs: workerCpuMs, steady: detail.steady }) : [] };
+  const rate = DOCS / ((run.endedAt - run.spawnedAt) / 1000);
+  return { rate, planMs, detail: fleetDetail(run, DOCS), serverRow: cpu ? serverShareRow(cpu.spent, cpu.settled, DOCS, ceiling, { cpuMs: workerCpuMs, rate }) : [] };
 }
 
 async function main(): Promise<void> {
