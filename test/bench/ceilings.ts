@@ -1,10 +1,11 @@
 /**
  * The physical limits on this machine, for the benchmarks to set the fleet's rate against (issue 15,
  * "the limit, measured"): the source's read ceiling (as many parallel streams as the fleet uses,
- * reading everything, writing nothing) and the target's ingest ceiling (the same streams bulk-loading
- * pages serialized beforehand, reading nothing). No coordination, no checks, plain JSON.
+ * reading everything, writing nothing), the target's ingest ceiling (the same streams bulk-loading
+ * pages serialized beforehand, reading nothing) and the copy ceiling (the same streams reading and
+ * writing at once, page by page). No coordination, no checks, plain JSON. With a meter
+ * (serverCpu.ts), what each cost the servers, and a copy's share of it per document.
  */
-
 import { cpus } from 'node:os';
 import { quotedTerm } from '../../src/backends/solr/queries';
 import { describeSpent, metered, type CpuSpent, type ServerCpu } from './serverCpu';
@@ -26,7 +27,6 @@ export interface Ceilings {
    */
   copy?: { rate: number; docs: number; spent?: CpuSpent; settled: boolean };
 }
-
 
 async function post(url: string, body: string, contentType = 'application/json'): Promise<any> {
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
@@ -64,7 +64,7 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const cuts = Array.from({ length: streams - 1 }, (_, i) => ids[Math.floor(((i + 1) * ids.length) / streams)]);
   const total = ids.length;
   ids.length = 0;
-  /** Every stream's range read, each page (serialized create-only) handed to `onPage` before the next is read; documents read. */
+  /** Every stream's range read, each page (serialized create-only) handed to `onPage` before the next is read; seconds. */
   const readRanges = async (onPage: (body: string) => Promise<void> | void) => {
     let docs = 0;
     const secs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
@@ -102,8 +102,8 @@ export async function solrCeilings(source: string, coll: string, target: string,
  * the ceiling a tuned copy is measured against. `copyDst`: the copy ceiling (as solrCeilings).
  */
 export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string, meter?: ServerCpu | null, copyDst?: string): Promise<Ceilings & { ingestTuned?: number }> {
-  /** Every stream's slice scrolled, each page (as a bulk body) handed to `onPage` before the next is read; documents read. */
   let docs = 0;
+  /** Every stream's slice scrolled, each page (as a bulk body) handed to `onPage` before the next is read (`docs` counts them); seconds. */
   const readSlices = (onPage: (body: string) => Promise<void> | void) => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
     const slice = streams > 1 ? { slice: { id, max: streams } } : {};
     let page = await post(`${source}/${index}/_search?scroll=1m`, JSON.stringify({ size, sort: ['_doc'], ...slice }));
