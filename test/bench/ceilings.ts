@@ -21,9 +21,9 @@ export interface Ceilings {
   /** What the servers spent reading and ingesting (serverCpu.ts), when there is a meter. */
   cpu?: { read: CpuSpent; ingest: CpuSpent; docs: number; settled: boolean };
   /**
-   * The copy ceiling, when asked for: documents per second of the same streams each reading a page
-   * and writing it before the next (no look, no checkpoint, no coordination), reading and writing at
-   * once as any copy must; what the servers spent on it.
+   * The copy ceiling, when asked for: documents per second of the same streams each writing a page
+   * while reading the next (no look, no checkpoint, no coordination), reading and writing at once as
+   * any copy must; what the servers spent on it.
    */
   copy?: { rate: number; docs: number; spent?: CpuSpent; settled: boolean };
 }
@@ -50,7 +50,7 @@ async function parallel<T>(items: T[], streams: number, fn: (item: T) => Promise
  * a filter. (A `{!hash}` partition read every document in each stream to hash it: at 1,000,000
  * documents that "ceiling" was half what the fleet read.) The pages, serialized create-only
  * (`_version_: -1`), are then loaded into `dst`. With `copyDst`, the copy ceiling too: the same
- * streams each read a page and write it into `copyDst` before the next, no look, no checkpoint.
+ * streams each write a page into `copyDst` while reading the next, no look, no checkpoint.
  */
 export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number, meter?: ServerCpu | null, copyDst?: string): Promise<Ceilings> {
   const select = (params: Record<string, string>) => post(`${source}/${coll}/select`, new URLSearchParams({ q: '*:*', sort: 'id asc', wt: 'json', indent: 'false', ...params }).toString(), 'application/x-www-form-urlencoded');
@@ -64,22 +64,28 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const cuts = Array.from({ length: streams - 1 }, (_, i) => ids[Math.floor(((i + 1) * ids.length) / streams)]);
   const total = ids.length;
   ids.length = 0;
-  /** Every stream's range read, each page (serialized create-only) handed to `onPage` before the next is read; seconds. */
+  /**
+   * Every stream's range read, each page (serialized create-only) handed to `onPage`; the next page is
+   * read while it runs (one at a time per stream: a pipelined copy, as the fleet's lanes); seconds.
+   */
   const readRanges = async (onPage: (body: string) => Promise<void> | void) => {
     let docs = 0;
     const secs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
       const lo = i === 0 ? '*' : quotedTerm(cuts[i - 1]);
       const hi = i === streams - 1 ? '*' : quotedTerm(cuts[i]);
+      let writing: Promise<void> | void = undefined;
       for (let cursor = '*'; ;) {
         const page = await select({ fq: `id:[${lo} TO ${hi}}`, rows: String(rows), fl: '*', cursorMark: cursor });
         const got = page.response.docs as Array<Record<string, unknown>>;
         if (got.length) {
           docs += got.length;
-          await onPage(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))));
+          await writing;
+          writing = onPage(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))));
         }
         if (page.nextCursorMark === cursor || got.length === 0) break;
         cursor = page.nextCursorMark;
       }
+      await writing;
     });
     if (docs !== total) throw new Error(`ceilings: the id ranges read ${docs} of ${total} documents`);
     return secs;
@@ -103,16 +109,19 @@ export async function solrCeilings(source: string, coll: string, target: string,
  */
 export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string, meter?: ServerCpu | null, copyDst?: string): Promise<Ceilings & { ingestTuned?: number }> {
   let docs = 0;
-  /** Every stream's slice scrolled, each page (as a bulk body) handed to `onPage` before the next is read (`docs` counts them); seconds. */
+  /** Every stream's slice scrolled, each page (as a bulk body) handed to `onPage` while the next is read, as readRanges in solrCeilings (`docs` counts them); seconds. */
   const readSlices = (onPage: (body: string) => Promise<void> | void) => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
     const slice = streams > 1 ? { slice: { id, max: streams } } : {};
     let page = await post(`${source}/${index}/_search?scroll=1m`, JSON.stringify({ size, sort: ['_doc'], ...slice }));
+    let writing: Promise<void> | void = undefined;
     while (page.hits.hits.length) {
       const hits = page.hits.hits as Array<{ _id: string; _routing?: string; _source: unknown }>;
       docs += hits.length;
-      await onPage(hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join(''));
+      await writing;
+      writing = onPage(hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join(''));
       page = await post(`${source}/_search/scroll`, JSON.stringify({ scroll: '1m', scroll_id: page._scroll_id }));
     }
+    await writing;
     await fetch(`${source}/_search/scroll`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scroll_id: page._scroll_id }) });
   });
   const write = (into: string) => async (body: string) => {
@@ -155,7 +164,7 @@ export function ceilingRows(c: Ceilings): string[] {
     `source read ceiling (${c.streams} streams, no writes)       ${Math.round(c.read)} docs/s${c.cpu ? `  (${describeSpent(c.cpu.read, c.cpu.docs, ['source'], c.cpu.settled)})` : ''}`,
     `target ingest ceiling (${c.streams} streams, pre-serialized) ${Math.round(c.ingest)} docs/s  (${c.ingestMBps.toFixed(1)} MB/s${c.cpu ? `; ${describeSpent(c.cpu.ingest, c.cpu.docs, ['target'], c.cpu.settled)}` : ''})`,
     `read + ingest on shared cores, 1/(1/read + 1/ingest)  ${Math.round(sharedCoreBound(c))} docs/s  (both clusters and the workers share this machine's cores)`,
-    ...(c.copy ? [`copy ceiling (${c.streams} streams, each reads a page and writes it, no checks) ${Math.round(c.copy.rate)} docs/s${c.copy.spent ? `  (${describeSpent(c.copy.spent, c.copy.docs, ['source', 'target'], c.copy.settled)})` : ''}`] : []),
+    ...(c.copy ? [`copy ceiling (${c.streams} streams, each writes a page while reading the next, no checks) ${Math.round(c.copy.rate)} docs/s${c.copy.spent ? `  (${describeSpent(c.copy.spent, c.copy.docs, ['source', 'target'], c.copy.settled)})` : ''}`] : []),
   ];
 }
 
