@@ -8,7 +8,7 @@
  */
 import { cpus } from 'node:os';
 import { quotedTerm } from '../../src/backends/solr/queries';
-import { describeSpent, metered, type CpuSpent, type ServerCpu } from './serverCpu';
+import { describeSpent, metered, perThousand, type CpuSpent, type ServerCpu } from './serverCpu';
 
 export interface Ceilings {
   streams: number;
@@ -176,10 +176,9 @@ export function ceilingRows(c: Ceilings): string[] {
  */
 export function serverShare(spent: CpuSpent, docs: number, c: Ceilings): { target: number; source: number } | null {
   if (!c.cpu) return null;
-  const per = (ms: number, n: number) => ms / Math.max(1, n);
   return {
-    target: per(c.cpu.ingest.target, c.cpu.docs) / Math.max(1e-9, per(spent.target, docs)),
-    source: per(c.cpu.read.source, c.cpu.docs) / Math.max(1e-9, per(spent.source, docs)),
+    target: perThousand(c.cpu.ingest.target, c.cpu.docs) / Math.max(1e-9, perThousand(spent.target, docs)),
+    source: perThousand(c.cpu.read.source, c.cpu.docs) / Math.max(1e-9, perThousand(spent.source, docs)),
   };
 }
 
@@ -190,14 +189,14 @@ export function serverShare(spent: CpuSpent, docs: number, c: Ceilings): { targe
  */
 export function serverShareRow(spent: CpuSpent, settled: boolean, docs: number, c: Ceilings, workers?: { cpuMs: number; rate: number }): string[] {
   const share = serverShare(spent, docs, c);
-  const workerText = workers === undefined ? '' : `, workers ${((workers.cpuMs / Math.max(1, docs)) * 1000).toFixed(0)} ms`;
+  const workerText = workers === undefined ? '' : `, workers ${perThousand(workers.cpuMs, docs).toFixed(0)} ms`;
   const ratio = share ? `: the bulk load cost the target ${share.target.toFixed(2)}× as much per document (on a target that is the only limit, ${share.target.toFixed(2)}× the ingest ceiling), the read ceiling cost the source ${share.source.toFixed(2)}× as much` : '';
   const rows = [`    servers' CPU: ${describeSpent(spent, docs, undefined, settled)}${workerText}${ratio}`];
   if (workers) {
     const cores = cpus().length;
-    const perDoc = (spent.source + spent.target + spent.zookeeper + workers.cpuMs) / Math.max(1, docs);
-    const bound = (cores * 1000) / Math.max(1e-9, perDoc);
-    rows.push(`    cores' bound: ${cores} cores / ${(perDoc * 1000).toFixed(0)} ms of CPU per 1,000 documents (servers and workers) = ${Math.round(bound)} docs/s; end to end the fleet ran at ${(workers.rate / bound).toFixed(2)}× it`);
+    const msPerThousand = perThousand(spent.source + spent.target + spent.zookeeper + workers.cpuMs, docs);
+    const bound = (cores * 1000 * 1000) / Math.max(1e-9, msPerThousand);
+    rows.push(`    cores' bound: ${cores} cores / ${msPerThousand.toFixed(0)} ms of CPU per 1,000 documents (servers and workers) = ${Math.round(bound)} docs/s; end to end the fleet ran at ${(workers.rate / bound).toFixed(2)}× it`);
   }
   return rows;
 }

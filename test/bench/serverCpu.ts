@@ -15,7 +15,7 @@ export interface ServerNames {
   target: string;
 }
 
-/** Milliseconds of CPU each server spent in a phase, and how long the phase took. */
+/** Milliseconds of CPU each server spent in a phase. */
 export interface CpuSpent {
   source: number;
   target: number;

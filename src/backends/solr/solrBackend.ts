@@ -628,13 +628,14 @@ export class SolrBackend implements Backend {
   }
 
   /**
-   * How many of these ids the collection holds now, committed or not: a real-time get that returns
-   * only the `[docid]` transformer (no stored field read, -1 or nothing for a document still in the
-   * update log). A real-time get answers at most one document per distinct id asked for, so the
-   * count equals the distinct ids only when every one is there.
+   * Whether the collection holds every one of these ids now, committed or not: a real-time get that
+   * returns only the `[docid]` transformer (no stored field read; -1 for a document still in the
+   * update log), counted. It answers at most one document per distinct id asked for, so the count
+   * equals the distinct ids only when every one is there.
    */
-  private async countPresent(ids: string[], signal?: AbortSignal): Promise<number> {
-    return (await this.realTimeGet([...new Set(ids)], '[docid]', signal)).length;
+  private async allPresent(ids: string[], signal?: AbortSignal): Promise<boolean> {
+    const distinct = [...new Set(ids)];
+    return (await this.realTimeGet(distinct, '[docid]', signal)).length === distinct.length;
   }
 
   /** A real-time get reads one collection (Solr does not spread it over `collection=a,b`). */
@@ -688,7 +689,7 @@ export class SolrBackend implements Backend {
       const ids = run.map((d) => d.id);
       // Most looks find every id (nothing was deleted): a count settles that, for about half the
       // source's CPU of naming them (no stored field is read). Any other count asks which.
-      if (!this.pattern && (await this.countPresent(ids, signal)) === new Set(ids).size) {
+      if (!this.pattern && (await this.allPresent(ids, signal))) {
         for (const id of ids) out.add(id);
         continue;
       }
