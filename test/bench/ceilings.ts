@@ -26,6 +26,42 @@ export interface Ceilings {
    * any copy must; what the servers spent on it.
    */
   copy?: { rate: number; docs: number; spent?: CpuSpent; settled: boolean };
+  /** Documents copied in the warm-up, unmeasured, before anything else (CeilingOptions.warmUp). */
+  warmedUp?: number;
+}
+
+/**
+ * What the ceilings measure besides the read and the bulk load. `warmUp`: first, unmeasured, copy
+ * `docs` documents (pipelined, as the copy ceiling) with a real-time look at both servers for each
+ * page's ids, as the fleet's lanes do, passing over the source as often as that takes, each pass into
+ * a scratch collection or index of its own (`create`, then `drop` once written): on a freshly started
+ * stack the first phase otherwise runs on cold JVMs (at 200,000 small documents the Solr ingest
+ * ceiling measured 6,428 docs/s cold and 33,704 warm), and a cold ceiling flatters every share set
+ * against it.
+ */
+export interface CeilingOptions {
+  meter?: ServerCpu | null;
+  /** The copy ceiling, into this collection or index. */
+  copyDst?: string;
+  warmUp?: WarmUp;
+}
+export interface WarmUp {
+  docs: number;
+  create: () => Promise<string>;
+  drop: (name: string) => Promise<void>;
+}
+
+/** Passes of `pass(dst, limit)` (documents it copied) into scratch targets until `w.docs` are copied; the documents copied. */
+async function warmUpPasses(w: WarmUp, pass: (dst: string, limit: number) => Promise<number>): Promise<number> {
+  let done = 0;
+  while (done < w.docs) {
+    const dst = await w.create();
+    const copied = await pass(dst, w.docs - done);
+    await w.drop(dst);
+    if (copied === 0) break; // an empty source: nothing to warm with
+    done += copied;
+  }
+  return done;
 }
 
 async function post(url: string, body: string, contentType = 'application/json'): Promise<any> {
@@ -52,7 +88,8 @@ async function parallel<T>(items: T[], streams: number, fn: (item: T) => Promise
  * (`_version_: -1`), are then loaded into `dst`. With `copyDst`, the copy ceiling too: the same
  * streams each write a page into `copyDst` while reading the next, no look, no checkpoint.
  */
-export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number, meter?: ServerCpu | null, copyDst?: string): Promise<Ceilings> {
+export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number, opts: CeilingOptions = {}): Promise<Ceilings> {
+  const { meter, copyDst, warmUp } = opts;
   const select = (params: Record<string, string>) => post(`${source}/${coll}/select`, new URLSearchParams({ q: '*:*', sort: 'id asc', wt: 'json', indent: 'false', ...params }).toString(), 'application/x-www-form-urlencoded');
   const ids: string[] = [];
   for (let cursor = '*'; ;) {
@@ -65,40 +102,53 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const total = ids.length;
   ids.length = 0;
   /**
-   * Every stream's range read, each page (serialized create-only) handed to `onPage`; the next page is
-   * read while it runs (one at a time per stream: a pipelined copy, as the fleet's lanes); seconds.
+   * Every stream's range read, each page (serialized create-only, and its ids) handed to `onPage`; the
+   * next page is read while it runs (one at a time per stream: a pipelined copy, as the fleet's lanes);
+   * seconds. `limit`: each stream stops after that many documents (the warm-up).
    */
-  const readRanges = async (onPage: (body: string) => Promise<void> | void) => {
+  const readRanges = async (onPage: (body: string, ids: string[]) => Promise<void> | void, limit = Infinity) => {
     let docs = 0;
     const secs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
       const lo = i === 0 ? '*' : quotedTerm(cuts[i - 1]);
       const hi = i === streams - 1 ? '*' : quotedTerm(cuts[i]);
       let writing: Promise<void> | void = undefined;
-      for (let cursor = '*'; ;) {
+      let mine = 0;
+      for (let cursor = '*'; mine < limit;) {
         const page = await select({ fq: `id:[${lo} TO ${hi}}`, rows: String(rows), fl: '*', cursorMark: cursor });
         const got = page.response.docs as Array<Record<string, unknown>>;
         if (got.length) {
           docs += got.length;
+          mine += got.length;
           await writing;
-          writing = onPage(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))));
+          writing = onPage(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))), got.map((d) => String(d.id)));
         }
         if (page.nextCursorMark === cursor || got.length === 0) break;
         cursor = page.nextCursorMark;
       }
       await writing;
     });
-    if (docs !== total) throw new Error(`ceilings: the id ranges read ${docs} of ${total} documents`);
-    return secs;
+    if (limit === Infinity && docs !== total) throw new Error(`ceilings: the id ranges read ${docs} of ${total} documents`);
+    return { secs, docs };
   };
   const write = (into: string) => (body: string) => post(`${target}/${into}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, body);
   const commit = (into: string) => () => post(`${target}/${into}/update?commit=true&wt=json`, '[]');
+  const look = (server: string, into: string, ids: string[], fl: string) => post(`${server}/${into}/get`, new URLSearchParams([['fl', fl], ['wt', 'json'], ...ids.map((id): [string, string] => ['id', id])] as Array<[string, string]>).toString(), 'application/x-www-form-urlencoded');
+  const warmedUp = warmUp ? await warmUpPasses(warmUp, async (into, limit) => {
+    const { docs } = await readRanges(async (body, ids) => {
+      await look(target, into, ids, 'id');
+      await write(into)(body);
+      await look(source, coll, ids, '[docid]');
+    }, Math.ceil(limit / streams));
+    await commit(into)();
+    return docs;
+  }) : undefined;
   const bodies: string[] = [];
-  const read = await metered(meter, () => readRanges((body) => { bodies.push(body); }));
+  const read = await metered(meter, async () => (await readRanges((body) => { bodies.push(body); })).secs);
   const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
   const ingest = await metered(meter, () => parallel(bodies, streams, write(dst)), commit(dst));
   bodies.length = 0;
-  const copy = copyDst ? await metered(meter, () => readRanges(write(copyDst)), commit(copyDst)) : null;
-  return { streams, read: total / read.value, ingest: total / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, total), ...copyOf(copy, total) };
+  const copy = copyDst ? await metered(meter, async () => (await readRanges(write(copyDst))).secs, commit(copyDst)) : null;
+  return { streams, read: total / read.value, ingest: total / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, total), ...copyOf(copy, total), ...(warmedUp === undefined ? {} : { warmedUp }) };
 }
 
 /**
@@ -107,18 +157,25 @@ export async function solrCeilings(source: string, coll: string, target: string,
  * index set up as target.prepare tuneForBulk leaves it while the copy runs (no refresh, no replicas),
  * the ceiling a tuned copy is measured against. `copyDst`: the copy ceiling (as solrCeilings).
  */
-export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, tunedDst?: string, meter?: ServerCpu | null, copyDst?: string): Promise<Ceilings & { ingestTuned?: number }> {
+export async function esCeilings(source: string, index: string, target: string, dst: string, streams: number, size: number, opts: CeilingOptions & { tunedDst?: string } = {}): Promise<Ceilings & { ingestTuned?: number }> {
+  const { meter, copyDst, warmUp, tunedDst } = opts;
   let docs = 0;
-  /** Every stream's slice scrolled, each page (as a bulk body) handed to `onPage` while the next is read, as readRanges in solrCeilings (`docs` counts them); seconds. */
-  const readSlices = (onPage: (body: string) => Promise<void> | void) => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
+  /**
+   * Every stream's slice scrolled, each page (as a bulk body, and its ids) handed to `onPage` while the
+   * next is read, as readRanges in solrCeilings (`docs` counts them); seconds. `limit`: each stream
+   * stops after that many documents (the warm-up).
+   */
+  const readSlices = (onPage: (body: string, ids: string[]) => Promise<void> | void, limit = Infinity) => parallel(Array.from({ length: streams }, (_, i) => i), streams, async (id) => {
     const slice = streams > 1 ? { slice: { id, max: streams } } : {};
     let page = await post(`${source}/${index}/_search?scroll=1m`, JSON.stringify({ size, sort: ['_doc'], ...slice }));
     let writing: Promise<void> | void = undefined;
-    while (page.hits.hits.length) {
+    for (let mine = 0; page.hits.hits.length && mine < limit;) {
       const hits = page.hits.hits as Array<{ _id: string; _routing?: string; _source: unknown }>;
       docs += hits.length;
+      mine += hits.length;
       await writing;
-      writing = onPage(hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join(''));
+      writing = onPage(hits.map((h) => `${JSON.stringify({ create: { _id: h._id, ...(h._routing ? { routing: h._routing } : {}) } })}\n${JSON.stringify(h._source)}\n`).join(''), hits.map((h) => h._id));
+      if (mine >= limit) break;
       page = await post(`${source}/_search/scroll`, JSON.stringify({ scroll: '1m', scroll_id: page._scroll_id }));
     }
     await writing;
@@ -129,6 +186,19 @@ export async function esCeilings(source: string, index: string, target: string, 
     if (res.errors) throw new Error(`ceilings: bulk item errors writing into ${into}`);
   };
   const refresh = (into: string) => () => post(`${target}/${into}/_refresh`, '');
+  const look = (server: string, into: string, ids: string[]) => post(`${server}/${into}/_mget?_source=false`, JSON.stringify({ ids }));
+  const warmedUp = warmUp ? await warmUpPasses(warmUp, async (into, limit) => {
+    docs = 0;
+    await readSlices(async (body, ids) => {
+      await look(target, into, ids);
+      await write(into)(body);
+      await look(source, index, ids);
+    }, Math.ceil(limit / streams));
+    await refresh(into)();
+    const copied = docs;
+    docs = 0;
+    return copied;
+  }) : undefined;
   const bodies: string[] = [];
   const read = await metered(meter, () => readSlices((body) => { bodies.push(body); }));
   const total = docs;
@@ -139,7 +209,7 @@ export async function esCeilings(source: string, index: string, target: string, 
   docs = 0;
   const copy = copyDst ? await metered(meter, () => readSlices(write(copyDst)), refresh(copyDst)) : null;
   if (copyDst && docs !== total) throw new Error(`copy ceiling: read ${docs} of ${total} documents`);
-  return { streams, read: total / read.value, ingest: total / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, total), ...copyOf(copy, total), ...(tunedDst ? { ingestTuned: total / tunedSecs } : {}) };
+  return { streams, read: total / read.value, ingest: total / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, total), ...copyOf(copy, total), ...(tunedDst ? { ingestTuned: total / tunedSecs } : {}), ...(warmedUp === undefined ? {} : { warmedUp }) };
 }
 
 /**
@@ -161,6 +231,7 @@ function cpuOf(read: Metered, ingest: Metered, docs: number): Pick<Ceilings, 'cp
 
 export function ceilingRows(c: Ceilings): string[] {
   return [
+    ...(c.warmedUp === undefined ? [] : [`warm-up, unmeasured: ${c.warmedUp} documents copied first (${c.streams} streams, a real-time look at both servers per page, into scratch targets dropped after), so that no ceiling runs on cold JVMs`]),
     `source read ceiling (${c.streams} streams, no writes)       ${Math.round(c.read)} docs/s${c.cpu ? `  (${describeSpent(c.cpu.read, c.cpu.docs, ['source'], c.cpu.settled)})` : ''}`,
     `target ingest ceiling (${c.streams} streams, pre-serialized) ${Math.round(c.ingest)} docs/s  (${c.ingestMBps.toFixed(1)} MB/s${c.cpu ? `; ${describeSpent(c.cpu.ingest, c.cpu.docs, ['target'], c.cpu.settled)}` : ''})`,
     `read + ingest on shared cores, 1/(1/read + 1/ingest)  ${Math.round(sharedCoreBound(c))} docs/s  (both clusters and the workers share this machine's cores)`,

@@ -9,7 +9,8 @@
  * lines (fleetFigures.ts): start-up, steady state, the lanes' time and MB per worker CPU-second.
  * --baseline <git ref>: MB per copy CPU-second of one worker, this code against that commit's, in
  * turn on the same source (baseline.ts), as bench:solr.
- * Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500 --dataset wide --no-elasticdump --baseline 6b2c43d]
+ * --warm-up N (default 100,000): documents copied first, unmeasured, so that no phase runs on cold JVMs (ceilings.ts).
+ * Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500 --dataset wide --no-elasticdump --baseline 6b2c43d --warm-up 0]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,9 @@ const WORKERS = arg('workers', '1,3').split(',').map(Number);
 /** worker.checkpointEvery of the fleet's spec (`--checkpoint-every 1s`); left out (the default) when not given. */
 const CHECKPOINT_EVERY = arg('checkpoint-every', '');
 const BATCH = Number(arg('batch', '500'));
+/** Documents copied first, unmeasured, so that no phase runs on cold JVMs (ceilings.ts CeilingOptions.warmUp); 0: none. */
+const WARM_UP = Number(arg('warm-up', '100000'));
+if (!Number.isInteger(WARM_UP) || WARM_UP < 0) throw new Error(`--warm-up ${arg('warm-up', '')}: give a whole number of documents, 0 (no warm-up) or more`);
 const DATASET = arg('dataset', 'demo');
 if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide, not ${DATASET}`);
 const ELASTICDUMP = !process.argv.includes('--no-elasticdump');
@@ -181,7 +185,12 @@ async function main(): Promise<void> {
     const streams = Math.max(...WORKERS) * 2;
     const tunedCeilingDst = await newTarget();
     await next.setSettings(tunedCeilingDst, { ...BULK_LOAD });
-    const ceiling = await esCeilings(stack.esLegacy, src, stack.esNew, await newTarget(), streams, BATCH, tunedCeilingDst, meter, await newTarget());
+    const warmUp = WARM_UP > 0 ? {
+      docs: WARM_UP,
+      create: () => newTarget(),
+      drop: async (dst: string) => { await next.deleteIndex(dst); targets.splice(targets.indexOf(dst), 1); },
+    } : undefined;
+    const ceiling = await esCeilings(stack.esLegacy, src, stack.esNew, await newTarget(), streams, BATCH, { tunedDst: tunedCeilingDst, meter, copyDst: await newTarget(), warmUp });
     const tunedBound = sharedCoreBound({ ...ceiling, ingest: ceiling.ingestTuned! });
     for (const line of [...ceilingRows(ceiling), `target ingest ceiling, tuned as tuneForBulk (refresh -1, 0 replicas) ${Math.round(ceiling.ingestTuned!)} docs/s; shared-core bound with it ${Math.round(tunedBound)} docs/s`]) {
       rows.push(line);

@@ -8,7 +8,8 @@
  * documents per worker CPU-second. --dataset wide: about 2 KB documents with 20 numeric fields (six of
  * them 64-bit integers beyond 2^53). --baseline <git ref>: MB per copy CPU-second of one worker, this
  * code against that commit's, in turn on the same source (baseline.ts; --baseline-runs, default 3).
- * Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide --baseline 6b2c43d --checkpoint-every 1s]
+ * --warm-up N (default 100,000): documents copied first, unmeasured, so that no phase runs on cold JVMs (ceilings.ts).
+ * Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide --baseline 6b2c43d --checkpoint-every 1s --warm-up 0]
  */
 import { spawn } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -33,6 +34,9 @@ const WORKERS = arg('workers', '1,3').split(',').map(Number);
 /** worker.checkpointEvery of the fleet's spec (`--checkpoint-every 1s`); left out (the default) when not given. */
 const CHECKPOINT_EVERY = arg('checkpoint-every', '');
 const BATCH = Number(arg('batch', '500'));
+/** Documents copied first, unmeasured, so that no phase runs on cold JVMs (ceilings.ts CeilingOptions.warmUp); 0: none. */
+const WARM_UP = Number(arg('warm-up', '100000'));
+if (!Number.isInteger(WARM_UP) || WARM_UP < 0) throw new Error(`--warm-up ${arg('warm-up', '')}: give a whole number of documents, 0 (no warm-up) or more`);
 const DATASET = arg('dataset', 'demo');
 const BASELINE = arg('baseline', '');
 const BASELINE_RUNS = Number(arg('baseline-runs', '3'));
@@ -124,7 +128,12 @@ async function main(): Promise<void> {
     const dstCopyCeiling = uniqueName('bench_dst');
     targets.push(dstCopyCeiling);
     await next.createCollection(dstCopyCeiling, 2);
-    const ceiling = await solrCeilings(stack.solrLegacy, coll, stack.solrNew, dstCeiling, Math.max(...WORKERS) * 2, BATCH, meter, dstCopyCeiling);
+    const warmUp = WARM_UP > 0 ? {
+      docs: WARM_UP,
+      create: async () => { const dst = uniqueName('bench_warm'); targets.push(dst); await next.createCollection(dst, 2); return dst; },
+      drop: async (dst: string) => { await next.deleteCollection(dst); targets.splice(targets.indexOf(dst), 1); },
+    } : undefined;
+    const ceiling = await solrCeilings(stack.solrLegacy, coll, stack.solrNew, dstCeiling, Math.max(...WORKERS) * 2, BATCH, { meter, copyDst: dstCopyCeiling, warmUp });
     rows.push(...ceilingRows(ceiling));
     const dstTight = uniqueName('bench_dst');
     targets.push(dstTight);
