@@ -104,7 +104,8 @@ export async function solrCeilings(source: string, coll: string, target: string,
   /**
    * Every stream's range read, each page (serialized create-only, and its ids) handed to `onPage`; the
    * next page is read while it runs (one at a time per stream: a pipelined copy, as the fleet's lanes);
-   * seconds. `limit`: each stream stops after that many documents (the warm-up).
+   * the seconds taken and the documents read. `limit`: each stream stops after that many documents
+   * (the warm-up).
    */
   const readRanges = async (onPage: (body: string, ids: string[]) => Promise<void> | void, limit = Infinity) => {
     let docs = 0;
