@@ -81,6 +81,8 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
    * for live deletes right after a page's writes: liveDeletes.ts).
    */
   private readonly unrefreshed = new Set<string>();
+  /** indicesBehind(), once read. */
+  private behind: Promise<string[] | null> | null = null;
   /** The definition new indices of the set are created with, read once. */
   private setDefinition: Promise<Record<string, unknown>> | null = null;
 
@@ -580,10 +582,16 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
     if (this.pattern) return this.searchableIds(docs.map((d) => d.id));
     const api = await this.client();
     const out = new Set<string>();
+    // An alias of several indices: mget through it answers every item with an error (and an error
+    // counts present below, so no live delete would ever be seen). Each id is asked of every index
+    // behind it instead, in the same request; found in any, it is there.
+    const behind = await this.indicesBehind();
+    const perId = behind?.length ?? 1;
     // Ids only, both ways: a few thousand a request (a request costs more than its ids: issue 15).
-    for (const run of chunked(docs, ID_LOOK.ids, ID_LOOK.bytes, (d) => d.id.length + (d.routing?.length ?? 0) + 24)) {
+    for (const run of chunked(docs, Math.max(1, Math.floor(ID_LOOK.ids / perId)), ID_LOOK.bytes, (d) => (d.id.length + (d.routing?.length ?? 0) + 24) * perId)) {
       signal?.throwIfAborted();
-      const chunk = run.map((d) => (d.routing === undefined ? { _id: d.id } : { _id: d.id, routing: d.routing }));
+      const items = run.map((d) => (d.routing === undefined ? { _id: d.id } : { _id: d.id, routing: d.routing }));
+      const chunk = behind ? items.flatMap((item) => behind.map((_index) => ({ _index, ...item }))) : items;
       const res = await api.mget(this.index, chunk, { _source: false });
       for (const d of res.docs as any[]) {
         // An item error (a routing the mapping requires, a shard unavailable) is not "gone": count it present.
@@ -591,6 +599,27 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       }
     }
     return out;
+  }
+
+  /**
+   * The indices behind endpoint.collection when it names more than one (an alias of several indices),
+   * else null; read once (from its mappings, as check() reads them), asked again after a failed read.
+   */
+  private indicesBehind(): Promise<string[] | null> {
+    this.behind ??= (async () => {
+      let mappings: Record<string, unknown>;
+      try {
+        mappings = await (await this.client()).getMapping(this.endpoint.collection);
+      } catch (e) {
+        if (e instanceof EsStatusError && e.status === 404) return null; // no such index (yet): one name, as before
+        throw e;
+      }
+      const names = Object.keys(mappings);
+      return names.length > 1 ? names.sort() : null;
+    })();
+    const asked = this.behind;
+    asked.catch(() => { if (this.behind === asked) this.behind = null; });
+    return asked;
   }
 
   async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {

@@ -86,6 +86,8 @@ export class SolrBackend implements Backend {
   private readonly readyCollections = new Set<string>();
   /** The shape new collections of the set take (the template's), read once. */
   private setShape: Promise<CollectionShape> | null = null;
+  /** aliasMembers(), once read. */
+  private members: Promise<string[] | null> | null = null;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: Spec['fields'], excludeFields: string[] = [],
     private readonly commitWithinMs = 10_000, private readonly opts: SolrBackendOptions = {}) {
@@ -280,6 +282,7 @@ export class SolrBackend implements Backend {
       }
     }
     await this.checkSelection();
+    await this.aliasMembers();
   }
 
   /** The whole schema (Schema API): fields, dynamic fields, field types, copy fields, uniqueKey. */
@@ -638,8 +641,53 @@ export class SolrBackend implements Backend {
     return (await this.realTimeGet(distinct, '[docid]', signal)).length === distinct.length;
   }
 
-  /** A real-time get reads one collection (Solr does not spread it over `collection=a,b`). */
+  /**
+   * A real-time get reads one collection (Solr does not spread it over `collection=a,b`), and through
+   * an alias of several collections only the first of them (Solr 8 and 9): a document of any other
+   * would look deleted to the live-delete look and to verification, and be taken out of the target.
+   * So through such an alias each collection behind it is asked, in turn, for the ids the ones before
+   * it did not have (the answer then also carries the uniqueKey, to tell which).
+   */
   private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number, collection = this.endpoint.collection): Promise<Doc[]> {
+    const members = collection === this.endpoint.collection ? await this.aliasMembers() : null;
+    if (members === null) return this.realTimeGetIn(ids, fl, signal, maxBytes, collection);
+    const key = this.fields.uniqueKey;
+    const named = fl.split(',').some((f) => f === '*' || f === key) ? fl : `${fl},${key}`;
+    const out: Doc[] = [];
+    let rest = [...new Set(ids)];
+    for (const c of members) {
+      if (rest.length === 0) break;
+      const found = await this.realTimeGetIn(rest, named, signal, maxBytes, c);
+      const had = new Set(found.map((d) => String(d[key])));
+      out.push(...found);
+      rest = rest.filter((id) => !had.has(id));
+    }
+    return out;
+  }
+
+  /**
+   * The collections behind endpoint.collection when it is an alias of more than one (LISTALIASES),
+   * else null (a collection, an alias of one, or a Solr not in SolrCloud mode, which has no aliases);
+   * read once, asked again after a failed read.
+   */
+  private aliasMembers(): Promise<string[] | null> {
+    this.members ??= (async () => {
+      let res: any;
+      try {
+        res = await this.http.request('GET', `${this.base}/admin/collections?action=LISTALIASES&wt=json`);
+      } catch (e) {
+        if (e instanceof HttpStatusError && (e.status === 400 || e.status === 404)) return null;
+        throw this.forbidden(e, 'list the aliases that may name', 'the "collection-admin-read" permission');
+      }
+      const list = String(res?.aliases?.[this.endpoint.collection] ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+      return list.length > 1 ? list : null;
+    })();
+    const asked = this.members;
+    asked.catch(() => { if (this.members === asked) this.members = null; });
+    return asked;
+  }
+
+  private async realTimeGetIn(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number, collection = this.endpoint.collection): Promise<Doc[]> {
     const form = new URLSearchParams({ ...ANSWER, fl });
     for (const id of ids) form.append('id', id);
     const res = await this.http.request('POST', `${this.base}/${encodeURIComponent(collection)}/get`, form.toString(), 'application/x-www-form-urlencoded', signal, maxBytes);
