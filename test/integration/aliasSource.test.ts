@@ -79,6 +79,36 @@ describe('a Solr source that is an alias of two collections', function () {
     expect([...got.keys()].sort(), 'read back by id from either collection').to.deep.equal([inFirst[0].id, inSecond[1].id].sort());
   });
 
+  it('an alias that gains a collection after it was read (as a time-routed alias does): the look finds its documents', async () => {
+    const single = uniqueName('bgtest_alias_one');
+    const third = uniqueName('bgtest_alias_c');
+    const point = async (name: string, collections: string[]) => {
+      const r = await fetch(`${stack.solrLegacy}/admin/collections?action=CREATEALIAS&name=${name}&collections=${collections.join(',')}&wt=json`);
+      expect(r.ok, await r.text()).to.equal(true);
+    };
+    await legacy.createCollection(third, 1);
+    try {
+      await legacy.index(third, [{ ...inFirst[0], id: 'in-third' }]);
+      const open = (name: string) => new SolrBackend({ kind: 'solr', url: stack.solrLegacy, collection: name, requestTimeout: 60_000 } as unknown as Endpoint, { customer: 'customer', timestamp: 'timestamp', uniqueKey: 'id' }, [], 10_000);
+      const look = async (b: SolrBackend, asked: string[]) => [...(await b.presentIds(asked.map((id) => ({ id }))))].sort();
+      // Two collections, read; then a third added behind the backend's back.
+      const grown = open(alias);
+      expect(await look(grown, [inSecond[2].id])).to.deep.equal([inSecond[2].id]);
+      await point(alias, [first, second, third]);
+      expect(await look(grown, [inSecond[2].id, 'in-third']), 'the added collection is asked').to.deep.equal(['in-third', inSecond[2].id].sort());
+      // One collection, read as such; then a second added.
+      await point(single, [first]);
+      const one = open(single);
+      expect(await look(one, [inFirst[1].id])).to.deep.equal([inFirst[1].id]);
+      await point(single, [first, third]);
+      expect(await look(one, [inFirst[1].id, 'in-third', 'never-there']), 'an alias of one that became two').to.deep.equal(['in-third', inFirst[1].id].sort());
+    } finally {
+      await point(alias, [first, second]);
+      await legacy.deleteAlias(single);
+      await legacy.deleteCollection(third);
+    }
+  });
+
   it('copies every document of both collections, and verification misses none (nor passes with one missing)', async () => {
     expect((await run(['plan', '--spec', spec])).code).to.equal(0);
     const w = await run(['work', '--spec', spec, '--http-port', '0']);

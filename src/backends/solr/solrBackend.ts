@@ -646,21 +646,35 @@ export class SolrBackend implements Backend {
    * an alias of several collections only the first of them (Solr 8 and 9): a document of any other
    * would look deleted to the live-delete look and to verification, and be taken out of the target.
    * So through such an alias each collection behind it is asked, in turn, for the ids the ones before
-   * it did not have (the answer then also carries the uniqueKey, to tell which).
+   * it did not have (the answer then also carries the uniqueKey, to tell which); when some are still
+   * not found, the alias is read again and any collection it has gained is asked too.
    */
   private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number, collection = this.endpoint.collection): Promise<Doc[]> {
-    const members = collection === this.endpoint.collection ? await this.aliasMembers() : null;
-    if (members === null) return this.realTimeGetIn(ids, fl, signal, maxBytes, collection);
+    if (collection !== this.endpoint.collection) return this.realTimeGetIn(ids, fl, signal, maxBytes, collection);
+    const members = await this.aliasMembers();
+    const distinct = [...new Set(ids)];
+    if (members === null) {
+      const found = await this.realTimeGetIn(ids, fl, signal, maxBytes, collection);
+      // All there, or the name is still one collection: the answer stands. An alias that has grown
+      // since it was read (a time-routed alias adds collections as time passes) is asked below.
+      if (found.length >= distinct.length || (await this.aliasMembers(true)) === null) return found;
+    }
     const key = this.fields.uniqueKey;
     const named = fl.split(',').some((f) => f === '*' || f === key) ? fl : `${fl},${key}`;
     const out: Doc[] = [];
-    let rest = [...new Set(ids)];
-    for (const c of members) {
-      if (rest.length === 0) break;
-      const found = await this.realTimeGetIn(rest, named, signal, maxBytes, c);
-      const had = new Set(found.map((d) => String(d[key])));
-      out.push(...found);
-      rest = rest.filter((id) => !had.has(id));
+    const asked = new Set<string>();
+    let rest = distinct;
+    // The members as read, then (when some ids are still not found) as they are now.
+    for (const fresh of [false, true]) {
+      for (const c of (await this.aliasMembers(fresh)) ?? []) {
+        if (rest.length === 0) return out;
+        if (asked.has(c)) continue;
+        asked.add(c);
+        const found = await this.realTimeGetIn(rest, named, signal, maxBytes, c);
+        const had = new Set(found.map((d) => String(d[key])));
+        out.push(...found);
+        rest = rest.filter((id) => !had.has(id));
+      }
     }
     return out;
   }
@@ -668,9 +682,10 @@ export class SolrBackend implements Backend {
   /**
    * The collections behind endpoint.collection when it is an alias of more than one (LISTALIASES),
    * else null (a collection, an alias of one, or a Solr not in SolrCloud mode, which has no aliases);
-   * read once, asked again after a failed read.
+   * read once (`fresh`: again now), asked again after a failed read.
    */
-  private aliasMembers(): Promise<string[] | null> {
+  private aliasMembers(fresh = false): Promise<string[] | null> {
+    if (fresh) this.members = null;
     this.members ??= (async () => {
       let res: any;
       try {
