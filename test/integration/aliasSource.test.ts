@@ -135,23 +135,34 @@ describe('an Elasticsearch source that is an alias of two indices: the look for 
   const legacy = new EsAdmin(stack.esLegacy);
   const first = uniqueName('bgtest_esalias_a');
   const second = uniqueName('bgtest_esalias_b');
+  const third = uniqueName('bgtest_esalias_c');
   const alias = uniqueName('bgtest_esalias');
+  const single = uniqueName('bgtest_esalias_one');
+  const addAlias = async (name: string, ...indices: string[]) => {
+    const r = await fetch(`${stack.esLegacy}/_aliases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ actions: indices.map((index) => ({ add: { index, alias: name } })) }) });
+    expect(r.ok, await r.text()).to.equal(true);
+  };
+  const open = (name: string) => new ElasticsearchBackend({ kind: 'elasticsearch', url: stack.esLegacy, collection: name, requestTimeout: 60_000 } as unknown as Endpoint, { customer: 'customer', timestamp: 'timestamp', uniqueKey: 'id' }, { role: 'source' });
+  const lookWith = (backend: ElasticsearchBackend) => async (asked: string[]) => [...(await backend.presentIds(asked.map((id) => ({ id }))))].sort();
+  const docs = [...generateDocs([{ name: 'acme', docs: 60, spanDays: 30 }], Date.UTC(2025, 5, 1), 12)];
+
+  before(async () => {
+    for (const i of [first, second, third]) await legacy.createIndex(i, { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: TEST_MAPPING });
+    await legacy.index(first, docs.filter((_, i) => i % 2 === 0).map((d) => ({ _id: d.id, source: d })));
+    await legacy.index(second, docs.filter((_, i) => i % 2 === 1).map((d) => ({ _id: d.id, source: d })));
+    await legacy.index(third, [{ _id: 'in-third', source: { ...docs[0], id: 'in-third' } }]);
+    await addAlias(alias, first, second);
+  });
 
   after(async () => {
-    await Promise.all([legacy.deleteIndex(first), legacy.deleteIndex(second)]);
+    await Promise.all([legacy.deleteIndex(first), legacy.deleteIndex(second), legacy.deleteIndex(third)]);
   });
 
   it('finds the documents of both indices, and not one deleted a moment ago (before any refresh)', async () => {
-    const docs = [...generateDocs([{ name: 'acme', docs: 60, spanDays: 30 }], Date.UTC(2025, 5, 1), 12)];
-    for (const i of [first, second]) await legacy.createIndex(i, { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: TEST_MAPPING });
-    await legacy.index(first, docs.filter((_, i) => i % 2 === 0).map((d) => ({ _id: d.id, source: d })));
-    await legacy.index(second, docs.filter((_, i) => i % 2 === 1).map((d) => ({ _id: d.id, source: d })));
-    const r = await fetch(`${stack.esLegacy}/_aliases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ actions: [{ add: { index: first, alias } }, { add: { index: second, alias } }] }) });
-    expect(r.ok, await r.text()).to.equal(true);
-    const backend = new ElasticsearchBackend({ kind: 'elasticsearch', url: stack.esLegacy, collection: alias, requestTimeout: 60_000 } as unknown as Endpoint, { customer: 'customer', timestamp: 'timestamp', uniqueKey: 'id' }, { role: 'source' });
+    const backend = open(alias);
     try {
       const ids = docs.map((d) => d.id);
-      const look = async (asked: string[]) => [...(await backend.presentIds(asked.map((id) => ({ id }))))].sort();
+      const look = lookWith(backend);
       expect(await look([...ids, 'never-there']), 'every document of both indices, and no other').to.deep.equal([...ids].sort());
       // Deleted without a refresh: a search would still find it, a real-time look must not.
       const gone = docs[1].id;
@@ -160,6 +171,23 @@ describe('an Elasticsearch source that is an alias of two indices: the look for 
       expect(await look(ids), 'the one deleted is gone').to.deep.equal(ids.filter((id) => id !== gone).sort());
     } finally {
       await backend.close();
+    }
+  });
+
+  it('an alias that gains an index after it was read (as a rollover does): the look finds its documents', async () => {
+    const grown = open(alias);
+    const one = open(single);
+    try {
+      const kept = docs[2].id;
+      expect(await lookWith(grown)([kept]), 'two indices, read').to.deep.equal([kept]);
+      await addAlias(alias, third);
+      expect(await lookWith(grown)([kept, 'in-third', 'never-there']), 'the added index is asked').to.deep.equal(['in-third', kept].sort());
+      await addAlias(single, first);
+      expect(await lookWith(one)([kept, 'never-there']), 'one index, read as such').to.deep.equal([kept]);
+      await addAlias(single, third);
+      expect(await lookWith(one)([kept, 'in-third', 'never-there']), 'an alias of one that became two').to.deep.equal(['in-third', kept].sort());
+    } finally {
+      await Promise.all([grown.close(), one.close()]);
     }
   });
 });

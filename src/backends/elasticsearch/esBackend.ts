@@ -81,7 +81,7 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
    * for live deletes right after a page's writes: liveDeletes.ts).
    */
   private readonly unrefreshed = new Set<string>();
-  /** indicesBehind(), once read. */
+  /** indicesBehind(), once read (indicesChanged reads it again). */
   private behind: Promise<string[] | null> | null = null;
   /** The definition new indices of the set are created with, read once. */
   private setDefinition: Promise<Record<string, unknown>> | null = null;
@@ -580,8 +580,25 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
   async presentIds(docs: Array<{ id: string; routing?: string }>, signal?: AbortSignal): Promise<Set<string>> {
     // mget reads one index: over the pattern's set the ids are searched (refreshed documents only).
     if (this.pattern) return this.searchableIds(docs.map((d) => d.id));
+    const { present, errored } = await this.presentNow(docs, signal);
+    // A miss is taken for a delete, and an error for present: first make sure the alias looked through
+    // has not gained an index since it was read (a rollover adds one; an alias of one becomes two).
+    const doubtful = docs.filter((d) => !present.has(d.id) || errored.has(d.id));
+    if (doubtful.length > 0 && (await this.indicesChanged())) {
+      const again = await this.presentNow(doubtful, signal);
+      for (const d of doubtful) {
+        if (again.present.has(d.id)) present.add(d.id);
+        else present.delete(d.id);
+      }
+    }
+    return present;
+  }
+
+  /** presentIds through the indices behind the name as last read; `errored`: the ids counted present for an item error. */
+  private async presentNow(docs: Array<{ id: string; routing?: string }>, signal?: AbortSignal): Promise<{ present: Set<string>; errored: Set<string> }> {
     const api = await this.client();
-    const out = new Set<string>();
+    const present = new Set<string>();
+    const errored = new Set<string>();
     // An alias of several indices: mget through it answers every item with an error (and an error
     // counts present below, so no live delete would ever be seen). Each id is asked of every index
     // behind it instead, in the same request; found in any, it is there.
@@ -595,31 +612,41 @@ export class ElasticsearchBackend implements Backend, IndexPreparer {
       const res = await api.mget(this.index, chunk, { _source: false });
       for (const d of res.docs as any[]) {
         // An item error (a routing the mapping requires, a shard unavailable) is not "gone": count it present.
-        if (d.found || d.error) out.add(String(d._id));
+        if (d.found || d.error) present.add(String(d._id));
+        if (d.error) errored.add(String(d._id));
       }
     }
-    return out;
+    return { present, errored };
   }
 
-  /**
-   * The indices behind endpoint.collection when it names more than one (an alias of several indices),
-   * else null; read once (from its mappings, as check() reads them), asked again after a failed read.
-   */
+  /** The indices behind endpoint.collection (readIndicesBehind), read once, read again after a failed read. */
   private indicesBehind(): Promise<string[] | null> {
-    this.behind ??= (async () => {
-      let mappings: Record<string, unknown>;
-      try {
-        mappings = await (await this.client()).getMapping(this.endpoint.collection);
-      } catch (e) {
-        if (e instanceof EsStatusError && e.status === 404) return null; // no such index (yet): one name, as before
-        throw e;
-      }
-      const names = Object.keys(mappings);
-      return names.length > 1 ? names.sort() : null;
-    })();
-    const asked = this.behind;
-    asked.catch(() => { if (this.behind === asked) this.behind = null; });
-    return asked;
+    if (!this.behind) {
+      const reading = this.readIndicesBehind();
+      this.behind = reading;
+      reading.catch(() => { if (this.behind === reading) this.behind = null; });
+    }
+    return this.behind;
+  }
+
+  /** The indices behind endpoint.collection when it names more than one (an alias of several indices), else null (from its mappings, as check() reads them). */
+  private async readIndicesBehind(): Promise<string[] | null> {
+    let mappings: Record<string, unknown>;
+    try {
+      mappings = await (await this.client()).getMapping(this.endpoint.collection);
+    } catch (e) {
+      if (e instanceof EsStatusError && e.status === 404) return null; // no such index (yet): one name, as before
+      throw e;
+    }
+    const names = Object.keys(mappings);
+    return names.length > 1 ? names.sort() : null;
+  }
+
+  /** Whether the indices behind endpoint.collection are other now than when last read (read again now). */
+  private async indicesChanged(): Promise<boolean> {
+    const before = (await this.indicesBehind())?.join(',') ?? null;
+    this.behind = null;
+    return ((await this.indicesBehind())?.join(',') ?? null) !== before;
   }
 
   async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {

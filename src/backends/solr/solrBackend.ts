@@ -86,7 +86,7 @@ export class SolrBackend implements Backend {
   private readonly readyCollections = new Set<string>();
   /** The shape new collections of the set take (the template's), read once. */
   private setShape: Promise<CollectionShape> | null = null;
-  /** aliasMembers(), once read. */
+  /** aliasMembers(), once read (aliasChanged reads it again). */
   private members: Promise<string[] | null> | null = null;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: Spec['fields'], excludeFields: string[] = [],
@@ -646,60 +646,62 @@ export class SolrBackend implements Backend {
    * an alias of several collections only the first of them (Solr 8 and 9): a document of any other
    * would look deleted to the live-delete look and to verification, and be taken out of the target.
    * So through such an alias each collection behind it is asked, in turn, for the ids the ones before
-   * it did not have (the answer then also carries the uniqueKey, to tell which); when some are still
-   * not found, the alias is read again and any collection it has gained is asked too.
+   * it did not have (the answer then also carries the uniqueKey, to tell which).
    */
   private async realTimeGet(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number, collection = this.endpoint.collection): Promise<Doc[]> {
-    if (collection !== this.endpoint.collection) return this.realTimeGetIn(ids, fl, signal, maxBytes, collection);
-    const members = await this.aliasMembers();
-    const distinct = [...new Set(ids)];
-    if (members === null) {
-      const found = await this.realTimeGetIn(ids, fl, signal, maxBytes, collection);
-      // All there, or the name is still one collection: the answer stands. An alias that has grown
-      // since it was read (a time-routed alias adds collections as time passes) is asked below.
-      if (found.length >= distinct.length || (await this.aliasMembers(true)) === null) return found;
-    }
+    const members = collection === this.endpoint.collection ? await this.aliasMembers() : null;
+    if (members === null) return this.realTimeGetIn(ids, fl, signal, maxBytes, collection);
     const key = this.fields.uniqueKey;
     const named = fl.split(',').some((f) => f === '*' || f === key) ? fl : `${fl},${key}`;
     const out: Doc[] = [];
-    const asked = new Set<string>();
-    let rest = distinct;
-    // The members as read, then (when some ids are still not found) as they are now.
-    for (const fresh of [false, true]) {
-      for (const c of (await this.aliasMembers(fresh)) ?? []) {
-        if (rest.length === 0) return out;
-        if (asked.has(c)) continue;
-        asked.add(c);
-        const found = await this.realTimeGetIn(rest, named, signal, maxBytes, c);
-        const had = new Set(found.map((d) => String(d[key])));
-        out.push(...found);
-        rest = rest.filter((id) => !had.has(id));
-      }
+    let rest = [...new Set(ids)];
+    for (const c of members) {
+      if (rest.length === 0) break;
+      const found = await this.realTimeGetIn(rest, named, signal, maxBytes, c);
+      const had = new Set(found.map((d) => String(d[key])));
+      out.push(...found);
+      rest = rest.filter((id) => !had.has(id));
     }
     return out;
   }
 
+  /** The collections behind endpoint.collection (readAliasMembers), read once, read again after a failed read. */
+  private aliasMembers(): Promise<string[] | null> {
+    if (!this.members) {
+      const reading = this.readAliasMembers();
+      this.members = reading;
+      reading.catch(() => { if (this.members === reading) this.members = null; });
+    }
+    return this.members;
+  }
+
   /**
    * The collections behind endpoint.collection when it is an alias of more than one (LISTALIASES),
-   * else null (a collection, an alias of one, or a Solr not in SolrCloud mode, which has no aliases);
-   * read once (`fresh`: again now), asked again after a failed read.
+   * else null (a collection, an alias of one, or a Solr not in SolrCloud mode, which has no aliases).
    */
-  private aliasMembers(fresh = false): Promise<string[] | null> {
-    if (fresh) this.members = null;
-    this.members ??= (async () => {
-      let res: any;
-      try {
-        res = await this.http.request('GET', `${this.base}/admin/collections?action=LISTALIASES&wt=json`);
-      } catch (e) {
-        if (e instanceof HttpStatusError && (e.status === 400 || e.status === 404)) return null;
-        throw this.forbidden(e, 'list the aliases that may name', 'the "collection-admin-read" permission');
-      }
-      const list = String(res?.aliases?.[this.endpoint.collection] ?? '').split(',').map((c) => c.trim()).filter(Boolean);
-      return list.length > 1 ? list : null;
-    })();
-    const asked = this.members;
-    asked.catch(() => { if (this.members === asked) this.members = null; });
-    return asked;
+  private async readAliasMembers(): Promise<string[] | null> {
+    let res: any;
+    try {
+      res = await this.http.request('GET', `${this.base}/admin/collections?action=LISTALIASES&wt=json`);
+    } catch (e) {
+      if (e instanceof HttpStatusError && (e.status === 400 || e.status === 404)) return null;
+      throw this.forbidden(e, 'list the aliases that may name', 'the "collection-admin-read" permission');
+    }
+    const list = String(res?.aliases?.[this.endpoint.collection] ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+    return list.length > 1 ? list : null;
+  }
+
+  /**
+   * Whether the collections behind endpoint.collection are other now than when last read (read again
+   * now). A look by id takes what it misses for deleted: before it does, this makes sure the alias it
+   * asked through has not gained a collection since (a time-routed alias adds one as time passes;
+   * an alias of one may become an alias of two). Asked only on a miss, never on a write's look.
+   */
+  private async aliasChanged(): Promise<boolean> {
+    if (this.pattern) return false;
+    const before = (await this.aliasMembers())?.join(',') ?? null;
+    this.members = null;
+    return ((await this.aliasMembers())?.join(',') ?? null) !== before;
   }
 
   private async realTimeGetIn(ids: string[], fl: string, signal?: AbortSignal, maxBytes?: number, collection = this.endpoint.collection): Promise<Doc[]> {
@@ -745,6 +747,14 @@ export class SolrBackend implements Backend {
   }
 
   async presentIds(docs: Array<{ id: string }>, signal?: AbortSignal): Promise<Set<string>> {
+    const out = await this.presentNow(docs, signal);
+    const missing = docs.filter((d) => !out.has(d.id));
+    if (missing.length > 0 && (await this.aliasChanged())) for (const id of await this.presentNow(missing, signal)) out.add(id);
+    return out;
+  }
+
+  /** presentIds, through the alias members as last read. */
+  private async presentNow(docs: Array<{ id: string }>, signal?: AbortSignal): Promise<Set<string>> {
     const out = new Set<string>();
     // Ids only, both ways: a few thousand a request (a request costs more than its ids: issue 15).
     // Over a set, what no real-time get finds is searched: 500 terms a query (maxBooleanClauses is 1,024).
@@ -775,6 +785,14 @@ export class SolrBackend implements Backend {
   }
 
   async getByIds(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {
+    const out = await this.getNow(ids, maxBytes);
+    const missing = ids.filter((id) => !out.has(id));
+    if (missing.length > 0 && (await this.aliasChanged())) for (const [id, d] of await this.getNow(missing, maxBytes)) out.set(id, d);
+    return out;
+  }
+
+  /** getByIds, through the alias members as last read. */
+  private async getNow(ids: string[], maxBytes?: number): Promise<Map<string, VersionedDoc>> {
     const out = new Map<string, VersionedDoc>();
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
