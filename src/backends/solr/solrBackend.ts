@@ -14,6 +14,7 @@ import { chunked } from '../../util';
 import { exactJson, numberText } from '../exactJson';
 import type { SolrSchema } from './schemaMapping';
 import { rawSolrPages, type RawSolrPage } from './rawPage';
+import { routeOf, shardRoutes, type ShardRoute } from './shardRouting';
 import { writeMembers } from '../rawJson';
 import { walked } from '../rawDoc';
 import { HttpClient, HttpStatusError, jsonBytes, sizeRefusal, unreachable, withSize } from '../http';
@@ -64,6 +65,11 @@ const ANSWER = { wt: 'json', indent: 'false' } as const;
 /** A look by ids only (which still exist): ids a request, and bytes of ids a form (Jetty takes 200 KB by default). */
 const ID_LOOK = { ids: 5000, bytes: 128 * 1024 };
 
+/** How long a collection's shard leaders are trusted before CLUSTERSTATUS is read again (a leader can move). */
+const ROUTES_TTL_MS = 30_000;
+/** Direct writes to shard leaders failing in a row before this process writes through the endpoint only. */
+const DIRECT_GIVE_UP = 3;
+
 const PAGE_FL = { flat: `*,${WITHOUT_VERSION}`, nested: `${WITH_CHILDREN},${WITHOUT_VERSION}` };
 
 export class SolrBackend implements Backend {
@@ -88,6 +94,13 @@ export class SolrBackend implements Backend {
   private setShape: Promise<CollectionShape> | null = null;
   /** aliasMembers(), once read (aliasChanged reads it again). */
   private members: Promise<string[] | null> | null = null;
+  /**
+   * Each written collection's shard leaders (shardRouting.ts), read from CLUSTERSTATUS and again
+   * after ROUTES_TTL_MS or a direct write that failed; null routes: written through the endpoint.
+   */
+  private readonly routes = new Map<string, { at: number; routes: Promise<ShardRoute[] | null> }>();
+  /** Direct writes to shard leaders that failed in a row; at DIRECT_GIVE_UP they stop for this process. */
+  private directFailures = 0;
 
   constructor(readonly endpoint: Endpoint, private readonly fields: Spec['fields'], excludeFields: string[] = [],
     private readonly commitWithinMs = 10_000, private readonly opts: SolrBackendOptions = {}) {
@@ -108,11 +121,7 @@ export class SolrBackend implements Backend {
   }
 
   private coll(path: string, params: Record<string, string | number | boolean | string[]> = {}, collection = this.endpoint.collection): string {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries({ wt: 'json', ...params })) {
-      for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
-    }
-    return `${this.base}/${encodeURIComponent(collection)}${path}?${qs}`;
+    return `${this.base}/${encodeURIComponent(collection)}${path}?${query(params)}`;
   }
 
   /**
@@ -618,7 +627,7 @@ export class SolrBackend implements Backend {
     const existing = await this.existingIds(docs.map((d) => d.id), signal, collection);
     const send = docs.filter((d) => !existing.has(d.id));
     if (send.length === 0) return { written: 0, skipped: docs.length, rejected: [] };
-    const { rejected, conflicts } = await this.createOnly(send, signal, collection);
+    const { rejected, conflicts } = await this.createOnlyRouted(send, signal, collection);
     const rejectedIds = new Set(rejected.map((r) => r.id));
     let skipped = docs.length - send.length;
     for (const d of send) if (!rejectedIds.has(d.id) && conflicts.has(d.id)) skipped++;
@@ -862,11 +871,13 @@ export class SolrBackend implements Backend {
    * re-sending harmless); a document refused for its size is rejected with its size, not retried. Every halving step is a request of its own, so each one first checks the
    * claim's signal: a worker that lost its claim sends no more halves.
    */
-  private async createOnly(docs: SourceDoc[], signal?: AbortSignal, collection = this.endpoint.collection): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
+  private async createOnly(docs: SourceDoc[], signal?: AbortSignal, collection = this.endpoint.collection, leader?: string): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
     signal?.throwIfAborted();
     try {
       const body = createOnlyBody(docs);
-      await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }, collection), body, 'application/json', signal);
+      const params = { failOnVersionConflicts: false, commitWithin: this.commitWithinMs };
+      const url = leader ? `${leader}/update?${query(params)}` : this.coll('/update', params, collection);
+      await this.http.request('POST', url, body, 'application/json', signal);
       return { rejected: [], conflicts: new Set() };
     } catch (e) {
       if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409 && e.status !== 413)) throw e;
@@ -876,10 +887,87 @@ export class SolrBackend implements Backend {
         return { rejected: [{ id: docs[0].id, reason: sizeRefusal(e.status, reason) ? withSize(reason, docs[0].bytes) : reason }], conflicts: new Set() };
       }
       const mid = Math.ceil(docs.length / 2);
-      const a = await this.createOnly(docs.slice(0, mid), signal, collection);
-      const b = await this.createOnly(docs.slice(mid), signal, collection);
+      const a = await this.createOnly(docs.slice(0, mid), signal, collection, leader);
+      const b = await this.createOnly(docs.slice(mid), signal, collection, leader);
       return { rejected: [...a.rejected, ...b.rejected], conflicts: new Set([...a.conflicts, ...b.conflicts]) };
     }
+  }
+
+  /**
+   * createOnly, each shard's documents sent straight to its leader (shardRouting.ts: what SolrJ's
+   * cloud client does), the shards at once: the node the endpoint names no longer parses every
+   * document to forward most of them, and on Solr 8 failOnVersionConflicts holds on every shard (it is
+   * not passed on to the other leaders: a forwarded conflict answers the whole batch 409). A
+   * collection that cannot be routed (an alias, an implicit or field router, a shard without a live
+   * leader), a document no active shard holds, and a leader that fails (its address not reachable
+   * from here — a load balancer in front of the cluster — or the leader moved) go through the
+   * endpoint, as before: create-only makes sending a document again harmless.
+   */
+  private async createOnlyRouted(docs: SourceDoc[], signal: AbortSignal | undefined, collection: string): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
+    const routes = await this.routesOf(collection);
+    if (!routes) return this.createOnly(docs, signal, collection);
+    const groups = new Map<string | null, SourceDoc[]>();
+    for (const d of docs) {
+      const leader = routeOf(routes, d.id)?.leader ?? null;
+      const group = groups.get(leader);
+      if (group) group.push(d);
+      else groups.set(leader, [d]);
+    }
+    const settled = await Promise.allSettled([...groups].map(([leader, group]) => (leader ? this.createOnlyAt(group, signal, collection, leader) : this.createOnly(group, signal, collection))));
+    const out = { rejected: [] as Rejection[], conflicts: new Set<string>() };
+    for (const r of settled) {
+      if (r.status === 'rejected') throw r.reason;
+      out.rejected.push(...r.value.rejected);
+      for (const id of r.value.conflicts) out.conflicts.add(id);
+    }
+    return out;
+  }
+
+  /** createOnly at one shard leader; if that fails, the routes are read again and the documents go through the endpoint. */
+  private async createOnlyAt(docs: SourceDoc[], signal: AbortSignal | undefined, collection: string, leader: string): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
+    try {
+      const r = await this.createOnly(docs, signal, collection, leader);
+      this.directFailures = 0;
+      return r;
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      this.routes.delete(collection);
+      this.directFailures++;
+      const ctx = { collection, leader: safeUrl(leader), err: (e as Error).message?.slice(0, 300) };
+      if (this.directFailures === DIRECT_GIVE_UP) log.warn({ ...ctx, failures: this.directFailures }, 'writes straight to the shard leaders keep failing: writing through the endpoint from now on (the leaders\' addresses in the cluster state may not be reachable from here)');
+      else log.info(ctx, 'a write straight to a shard leader failed: sending it through the endpoint');
+      return this.createOnly(docs, signal, collection);
+    }
+  }
+
+  /** The collection's shard routes (cached for ROUTES_TTL_MS), or null: written through the endpoint. */
+  private routesOf(collection: string): Promise<ShardRoute[] | null> {
+    if (this.directFailures >= DIRECT_GIVE_UP) return Promise.resolve(null);
+    const known = this.routes.get(collection);
+    if (known && performance.now() - known.at < ROUTES_TTL_MS) return known.routes;
+    const routes = this.readRoutes(collection).catch((e: unknown) => {
+      // Not allowed to read the cluster state (a secured cluster), or it failed: the endpoint, as before.
+      log.debug({ collection, err: (e as Error).message?.slice(0, 300) }, 'shard leaders not read: writing through the endpoint');
+      return null;
+    });
+    this.routes.set(collection, { at: performance.now(), routes });
+    return routes;
+  }
+
+  private async readRoutes(collection: string): Promise<ShardRoute[] | null> {
+    const st = await this.http.request('GET', `${this.base}/admin/collections?action=CLUSTERSTATUS&collection=${encodeURIComponent(collection)}&wt=json`);
+    // An alias answers with the collection(s) behind it, under their own names: written through the
+    // alias, as Solr routes it (a routed alias picks the collection by the document).
+    const c = st?.cluster?.collections?.[collection];
+    if (!c) return null;
+    const live = new Set<string>((st.cluster.live_nodes ?? []).map(String));
+    const scheme = new URL(this.base).protocol;
+    return shardRoutes(c, live, (r) => {
+      if (typeof r.base_url === 'string' && r.base_url) return r.base_url;
+      // Solr 9 may leave base_url out: a node's name is host:port_context.
+      const m = /^([^_]+)_(.*)$/.exec(String(r.node_name ?? ''));
+      return m ? `${scheme}//${m[1]}/${decodeURIComponent(m[2])}` : null;
+    });
   }
 
   /** Commits the collection, or with target.indexPattern every collection of the set. */
@@ -933,6 +1021,15 @@ const CREATE_ONLY = '"_version_":-1}';
  * `[doc,doc,...]` with `_version_: -1`, as bytes: each document is written out and encoded on its
  * own, so the heap never holds the whole batch twice (the pieces and their join) besides the pages.
  */
+/** A request's query string, JSON answers asked for. */
+function query(params: Record<string, string | number | boolean | string[]>): URLSearchParams {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries({ wt: 'json', ...params })) {
+    for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
+  }
+  return qs;
+}
+
 export function createOnlyBody(docs: SourceDoc[]): Buffer {
   // One buffer of the batch's measured size (grown if escapes made a document longer), each
   // document written into it as soon as it is serialized; a document read raw (rawPage.ts) is

@@ -1,0 +1,103 @@
+/**
+ * A Solr target's writes go straight to each shard's leader (issue 15, shardRouting.ts): the shard
+ * computed here for every id must be the one Solr itself puts the document in (Solr 8 and 9, plain
+ * and composite ids, non-ASCII ids), and a batch of one shard's documents must cost that shard one
+ * update request and no other core any (through the endpoint, the node's first core takes it and
+ * forwards it: two). Counted by Solr's own request metrics, placement read back with `[shard]`.
+ */
+import { expect } from 'chai';
+import { SolrBackend } from '../../src/backends/solr/solrBackend';
+import { routeOf, shardRoutes, type ShardRoute } from '../../src/backends/solr/shardRouting';
+import type { SourceDoc } from '../../src/backends/types';
+import { SolrAdmin } from '../../src/demo/solrAdmin';
+import { stack, uniqueName } from '../support/stack';
+
+const fields = { customer: 'customer', timestamp: 'timestamp', uniqueKey: 'id' };
+
+function doc(id: string): SourceDoc {
+  const f = { id, customer: 'acme', timestamp: '2025-01-01T00:00:00Z', title: `doc ${id}` };
+  return { id, fields: f, bytes: Buffer.byteLength(JSON.stringify(f)) };
+}
+
+/** Ids of every shape the compositeId router knows. */
+function ids(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 120; i++) out.push(`doc-${i}`);
+  for (const t of ['acme', 'globex', 'initech', 'umbrella']) for (let i = 0; i < 20; i++) out.push(`${t}!${i}`);
+  for (let i = 0; i < 20; i++) out.push(`acme/4!b${i}`, `acme/2!c${i}`, `r${i % 3}!u${i % 5}!d${i}`, `r${i}/3!u/2!e${i}`);
+  for (let i = 0; i < 20; i++) out.push(`ünï-cødé-${i}`, `日本-${i}`, `emoji-😀-${i}`, `tenant${i}!`);
+  return out;
+}
+
+for (const [name, url] of [['Solr 8', stack.solrLegacy], ['Solr 9', stack.solrNew]] as const) {
+  describe(`writes straight to the shard leaders of a ${name} target`, function () {
+    this.timeout(120_000);
+    const admin = new SolrAdmin(url);
+    const collection = uniqueName('bgtest_route');
+    const target = new SolrBackend({ kind: 'solr', url, collection, requestTimeout: 30_000 } as any, fields);
+    let routes: ShardRoute[];
+
+    async function clusterRoutes(): Promise<ShardRoute[]> {
+      const st = (await (await fetch(`${url}/admin/collections?action=CLUSTERSTATUS&collection=${collection}&wt=json`)).json()) as any;
+      return shardRoutes(st.cluster.collections[collection], new Set(st.cluster.live_nodes), (r) => r.base_url ?? `http://${String(r.node_name).replace('_', '/')}`)!;
+    }
+
+    /** Update requests each core of the collection has served (Solr's metrics), by core name. */
+    async function updateRequests(): Promise<Map<string, number>> {
+      const res = await fetch(`${url}/admin/metrics?group=core&prefix=UPDATE./update.requests&wt=json`);
+      const metrics = ((await res.json()) as any).metrics as Record<string, Record<string, number>>;
+      const out = new Map<string, number>();
+      for (const [key, m] of Object.entries(metrics)) {
+        // solr.core.<collection>.<shard>.<replica>: the core <collection>_<shard>_<replica>.
+        if (key.startsWith(`solr.core.${collection}.`)) out.set(key.slice('solr.core.'.length).replaceAll('.', '_'), Number(m['UPDATE./update.requests'] ?? 0));
+      }
+      return out;
+    }
+
+    before(async () => {
+      await admin.createCollection(collection, 3);
+      routes = await clusterRoutes();
+      expect(routes, 'CLUSTERSTATUS of a 3-shard compositeId collection gives a route per shard').to.have.length(3);
+    });
+    after(async () => {
+      await admin.deleteCollection(collection);
+    });
+
+    it('every document lands in the shard computed for it, and every one is written once', async () => {
+      const all = ids();
+      const r = await target.writeBatch(all.map(doc));
+      expect(r).to.deep.equal({ written: all.length, skipped: 0, rejected: [] });
+      await target.refresh();
+      const placed = await admin.all(collection, 'id,[shard]');
+      expect(placed.size).to.equal(all.length);
+      const wrong: string[] = [];
+      for (const id of all) {
+        const shard = String(placed.get(id)?.['[shard]'] ?? '');
+        // [shard] names the shard (Solr 8 and 9 on one node), or a replica's URL ending in its core.
+        const route = routeOf(routes, id)!;
+        if (shard !== route.name && !shard.includes(decodeURIComponent(route.leader.split('/').pop()!))) wrong.push(`${id} → ${shard}, computed ${route.name}`);
+      }
+      expect(wrong, 'documents Solr placed in another shard than the one computed').to.deep.equal([]);
+      for (const id of all.slice(0, 5)) expect(placed.get(id)!.id).to.equal(id);
+    });
+
+    it('a batch of one shard\'s documents costs that shard one update request and no other core any', async () => {
+      for (const route of routes) {
+        const mine: SourceDoc[] = [];
+        for (let i = 0; mine.length < 30; i++) {
+          const id = `one-shard-${i}`;
+          if (routeOf(routes, id)!.name === route.name) mine.push(doc(id));
+        }
+        const before = await updateRequests();
+        const r = await target.writeBatch(mine);
+        expect(r.written).to.equal(mine.length);
+        const after = await updateRequests();
+        const core = decodeURIComponent(route.leader.split('/').pop()!);
+        const grew = [...after].filter(([c, n]) => n !== (before.get(c) ?? 0)).map(([c, n]) => [c, n - (before.get(c) ?? 0)]);
+        expect(grew, `update requests by core for a batch of ${route.name}'s documents`).to.deep.equal([[core, 1]]);
+      }
+      await target.refresh();
+      expect(await admin.count(collection)).to.equal(ids().length + 30 * routes.length);
+    });
+  });
+}
