@@ -92,7 +92,7 @@ const pageBytes = (page: Page) => page.docs.reduce((n, d) => n + d.bytes, 0);
  * Where this process's lanes spent their time, and what they moved (issue 15: the fleet's own
  * overhead, measured). Lane-milliseconds, summed over lanes: `read` is a lane waiting for its page
  * (read and parsed; a page read ahead costs only what was left of it), `write` the target's writes
- * (the Solr look for existing ids included), `liveDeletes` the look at the source after the writes,
+ * (the Solr look for existing ids included, when written through the endpoint), `liveDeletes` the look at the source after the writes,
  * `checkpoint` the fenced ZooKeeper write, `throttle` the rate limiter. Bytes are document bytes (as
  * measured on the page), `tail` a lane waiting for the previous page's tail (look + checkpoint, which
  * run while the next page is written: liveDeletes and checkpoint overlap the writes, so the parts sum

@@ -8,6 +8,7 @@
  */
 import { cpus } from 'node:os';
 import { quotedTerm } from '../../src/backends/solr/queries';
+import { routeOf, shardRoutes } from '../../src/backends/solr/shardRouting';
 import { describeSpent, metered, perThousand, type CpuSpent, type ServerCpu } from './serverCpu';
 
 export interface Ceilings {
@@ -81,11 +82,33 @@ async function parallel<T>(items: T[], streams: number, fn: (item: T) => Promise
 }
 
 /**
+ * A Solr page's create-only updates, one per shard leader of `into` (as the fleet sends them:
+ * shardRouting.ts), or one through the node when the collection cannot be routed. The routes are
+ * read once, here.
+ */
+export async function solrLeaderUpdates(target: string, into: string): Promise<(docs: Array<Record<string, unknown>>) => Array<{ url: string; body: string }>> {
+  const st = (await (await fetch(`${target}/admin/collections?action=CLUSTERSTATUS&collection=${into}&wt=json`)).json()) as any;
+  const routes = shardRoutes(st.cluster.collections[into], new Set(st.cluster.live_nodes), (r) => r.base_url ?? null);
+  const params = 'update?failOnVersionConflicts=false&commitWithin=10000&wt=json';
+  return (docs) => {
+    const by = new Map<string, Array<Record<string, unknown>>>();
+    for (const d of docs) {
+      const at = (routes && routeOf(routes, String(d.id))?.leader) || `${target}/${into}`;
+      const part = by.get(at);
+      if (part) part.push({ ...d, _version_: -1 });
+      else by.set(at, [{ ...d, _version_: -1 }]);
+    }
+    return [...by].map(([at, part]) => ({ url: `${at}/${params}`, body: JSON.stringify(part) }));
+  };
+}
+
+/**
  * Solr: each stream reads its own range of ids with cursorMark, the ranges cut at the ids' quantiles
  * (one untimed pass over the ids first), as the fleet's slices each read a part of the collection by
  * a filter. (A `{!hash}` partition read every document in each stream to hash it: at 1,000,000
  * documents that "ceiling" was half what the fleet read.) The pages, serialized create-only
- * (`_version_: -1`), are then loaded into `dst`. With `copyDst`, the copy ceiling too: the same
+ * (`_version_: -1`) and split by shard leader as the fleet's writes are (shardRouting.ts: no node
+ * forwards them), are then loaded into `dst`. With `copyDst`, the copy ceiling too: the same
  * streams each write a page into `copyDst` while reading the next, no look, no checkpoint.
  */
 export async function solrCeilings(source: string, coll: string, target: string, dst: string, streams: number, rows: number, opts: CeilingOptions = {}): Promise<Ceilings> {
@@ -102,12 +125,12 @@ export async function solrCeilings(source: string, coll: string, target: string,
   const total = ids.length;
   ids.length = 0;
   /**
-   * Every stream's range read, each page (serialized create-only, and its ids) handed to `onPage`; the
+   * Every stream's range read, each page (its documents and ids) handed to `onPage`; the
    * next page is read while it runs (one at a time per stream: a pipelined copy, as the fleet's lanes);
    * the seconds taken and the documents read. `limit`: each stream stops after that many documents
    * (the warm-up).
    */
-  const readRanges = async (onPage: (body: string, ids: string[]) => Promise<void> | void, limit = Infinity) => {
+  const readRanges = async (onPage: (docs: Array<Record<string, unknown>>, ids: string[]) => Promise<void> | void, limit = Infinity) => {
     let docs = 0;
     const secs = await parallel(Array.from({ length: streams }, (_, i) => i), streams, async (i) => {
       const lo = i === 0 ? '*' : quotedTerm(cuts[i - 1]);
@@ -121,7 +144,7 @@ export async function solrCeilings(source: string, coll: string, target: string,
           docs += got.length;
           mine += got.length;
           await writing;
-          writing = onPage(JSON.stringify(got.map((d) => ({ ...d, _version_: -1 }))), got.map((d) => String(d.id)));
+          writing = onPage(got, got.map((d) => String(d.id)));
         }
         if (page.nextCursorMark === cursor || got.length === 0) break;
         cursor = page.nextCursorMark;
@@ -131,24 +154,33 @@ export async function solrCeilings(source: string, coll: string, target: string,
     if (limit === Infinity && docs !== total) throw new Error(`ceilings: the id ranges read ${docs} of ${total} documents`);
     return { secs, docs };
   };
-  const write = (into: string) => (body: string) => post(`${target}/${into}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, body);
+  const updates = (into: string) => solrLeaderUpdates(target, into);
+  const send = async (parts: Array<{ url: string; body: string }>) => void (await Promise.all(parts.map((u) => post(u.url, u.body))));
+  const write = async (into: string) => {
+    const split = await updates(into);
+    return (docs: Array<Record<string, unknown>>) => send(split(docs));
+  };
   const commit = (into: string) => () => post(`${target}/${into}/update?commit=true&wt=json`, '[]');
   const look = (server: string, into: string, ids: string[], fl: string) => post(`${server}/${into}/get`, new URLSearchParams([['fl', fl], ['wt', 'json'], ...ids.map((id): [string, string] => ['id', id])] as Array<[string, string]>).toString(), 'application/x-www-form-urlencoded');
   const warmedUp = warmUp ? await warmUpPasses(warmUp, async (into, limit) => {
-    const { docs } = await readRanges(async (body, ids) => {
+    const writeInto = await write(into);
+    const { docs } = await readRanges(async (page, ids) => {
       await look(target, into, ids, 'id');
-      await write(into)(body);
+      await writeInto(page);
       await look(source, coll, ids, '[docid]');
     }, Math.ceil(limit / streams));
     await commit(into)();
     return docs;
   }) : undefined;
-  const bodies: string[] = [];
-  const read = await metered(meter, async () => (await readRanges((body) => { bodies.push(body); })).secs);
-  const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
-  const ingest = await metered(meter, () => parallel(bodies, streams, write(dst)), commit(dst));
+  // The pages are split by shard leader and serialized as they are read: the bulk load only sends.
+  const bodies: Array<Array<{ url: string; body: string }>> = [];
+  const splitForDst = await updates(dst);
+  const read = await metered(meter, async () => (await readRanges((page) => { bodies.push(splitForDst(page)); })).secs);
+  const bytes = bodies.reduce((n, parts) => n + parts.reduce((m, u) => m + Buffer.byteLength(u.body), 0), 0);
+  const ingest = await metered(meter, () => parallel(bodies, streams, send), commit(dst));
   bodies.length = 0;
-  const copy = copyDst ? await metered(meter, async () => (await readRanges(write(copyDst))).secs, commit(copyDst)) : null;
+  const copyInto = copyDst ? await write(copyDst) : null;
+  const copy = copyDst && copyInto ? await metered(meter, async () => (await readRanges(copyInto)).secs, commit(copyDst)) : null;
   return { streams, read: total / read.value, ingest: total / ingest.value, ingestMBps: bytes / 1e6 / ingest.value, ...cpuOf(read, ingest, total), ...copyOf(copy, total), ...(warmedUp === undefined ? {} : { warmedUp }) };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Figures, not a test: documents/second of the fleet (plan + N workers, real processes) beside a
- * tight loop with no coordination (cursorMark pages → create-only batches), on the local stack.
+ * tight loop with no coordination (cursorMark pages → create-only batches, each shard's to its leader), on the local stack.
  * The gap is the fleet's overhead; the source's read ceiling and the target's ingest ceiling with as
  * many streams (ceilings.ts) show the machine's limit. Each fleet row is end to end (spawn to the last
  * exit); below it, from the workers' own "worker finished" lines (fleetFigures.ts): the start-up cost,
@@ -20,7 +20,7 @@ import { ZkSession } from '../../src/coordination/zk';
 import { generateDocs } from '../../src/demo/dataset';
 import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
-import { ceilingRows, ofCopyCeiling, serverShareRow, sharedCoreBound, solrCeilings, type Ceilings } from './ceilings';
+import { ceilingRows, ofCopyCeiling, serverShareRow, sharedCoreBound, solrCeilings, solrLeaderUpdates, type Ceilings } from './ceilings';
 import { ServerCpu, metered } from './serverCpu';
 import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
@@ -46,18 +46,20 @@ if (!['demo', 'wide'].includes(DATASET)) throw new Error(`--dataset demo or wide
 const bin = resolve(__dirname, '../../../bin/bluegreen');
 
 async function tightLoop(source: string, target: string, coll: string, dst: string): Promise<number> {
+  const split = await solrLeaderUpdates(target, dst);
   const t0 = Date.now();
   let cursor = '*';
   let n = 0;
   for (;;) {
     const r = await fetch(`${source}/${coll}/select?q=*:*&sort=id+asc&rows=${BATCH}&fl=*&cursorMark=${encodeURIComponent(cursor)}&wt=json&indent=false`);
     const page = await r.json() as any;
-    const docs = page.response.docs.map((d: any) => ({ ...d, _version_: -1 }));
+    const docs = page.response.docs;
     if (docs.length) {
-      const w = await fetch(`${target}/${dst}/update?failOnVersionConflicts=false&commitWithin=10000&wt=json`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(docs),
-      });
-      if (!w.ok) throw new Error(`write failed: ${w.status} ${await w.text()}`);
+      // Each shard's documents to its leader, as the fleet writes them (the loop differs by its coordination only).
+      await Promise.all(split(docs).map(async (u) => {
+        const w = await fetch(u.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: u.body });
+        if (!w.ok) throw new Error(`write failed: ${w.status} ${await w.text()}`);
+      }));
       n += docs.length;
     }
     if (page.nextCursorMark === cursor || docs.length === 0) break;

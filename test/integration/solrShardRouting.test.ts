@@ -81,6 +81,18 @@ for (const [name, url] of [['Solr 8', stack.solrLegacy], ['Solr 9', stack.solrNe
       for (const id of all.slice(0, 5)) expect(placed.get(id)!.id).to.equal(id);
     });
 
+    it('documents a live write put there first (not yet committed) are skipped, counted skipped, and keep their content', async () => {
+      const live = Array.from({ length: 12 }, (_, i) => ({ id: `live-${i}`, customer: 'acme', timestamp: '2025-01-01T00:00:00Z', title: 'live' }));
+      await admin.index(collection, live, false);
+      const batch = [...live.map((d) => doc(d.id)), ...Array.from({ length: 20 }, (_, i) => doc(`fresh-${i}`))];
+      const r = await target.writeBatch(batch);
+      expect(r).to.deep.equal({ written: 20, skipped: live.length, rejected: [] });
+      await target.refresh();
+      const got = await admin.all(collection, 'id,title');
+      for (const d of live) expect(got.get(d.id)?.title, d.id).to.equal('live');
+      expect(got.get('fresh-3')?.title).to.equal('doc fresh-3');
+    });
+
     it('a batch of one shard\'s documents costs that shard one update request and no other core any', async () => {
       for (const route of routes) {
         const mine: SourceDoc[] = [];
@@ -97,7 +109,7 @@ for (const [name, url] of [['Solr 8', stack.solrLegacy], ['Solr 9', stack.solrNe
         expect(grew, `update requests by core for a batch of ${route.name}'s documents`).to.deep.equal([[core, 1]]);
       }
       await target.refresh();
-      expect(await admin.count(collection)).to.equal(ids().length + 30 * routes.length);
+      expect(await admin.count(collection)).to.equal(ids().length + 32 + 30 * routes.length);
     });
   });
 }

@@ -74,6 +74,8 @@ const PAGE_FL = { flat: `*,${WITHOUT_VERSION}`, nested: `${WITH_CHILDREN},${WITH
 
 export class SolrBackend implements Backend {
   private readonly http: HttpClient;
+  /** The same, answers parsed natively: for answers only counted (a write's `adds`), never copied. */
+  private readonly plainHttp: HttpClient;
   private readonly base: string;
   private readonly exclude: Set<string>;
   private serverVersion: string | null = null;
@@ -107,6 +109,7 @@ export class SolrBackend implements Backend {
     const url = Array.isArray(endpoint.url) ? endpoint.url[0] : endpoint.url;
     this.base = url.replace(/\/+$/, '');
     this.http = new HttpClient({ timeoutMs: endpoint.requestTimeout, auth: endpoint.auth, tls: endpoint.tls });
+    this.plainHttp = new HttpClient({ ...this.http.opts, json: 'plain' });
     this.exclude = new Set([...SOLR_INTERNAL, ...excludeFields]);
     this.pattern = endpoint.indexPattern ? parseIndexPattern(endpoint.indexPattern) : null;
     this.rawPage = opts.rawPages ? rawSolrPages({ uniqueKey: fields.uniqueKey, customer: fields.customer, exclude: this.exclude }) : null;
@@ -616,18 +619,72 @@ export class SolrBackend implements Backend {
     return out;
   }
 
-  /** writeBatch into one collection: create-only, what it holds already skipped. */
+  /**
+   * writeBatch into one collection: create-only, what it holds already skipped. Each shard's documents
+   * go straight to its leader (writeToLeaders) when the collection can be routed; otherwise, and for
+   * documents no route holds, through the endpoint (writeThroughEndpoint).
+   */
   private async writeInto(collection: string, docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
+    const routes = await this.routesOf(collection);
+    if (!routes) return this.writeThroughEndpoint(collection, docs, signal);
+    const groups = new Map<string | null, SourceDoc[]>();
+    for (const d of docs) {
+      const leader = routeOf(routes, d.id)?.leader ?? null;
+      const group = groups.get(leader);
+      if (group) group.push(d);
+      else groups.set(leader, [d]);
+    }
+    // The shards at once; every request ends (or fails) before the batch's result or failure is known.
+    const settled = await Promise.allSettled([...groups].map(([leader, group]) => (leader ? this.writeToLeader(collection, group, leader, signal) : this.writeThroughEndpoint(collection, group, signal))));
+    const out: WriteResult = { written: 0, skipped: 0, rejected: [] };
+    for (const r of settled) {
+      if (r.status === 'rejected') throw r.reason;
+      out.written += r.value.written;
+      out.skipped += r.value.skipped;
+      out.rejected.push(...r.value.rejected);
+    }
+    return out;
+  }
+
+  /**
+   * One shard's documents at its leader, create-only, with no look first: the leader applies
+   * failOnVersionConflicts itself (Solr 8 too: no 409 for a document it holds), and its
+   * `versions=true` answer lists exactly the documents it added — a document it held already (a live
+   * write, or a resumed page written before a crash) is left out of it, and counted skipped. (A
+   * document it forwards, were the hash ever to disagree with Solr's, is listed with version 0 whether
+   * it landed or not: counted written, the count may flatter, the data cannot suffer.) If the leader
+   * fails, the routes are read again and the documents go through the endpoint.
+   */
+  private async writeToLeader(collection: string, docs: SourceDoc[], leader: string, signal?: AbortSignal): Promise<WriteResult> {
+    let r: Awaited<ReturnType<SolrBackend['createOnly']>>;
+    try {
+      r = await this.createOnly(docs, signal, collection, leader);
+      this.directFailures = 0;
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      this.routes.delete(collection);
+      this.directFailures++;
+      const ctx = { collection, leader: safeUrl(leader), err: (e as Error).message?.slice(0, 300) };
+      if (this.directFailures === DIRECT_GIVE_UP) log.warn({ ...ctx, failures: this.directFailures }, 'writes straight to the shard leaders keep failing: writing through the endpoint from now on (the leaders\' addresses in the cluster state may not be reachable from here)');
+      else log.info(ctx, 'a write straight to a shard leader failed: sending it through the endpoint');
+      return this.writeThroughEndpoint(collection, docs, signal);
+    }
+    const written = Math.min(r.added, docs.length - r.rejected.length);
+    return { written, skipped: docs.length - r.rejected.length - written, rejected: r.rejected };
+  }
+
+  /** Through the endpoint's node (which forwards each document to its shard's leader): a look first. */
+  private async writeThroughEndpoint(collection: string, docs: SourceDoc[], signal?: AbortSignal): Promise<WriteResult> {
     // Which documents the target already has (real-time get): those are not sent at all — fewer bytes,
     // and no 409 halving cascade on Solr 8 for a resumed page the target holds already — and they are
-    // the skip count. (Solr's versions=true answer cannot say: it gives 0 for every document forwarded
-    // to another shard's leader.) What is sent still goes `_version_=-1`: a live write landing between
-    // this look and the write is skipped by Solr (counted as a conflict, or as written when Solr 9
-    // does not say: the count may flatter, the data cannot suffer).
+    // the skip count. (The versions=true answer of a node that forwards cannot say: it gives 0 for every
+    // document forwarded to another shard's leader.) What is sent still goes `_version_=-1`: a live
+    // write landing between this look and the write is skipped by Solr (counted as a conflict, or as
+    // written when Solr 9 does not say: the count may flatter, the data cannot suffer).
     const existing = await this.existingIds(docs.map((d) => d.id), signal, collection);
     const send = docs.filter((d) => !existing.has(d.id));
     if (send.length === 0) return { written: 0, skipped: docs.length, rejected: [] };
-    const { rejected, conflicts } = await this.createOnlyRouted(send, signal, collection);
+    const { rejected, conflicts } = await this.createOnly(send, signal, collection);
     const rejectedIds = new Set(rejected.map((r) => r.id));
     let skipped = docs.length - send.length;
     for (const d of send) if (!rejectedIds.has(d.id) && conflicts.has(d.id)) skipped++;
@@ -871,72 +928,29 @@ export class SolrBackend implements Backend {
    * re-sending harmless); a document refused for its size is rejected with its size, not retried. Every halving step is a request of its own, so each one first checks the
    * claim's signal: a worker that lost its claim sends no more halves.
    */
-  private async createOnly(docs: SourceDoc[], signal?: AbortSignal, collection = this.endpoint.collection, leader?: string): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
+  private async createOnly(docs: SourceDoc[], signal?: AbortSignal, collection = this.endpoint.collection, leader?: string): Promise<{ rejected: Rejection[]; conflicts: Set<string>; added: number }> {
     signal?.throwIfAborted();
     try {
       const body = createOnlyBody(docs);
-      const params = { failOnVersionConflicts: false, commitWithin: this.commitWithinMs };
-      const url = leader ? `${leader}/update?${query(params)}` : this.coll('/update', params, collection);
-      await this.http.request('POST', url, body, 'application/json', signal);
-      return { rejected: [], conflicts: new Set() };
+      if (!leader) {
+        await this.http.request('POST', this.coll('/update', { failOnVersionConflicts: false, commitWithin: this.commitWithinMs }, collection), body, 'application/json', signal);
+        return { rejected: [], conflicts: new Set(), added: docs.length };
+      }
+      // At a shard leader: the answer lists the documents added, each with its version (none: no `adds`).
+      const url = `${leader}/update?${query({ failOnVersionConflicts: false, commitWithin: this.commitWithinMs, versions: true, indent: false })}`;
+      const res = await this.plainHttp.request('POST', url, body, 'application/json', signal);
+      return { rejected: [], conflicts: new Set(), added: Array.isArray(res?.adds) ? Math.floor(res.adds.length / 2) : 0 };
     } catch (e) {
       if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409 && e.status !== 413)) throw e;
       if (docs.length === 1) {
-        if (e.status === 409) return { rejected: [], conflicts: new Set([docs[0].id]) };
+        if (e.status === 409) return { rejected: [], conflicts: new Set([docs[0].id]), added: 0 };
         const reason = solrMessage(e);
-        return { rejected: [{ id: docs[0].id, reason: sizeRefusal(e.status, reason) ? withSize(reason, docs[0].bytes) : reason }], conflicts: new Set() };
+        return { rejected: [{ id: docs[0].id, reason: sizeRefusal(e.status, reason) ? withSize(reason, docs[0].bytes) : reason }], conflicts: new Set(), added: 0 };
       }
       const mid = Math.ceil(docs.length / 2);
       const a = await this.createOnly(docs.slice(0, mid), signal, collection, leader);
       const b = await this.createOnly(docs.slice(mid), signal, collection, leader);
-      return { rejected: [...a.rejected, ...b.rejected], conflicts: new Set([...a.conflicts, ...b.conflicts]) };
-    }
-  }
-
-  /**
-   * createOnly, each shard's documents sent straight to its leader (shardRouting.ts: what SolrJ's
-   * cloud client does), the shards at once: the node the endpoint names no longer parses every
-   * document to forward most of them, and on Solr 8 failOnVersionConflicts holds on every shard (it is
-   * not passed on to the other leaders: a forwarded conflict answers the whole batch 409). A
-   * collection that cannot be routed (an alias, an implicit or field router, a shard without a live
-   * leader), a document no active shard holds, and a leader that fails (its address not reachable
-   * from here — a load balancer in front of the cluster — or the leader moved) go through the
-   * endpoint, as before: create-only makes sending a document again harmless.
-   */
-  private async createOnlyRouted(docs: SourceDoc[], signal: AbortSignal | undefined, collection: string): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
-    const routes = await this.routesOf(collection);
-    if (!routes) return this.createOnly(docs, signal, collection);
-    const groups = new Map<string | null, SourceDoc[]>();
-    for (const d of docs) {
-      const leader = routeOf(routes, d.id)?.leader ?? null;
-      const group = groups.get(leader);
-      if (group) group.push(d);
-      else groups.set(leader, [d]);
-    }
-    const settled = await Promise.allSettled([...groups].map(([leader, group]) => (leader ? this.createOnlyAt(group, signal, collection, leader) : this.createOnly(group, signal, collection))));
-    const out = { rejected: [] as Rejection[], conflicts: new Set<string>() };
-    for (const r of settled) {
-      if (r.status === 'rejected') throw r.reason;
-      out.rejected.push(...r.value.rejected);
-      for (const id of r.value.conflicts) out.conflicts.add(id);
-    }
-    return out;
-  }
-
-  /** createOnly at one shard leader; if that fails, the routes are read again and the documents go through the endpoint. */
-  private async createOnlyAt(docs: SourceDoc[], signal: AbortSignal | undefined, collection: string, leader: string): Promise<{ rejected: Rejection[]; conflicts: Set<string> }> {
-    try {
-      const r = await this.createOnly(docs, signal, collection, leader);
-      this.directFailures = 0;
-      return r;
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      this.routes.delete(collection);
-      this.directFailures++;
-      const ctx = { collection, leader: safeUrl(leader), err: (e as Error).message?.slice(0, 300) };
-      if (this.directFailures === DIRECT_GIVE_UP) log.warn({ ...ctx, failures: this.directFailures }, 'writes straight to the shard leaders keep failing: writing through the endpoint from now on (the leaders\' addresses in the cluster state may not be reachable from here)');
-      else log.info(ctx, 'a write straight to a shard leader failed: sending it through the endpoint');
-      return this.createOnly(docs, signal, collection);
+      return { rejected: [...a.rejected, ...b.rejected], conflicts: new Set([...a.conflicts, ...b.conflicts]), added: a.added + b.added };
     }
   }
 
