@@ -319,20 +319,23 @@ describe('the fence', function () {
       const batch = [doc('bad-1', 'not a date'), doc('good-2', '2025-01-02T00:00:00Z'), doc('good-3', '2025-01-03T00:00:00Z'), doc('good-4', '2025-01-04T00:00:00Z')];
       const fence = new AbortController();
       // The claim is lost the moment the first refusal is answered (instrumenting our client, not the server).
-      const http = (backend as unknown as { http: { request: (...a: any[]) => Promise<unknown> } }).http;
-      const request = http.request.bind(http);
+      // Both of its clients: updates straight to a shard leader go through the one that parses natively.
       const updates: number[] = [];
-      http.request = async (...args: any[]) => {
-        const isUpdate = String(args[1]).includes('/update');
-        try {
-          return await request(...args);
-        } finally {
-          if (isUpdate) {
-            updates.push(1);
-            fence.abort(new FencedError('claim lost (test)'));
+      for (const which of ['http', 'plainHttp'] as const) {
+        const http = (backend as unknown as Record<string, { request: (...a: any[]) => Promise<unknown> }>)[which];
+        const request = http.request.bind(http);
+        http.request = async (...args: any[]) => {
+          const isUpdate = String(args[1]).includes('/update');
+          try {
+            return await request(...args);
+          } finally {
+            if (isUpdate) {
+              updates.push(1);
+              fence.abort(new FencedError('claim lost (test)'));
+            }
           }
-        }
-      };
+        };
+      }
       let err: unknown;
       await backend.writeBatch(batch, fence.signal).catch((e) => (err = e));
       expect(err).to.be.instanceOf(FencedError);

@@ -928,7 +928,7 @@ export class SolrBackend implements Backend {
    * re-sending harmless); a document refused for its size is rejected with its size, not retried. Every halving step is a request of its own, so each one first checks the
    * claim's signal: a worker that lost its claim sends no more halves.
    */
-  private async createOnly(docs: SourceDoc[], signal?: AbortSignal, collection = this.endpoint.collection, leader?: string): Promise<{ rejected: Rejection[]; conflicts: Set<string>; added: number }> {
+  private async createOnly(docs: SourceDoc[], signal?: AbortSignal, collection = this.endpoint.collection, leader?: string, halved = false): Promise<{ rejected: Rejection[]; conflicts: Set<string>; added: number }> {
     signal?.throwIfAborted();
     try {
       const body = createOnlyBody(docs);
@@ -939,6 +939,9 @@ export class SolrBackend implements Backend {
       // At a shard leader: the answer lists the documents added, each with its version (none: no `adds`).
       const url = `${leader}/update?${query({ failOnVersionConflicts: false, commitWithin: this.commitWithinMs, versions: true, indent: false })}`;
       const res = await this.plainHttp.request('POST', url, body, 'application/json', signal);
+      // A half of a refused batch: Solr stops at the refused document, and those before it were added
+      // by the refused request already (absent from this answer): counted written, as through the endpoint.
+      if (halved) return { rejected: [], conflicts: new Set(), added: docs.length };
       return { rejected: [], conflicts: new Set(), added: Array.isArray(res?.adds) ? Math.floor(res.adds.length / 2) : 0 };
     } catch (e) {
       if (!(e instanceof HttpStatusError) || (e.status !== 400 && e.status !== 409 && e.status !== 413)) throw e;
@@ -948,8 +951,8 @@ export class SolrBackend implements Backend {
         return { rejected: [{ id: docs[0].id, reason: sizeRefusal(e.status, reason) ? withSize(reason, docs[0].bytes) : reason }], conflicts: new Set(), added: 0 };
       }
       const mid = Math.ceil(docs.length / 2);
-      const a = await this.createOnly(docs.slice(0, mid), signal, collection, leader);
-      const b = await this.createOnly(docs.slice(mid), signal, collection, leader);
+      const a = await this.createOnly(docs.slice(0, mid), signal, collection, leader, true);
+      const b = await this.createOnly(docs.slice(mid), signal, collection, leader, true);
       return { rejected: [...a.rejected, ...b.rejected], conflicts: new Set([...a.conflicts, ...b.conflicts]), added: a.added + b.added };
     }
   }
@@ -976,12 +979,25 @@ export class SolrBackend implements Backend {
     if (!c) return null;
     const live = new Set<string>((st.cluster.live_nodes ?? []).map(String));
     const scheme = new URL(this.base).protocol;
-    return shardRoutes(c, live, (r) => {
-      if (typeof r.base_url === 'string' && r.base_url) return r.base_url;
-      // Solr 9 may leave base_url out: a node's name is host:port_context.
-      const m = /^([^_]+)_(.*)$/.exec(String(r.node_name ?? ''));
+    const baseOf = (nodeName: string) => {
+      // A node's name is host:port_context (Solr 9 may leave base_url out of the replicas).
+      const m = /^([^_]+)_(.*)$/.exec(nodeName);
       return m ? `${scheme}//${m[1]}/${decodeURIComponent(m[2])}` : null;
-    });
+    };
+    // Only when the endpoint is itself one of the cluster's nodes: an endpoint in front of the nodes
+    // (a load balancer, a Kubernetes Service, an auth or audit proxy) is where the operator wants the
+    // requests to go, and the nodes' own addresses may not even be reachable from here.
+    const self = new URL(this.base);
+    const isSelf = (base: string | null) => {
+      try {
+        const u = new URL(base ?? '');
+        return u.host === self.host && u.pathname.replace(/\/+$/, '') === self.pathname.replace(/\/+$/, '');
+      } catch {
+        return false;
+      }
+    };
+    if (![...live].some((n) => isSelf(baseOf(n)))) return null;
+    return shardRoutes(c, live, (r) => (typeof r.base_url === 'string' && r.base_url ? r.base_url : baseOf(String(r.node_name ?? ''))));
   }
 
   /** Commits the collection, or with target.indexPattern every collection of the set. */
