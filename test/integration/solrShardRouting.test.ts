@@ -111,5 +111,55 @@ for (const [name, url] of [['Solr 8', stack.solrLegacy], ['Solr 9', stack.solrNe
       await target.refresh();
       expect(await admin.count(collection)).to.equal(ids().length + 32 + 30 * routes.length);
     });
+
+    it('a leader replaced after the routes were read: its shard\'s documents go through the endpoint, each written once, and the next batch goes to the new leader', async () => {
+      // Routes held for an hour: the replaced leader is still the one this writer knows.
+      const writer = new SolrBackend({ kind: 'solr', url, collection, requestTimeout: 30_000 } as any, fields, [], 10_000, { routesTtlMs: 3_600_000 });
+      const route = routes[0];
+      const ofShard = (prefix: string, n: number, shard: string) => {
+        const out: SourceDoc[] = [];
+        for (let i = 0; out.length < n; i++) if (routeOf(routes, `${prefix}-${i}`)!.name === shard) out.push(doc(`${prefix}-${i}`));
+        return out;
+      };
+      expect(await writer.writeBatch(ofShard('moved-a', 10, route.name))).to.deep.equal({ written: 10, skipped: 0, rejected: [] });
+
+      const oldCore = decodeURIComponent(route.leader.split('/').pop()!);
+      const collections = async (params: string) => {
+        const res = await fetch(`${url}/admin/collections?${params}&wt=json`);
+        const body = (await res.json()) as any;
+        expect(res.status, `${params}: ${JSON.stringify(body.error ?? body)}`).to.equal(200);
+        return body;
+      };
+      const replicas = async () => (await collections(`action=CLUSTERSTATUS&collection=${collection}`)).cluster.collections[collection].shards[route.name].replicas as Record<string, any>;
+      const oldReplica = Object.entries(await replicas()).find(([, r]) => r.core === oldCore)![0];
+      await target.refresh(); // the new replica copies what is committed
+      await collections(`action=ADDREPLICA&collection=${collection}&shard=${route.name}&waitForFinalState=true`);
+      await collections(`action=DELETEREPLICA&collection=${collection}&shard=${route.name}&replica=${oldReplica}`);
+      let fresh: ShardRoute[] | null = routes;
+      for (const deadline = Date.now() + 60_000; ; ) {
+        fresh = await clusterRoutes(); // null while a shard has no active leader
+        const now = fresh?.find((r) => r.name === route.name);
+        if (now && !now.leader.endsWith(`/${oldCore}`)) break;
+        if (Date.now() > deadline) throw new Error(`shard ${route.name} has no new leader 60 s after its leader's replica was deleted`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const newCore = decodeURIComponent(fresh!.find((r) => r.name === route.name)!.leader.split('/').pop()!);
+
+      // The writer still sends this shard's documents to the deleted core: refused, then the endpoint.
+      const moved = [...ofShard('moved-b', 10, route.name), ...ofShard('moved-b-other', 5, routes[1].name)];
+      expect(await writer.writeBatch(moved)).to.deep.equal({ written: moved.length, skipped: 0, rejected: [] });
+      // Routes read again after the failure: the next batch of the shard is one request at its new leader.
+      const before = await updateRequests();
+      const next = ofShard('moved-c', 10, route.name);
+      expect(await writer.writeBatch(next)).to.deep.equal({ written: 10, skipped: 0, rejected: [] });
+      const after = await updateRequests();
+      const grew = [...after].filter(([c, n]) => n !== (before.get(c) ?? 0)).map(([c, n]) => [c, n - (before.get(c) ?? 0)]);
+      expect(grew, 'update requests by core for the next batch').to.deep.equal([[newCore, 1]]);
+
+      await target.refresh();
+      const got = await admin.all(collection, 'id,title');
+      for (const d of [...moved, ...next]) expect(got.get(d.id)?.title, d.id).to.equal(`doc ${d.id}`);
+      expect(got.size).to.equal(ids().length + 32 + 30 * routes.length + 10 + moved.length + next.length);
+    });
   });
 }

@@ -33,6 +33,8 @@ export interface SolrBackendOptions {
    * (rawPage.ts: the copy's source, issue 15); `fields` is then parsed only when asked for.
    */
   rawPages?: boolean;
+  /** How long shard leaders read from CLUSTERSTATUS are used before being read again (default 30 s). */
+  routesTtlMs?: number;
 }
 
 /** What a collection of the pattern's set is created with: the template collection's shape. */
@@ -961,7 +963,7 @@ export class SolrBackend implements Backend {
   private routesOf(collection: string): Promise<ShardRoute[] | null> {
     if (this.directFailures >= DIRECT_GIVE_UP) return Promise.resolve(null);
     const known = this.routes.get(collection);
-    if (known && performance.now() - known.at < ROUTES_TTL_MS) return known.routes;
+    if (known && performance.now() - known.at < (this.opts.routesTtlMs ?? ROUTES_TTL_MS)) return known.routes;
     const routes = this.readRoutes(collection).catch((e: unknown) => {
       // Not allowed to read the cluster state (a secured cluster), or it failed: the endpoint, as before.
       log.debug({ collection, err: (e as Error).message?.slice(0, 300) }, 'shard leaders not read: writing through the endpoint');
