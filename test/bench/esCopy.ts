@@ -12,7 +12,7 @@
  * --warm-up N (default 100,000): documents copied first, unmeasured, so that no phase runs on cold JVMs (ceilings.ts).
  * Run: npm run bench:es [-- --docs 50000 --workers 1,3 --batch 500 --dataset wide --no-elasticdump --baseline 6b2c43d --warm-up 0]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,7 +24,7 @@ import { stack, uniqueName } from '../support/stack';
 import { BULK_LOAD } from '../../src/prepare/steps';
 import { ceilingRows, esCeilings, ofCopyCeiling, serverShareRow, sharedCoreBound, type Ceilings } from './ceilings';
 import { ServerCpu, metered } from './serverCpu';
-import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
+import { fleetDetail, runProcess, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
 
 const arg = (name: string, def: string) => {
@@ -87,18 +87,6 @@ function elasticdumpBin(): string {
     execFileSync('npm', ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `elasticdump@${ELASTICDUMP_VERSION}`], { stdio: 'inherit' });
   }
   return path;
-}
-
-function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
-  return new Promise((res) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-    let err = '';
-    c.stderr!.on('data', (d) => (err = (err + d).slice(-2000)));
-    c.on('close', (code) => {
-      if (code !== 0 && code !== 3) process.stderr.write(`${cmd} ${args[0]} exited ${code}: ${err}\n`);
-      res(code ?? 1);
-    });
-  });
 }
 
 async function elasticdump(src: string, dst: string): Promise<number> {

@@ -11,6 +11,23 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from '../../src/demo/dataset';
 
+/**
+ * Runs a command to its end and resolves its exit code; what it said on stderr (its last 2,000
+ * characters) is shown when it fails (exit 3, every slice claimed by others, is not a failure): a
+ * plan refused, a CLI started on a Node too old for it.
+ */
+export function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+  return new Promise((res) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    let err = '';
+    c.stderr!.on('data', (d) => (err = (err + d).slice(-2000)));
+    c.on('close', (code) => {
+      if (code !== 0 && code !== 3) process.stderr.write(`${cmd} ${args[0]} exited ${code}: ${err}\n`);
+      res(code ?? 1);
+    });
+  });
+}
+
 const WORDS = ['search', 'cluster', 'shard', 'replica', 'cursor', 'slice', 'migration', 'verify', 'green', 'blue', 'legacy', 'index'];
 
 /**

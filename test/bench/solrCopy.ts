@@ -11,7 +11,6 @@
  * --warm-up N (default 100,000): documents copied first, unmeasured, so that no phase runs on cold JVMs (ceilings.ts).
  * Run: npm run bench:solr [-- --docs 50000 --workers 1,3 --dataset wide --baseline 6b2c43d --checkpoint-every 1s --warm-up 0]
  */
-import { spawn } from 'node:child_process';
 import yaml from 'js-yaml';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +21,7 @@ import { SolrAdmin } from '../../src/demo/solrAdmin';
 import { stack, uniqueName } from '../support/stack';
 import { ceilingRows, ofCopyCeiling, serverShareRow, sharedCoreBound, solrCeilings, solrLeaderUpdates, type Ceilings } from './ceilings';
 import { ServerCpu, metered } from './serverCpu';
-import { fleetDetail, runWorkers, wideDocs } from './fleetFigures';
+import { fleetDetail, runProcess, runWorkers, wideDocs } from './fleetFigures';
 import { cpuAgainstBaseline } from './baseline';
 
 const arg = (name: string, def: string) => {
@@ -69,10 +68,7 @@ async function tightLoop(source: string, target: string, coll: string, dst: stri
 }
 
 function cli(args: string[], which = bin): Promise<number> {
-  return new Promise((res) => {
-    const c = spawn(process.execPath, [which, ...args], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BLUEGREEN_LOG_LEVEL: 'warn' } });
-    c.on('close', (code) => res(code ?? 1));
-  });
+  return runProcess(process.execPath, [which, ...args], { BLUEGREEN_LOG_LEVEL: 'warn' });
 }
 
 /** A spec copying `coll` into `dst` (a temporary file). */
