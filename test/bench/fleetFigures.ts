@@ -132,7 +132,7 @@ export function fleetDetail(run: FleetRun, docs: number): { steady: number; star
     steady, startupMs, mbPerCpuSecond,
     lines: [
       `    steady state (first write → last checkpoint, ${((lastCheckpoint - firstWrite) / 1000).toFixed(1)} s): ${Math.round(steady)} docs/s; start-up (spawn → first write) ${startupMs} ms, of which spawn → Node running ${Math.round(Math.max(...nodeStart))} ms, Node running → first claim ${Math.round(Math.max(...toClaim))} ms (slowest worker); last checkpoint → last exit ${run.endedAt - lastCheckpoint} ms`,
-      `    lanes' time: ${Object.entries(lane).map(([k, v]) => `${k} ${Math.round((v / laneTotal) * 100)} %`).join(', ')} (${Math.round(laneTotal / 1000)} lane-s over ${f.length} worker(s))`,
+      `    lanes' time: ${Object.entries(lane).map(([k, v]) => `${k} ${Math.round((v / laneTotal) * 100)} %`).join(', ')} (${Math.round(laneTotal / 1000)} lane-s over ${f.length} worker(s)); ${sum(f.map((x) => x.pages))} pages read, ${Math.round(sum(f.map((x) => x.docs)) / Math.max(1, sum(f.map((x) => x.pages))))} documents a page on average`,
       `    worker CPU: ${cpu.toFixed(1)} s in all (${copyCpu.toFixed(1)} s from first claim); ${mb.toFixed(1)} MB of documents read, ${(sum(f.map((x) => x.bytesWritten)) / 1e6).toFixed(1)} MB written: ${mbPerCpuSecond.toFixed(1)} MB per worker CPU-second while copying (${(mb / Math.max(0.001, cpu)).toFixed(1)} over the whole process)`,
     ],
   };
